@@ -1,0 +1,340 @@
+# cython: language_level=3
+"""Encoding and decoding kernels: per-piece BPE, the piece cache, the decode arena.
+
+- MergeTable: pair (a, b) -> (rank, new id) in a PairMap, plus the id of each single byte.
+  Inside a piece, the adjacent pair of lowest rank is merged (leftmost on ties) until no
+  pair has a rank. Short pieces use arrays (a scan per merge); long ones a min-heap over a
+  linked list, so a megabyte of spaces costs n log n, not n^2.
+- PieceCache: a direct-mapped table from piece bytes to ids; bounded, one per thread.
+- IdBuffer: a growable int32 array the kernels append to.
+- TokenArena: all token bytes back to back; decode is a gather.
+
+The kernels hold no Python objects while they work and run with the GIL released.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_Check
+from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcmp, memcpy, memmove
+from libcpp.vector cimport vector
+
+from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_init, pairmap_put
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+
+cdef enum:
+    SHORT_PIECE = 96        # pieces up to this many bytes use the array algorithm
+    CACHE_SLOTS = 1 << 16
+    CACHE_MAX_BYTES = 22    # longer pieces bypass the cache
+    CACHE_MAX_IDS = 8
+
+
+cdef struct CacheSlot:
+    uint8_t n_bytes         # 0: empty
+    uint8_t n_ids
+    uint8_t text[CACHE_MAX_BYTES]
+    int32_t ids[CACHE_MAX_IDS]
+
+
+cdef class PieceCache:
+    """Piece bytes -> ids for recently seen short pieces (about 3.5 MB, fixed)."""
+    cdef CacheSlot* slots
+
+    def __cinit__(self):
+        self.slots = <CacheSlot*>calloc(CACHE_SLOTS, sizeof(CacheSlot))
+        if self.slots == NULL:
+            raise MemoryError("no memory for the piece cache")
+
+    def __dealloc__(self):
+        free(self.slots)
+
+    cdef inline CacheSlot* slot_for(self, const uint8_t* text, Py_ssize_t n) noexcept nogil:
+        cdef uint64_t h = 0xcbf29ce484222325ULL      # FNV-1a
+        cdef Py_ssize_t i
+        for i in range(n):
+            h = (h ^ text[i]) * 0x100000001b3ULL
+        return &self.slots[(h ^ (h >> 29)) & (CACHE_SLOTS - 1)]
+
+
+cdef class IdBuffer:
+    """A growable int32 array the encode kernels append ids to."""
+    cdef vector[int32_t] ids
+
+    def append(self, int32_t token_id):
+        self.ids.push_back(token_id)
+
+    def __len__(self):
+        return self.ids.size()
+
+    def to_numpy(self):
+        out = np.empty(self.ids.size(), dtype=np.int32)
+        cdef int32_t[::1] view = out
+        if self.ids.size():
+            memcpy(&view[0], self.ids.data(), self.ids.size() * sizeof(int32_t))
+        return out
+
+    def clear(self):
+        self.ids.clear()
+
+
+cdef class MergeTable:
+    """Merge ranks for encoding: rank k merges (left[k], right[k]) into merged[k]."""
+    cdef PairMap ranks                   # pair -> rank << 32 | merged id
+    cdef int32_t byte_ids[256]
+    cdef readonly Py_ssize_t n_merges
+
+    def __cinit__(self, const int32_t[::1] left, const int32_t[::1] right,
+                  const int32_t[::1] merged, const int32_t[::1] byte_ids):
+        if not (left.shape[0] == right.shape[0] == merged.shape[0]):
+            raise ValueError("left, right and merged must have the same length")
+        if byte_ids.shape[0] != 256:
+            raise ValueError(f"byte_ids has {byte_ids.shape[0]} entries, expected 256")
+        cdef Py_ssize_t k
+        for k in range(256):
+            self.byte_ids[k] = byte_ids[k]
+        self.n_merges = left.shape[0]
+        if pairmap_init(&self.ranks, self.n_merges) != 0:
+            raise MemoryError("no memory for the merge table")
+        cdef uint64_t key
+        for k in range(self.n_merges):
+            key = pair_key(left[k], right[k])
+            if pairmap_get(&self.ranks, key, -1) >= 0:
+                continue                 # a repeated merge keeps its first (lowest) rank
+            if pairmap_put(&self.ranks, key, (<int64_t>k << 32) | <uint64_t><uint32_t>merged[k]) != 0:
+                raise MemoryError("no memory for the merge table")
+
+    def __dealloc__(self):
+        pairmap_free(&self.ranks)
+
+    cdef inline int64_t rank_of(self, int32_t a, int32_t b) noexcept nogil:
+        return pairmap_get(&self.ranks, pair_key(a, b), INT64_MAX)
+
+    cdef Py_ssize_t merge_short(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
+        cdef int64_t ranks[SHORT_PIECE]
+        cdef Py_ssize_t i, best, m = n
+        cdef int64_t low
+        for i in range(n):
+            out[i] = self.byte_ids[text[i]]
+        for i in range(n - 1):
+            ranks[i] = self.rank_of(out[i], out[i + 1])
+        while m > 1:
+            best = 0
+            low = ranks[0]
+            for i in range(1, m - 1):
+                if ranks[i] < low:
+                    low = ranks[i]
+                    best = i
+            if low == INT64_MAX:
+                break
+            out[best] = <int32_t>(low & 0xFFFFFFFFULL)
+            memmove(&out[best + 1], &out[best + 2], (m - best - 2) * sizeof(int32_t))
+            if m - best - 3 > 0:
+                memmove(&ranks[best + 1], &ranks[best + 2], (m - best - 3) * sizeof(int64_t))
+            m -= 1
+            if best > 0:
+                ranks[best - 1] = self.rank_of(out[best - 1], out[best])
+            if best < m - 1:
+                ranks[best] = self.rank_of(out[best], out[best + 1])
+        return m
+
+    cdef Py_ssize_t merge_long(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
+        """Same result as merge_short, for any n: a heap of (rank, position) over a list."""
+        cdef int32_t* sym = <int32_t*>malloc(n * sizeof(int32_t))
+        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+        cdef Py_ssize_t* prv = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+        cdef vector[uint64_t] heap      # (rank << 32 | position), smallest first
+        cdef Py_ssize_t i, m = 0, pos, right
+        cdef int64_t found
+        cdef uint64_t top
+        if sym == NULL or nxt == NULL or prv == NULL:
+            free(sym); free(nxt); free(prv)
+            return -1
+        for i in range(n):
+            sym[i] = self.byte_ids[text[i]]
+            nxt[i] = i + 1 if i + 1 < n else -1
+            prv[i] = i - 1
+        for i in range(n - 1):
+            found = self.rank_of(sym[i], sym[i + 1])
+            if found != INT64_MAX:
+                heap.push_back(((<uint64_t>found >> 32) << 32) | <uint64_t>i)
+        _make_min_heap(heap)
+        while not heap.empty():
+            top = _pop_min(heap)
+            pos = <Py_ssize_t>(top & 0xFFFFFFFFULL)
+            if sym[pos] < 0 or nxt[pos] < 0:
+                continue                 # merged away, or now the last symbol
+            right = nxt[pos]
+            found = self.rank_of(sym[pos], sym[right])
+            if found == INT64_MAX or (<uint64_t>found >> 32) != (top >> 32):
+                continue                 # stale: the pair here changed since the push
+            sym[pos] = <int32_t>(found & 0xFFFFFFFFULL)
+            sym[right] = -1
+            nxt[pos] = nxt[right]
+            if nxt[pos] >= 0:
+                prv[nxt[pos]] = pos
+                found = self.rank_of(sym[pos], sym[nxt[pos]])
+                if found != INT64_MAX:
+                    _push_min(heap, ((<uint64_t>found >> 32) << 32) | <uint64_t>pos)
+            if prv[pos] >= 0:
+                found = self.rank_of(sym[prv[pos]], sym[pos])
+                if found != INT64_MAX:
+                    _push_min(heap, ((<uint64_t>found >> 32) << 32) | <uint64_t>prv[pos])
+        pos = 0
+        while pos >= 0:
+            out[m] = sym[pos]
+            m += 1
+            pos = nxt[pos]
+        free(sym); free(nxt); free(prv)
+        return m
+
+    cdef Py_ssize_t merge_piece(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
+        """Encode one piece into out (room for n ids); the number of ids, -1 out of memory."""
+        if n == 1:
+            out[0] = self.byte_ids[text[0]]
+            return 1
+        if n <= SHORT_PIECE:
+            return self.merge_short(text, n, out)
+        return self.merge_long(text, n, out)
+
+    cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, vector[int32_t]* out,
+                        PieceCache cache) noexcept nogil:
+        cdef CacheSlot* slot = NULL
+        cdef Py_ssize_t start = out.size(), m
+        if n <= CACHE_MAX_BYTES:
+            slot = cache.slot_for(text, n)
+            if slot.n_bytes == n and memcmp(slot.text, text, n) == 0:
+                out.insert(out.end(), slot.ids, slot.ids + slot.n_ids)
+                return 0
+        out.resize(start + n)
+        m = self.merge_piece(text, n, out.data() + start)
+        if m < 0:
+            return -1
+        out.resize(start + m)
+        if slot != NULL and m <= CACHE_MAX_IDS:
+            slot.n_bytes = <uint8_t>n
+            slot.n_ids = <uint8_t>m
+            memcpy(slot.text, text, n)
+            memcpy(slot.ids, out.data() + start, m * sizeof(int32_t))
+        return 0
+
+    def encode_pieces(self, list pieces, IdBuffer out, PieceCache cache):
+        """Append the ids of each str piece (pre-tokenized, no special tokens) to out."""
+        cdef Py_ssize_t n = len(pieces), i
+        cdef vector[const uint8_t*] texts
+        cdef vector[Py_ssize_t] sizes
+        cdef Py_ssize_t size
+        cdef int failed = 0
+        texts.resize(n)
+        sizes.resize(n)
+        for i in range(n):
+            piece = pieces[i]
+            if not PyUnicode_Check(piece):
+                raise TypeError(f"piece {i} is {type(piece).__name__}, expected str")
+            texts[i] = <const uint8_t*>PyUnicode_AsUTF8AndSize(piece, &size)
+            sizes[i] = size
+        with nogil:
+            for i in range(n):
+                if sizes[i] and self.encode_one(texts[i], sizes[i], &out.ids, cache) != 0:
+                    failed = 1
+                    break
+        if failed:
+            raise MemoryError("out of memory while encoding a piece")
+
+    def encode_bytes(self, bytes piece):
+        """The ids of one piece of bytes, uncached (for tests and for odd callers)."""
+        cdef Py_ssize_t n = len(piece)
+        cdef vector[int32_t] ids
+        if n == 0:
+            return []
+        ids.resize(n)
+        cdef Py_ssize_t m = self.merge_piece(<const uint8_t*>PyBytes_AS_STRING(piece), n, ids.data())
+        if m < 0:
+            raise MemoryError("out of memory while encoding a piece")
+        return [ids[i] for i in range(m)]
+
+
+cdef inline void _sift_down(vector[uint64_t]& heap, size_t i) noexcept nogil:
+    cdef size_t n = heap.size(), child
+    cdef uint64_t item = heap[i]
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= item:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = item
+
+
+cdef inline void _make_min_heap(vector[uint64_t]& heap) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(<Py_ssize_t>heap.size() // 2 - 1, -1, -1):
+        _sift_down(heap, i)
+
+
+cdef inline void _push_min(vector[uint64_t]& heap, uint64_t item) noexcept nogil:
+    heap.push_back(item)
+    cdef size_t i = heap.size() - 1, parent
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap[parent] <= item:
+            break
+        heap[i] = heap[parent]
+        i = parent
+    heap[i] = item
+
+
+cdef inline uint64_t _pop_min(vector[uint64_t]& heap) noexcept nogil:
+    cdef uint64_t top = heap[0]
+    heap[0] = heap.back()
+    heap.pop_back()
+    if not heap.empty():
+        _sift_down(heap, 0)
+    return top
+
+
+cdef class TokenArena:
+    """Every token's bytes back to back; decode gathers them."""
+    cdef const uint8_t[::1] token_bytes
+    cdef const int64_t[::1] token_offsets
+    cdef const uint8_t[::1] present
+    cdef readonly Py_ssize_t n_vocab
+
+    def __cinit__(self, const uint8_t[::1] token_bytes, const int64_t[::1] token_offsets,
+                  const uint8_t[::1] present):
+        self.n_vocab = present.shape[0]
+        if token_offsets.shape[0] != self.n_vocab + 1:
+            raise ValueError("token_offsets must have one more entry than present")
+        self.token_bytes = token_bytes
+        self.token_offsets = token_offsets
+        self.present = present
+
+    def decode(self, const int64_t[::1] ids):
+        """The bytes of the ids, concatenated; ValueError names the first unknown id."""
+        cdef Py_ssize_t n = ids.shape[0], i, total = 0, at = 0
+        cdef int64_t t
+        for i in range(n):
+            t = ids[i]
+            if t < 0 or t >= self.n_vocab or not self.present[t]:
+                raise ValueError(f"token id {t} at position {i} is not in the vocabulary "
+                                 f"(ids 0..{self.n_vocab - 1})")
+            total += self.token_offsets[t + 1] - self.token_offsets[t]
+        out = PyBytes_FromStringAndSize(NULL, total)
+        cdef uint8_t* dst = <uint8_t*>PyBytes_AS_STRING(out)
+        cdef int64_t start, length
+        with nogil:
+            for i in range(n):
+                start = self.token_offsets[ids[i]]
+                length = self.token_offsets[ids[i] + 1] - start
+                memcpy(dst + at, &self.token_bytes[start], length)
+                at += length
+        return out

@@ -1,0 +1,293 @@
+# cython: language_level=3
+"""The training merge loop: WordTable in, merges out.
+
+Each step takes the most frequent adjacent pair (ties: the greater (bytes_a, bytes_b)),
+gives it the next token id, and rewrites only the words that contain it, adjusting only the
+counts of the pairs next to each occurrence. Nothing is recounted from scratch.
+
+State, all in C:
+- words: the WordTable's symbols, rewritten in place (`lengths` shrink);
+- pairs: slots found through a PairMap, each with its count and the list of words it was
+  seen in (stale entries are allowed and skipped: a word is rescanned anyway);
+- a max-heap of (count, pair) with lazy invalidation: a count that drops leaves its entry
+  behind, fixed up when it surfaces; a count that rises pushes a fresh entry.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.string cimport memcmp
+from libcpp.vector cimport vector
+
+from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_init, pairmap_put
+
+cnp.import_array()
+
+
+cdef struct HeapEntry:
+    int64_t count
+    int32_t pair
+
+
+cdef class _MergeLoop:
+    cdef int32_t* symbols
+    cdef const int64_t* offsets
+    cdef int32_t* lengths
+    cdef const int64_t* counts
+    cdef Py_ssize_t n_words
+
+    cdef PairMap pair_index
+    cdef vector[int32_t] pair_left
+    cdef vector[int32_t] pair_right
+    cdef vector[int64_t] pair_count
+    cdef vector[vector[int32_t]] pair_words
+    cdef vector[int32_t] pair_stamp      # last step that queued the pair for a heap push
+    cdef vector[int32_t] rising          # pairs whose count rose during this step
+    cdef vector[int32_t] word_stamp      # last step that rewrote the word
+    cdef vector[HeapEntry] heap
+
+    cdef vector[uint8_t] token_bytes     # id -> bytes, for the tie-break
+    cdef vector[int64_t] token_offsets
+    cdef int32_t merged_pair
+    cdef int32_t step
+
+    def __dealloc__(self):
+        pairmap_free(&self.pair_index)
+
+    # --- token bytes and the pair order -------------------------------------------------
+
+    cdef inline int compare_tokens(self, int32_t x, int32_t y) noexcept nogil:
+        if x == y:
+            return 0
+        cdef int64_t x0 = self.token_offsets[x], y0 = self.token_offsets[y]
+        cdef int64_t nx = self.token_offsets[x + 1] - x0, ny = self.token_offsets[y + 1] - y0
+        cdef int c = memcmp(&self.token_bytes[x0], &self.token_bytes[y0], nx if nx < ny else ny)
+        if c != 0:
+            return c
+        return <int>(nx - ny)
+
+    cdef inline bint ranks_above(self, HeapEntry e, HeapEntry f) noexcept nogil:
+        """Whether e is merged before f: higher count, then greater (bytes_a, bytes_b)."""
+        if e.count != f.count:
+            return e.count > f.count
+        cdef int c = self.compare_tokens(self.pair_left[e.pair], self.pair_left[f.pair])
+        if c != 0:
+            return c > 0
+        return self.compare_tokens(self.pair_right[e.pair], self.pair_right[f.pair]) > 0
+
+    # --- the heap -------------------------------------------------------------------
+
+    cdef void heap_push(self, int64_t count, int32_t pair) noexcept nogil:
+        cdef HeapEntry e
+        e.count = count
+        e.pair = pair
+        self.heap.push_back(e)
+        cdef size_t i = self.heap.size() - 1, parent
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not self.ranks_above(e, self.heap[parent]):
+                break
+            self.heap[i] = self.heap[parent]
+            i = parent
+        self.heap[i] = e
+
+    cdef HeapEntry heap_pop(self) noexcept nogil:
+        cdef HeapEntry top = self.heap[0]
+        cdef HeapEntry last = self.heap.back()
+        self.heap.pop_back()
+        cdef size_t n = self.heap.size(), i = 0, child
+        if n == 0:
+            return top
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            if child + 1 < n and self.ranks_above(self.heap[child + 1], self.heap[child]):
+                child += 1
+            if not self.ranks_above(self.heap[child], last):
+                break
+            self.heap[i] = self.heap[child]
+            i = child
+        self.heap[i] = last
+        return top
+
+    # --- pair counts ------------------------------------------------------------------
+
+    cdef int32_t pair_slot(self, int32_t a, int32_t b) noexcept nogil:
+        """The slot of pair (a, b), created with count 0 if new; -1 when out of memory."""
+        cdef int64_t slot = pairmap_get(&self.pair_index, pair_key(a, b), -1)
+        if slot >= 0:
+            return <int32_t>slot
+        slot = <int64_t>self.pair_left.size()
+        if pairmap_put(&self.pair_index, pair_key(a, b), slot) != 0:
+            return -1
+        self.pair_left.push_back(a)
+        self.pair_right.push_back(b)
+        self.pair_count.push_back(0)
+        self.pair_words.push_back(vector[int32_t]())
+        self.pair_stamp.push_back(-1)
+        return <int32_t>slot
+
+    cdef inline void pair_drop(self, int32_t a, int32_t b, int64_t count) noexcept nogil:
+        cdef int32_t slot = <int32_t>pairmap_get(&self.pair_index, pair_key(a, b), -1)
+        if slot != self.merged_pair:     # the merged pair is gone everywhere; it stays 0
+            self.pair_count[slot] -= count
+
+    cdef inline int pair_add(self, int32_t a, int32_t b, int64_t count, int32_t word) noexcept nogil:
+        cdef int32_t slot = self.pair_slot(a, b)
+        if slot < 0:
+            return -1
+        self.pair_count[slot] += count
+        cdef vector[int32_t]* seen_in = &self.pair_words[slot]
+        if seen_in.empty() or seen_in.back() != word:
+            seen_in.push_back(word)
+        if self.pair_stamp[slot] != self.step:
+            self.pair_stamp[slot] = self.step
+            self.rising.push_back(slot)
+        return 0
+
+    # --- the loop ---------------------------------------------------------------------
+
+    cdef int count_pairs(self) noexcept nogil:
+        cdef Py_ssize_t w, i
+        cdef int64_t start
+        cdef int32_t slot
+        for w in range(self.n_words):
+            start = self.offsets[w]
+            for i in range(self.lengths[w] - 1):
+                slot = self.pair_slot(self.symbols[start + i], self.symbols[start + i + 1])
+                if slot < 0:
+                    return -1
+                self.pair_count[slot] += self.counts[w]
+                if self.pair_words[slot].empty() or self.pair_words[slot].back() != w:
+                    self.pair_words[slot].push_back(<int32_t>w)
+        for slot in range(<int32_t>self.pair_count.size()):
+            if self.pair_count[slot] > 0:
+                self.heap_push(self.pair_count[slot], slot)
+        return 0
+
+    cdef int32_t next_pair(self) noexcept nogil:
+        """Pop the best live pair, or -1 when no pair is left."""
+        cdef HeapEntry top
+        cdef int64_t now
+        while not self.heap.empty():
+            top = self.heap_pop()
+            now = self.pair_count[top.pair]
+            if now == top.count:
+                return top.pair if now > 0 else -1
+            if 0 < now < top.count:      # the count dropped since the push: requeue it
+                self.heap_push(now, top.pair)
+        return -1
+
+    cdef int merge_word(self, int32_t w, int32_t a, int32_t b, int32_t new_id) noexcept nogil:
+        """Replace (a, b) by new_id left to right in word w, adjusting neighbouring pairs."""
+        cdef int32_t* s = self.symbols + self.offsets[w]
+        cdef int32_t n = self.lengths[w], i = 0, j = 0
+        cdef int64_t count = self.counts[w]
+        while i < n:
+            if i + 1 < n and s[i] == a and s[i + 1] == b:
+                if j > 0:
+                    self.pair_drop(s[j - 1], a, count)
+                    if self.pair_add(s[j - 1], new_id, count, w) != 0:
+                        return -1
+                if i + 2 < n:
+                    self.pair_drop(b, s[i + 2], count)
+                    if self.pair_add(new_id, s[i + 2], count, w) != 0:
+                        return -1
+                s[j] = new_id
+                i += 2
+            else:
+                s[j] = s[i]
+                i += 1
+            j += 1
+        self.lengths[w] = j
+        return 0
+
+    cdef int run(self, int32_t n_merges, int32_t[:, ::1] merges) noexcept nogil:
+        """Do up to n_merges merges into `merges`; the number done, or -1 out of memory."""
+        cdef int32_t step, pair, a, b, new_id, w
+        cdef size_t k, i
+        cdef vector[int32_t] words
+        for step in range(n_merges):
+            self.step = step
+            pair = self.next_pair()
+            if pair < 0:
+                return step
+            a = self.pair_left[pair]
+            b = self.pair_right[pair]
+            new_id = 256 + step
+            merges[step, 0] = a
+            merges[step, 1] = b
+            for k in range(<size_t>self.token_offsets[a], <size_t>self.token_offsets[a + 1]):
+                self.token_bytes.push_back(self.token_bytes[k])
+            for k in range(<size_t>self.token_offsets[b], <size_t>self.token_offsets[b + 1]):
+                self.token_bytes.push_back(self.token_bytes[k])
+            self.token_offsets.push_back(<int64_t>self.token_bytes.size())
+
+            self.merged_pair = pair
+            self.pair_count[pair] = 0
+            words.swap(self.pair_words[pair])
+            self.pair_words[pair].clear()
+            self.rising.clear()
+            for k in range(words.size()):
+                w = words[k]
+                if self.word_stamp[w] == step:
+                    continue
+                self.word_stamp[w] = step
+                if self.merge_word(w, a, b, new_id) != 0:
+                    return -1
+            vector[int32_t]().swap(words)
+            for i in range(self.rising.size()):
+                pair = self.rising[i]
+                if self.pair_count[pair] > 0:
+                    self.heap_push(self.pair_count[pair], pair)
+        return n_merges
+
+
+def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
+                const int64_t[::1] counts, Py_ssize_t n_merges):
+    """Learn up to `n_merges` merges from unique words of byte ids (0..255) with counts.
+
+    Returns an int32 array of shape (n_done, 2): row k is the pair of ids merged into
+    id 256 + k. Fewer rows than asked means no pair was left. The inputs are not modified.
+    """
+    cdef Py_ssize_t n_words = counts.shape[0]
+    if offsets.shape[0] != n_words + 1:
+        raise ValueError(f"offsets has {offsets.shape[0]} entries, expected n_words + 1 = {n_words + 1}")
+    if n_words and (offsets[0] != 0 or offsets[n_words] != symbols.shape[0]):
+        raise ValueError("offsets must start at 0 and end at len(symbols)")
+    if n_merges < 0 or n_merges > 2**31 - 257:
+        raise ValueError(f"n_merges={n_merges} must be in 0..{2**31 - 257}")
+
+    cdef cnp.ndarray[int32_t, ndim=1] work = np.array(symbols, dtype=np.int32, copy=True)
+    cdef cnp.ndarray[int32_t, ndim=1] lengths = np.diff(np.asarray(offsets)).astype(np.int32)
+    if n_words and (work.min() < 0 or work.max() > 255):
+        raise ValueError("symbols must be byte ids in 0..255")
+    merges = np.zeros((n_merges, 2), dtype=np.int32)
+    cdef int32_t[:, ::1] merges_view = merges
+
+    cdef _MergeLoop loop = _MergeLoop()
+    loop.symbols = &work[0] if work.shape[0] else NULL
+    loop.offsets = &offsets[0]
+    loop.lengths = &lengths[0] if n_words else NULL
+    loop.counts = &counts[0] if n_words else NULL
+    loop.n_words = n_words
+    loop.merged_pair = -1
+    loop.step = -1
+    loop.word_stamp.assign(n_words, -1)
+    cdef int b
+    for b in range(256):
+        loop.token_bytes.push_back(<uint8_t>b)
+        loop.token_offsets.push_back(b)
+    loop.token_offsets.push_back(256)
+
+    cdef int done
+    if pairmap_init(&loop.pair_index, 1024) != 0:
+        raise MemoryError("no memory for the pair index")
+    with nogil:
+        done = loop.count_pairs()
+        if done == 0:
+            done = loop.run(<int32_t>n_merges, merges_view)
+    if done < 0:
+        raise MemoryError("out of memory in the merge loop")
+    return merges[:done].copy()

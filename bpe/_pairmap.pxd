@@ -1,0 +1,105 @@
+"""An open-addressing hash map from a token pair to an int64, shared by the kernels.
+
+A pair (a, b) of token ids packs into one uint64 key. Training maps pairs to pair slots,
+encoding maps pairs to (rank, new id). Linear probing over a power-of-two table kept at most
+half full; the all-ones key marks an empty slot (no real pair packs to it). No deletion:
+neither kernel needs it.
+"""
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+cdef enum:
+    PAIRMAP_EMPTY_BYTE = 0xFF
+
+cdef struct PairMap:
+    uint64_t* keys
+    int64_t* values
+    uint64_t mask
+    uint64_t size
+
+
+cdef inline uint64_t pair_key(int32_t a, int32_t b) noexcept nogil:
+    return (<uint64_t><uint32_t>a << 32) | <uint64_t><uint32_t>b
+
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    # splitmix64's finalizer: spreads both halves of the key over all bits.
+    x ^= x >> 30
+    x *= 0xbf58476d1ce4e5b9ULL
+    x ^= x >> 27
+    x *= 0x94d049bb133111ebULL
+    x ^= x >> 31
+    return x
+
+
+cdef inline int pairmap_init(PairMap* m, uint64_t expected) noexcept nogil:
+    """Allocate room for `expected` keys; 0 on success, -1 when out of memory."""
+    cdef uint64_t capacity = 16
+    while capacity < 2 * expected:
+        capacity <<= 1
+    m.keys = <uint64_t*>malloc(capacity * sizeof(uint64_t))
+    m.values = <int64_t*>malloc(capacity * sizeof(int64_t))
+    if m.keys == NULL or m.values == NULL:
+        free(m.keys)
+        free(m.values)
+        m.keys = NULL
+        m.values = NULL
+        return -1
+    memset(m.keys, PAIRMAP_EMPTY_BYTE, capacity * sizeof(uint64_t))
+    m.mask = capacity - 1
+    m.size = 0
+    return 0
+
+
+cdef inline void pairmap_free(PairMap* m) noexcept nogil:
+    free(m.keys)
+    free(m.values)
+    m.keys = NULL
+    m.values = NULL
+
+
+cdef inline int64_t pairmap_get(const PairMap* m, uint64_t key, int64_t missing) noexcept nogil:
+    cdef uint64_t i = _mix(key) & m.mask
+    while True:
+        if m.keys[i] == key:
+            return m.values[i]
+        if m.keys[i] == <uint64_t>-1:
+            return missing
+        i = (i + 1) & m.mask
+
+
+cdef inline int _pairmap_grow(PairMap* m) noexcept nogil:
+    cdef PairMap bigger
+    cdef uint64_t i, j
+    if pairmap_init(&bigger, m.mask + 1) != 0:
+        return -1
+    for i in range(m.mask + 1):
+        if m.keys[i] != <uint64_t>-1:
+            j = _mix(m.keys[i]) & bigger.mask
+            while bigger.keys[j] != <uint64_t>-1:
+                j = (j + 1) & bigger.mask
+            bigger.keys[j] = m.keys[i]
+            bigger.values[j] = m.values[i]
+    bigger.size = m.size
+    pairmap_free(m)
+    m[0] = bigger
+    return 0
+
+
+cdef inline int pairmap_put(PairMap* m, uint64_t key, int64_t value) noexcept nogil:
+    """Insert or overwrite; 0 on success, -1 when out of memory."""
+    cdef uint64_t i
+    if 2 * (m.size + 1) > m.mask + 1:
+        if _pairmap_grow(m) != 0:
+            return -1
+    i = _mix(key) & m.mask
+    while m.keys[i] != <uint64_t>-1:
+        if m.keys[i] == key:
+            m.values[i] = value
+            return 0
+        i = (i + 1) & m.mask
+    m.keys[i] = key
+    m.values[i] = value
+    m.size += 1
+    return 0

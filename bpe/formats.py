@@ -1,0 +1,120 @@
+"""File formats: GPT-2's vocab.json + merges.txt, and writing files so none is half-written.
+
+GPT-2 stores token bytes as printable text through its bytes-to-unicode table: every byte
+maps to one character (printable Latin-1 bytes to themselves, the rest to U+0100 onwards,
+so the space becomes 'Ġ'). merges.txt lists one merge per line, "left right", after an
+optional "#version" header.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+
+@cache
+def byte_to_char() -> tuple[str, ...]:
+    """GPT-2's bytes-to-unicode table: byte value -> printable character."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
+    chars = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return tuple(chars[b] for b in range(256))
+
+
+@cache
+def char_to_byte() -> dict[str, int]:
+    return {c: b for b, c in enumerate(byte_to_char())}
+
+
+def token_to_text(token: bytes) -> str:
+    table = byte_to_char()
+    return "".join(table[b] for b in token)
+
+
+def text_to_token(text: str, where: str) -> bytes:
+    table = char_to_byte()
+    try:
+        return bytes(table[c] for c in text)
+    except KeyError as e:
+        raise ValueError(f"{where}: {text!r} holds {e.args[0]!r}, which is not in GPT-2's "
+                         f"bytes-to-unicode alphabet") from None
+
+
+def read_vocab_json(path: str | os.PathLike) -> dict[int, bytes]:
+    """GPT-2 vocab.json ({token text: id}) -> {id: token bytes}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            encoder = json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"vocabulary file {os.fspath(path)!r} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"vocabulary file {os.fspath(path)!r} is not valid JSON: {e}") from None
+    if not isinstance(encoder, dict):
+        raise ValueError(f"vocabulary file {os.fspath(path)!r} must hold a JSON object of token -> id")
+    vocab: dict[int, bytes] = {}
+    for text, token_id in encoder.items():
+        if not isinstance(token_id, int) or token_id < 0:
+            raise ValueError(f"vocabulary file {os.fspath(path)!r}: token {text!r} has id "
+                             f"{token_id!r}, expected an int >= 0")
+        if token_id in vocab:
+            raise ValueError(f"vocabulary file {os.fspath(path)!r}: id {token_id} is used twice")
+        vocab[token_id] = text_to_token(text, f"vocabulary file {os.fspath(path)!r}")
+    return vocab
+
+
+def read_merges_txt(path: str | os.PathLike) -> list[tuple[bytes, bytes]]:
+    """GPT-2 merges.txt -> [(left bytes, right bytes), ...] in rank order."""
+    merges = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"merges file {os.fspath(path)!r} does not exist") from None
+    for number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r")
+        if not line or (number == 1 and line.startswith("#version")):
+            continue
+        parts = line.split(" ")
+        where = f"merges file {os.fspath(path)!r}, line {number}"
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"{where}: expected 'left right', got {line!r}")
+        merges.append((text_to_token(parts[0], where), text_to_token(parts[1], where)))
+    return merges
+
+
+def vocab_json_bytes(vocab: dict[int, bytes]) -> bytes:
+    encoder = {token_to_text(token): token_id for token_id, token in sorted(vocab.items())}
+    return json.dumps(encoder, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def merges_txt_bytes(merges: list[tuple[bytes, bytes]]) -> bytes:
+    lines = ["#version: 0.2"] + [f"{token_to_text(a)} {token_to_text(b)}" for a, b in merges]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Write {name: data} into folder. Every file goes to a temporary name first and is
+    renamed into place only once all are written, so a crash leaves no partial file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[str, str]] = []
+    try:
+        for name, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            written.append((tmp, name))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException:
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, name in written:
+        os.replace(tmp, folder / name)

@@ -1,0 +1,97 @@
+"""The lecture's simple tokenizers and the compression ratio that compares them.
+
+CS336's first lecture builds up to BPE through three baselines, each with a flaw BPE fixes:
+characters (a huge, sparse vocabulary of code points), bytes (a tiny vocabulary but long
+sequences: one token per byte) and words (short sequences but an unbounded vocabulary, so
+unseen words need an UNK id). `compression_ratio` is the lecture's measure: UTF-8 bytes per
+token.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import regex
+
+from bpe.patterns import resolve_pattern
+
+
+class CharacterTokenizer:
+    """One token per Unicode code point; the id is the code point."""
+
+    def encode(self, text: str) -> list[int]:
+        return [ord(c) for c in text]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        try:
+            return "".join(map(chr, ids))
+        except (ValueError, OverflowError) as e:
+            raise ValueError(f"ids must be code points in 0..0x10ffff: {e}") from None
+
+
+class ByteTokenizer:
+    """One token per UTF-8 byte: vocabulary of 256."""
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids: Iterable[int]) -> str:
+        try:
+            return bytes(ids).decode("utf-8", errors="replace")
+        except ValueError as e:
+            raise ValueError(f"ids must be bytes in 0..255: {e}") from None
+
+
+class WordTokenizer:
+    """One token per pattern match; ids for the words of a training corpus, UNK for others.
+
+    >>> tok = WordTokenizer.train("the cat saw the dog", pattern=r"\\w+|.")
+    >>> tok.encode("the bird")
+    [1, 2, 0]
+    """
+
+    UNK = "<unk>"
+
+    def __init__(self, words: Sequence[str], pattern: str = r"\w+|."):
+        self.pattern = resolve_pattern(pattern)
+        self._regex = regex.compile(self.pattern)
+        self.id_to_word = [self.UNK, *(w for w in words if w != self.UNK)]
+        self.word_to_id = {w: i for i, w in enumerate(self.id_to_word)}
+        if len(self.word_to_id) != len(self.id_to_word):
+            raise ValueError("words must not repeat")
+
+    @classmethod
+    def train(cls, text: str, pattern: str = r"\w+|.", vocab_size: int | None = None) -> WordTokenizer:
+        """Learn the vocabulary: the most frequent words (ties: first seen), UNK included."""
+        if vocab_size is not None and vocab_size < 1:
+            raise ValueError(f"vocab_size={vocab_size} must leave room for the UNK token")
+        counts = Counter(regex.findall(resolve_pattern(pattern), text))
+        limit = None if vocab_size is None else vocab_size - 1
+        return cls([w for w, _ in counts.most_common(limit)], pattern=pattern)
+
+    @property
+    def unk_id(self) -> int:
+        return 0
+
+    def encode(self, text: str) -> list[int]:
+        lookup = self.word_to_id.get
+        return [lookup(w, 0) for w in self._regex.findall(text)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        try:
+            return "".join(self.id_to_word[i] if i >= 0 else _bad(i) for i in ids)
+        except IndexError:
+            raise ValueError(f"ids must be in 0..{len(self.id_to_word) - 1}") from None
+
+
+def _bad(i: int) -> str:
+    raise IndexError(i)
+
+
+def compression_ratio(tokenizer, text: str) -> float:
+    """UTF-8 bytes per token of `text` under `tokenizer` (anything with .encode)."""
+    n_bytes = len(text.encode("utf-8"))
+    n_tokens = len(tokenizer.encode(text))
+    if n_tokens == 0:
+        raise ValueError("text encodes to no tokens; the compression ratio is undefined")
+    return n_bytes / n_tokens
