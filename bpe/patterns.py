@@ -81,10 +81,12 @@ class Pretokenizer:
         """The pattern's pieces of `text`, which must hold no special token."""
         return self._regex.findall(text)
 
-    def stream(self, chunks: Iterable[str]) -> Iterator[tuple[list[str], str | None]]:
+    def stream(self, chunks: Iterable[str], settle_chars: int = _CHUNK_CHARS
+               ) -> Iterator[tuple[list[str], str | None]]:
         """Yield (pieces, special) pairs: ordinary pieces, then the special token after them
         (None when none follows yet). Concatenated, they are exactly the cut of the whole
-        text that `chunks` join to, however the text was chunked."""
+        text that `chunks` join to, however the text was chunked. Text is settled each
+        time `settle_chars` characters have gathered."""
         parts: list[str] = []
         n_chars = 0
         for chunk in chunks:
@@ -92,7 +94,7 @@ class Pretokenizer:
                 raise TypeError(f"expected str chunks, got {type(chunk).__name__}")
             parts.append(chunk)
             n_chars += len(chunk)
-            if n_chars >= _CHUNK_CHARS:
+            if n_chars >= settle_chars:
                 rest = yield from self._cut("".join(parts), final=False)
                 parts, n_chars = [rest], len(rest)
         yield from self._cut("".join(parts), final=True)
@@ -100,14 +102,15 @@ class Pretokenizer:
     def _cut(self, text: str, final: bool):
         """Yield what is settled in `text`; return the unsettled tail (empty if final)."""
         limit = len(text) if final else len(text) - self._margin
-        start = 0
+        start, stop = 0, len(text)
         if self._special is not None:
             for match in self._special.finditer(text):
                 if match.end() > limit:
+                    stop = match.start()  # a special token, maybe not final: cut before it
                     break
                 yield self._regex.findall(text[start : match.start()]), match.group()
                 start = match.end()
-        tail = text[start:]
+        tail = text[start:stop]
         pieces = self._regex.findall(tail)
         if final:
             if pieces:
@@ -116,7 +119,7 @@ class Pretokenizer:
         keep, end = self._settled(tail, pieces, limit - start)
         if keep:
             yield pieces[:keep], None
-        return tail[end:]
+        return text[start + end :]
 
     def _settled(self, tail: str, pieces: list[str], limit: int) -> tuple[int, int]:
         """(k, end): the first k pieces are settled and end at `end`. Settled means not the

@@ -234,15 +234,16 @@ def _arena(vocab: dict[int, bytes]) -> TokenArena:
 
 
 def _id_array(ids: Iterable[int]) -> np.ndarray:
-    try:
-        array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"ids must be a sequence of ints: {e}") from None
+    """ids as a flat int64 array; TypeError for non-ints, ValueError for ids past int64."""
+    array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
-    if array.dtype.kind not in "iu" or array.ndim != 1:
-        raise TypeError(f"ids must be a flat sequence of ints, got dtype {array.dtype} "
-                        f"with shape {array.shape}")
-    if array.dtype == np.uint64 and array.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"token id {array.max()} is not in the vocabulary")
-    return np.ascontiguousarray(array, dtype=np.int64)
+    if array.ndim == 1 and array.dtype.kind in "iu":
+        if array.dtype == np.uint64 and array.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"token id {array.max()} is not in the vocabulary")
+        return np.ascontiguousarray(array, dtype=np.int64)
+    if array.ndim == 1 and array.dtype == object and all(isinstance(i, int) for i in array):
+        huge = next(i for i in array if not -(2**63) <= i < 2**63)
+        raise ValueError(f"token id {huge} is not in the vocabulary")
+    raise TypeError(f"ids must be a flat sequence of ints, got dtype {array.dtype} "
+                    f"with shape {array.shape}")

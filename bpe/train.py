@@ -18,10 +18,7 @@ from bpe._merge import merge_words
 from bpe.patterns import Pretokenizer, check_special_tokens
 from bpe.wordtable import WordTable
 
-_READ_BYTES = 1 << 22
-
-
-def read_text_chunks(path: str | os.PathLike) -> Iterator[str]:
+def read_text_chunks(path: str | os.PathLike, block_bytes: int = 1 << 22) -> Iterator[str]:
     """Yield the UTF-8 text of a file in chunks; a clear error names the file and the byte
     offset of the first invalid byte."""
     offset = 0
@@ -32,7 +29,7 @@ def read_text_chunks(path: str | os.PathLike) -> Iterator[str]:
         raise FileNotFoundError(f"training file {os.fspath(path)!r} does not exist") from None
     with f:
         while True:
-            block = f.read(_READ_BYTES)
+            block = f.read(block_bytes)
             data = carry + block
             # Hold back an incomplete UTF-8 sequence at the end for the next block.
             cut = len(data) if not block else _last_char_boundary(data)

@@ -1,0 +1,43 @@
+"""Shared fixtures: paths to ../shared/data, GPT-2 loaded by bpe and by tiktoken (offline)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import bpe
+
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", deadline=None, max_examples=300,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BPE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(relative: str) -> Path:
+    """A file under ../shared/data, or skip the test saying what is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"{path} is not here (set BPE_SHARED_DATA to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gpt2() -> bpe.Tokenizer:
+    return bpe.Tokenizer.from_files(shared("gpt2/encoder.json"), shared("gpt2/vocab.bpe"),
+                                    special_tokens=["<|endoftext|>"])
+
+
+@pytest.fixture(scope="session")
+def gpt2_tiktoken():
+    tiktoken = pytest.importorskip("tiktoken")
+    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+
+    ranks = data_gym_to_mergeable_bpe_ranks(str(shared("gpt2/vocab.bpe")),
+                                            str(shared("gpt2/encoder.json")))
+    return tiktoken.Encoding("gpt2-offline", pat_str=bpe.GPT2_PATTERN, mergeable_ranks=ranks,
+                             special_tokens={"<|endoftext|>": 50256})

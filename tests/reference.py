@@ -1,0 +1,103 @@
+"""The slow, obviously correct twin of the library: pure Python, DESIGN.md read literally.
+
+Every fast path is tested against these functions on random inputs. They share nothing with
+`bpe` but the pattern strings; the `regex` module is the oracle for the patterns themselves.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import regex
+
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+def split_special(text: str, special_tokens: list[str]) -> list[tuple[str, bool]]:
+    """Cut text into (segment, is_special): at each position the longest special token that
+    starts there wins; scanning goes left to right."""
+    out, start, i = [], 0, 0
+    by_length = sorted(special_tokens, key=len, reverse=True)
+    while i < len(text):
+        match = next((s for s in by_length if text.startswith(s, i)), None)
+        if match is None:
+            i += 1
+            continue
+        out.append((text[start:i], False))
+        out.append((match, True))
+        i = start = i + len(match)
+    out.append((text[start:], False))
+    return [(segment, special) for segment, special in out if segment or special]
+
+
+def pretokenize(text: str, pattern: str = GPT2_PATTERN) -> list[str]:
+    return [m.group() for m in regex.finditer(pattern, text)]
+
+
+def merge(word: tuple[bytes, ...], pair: tuple[bytes, bytes]) -> tuple[bytes, ...]:
+    """Replace occurrences of pair left to right, without overlap."""
+    out, i = [], 0
+    while i < len(word):
+        if i + 1 < len(word) and (word[i], word[i + 1]) == pair:
+            out.append(word[i] + word[i + 1])
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return tuple(out)
+
+
+def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = GPT2_PATTERN):
+    """(vocab, merges) per the CS336 rules, recounting every pair at every step."""
+    words: Counter[tuple[bytes, ...]] = Counter()
+    for segment, is_special in split_special(text, special_tokens):
+        if not is_special:
+            for piece in pretokenize(segment, pattern):
+                words[tuple(bytes([b]) for b in piece.encode("utf-8"))] += 1
+    vocab = {i: bytes([i]) for i in range(256)}
+    merges = []
+    while len(vocab) + len(special_tokens) < vocab_size:
+        pairs: Counter[tuple[bytes, bytes]] = Counter()
+        for word, count in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += count
+        if not pairs:
+            break
+        best = max(pairs, key=lambda pair: (pairs[pair], pair))
+        merges.append(best)
+        vocab[len(vocab)] = best[0] + best[1]
+        merged: Counter[tuple[bytes, ...]] = Counter()
+        for word, count in words.items():
+            merged[merge(word, best)] += count
+        words = merged
+    for token in special_tokens:
+        vocab[len(vocab)] = token.encode("utf-8")
+    return vocab, merges
+
+
+def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],
+           special_tokens: list[str], pattern: str = GPT2_PATTERN) -> list[int]:
+    """Apply, inside each piece, the adjacent pair of lowest rank (leftmost on ties)."""
+    ids = {token: i for i, token in sorted(vocab.items(), reverse=True)}
+    ranks: dict[tuple[bytes, bytes], int] = {}
+    for rank, pair in enumerate(merges):
+        ranks.setdefault(pair, rank)
+    out = []
+    for segment, is_special in split_special(text, special_tokens):
+        if is_special:
+            out.append(ids[segment.encode("utf-8")])
+            continue
+        for piece in pretokenize(segment, pattern):
+            parts = [bytes([b]) for b in piece.encode("utf-8")]
+            while len(parts) > 1:
+                candidates = [(ranks.get(pair, len(merges)), i)
+                              for i, pair in enumerate(zip(parts, parts[1:]))]
+                rank, i = min(candidates)
+                if rank == len(merges):
+                    break
+                parts[i:i + 2] = [parts[i] + parts[i + 1]]
+            out.extend(ids[p] for p in parts)
+    return out
+
+
+def decode(ids: list[int], vocab: dict[int, bytes]) -> str:
+    return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")

@@ -1,0 +1,35 @@
+"""Hypothesis strategies for text that exercises the tricky parts of BPE and its patterns."""
+from hypothesis import strategies as st
+
+TRICKY = [
+    " ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u3000", "'", "'s", "'ll", "'VE", "a", "b", "ab",
+    "aaa", "e", "é", "e\u0301", "1", "123", "\u0663", "\u00bd", "😀", "👍🏽", "\u200d", "!", "?!",
+    "中文", "Ω", "ǅ", "x", "the", " the", "<|", "|>",
+]
+
+chars = st.characters(exclude_categories=("Cs",))
+pieces = st.one_of(st.sampled_from(TRICKY), st.text(chars, min_size=1, max_size=3))
+texts = st.lists(pieces, max_size=40).map("".join)
+# A small alphabet gives many repeated pairs, so merges and ties happen often.
+small_texts = st.text(st.sampled_from("ab c\n'é1"), max_size=60)
+specials = st.lists(st.sampled_from(["<|endoftext|>", "<|a|>", "<|a|><|a|>", "<s>", "</s>",
+                                     "<|endoftext|><|endoftext|>", "ab"]), unique=True, max_size=4)
+
+
+@st.composite
+def documents(draw):
+    """(text, special_tokens): documents (some empty) joined by special tokens."""
+    tokens = draw(specials)
+    docs = draw(st.lists(st.one_of(texts, small_texts), max_size=6))
+    if not tokens:
+        return "".join(docs), tokens
+    seps = draw(st.lists(st.sampled_from(tokens), min_size=len(docs), max_size=len(docs)))
+    return "".join(d + s for d, s in zip(docs, seps)), tokens
+
+
+@st.composite
+def chunkings(draw, text: str):
+    """text cut at random places (including empty chunks)."""
+    cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:])]

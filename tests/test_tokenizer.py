@@ -1,0 +1,233 @@
+"""Tokenizer: GPT-2 against tiktoken, trained vocabularies against the reference encoder,
+encode_iterable, decode, save/load, params, bad input."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bpe
+
+from . import reference
+from .conftest import shared
+from .strategies import chunkings, documents, texts
+
+FIXTURES = ["tinystories_sample.txt", "address.txt", "german.txt", "corpus.en"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small trained tokenizer, plus its (vocab, merges) for the reference encoder."""
+    specials = ["<|endoftext|>", "<|a|>", "<|a|><|a|>"]
+    corpus = shared("cs336/corpus.en").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("t") / "corpus.txt"
+    path.write_text(corpus[:60_000] + "<|a|> aaa aa a 'll  \n\n" * 5, encoding="utf-8")
+    vocab, merges = bpe.train_bpe(path, 700, specials)
+    return bpe.Tokenizer(vocab, merges, special_tokens=specials), vocab, merges, specials
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_gpt2_fixtures_equal_tiktoken(gpt2, gpt2_tiktoken, name):
+    text = shared(f"cs336/{name}").read_text(encoding="utf-8")
+    ids = gpt2.encode(text)
+    assert ids == gpt2_tiktoken.encode(text, allowed_special="all")
+    assert gpt2.decode(ids) == text
+
+
+@given(texts)
+def test_gpt2_random_equals_tiktoken(gpt2, gpt2_tiktoken, text):
+    assert gpt2.encode(text) == gpt2_tiktoken.encode(text, allowed_special="all")
+
+
+@given(st.lists(st.one_of(texts, st.just("<|endoftext|>")), max_size=6).map("".join))
+def test_gpt2_with_special_tokens_equals_tiktoken(gpt2, gpt2_tiktoken, text):
+    assert gpt2.encode(text) == gpt2_tiktoken.encode(text, allowed_special="all")
+
+
+@pytest.mark.parametrize("text", [" " * 5000, "a" * 3000, "ab" * 2000, "\n" * 700 + "x",
+                                  "🙂" * 500, "x" * 97, " " * 96 + "y"])
+def test_long_pieces_equal_tiktoken(gpt2, gpt2_tiktoken, text):
+    assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
+
+
+@given(documents())
+def test_trained_equals_reference_encoder(trained, doc):
+    tok, vocab, merges, specials = trained
+    text, _ = doc
+    assert tok.encode(text) == reference.encode(text, vocab, merges, specials)
+
+
+def test_overlapping_special_tokens_longest_wins(trained):
+    tok = trained[0]
+    ids = tok.encode("x<|a|><|a|><|a|>y")
+    assert ids[1:3] == [tok.special_ids["<|a|><|a|>"], tok.special_ids["<|a|>"]]
+    assert tok.decode(ids) == "x<|a|><|a|><|a|>y"
+
+
+@given(documents())
+def test_encode_iterable_equals_encode(trained, doc):
+    tok = trained[0]
+    text, _ = doc
+    assert list(tok.encode_iterable([text])) == tok.encode(text)
+
+
+@given(data=st.data())
+def test_encode_iterable_any_chunking(gpt2, data):
+    text = data.draw(st.lists(st.one_of(texts, st.just("<|endoftext|>")), max_size=8).map("".join))
+    chunks = data.draw(chunkings(text))
+    assert list(gpt2.encode_iterable(chunks)) == gpt2.encode(text)
+
+
+def test_encode_iterable_over_file_lines(gpt2, tmp_path):
+    text = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8") * 400  # > 1 MB chunk
+    path = tmp_path / "big.txt"
+    path.write_text(text, encoding="utf-8")
+    with open(path, encoding="utf-8") as f:
+        assert list(gpt2.encode_iterable(f)) == gpt2.encode(text)
+
+
+def test_encode_iterable_memory_stays_flat(tmp_path):
+    """50 MB through encode_iterable: peak RSS grows far less than the input size."""
+    gpt2_files = [shared("gpt2/encoder.json"), shared("gpt2/vocab.bpe")]
+    path = tmp_path / "big.txt"
+    line = "The quick brown fox, 1234 jumps over the lazy dog's back!  \n"
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(50_000_000 // len(line) + 1):
+            f.write(line)
+    script = textwrap.dedent(f"""
+        import resource, sys, bpe
+        tok = bpe.Tokenizer.from_files({str(gpt2_files[0])!r}, {str(gpt2_files[1])!r})
+        tok.encode("warm up")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        n = 0
+        with open({str(path)!r}, encoding="utf-8") as f:
+            for _ in tok.encode_iterable(f):
+                n += 1
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(n, (after - before) // 1024)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    n_tokens, grown_mb = map(int, out.stdout.split())
+    assert n_tokens > 10_000_000
+    assert grown_mb < 40, f"peak RSS grew by {grown_mb} MB while streaming 50 MB"
+
+
+def test_encode_to_numpy(gpt2):
+    ids = gpt2.encode_to_numpy("hello world<|endoftext|>")
+    assert ids.dtype == np.uint16 and ids.tolist() == [31373, 995, 50256]
+
+
+def test_encode_rejects_bytes(gpt2):
+    with pytest.raises(TypeError, match="expects str"):
+        gpt2.encode(b"hello")
+
+
+@given(texts)
+def test_decode_round_trip(gpt2, text):
+    ids = gpt2.encode(text)
+    assert gpt2.decode(ids) == text
+    assert gpt2.decode_bytes(ids) == text.encode("utf-8")
+    assert gpt2.decode(np.array(ids)) == text
+
+
+def test_decode_replaces_bad_utf8(gpt2):
+    byte_id = {token: i for i, token in gpt2.vocab.items()}
+    ids = [byte_id[b"a"], byte_id[b"\xe2"], byte_id[b"\x82"], byte_id[b"b"]]  # "€" cut short
+    assert gpt2.decode(ids) == "a\ufffdb"
+    assert gpt2.decode_bytes(ids) == b"a\xe2\x82b"
+
+
+@pytest.mark.parametrize("bad", [[50257], [-1], [10**20], [1, 2, 99999]])
+def test_decode_unknown_id(gpt2, bad):
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        gpt2.decode(bad)
+
+
+def test_decode_rejects_non_ints(gpt2):
+    with pytest.raises(TypeError, match="ints"):
+        gpt2.decode([1.5])
+
+
+def test_decode_hole_in_vocab():
+    vocab = {i: bytes([i]) for i in range(256)} | {300: b"ab"}
+    tok = bpe.Tokenizer(vocab, [(b"a", b"b")])
+    assert tok.encode("ab") == [300]
+    with pytest.raises(ValueError, match="token id 299 at position 0"):
+        tok.decode([299])
+
+
+def test_special_tokens_appended_when_missing():
+    vocab = {i: bytes([i]) for i in range(256)}
+    tok = bpe.Tokenizer(vocab, [], special_tokens=["<|endoftext|>", "<pad>"])
+    assert tok.special_ids == {"<|endoftext|>": 256, "<pad>": 257}
+    assert tok.encode("a<pad>") == [97, 257]
+
+
+def test_merge_naming_unknown_token():
+    vocab = {i: bytes([i]) for i in range(256)}
+    with pytest.raises(ValueError, match=r"merge 0 \(b'a', b'b'\) needs token b'ab'"):
+        bpe.Tokenizer(vocab, [(b"a", b"b")])
+
+
+def test_vocab_missing_a_byte():
+    vocab = {i: bytes([i]) for i in range(255)}
+    with pytest.raises(ValueError, match="no token for byte 0xff"):
+        bpe.Tokenizer(vocab, [])
+
+
+def test_duplicate_special_tokens():
+    vocab = {i: bytes([i]) for i in range(256)}
+    with pytest.raises(ValueError, match="given twice"):
+        bpe.Tokenizer(vocab, [], special_tokens=["<s>", "<s>"])
+
+
+def test_params(trained):
+    tok, vocab, merges, _ = trained
+    params = tok.params
+    assert params.vocab == tok.vocab
+    assert len(params.merges) == len(merges)
+    for (a, b), new in params.merges.items():
+        assert params.vocab[new] == params.vocab[a] + params.vocab[b]
+    with pytest.raises(AttributeError):
+        params.vocab = {}
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    tok = trained[0]
+    tok.save(tmp_path / "tok")
+    loaded = bpe.Tokenizer.load(tmp_path / "tok")
+    assert loaded.vocab == tok.vocab and loaded.merges == tok.merges
+    assert loaded.special_tokens == tok.special_tokens
+    text = "hello <|a|><|a|> world 'll\n"
+    assert loaded.encode(text) == tok.encode(text)
+    assert sorted(os.listdir(tmp_path / "tok")) == ["merges.txt", "tokenizer_config.json", "vocab.json"]
+
+
+def test_save_interrupted_leaves_old_files_whole(trained, tmp_path, monkeypatch):
+    tok = trained[0]
+    tok.save(tmp_path / "tok")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "tok").iterdir()}
+
+    def broken_replace(*args):
+        raise OSError("disk full")
+
+    import bpe.formats
+    monkeypatch.setattr(bpe.formats.os, "fsync", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        bpe.Tokenizer(tok.vocab, tok.merges[:3]).save(tmp_path / "tok")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "tok").iterdir()} == before
+
+
+def test_load_missing_config(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tokenizer_config.json"):
+        bpe.Tokenizer.load(tmp_path)
+
+
+def test_gpt2_save_matches_original_files(gpt2, tmp_path):
+    gpt2.save(tmp_path)
+    again = bpe.Tokenizer.load(tmp_path)
+    assert again.vocab == gpt2.vocab and again.merges == gpt2.merges

@@ -1,0 +1,119 @@
+"""train_bpe / train: the CS336 fixture, the reference trainer on random corpora, bad input."""
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bpe
+from bpe.formats import text_to_token
+from bpe.train import read_text_chunks
+
+from . import reference
+from .conftest import shared
+from .strategies import documents
+
+
+def write(tmp_path, text: str, name="corpus.txt"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_cs336_reference_merges_and_vocab():
+    vocab, merges = bpe.train_bpe(shared("cs336/corpus.en"), 500, ["<|endoftext|>"])
+    lines = shared("cs336/train-bpe-reference-merges.txt").read_text(encoding="utf-8").splitlines()
+    expected = [tuple(text_to_token(t, "reference") for t in line.split(" ")) for line in lines if line]
+    assert merges == expected
+    ref = json.loads(shared("cs336/train-bpe-reference-vocab.json").read_text(encoding="utf-8"))
+    assert set(vocab) == set(ref.values())
+    assert set(vocab.values()) == {text_to_token(t, "reference") for t in ref}
+
+
+def test_id_layout(tmp_path):
+    vocab, merges = bpe.train_bpe(write(tmp_path, "low lower lowest<|eot|>newest"), 262, ["<|eot|>"])
+    assert [vocab[i] for i in range(256)] == [bytes([b]) for b in range(256)]
+    assert [vocab[256 + k] for k in range(len(merges))] == [a + b for a, b in merges]
+    assert vocab[max(vocab)] == b"<|eot|>" and len(vocab) == 262
+
+
+@given(documents(), st.integers(256, 330))
+def test_equals_reference_trainer(tmp_path_factory, doc, vocab_size):
+    text, specials = doc
+    vocab_size = max(vocab_size, 256 + len(specials))
+    path = write(tmp_path_factory.mktemp("c"), text)
+    assert bpe.train_bpe(path, vocab_size, specials) == reference.train(text, vocab_size, specials)
+
+
+@given(st.text(st.sampled_from("aab\n 'x"), max_size=200))
+def test_equals_reference_to_exhaustion(tmp_path_factory, text):
+    """Ask for more merges than exist: training stops when no pair is left."""
+    path = write(tmp_path_factory.mktemp("c"), text)
+    assert bpe.train_bpe(path, 600, []) == reference.train(text, 600, [])
+
+
+def test_train_several_files_returns_tokenizer(tmp_path):
+    a = write(tmp_path, "hello hello world<|endoftext|>", "a.txt")
+    b = write(tmp_path, "hello there", "b.txt")
+    tok = bpe.train([a, b], 270, ["<|endoftext|>"])
+    vocab, merges = reference.train("hello hello world<|endoftext|>hello there", 270, ["<|endoftext|>"])
+    assert tok.vocab == vocab and tok.merges == merges
+    assert tok.decode(tok.encode("hello<|endoftext|>x")) == "hello<|endoftext|>x"
+
+
+def test_empty_corpus_gives_base_vocabulary(tmp_path):
+    vocab, merges = bpe.train_bpe(write(tmp_path, ""), 1000, ["<|endoftext|>"])
+    assert merges == [] and len(vocab) == 257 and vocab[256] == b"<|endoftext|>"
+
+
+def test_only_special_tokens(tmp_path):
+    vocab, merges = bpe.train_bpe(write(tmp_path, "<|endoftext|>" * 50), 300, ["<|endoftext|>"])
+    assert merges == []
+
+
+@pytest.mark.parametrize("vocab_size, specials", [(255, []), (256, ["<|endoftext|>"]), (100, ["a", "b"])])
+def test_vocab_size_too_small(tmp_path, vocab_size, specials):
+    with pytest.raises(ValueError, match=f"vocab_size={vocab_size} is smaller than the 256 byte tokens"):
+        bpe.train_bpe(write(tmp_path, "abc"), vocab_size, specials)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        bpe.train_bpe(tmp_path / "nope.txt", 300)
+
+
+def test_non_utf8_names_file_and_offset(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("héllo ".encode() * 3 + b"\xff rest")
+    with pytest.raises(ValueError, match=r"bad.txt.*byte offset 21"):
+        bpe.train_bpe(path, 300)
+
+
+def test_non_utf8_offset_across_read_blocks(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("aé€😀".encode() + b"xy\xc3(")
+    with pytest.raises(ValueError, match=r"byte offset 12"):
+        list(read_text_chunks(path, block_bytes=4))
+
+
+@given(st.text(max_size=50), st.integers(1, 9))
+def test_read_chunks_rejoin_for_any_block_size(tmp_path_factory, text, block):
+    path = tmp_path_factory.mktemp("r") / "t.txt"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        with pytest.raises(ValueError, match="not valid UTF-8"):
+            list(read_text_chunks(path, block_bytes=block))
+        return
+    assert "".join(read_text_chunks(path, block_bytes=block)) == text
+
+
+def test_duplicate_special_tokens(tmp_path):
+    with pytest.raises(ValueError, match="given twice"):
+        bpe.train_bpe(write(tmp_path, "abc"), 300, ["<|endoftext|>", "<|endoftext|>"])
+
+
+def test_empty_special_token(tmp_path):
+    with pytest.raises(ValueError, match="non-empty str"):
+        bpe.train_bpe(write(tmp_path, "abc"), 300, [""])
