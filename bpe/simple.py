@@ -47,7 +47,7 @@ class WordTokenizer:
 
     >>> tok = WordTokenizer.train("the cat saw the dog", pattern=r"\\w+|.")
     >>> tok.encode("the bird")
-    [1, 2, 0]
+    [2, 1, 0]
     """
 
     UNK = "<unk>"

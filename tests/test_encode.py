@@ -1,0 +1,85 @@
+"""The encode kernels alone: short and long piece algorithms agree, the cache is transparent,
+decode gathers exactly."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpe._encode import IdBuffer, MergeTable, PieceCache, TokenArena
+
+from . import reference
+
+SHORT_PIECE = 96
+
+
+def table_from(merges: list[tuple[bytes, bytes]]):
+    """A MergeTable plus vocab for the given merges, ids in creation order."""
+    vocab = {i: bytes([i]) for i in range(256)}
+    ids = {v: k for k, v in vocab.items()}
+    rows = []
+    for a, b in merges:
+        if a + b not in ids:
+            ids[a + b] = len(vocab)
+            vocab[len(vocab)] = a + b
+        rows.append((ids[a], ids[b], ids[a + b]))
+    rows = np.array(rows, dtype=np.int32).reshape(-1, 3)
+    table = MergeTable(*np.ascontiguousarray(rows.T), np.arange(256, dtype=np.int32))
+    return table, vocab
+
+
+def merges_for(alphabet: bytes, n: int, seed: int) -> list[tuple[bytes, bytes]]:
+    """Random but valid merges: each side is a byte or an earlier merge's result."""
+    rng = np.random.default_rng(seed)
+    tokens = [bytes([c]) for c in alphabet]
+    merges = []
+    for _ in range(n):
+        a, b = tokens[rng.integers(len(tokens))], tokens[rng.integers(len(tokens))]
+        merges.append((a, b))
+        tokens.append(a + b)
+    return merges
+
+
+@given(st.integers(0, 2**32 - 1), st.binary(min_size=1, max_size=300).map(lambda b: bytes(97 + x % 3 for x in b)))
+def test_pieces_equal_reference_both_algorithms(seed, piece):
+    merges = merges_for(b"abc", 40, seed)
+    table, vocab = table_from(merges)
+    ids = {v: k for k, v in sorted(vocab.items(), reverse=True)}
+    expected = reference.encode(piece.decode(), vocab, merges, [], pattern=r"(?s).+")
+    assert table.encode_bytes(piece) == expected
+    # the same piece padded past the short limit runs the heap algorithm
+    long_piece = piece * (SHORT_PIECE // len(piece) + 2)
+    assert table.encode_bytes(long_piece) == reference.encode(long_piece.decode(), vocab, merges, [], pattern=r"(?s).+")
+    assert all(i in vocab for i in table.encode_bytes(long_piece)) and ids
+
+
+@given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]), max_size=50))
+def test_cache_is_transparent(pieces):
+    table, _ = table_from(merges_for(b"abc", 30, 7))
+    cache, out = PieceCache(), IdBuffer()
+    table.encode_pieces(pieces, out, cache)
+    table.encode_pieces(pieces, out, cache)  # second time: from the cache
+    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    assert out.to_numpy().tolist() == expected * 2
+
+
+def test_encode_pieces_rejects_non_str():
+    table, _ = table_from([])
+    with pytest.raises(TypeError, match="piece 1 is bytes"):
+        table.encode_pieces(["a", b"b"], IdBuffer(), PieceCache())
+
+
+def test_repeated_merge_keeps_first_rank():
+    table, _ = table_from([(b"a", b"b"), (b"b", b"c"), (b"a", b"b")])
+    assert table.encode_bytes(b"abc") == [256, 99]
+
+
+@given(st.lists(st.binary(max_size=5), min_size=1, max_size=20), st.data())
+def test_arena_decode(tokens, data):
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in tokens], out=offsets[1:])
+    arena = TokenArena(np.frombuffer(b"".join(tokens) + b"\0", dtype=np.uint8), offsets,
+                       np.ones(len(tokens), dtype=np.uint8))
+    ids = data.draw(st.lists(st.integers(0, len(tokens) - 1), max_size=30))
+    assert arena.decode(np.array(ids, dtype=np.int64)) == b"".join(tokens[i] for i in ids)
+    with pytest.raises(ValueError, match=f"token id {len(tokens)} at position 0"):
+        arena.decode(np.array([len(tokens)], dtype=np.int64))

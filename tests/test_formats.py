@@ -1,0 +1,82 @@
+"""GPT-2 file formats: the bytes-to-unicode table, reading, writing, errors."""
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpe.formats import (
+    byte_to_char,
+    merges_txt_bytes,
+    read_merges_txt,
+    read_vocab_json,
+    text_to_token,
+    token_to_text,
+    vocab_json_bytes,
+    write_files,
+)
+
+from .conftest import shared
+
+
+def test_byte_to_char_matches_gpt2_files():
+    encoder = json.loads(shared("gpt2/encoder.json").read_text(encoding="utf-8"))
+    # GPT-2's first 256 ids are the single bytes, in its table's order.
+    singles = sorted((i, t) for t, i in encoder.items() if i < 256)
+    assert sorted(byte_to_char()) == sorted(t for _, t in singles)
+    assert byte_to_char()[ord(" ")] == "Ġ" and byte_to_char()[ord("\n")] == "Ċ"
+
+
+@given(st.binary(max_size=20))
+def test_token_text_round_trip(token):
+    text = token_to_text(token)
+    assert " " not in text and "\n" not in text
+    assert text_to_token(text, "x") == token
+
+
+def test_vocab_and_merges_round_trip(tmp_path):
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b" t", 257: b" th"}
+    merges = [(b" ", b"t"), (b" t", b"h")]
+    write_files(tmp_path, {"vocab.json": vocab_json_bytes(vocab), "merges.txt": merges_txt_bytes(merges)})
+    assert read_vocab_json(tmp_path / "vocab.json") == vocab
+    assert read_merges_txt(tmp_path / "merges.txt") == merges
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_gpt2_files_load():
+    assert len(read_vocab_json(shared("gpt2/encoder.json"))) == 50257
+    assert read_merges_txt(shared("gpt2/vocab.bpe"))[0] == (b" ", b"t")
+
+
+def test_bad_merge_line(tmp_path):
+    path = tmp_path / "merges.txt"
+    path.write_text("#version: 0.2\nĠ t\nonlyone\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 3: expected 'left right', got 'onlyone'"):
+        read_merges_txt(path)
+
+
+def test_merge_outside_alphabet(tmp_path):
+    path = tmp_path / "merges.txt"
+    path.write_text("a \u4e2d\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1.*not in GPT-2's bytes-to-unicode alphabet"):
+        read_merges_txt(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "JSON object"),
+    ('{"a": -1}', "expected an int >= 0"),
+    ('{"a": 1, "b": 1}', "id 1 is used twice"),
+])
+def test_bad_vocab(tmp_path, content, message):
+    path = tmp_path / "vocab.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        read_vocab_json(path)
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="vocab.json"):
+        read_vocab_json(tmp_path / "vocab.json")
+    with pytest.raises(FileNotFoundError, match="merges.txt"):
+        read_merges_txt(tmp_path / "merges.txt")
