@@ -1,0 +1,228 @@
+"""bpe and its peers side by side, in one run, on the same input.
+
+    python bench/compare.py                      # all tasks on the mix corpus
+    python bench/compare.py --tasks encode,decode --mb 10
+    python bench/compare.py --input my.txt --tasks train --vocab-size 32000
+
+Every (task, tool) runs in its own subprocess, so each peak RSS is that tool's alone (it
+includes the input text the process holds). Times are medians of --repeats runs after one
+warm-up; training runs once (it is long and has no warm state to speak of). Prints a
+Markdown table, ready for the README, with the machine and the date.
+
+Tasks:
+  pretokenize  GPT-2 pattern pieces of the first --mb MB
+  encode       GPT-2 ids of the first --mb MB (ordinary text, warm)
+  decode       the ids of the first --mb MB back to text
+  merge        the merge loop alone: WordTable of the whole input -> --vocab-size
+  train        end to end: file -> vocabulary of --vocab-size, special <|endoftext|>
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import corpus_path, shared_data  # noqa: E402
+
+SPECIALS = ["<|endoftext|>"]
+
+
+# --- what each worker measures -------------------------------------------------------------
+
+def read_prefix(path: Path, mb: float) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read(int(mb * 1_000_000))
+
+
+def bpe_gpt2():
+    import bpe
+
+    gpt2 = shared_data() / "gpt2"
+    return bpe.Tokenizer.from_files(gpt2 / "encoder.json", gpt2 / "vocab.bpe")
+
+
+def encoder_for(tool: str):
+    """tool -> encode(text) for ordinary text with the GPT-2 vocabulary."""
+    if tool == "bpe":
+        return bpe_gpt2().encode
+    if tool == "bpe (numpy)":
+        return bpe_gpt2().encode_to_numpy
+    import peers
+
+    return peers.encoders(shared_data() / "gpt2")[tool]()
+
+
+def timed(fn, repeats: int) -> tuple[list[float], object]:
+    fn()  # warm-up
+    seconds, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
+def work(task: str, tool: str, args) -> dict:
+    if task == "pretokenize":
+        from bpe.patterns import Pretokenizer
+
+        text = read_prefix(args.input, args.mb)
+        pre = Pretokenizer("gpt2")
+        seconds, n = timed(lambda: len(pre.pieces(text)), args.repeats)
+        return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{n} pieces"}
+    if task == "encode":
+        text = read_prefix(args.input, args.mb)
+        encode = encoder_for(tool)
+        seconds, ids = timed(lambda: encode(text), args.repeats)
+        return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{len(ids)} tokens"}
+    if task == "decode":
+        text = read_prefix(args.input, args.mb)
+        if tool == "bpe":
+            tok = bpe_gpt2()
+            ids, decode = tok.encode(text), tok.decode
+        else:
+            import peers
+
+            encode = peers.encoders(shared_data() / "gpt2")[tool]()
+            ids = encode(text)
+            decode = peers.decoders(shared_data() / "gpt2")[tool]()
+        seconds, out = timed(lambda: decode(ids), args.repeats)
+        assert out == text, f"{tool} decode does not round-trip"
+        return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{len(ids)} tokens"}
+    if task == "merge":
+        from bpe.train import count_pieces, learn_merges, read_text_chunks
+        from bpe.patterns import Pretokenizer
+        from bpe.wordtable import WordTable
+
+        n_bytes = os.path.getsize(args.input)
+        if tool == "bpe":
+            counts = count_pieces(read_text_chunks(args.input), Pretokenizer("gpt2", SPECIALS))
+            table = WordTable.from_counts(counts)
+            n_merges = args.vocab_size - 256 - len(SPECIALS)
+            seconds = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                learn_merges(table, n_merges)
+                seconds.append(time.perf_counter() - start)
+            return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{table.n_words} unique words"}
+        import peers
+
+        merge_seconds = peers.gigatoken_merge_seconds(args.input, args.vocab_size)
+        if merge_seconds is None:
+            raise SystemExit(f"{tool} does not report its merge phase")
+        return {"seconds": [merge_seconds], "n_bytes": n_bytes, "note": "its own report"}
+    if task == "train":
+        n_bytes = os.path.getsize(args.input)
+        start = time.perf_counter()
+        if tool == "bpe":
+            import bpe
+
+            vocab, _ = bpe.train_bpe(args.input, args.vocab_size, SPECIALS)
+            n_vocab = len(vocab)
+        else:
+            import peers
+
+            n_vocab = peers.trainers()[tool](args.input, args.vocab_size, SPECIALS)
+        return {"seconds": [time.perf_counter() - start], "n_bytes": n_bytes,
+                "note": f"vocab {n_vocab}"}
+    raise SystemExit(f"unknown task {task!r}")
+
+
+def worker(args) -> None:
+    result = work(args.task, args.tool, args)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(result))
+
+
+# --- the parent: run every pair, print the table ---------------------------------------------
+
+def tools_for(task: str) -> list[str]:
+    import peers
+
+    if task == "pretokenize":
+        return ["bpe"]
+    if task == "encode":
+        return ["bpe", "bpe (numpy)", *peers.encoders(shared_data() / "gpt2")]
+    if task == "decode":
+        return ["bpe", *peers.decoders(shared_data() / "gpt2")]
+    if task == "merge":
+        return ["bpe", "gigatoken"]
+    if task == "train":
+        return ["bpe", *peers.trainers()]
+    raise SystemExit(f"unknown task {task!r}")
+
+
+def run_one(task: str, tool: str, args) -> dict | str:
+    command = [sys.executable, __file__, "--worker", task, tool, "--input", str(args.input),
+               "--mb", str(args.mb), "--repeats", str(args.repeats),
+               "--vocab-size", str(args.vocab_size)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    return (done.stderr.strip().splitlines() or ["failed"])[-1][:80]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{datetime.date.today().isoformat()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, help="UTF-8 text (default: the mix corpus)")
+    parser.add_argument("--tasks", default="pretokenize,encode,decode,merge,train")
+    parser.add_argument("--mb", type=float, default=10.0, help="MB of input for encode/decode")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--vocab-size", type=int, default=10_000)
+    parser.add_argument("--tools", help="only these tools (comma-separated)")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--worker", nargs=2, metavar=("TASK", "TOOL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.input = args.input or corpus_path()
+    if args.worker:
+        args.task, args.tool = args.worker
+        worker(args)
+        return
+
+    print(f"Machine: {machine()}")
+    print(f"Input: {args.input} ({os.path.getsize(args.input) / 1e6:.1f} MB); "
+          f"command: python bench/compare.py {' '.join(sys.argv[1:])}\n")
+    print("| task | tool | median s | MB/s | peak RSS MB | time vs bpe | note |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    only = set(args.tools.split(",")) if args.tools else None
+    for task in args.tasks.split(","):
+        baseline = None
+        for tool in tools_for(task):
+            if only and tool not in only and tool != "bpe":
+                continue
+            result = run_one(task, tool, args)
+            if isinstance(result, str):
+                print(f"| {task} | {tool} | – | – | – | – | failed: {result} |", flush=True)
+                continue
+            median = statistics.median(result["seconds"])
+            baseline = baseline or median
+            mb_per_s = result["n_bytes"] / 1e6 / median
+            print(f"| {task} | {tool} | {median:.3f} | {mb_per_s:.1f} | {result['peak_rss_mb']:.0f} "
+                  f"| {median / baseline:.2f}× | {result['note']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

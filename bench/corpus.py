@@ -1,0 +1,31 @@
+"""Where the benchmark inputs come from: ../shared/data, decompressed once to a cache folder."""
+from __future__ import annotations
+
+import lzma
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("BPE_BENCH_CACHE", ROOT / "bench" / ".cache"))
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("BPE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def corpus_path() -> Path:
+    """The 78 MB mix corpus as plain text (decompressed from mix.txt.xz on first use)."""
+    target = CACHE / "mix.txt"
+    if target.exists():
+        return target
+    source = shared_data() / "bench" / "mix.txt.xz"
+    if not source.exists():
+        raise SystemExit(f"{source} is not here: pass --input FILE (any UTF-8 text file)")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=CACHE, suffix=".tmp")
+    with lzma.open(source) as src, os.fdopen(fd, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, target)
+    return target

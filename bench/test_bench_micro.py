@@ -1,0 +1,41 @@
+"""Microbenchmarks (pytest-benchmark): train, merge loop, encode, decode on a 2 MB slice.
+
+    pytest bench/ --benchmark-only
+"""
+from collections import Counter
+
+import pytest
+
+import bpe
+from bpe._merge import merge_words
+from bpe.patterns import Pretokenizer
+
+
+def test_train_bpe_2mb_vocab_2000(benchmark, corpus_file):
+    vocab, _ = benchmark(bpe.train_bpe, corpus_file, 2000, ["<|endoftext|>"])
+    assert len(vocab) == 2000
+
+
+def test_merge_loop_2mb_vocab_5000(benchmark, corpus_text):
+    counts = Counter()
+    for pieces, _ in Pretokenizer("gpt2", ["<|endoftext|>"]).stream([corpus_text]):
+        counts.update(pieces)
+    table = bpe.WordTable.from_counts(counts)
+    merges = benchmark(merge_words, table.symbols, table.offsets, table.counts, 5000 - 257)
+    assert len(merges) > 0
+
+
+def test_pretokenize_2mb(benchmark, corpus_text):
+    pre = Pretokenizer("gpt2", ["<|endoftext|>"])
+    benchmark(lambda: sum(len(p) for p, _ in pre.stream([corpus_text])))
+
+
+@pytest.mark.parametrize("method", ["encode", "encode_to_numpy"])
+def test_encode_2mb_gpt2(benchmark, gpt2, corpus_text, method):
+    gpt2.encode(corpus_text[:10000])
+    benchmark(getattr(gpt2, method), corpus_text)
+
+
+def test_decode_2mb_gpt2(benchmark, gpt2, corpus_text):
+    ids = gpt2.encode(corpus_text)
+    assert benchmark(gpt2.decode, ids) == corpus_text

@@ -1,0 +1,6 @@
+"""Run the command line: python -m bpe."""
+import sys
+
+from bpe.cli import main
+
+sys.exit(main())
