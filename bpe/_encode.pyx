@@ -15,6 +15,8 @@ import numpy as np
 
 cimport numpy as cnp
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.list cimport PyList_GET_ITEM
+from cpython.long cimport PyLong_AsLongLong, PyLong_Check
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
@@ -314,27 +316,58 @@ cdef class TokenArena:
         self.n_vocab = present.shape[0]
         if token_offsets.shape[0] != self.n_vocab + 1:
             raise ValueError("token_offsets must have one more entry than present")
+        if token_bytes.shape[0] == 0:
+            raise ValueError("token_bytes must not be empty (pad it with one byte)")
         self.token_bytes = token_bytes
         self.token_offsets = token_offsets
         self.present = present
 
     def decode(self, const int64_t[::1] ids):
         """The bytes of the ids, concatenated; ValueError names the first unknown id."""
-        cdef Py_ssize_t n = ids.shape[0], i, total = 0, at = 0
-        cdef int64_t t
+        if ids.shape[0] == 0:
+            return b""
+        return self.gather(&ids[0], ids.shape[0])
+
+    def decode_list(self, list ids):
+        """decode for a list of Python ints, read without a NumPy copy."""
+        cdef Py_ssize_t n = len(ids), i
+        cdef vector[int64_t] values
+        values.resize(n)
         for i in range(n):
-            t = ids[i]
-            if t < 0 or t >= self.n_vocab or not self.present[t]:
-                raise ValueError(f"token id {t} at position {i} is not in the vocabulary "
-                                 f"(ids 0..{self.n_vocab - 1})")
-            total += self.token_offsets[t + 1] - self.token_offsets[t]
-        out = PyBytes_FromStringAndSize(NULL, total)
-        cdef uint8_t* dst = <uint8_t*>PyBytes_AS_STRING(out)
-        cdef int64_t start, length
+            item = <object>PyList_GET_ITEM(ids, i)
+            if not PyLong_Check(item):
+                raise TypeError(f"ids must be ints; item {i} is {type(item).__name__}")
+            try:
+                values[i] = PyLong_AsLongLong(item)
+            except OverflowError:
+                raise ValueError(f"token id {item} at position {i} is not in the vocabulary "
+                                 f"(ids 0..{self.n_vocab - 1})") from None
+        if n == 0:
+            return b""
+        return self.gather(values.data(), n)
+
+    cdef bytes gather(self, const int64_t* ids, Py_ssize_t n):
+        cdef const int64_t* offsets = &self.token_offsets[0]
+        cdef const uint8_t* present = &self.present[0]
+        cdef const uint8_t* arena = &self.token_bytes[0]
+        cdef Py_ssize_t i, bad = -1, total = 0, at = 0
+        cdef int64_t t, start, length
         with nogil:
             for i in range(n):
-                start = self.token_offsets[ids[i]]
-                length = self.token_offsets[ids[i] + 1] - start
-                memcpy(dst + at, &self.token_bytes[start], length)
+                t = ids[i]
+                if t < 0 or t >= self.n_vocab or not present[t]:
+                    bad = i
+                    break
+                total += offsets[t + 1] - offsets[t]
+        if bad >= 0:
+            raise ValueError(f"token id {ids[bad]} at position {bad} is not in the vocabulary "
+                             f"(ids 0..{self.n_vocab - 1})")
+        out = PyBytes_FromStringAndSize(NULL, total)
+        cdef uint8_t* dst = <uint8_t*>PyBytes_AS_STRING(out)
+        with nogil:
+            for i in range(n):
+                start = offsets[ids[i]]
+                length = offsets[ids[i] + 1] - start
+                memcpy(dst + at, arena + start, length)
                 at += length
         return out

@@ -167,6 +167,8 @@ class Tokenizer:
         >>> tok.decode_bytes([31373, 995])
         b'hello world'
         """
+        if isinstance(ids, list):
+            return self._arena.decode_list(ids)
         return self._arena.decode(_id_array(ids))
 
     def decode(self, ids: Iterable[int]) -> str:
