@@ -132,8 +132,16 @@ class Tokenizer:
         if not isinstance(text, str):
             raise TypeError(f"encode expects str, got {type(text).__name__}")
         out = IdBuffer()
-        for _ in self._encode_into([text], out):
-            pass
+        try:
+            for _ in self._encode_into([text], out):
+                pass
+        except UnicodeEncodeError:
+            # Lone surrogates have no UTF-8 form: like tiktoken, join valid surrogate pairs
+            # and replace the rest with U+FFFD, then encode again.
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            out.clear()
+            for _ in self._encode_into([text], out):
+                pass
         return out.to_numpy().astype(np.uint16 if self.n_vocab <= 1 << 16 else np.uint32)
 
     def encode_iterable(self, iterable: Iterable[str]) -> Iterator[int]:

@@ -121,6 +121,11 @@ def test_encode_to_numpy(gpt2):
     assert ids.dtype == np.uint16 and ids.tolist() == [31373, 995, 50256]
 
 
+@pytest.mark.parametrize("text", ["a\ud800b", "\udfff", "x\ud83d\ude00y", "\ud83d"])
+def test_lone_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, text):
+    assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
+
+
 def test_encode_rejects_bytes(gpt2):
     with pytest.raises(TypeError, match="expects str"):
         gpt2.encode(b"hello")
