@@ -32,9 +32,13 @@ O200K_PATTERN = "|".join(
 )
 PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}
 
-# How many characters past a piece the GPT-2-style patterns may look before committing to
-# it ('ll needs 3). Pieces ending closer than this to a chunk's end wait for more text.
+# How many characters past a piece the built-in patterns may look before committing to it
+# ('ll needs 3). Pieces ending closer than this to a chunk's end wait for more text.
 _LOOKAHEAD = 3
+# Runs the built-in patterns read to their end before cutting inside them (cl100k/o200k's
+# `\s*[\r\n]`, o200k's backtracking letter classes): a run that reaches the chunk's end
+# could still grow, so no piece ending inside it is settled.
+_TRAILING_RUN = regex.compile(r"(?r)(?:\s+|[\p{L}\p{M}]+)\Z")
 _CHUNK_CHARS = 1 << 20
 
 
@@ -101,7 +105,10 @@ class Pretokenizer:
 
     def _cut(self, text: str, final: bool):
         """Yield what is settled in `text`; return the unsettled tail (empty if final)."""
-        limit = len(text) if final else len(text) - self._margin
+        limit = len(text)
+        if not final:
+            run = _TRAILING_RUN.search(text)
+            limit = min(len(text) - self._margin, run.start() if run else len(text))
         start, stop = 0, len(text)
         if self._special is not None:
             for match in self._special.finditer(text):

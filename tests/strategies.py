@@ -4,7 +4,8 @@ from hypothesis import strategies as st
 TRICKY = [
     " ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u3000", "'", "'s", "'ll", "'VE", "a", "b", "ab",
     "aaa", "e", "é", "e\u0301", "1", "123", "\u0663", "\u00bd", "😀", "👍🏽", "\u200d", "!", "?!",
-    "中文", "Ω", "ǅ", "x", "the", " the", "<|", "|>",
+    "中文", "Ω", "ǅ", "x", "the", " the", "<|", "|>", "A", "Ab", "\u02b0", "\u0301", "/",
+    "   ", "\n\n", " \n ", "123456", "'S", "'Re",
 ]
 
 chars = st.characters(exclude_categories=("Cs",))

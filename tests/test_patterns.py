@@ -65,6 +65,17 @@ def test_stream_edge_cases(chunks, pieces):
     assert flatten(got) == pieces
 
 
+@pytest.mark.parametrize("pattern, text, cut", [
+    ("o200k", "  \n" + " " * 10 + "\n", 13),    # \s*[\r\n]+ reads the whole space run
+    ("cl100k", "  \n" + " " * 10 + "\n", 13),
+    ("o200k", "中" + "A" * 10 + "b", 11),         # [Lu..]*[Ll..]+ backtracks over the run
+    ("gpt2", "x" + " " * 10, 5),
+])
+def test_stream_long_lookahead_runs(pattern, text, cut):
+    got = Pretokenizer(pattern).stream([text[:cut], text[cut:]], settle_chars=1)
+    assert flatten(got) == reference.pretokenize(text, bpe.PATTERNS[pattern])
+
+
 def test_named_patterns_compile():
     for name, pattern in bpe.PATTERNS.items():
         assert Pretokenizer(name).pattern == pattern
