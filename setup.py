@@ -11,13 +11,13 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("BPE_DEBUG") == "1"
-KERNELS = ["_merge", "_encode"]
+KERNELS = ["_pretokenize", "_count", "_merge", "_encode"]
 
 extensions = [
     Extension(
         f"bpe.{name}",
         [f"bpe/{name}.pyx"],
-        include_dirs=[numpy.get_include()],
+        include_dirs=[numpy.get_include(), "bpe"],
         language="c++",
         extra_compile_args=["-O3", "-std=c++17"] + (["-O0", "-g"] if DEBUG else []),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -23,7 +23,9 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memmove
 from libcpp.vector cimport vector
 
+from bpe._hashing cimport hash_bytes
 from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_init, pairmap_put
+from bpe._pretokenize cimport byte_offset, char_count, next_piece
 
 cnp.import_array()
 
@@ -57,11 +59,7 @@ cdef class PieceCache:
         free(self.slots)
 
     cdef inline CacheSlot* slot_for(self, const uint8_t* text, Py_ssize_t n) noexcept nogil:
-        cdef uint64_t h = 0xcbf29ce484222325ULL      # FNV-1a
-        cdef Py_ssize_t i
-        for i in range(n):
-            h = (h ^ text[i]) * 0x100000001b3ULL
-        return &self.slots[(h ^ (h >> 29)) & (CACHE_SLOTS - 1)]
+        return &self.slots[hash_bytes(text, n) & (CACHE_SLOTS - 1)]
 
 
 cdef class IdBuffer:
@@ -247,6 +245,28 @@ cdef class MergeTable:
                     break
         if failed:
             raise MemoryError("out of memory while encoding a piece")
+
+    def encode_text(self, str text, Py_ssize_t limit, int pattern_id, IdBuffer out,
+                    PieceCache cache):
+        """Append the ids of text's pieces (no special tokens in it) under a native pattern.
+        With limit >= 0 only the settled pieces: not the last, and ending by character
+        `limit`. Returns the number of characters encoded."""
+        cdef Py_ssize_t n, i = 0, j, byte_limit
+        cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+        cdef int failed = 0
+        byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
+        with nogil:
+            while i < n:
+                j = next_piece(s, i, n, pattern_id)
+                if limit >= 0 and (j > byte_limit or j == n):
+                    break
+                if self.encode_one(s + i, j - i, &out.ids, cache) != 0:
+                    failed = 1
+                    break
+                i = j
+        if failed:
+            raise MemoryError("out of memory while encoding a piece")
+        return len(text) if i == n else char_count(text, s, i)
 
     def encode_bytes(self, bytes piece):
         """The ids of one piece of bytes, uncached (for tests and for odd callers)."""

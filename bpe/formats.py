@@ -118,3 +118,45 @@ def write_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
         raise
     for tmp, name in written:
         os.replace(tmp, folder / name)
+
+
+def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
+    """A tiktoken rank file ("base64-token rank" per line; gzipped if it ends in .gz)."""
+    import base64
+    import gzip
+
+    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    ranks: dict[bytes, int] = {}
+    try:
+        with opener(path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    token, rank = line.split()
+                    ranks[base64.b64decode(token, validate=True)] = int(rank)
+                except ValueError:
+                    raise ValueError(f"rank file {os.fspath(path)!r}, line {number}: expected "
+                                     f"'base64-token rank', got {line[:60]!r}") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"rank file {os.fspath(path)!r} does not exist") from None
+    return ranks
+
+
+def merges_from_ranks(ranks: dict[bytes, int]) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
+    """(vocab, merges) that encode exactly as tiktoken does with these byte ranks.
+
+    tiktoken merges the adjacent pair whose concatenation has the lowest rank. So every way
+    of writing a multi-byte token as two tokens becomes a merge, in the token's rank order;
+    splits of one token never compete (they cover different bytes), so their order among
+    themselves does not matter.
+    """
+    vocab = {rank: token for token, rank in ranks.items()}
+    merges = []
+    for rank in sorted(vocab):
+        token = vocab[rank]
+        for cut in range(1, len(token)):
+            left, right = token[:cut], token[cut:]
+            if left in ranks and right in ranks:
+                merges.append((left, right))
+    return vocab, merges

@@ -1,18 +1,25 @@
 """Pre-tokenization: named patterns, special-token splitting, and streaming over chunks.
 
 `Pretokenizer` is the one place where text becomes pieces; training and encoding both call
-`Pretokenizer.stream`, so they cut text identically. For now the pieces come from the
-`regex` module (a native splitter will sit behind the same method).
+`Pretokenizer.feed`, so they cut text identically. The three named patterns (gpt2, cl100k,
+o200k) run natively (bpe/_pretokenize.pxd, exact to the `regex` module); any other pattern
+string runs on `regex` through the same interface, only slower.
 
+`feed` hands the text to a sink: special tokens one by one, and ordinary text either as
+stretches for a native kernel to walk (`sink.native`) or as lists of pieces (`sink.pieces`).
 Streaming keeps results exact however the input is chunked: after each chunk only the
-pieces whose match cannot change with more text are released, and the rest is kept for the
-next round (see `_safe_cut`).
+pieces whose match cannot change with more text are taken, and the rest waits for the next
+round (see `_feed_text`).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 import regex
+
+from bpe._pretokenize import PATTERN_IDS
+from bpe._pretokenize import pieces as native_pieces
 
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 CL100K_PATTERN = (
@@ -61,6 +68,20 @@ def check_special_tokens(special_tokens: Sequence[str] | None) -> list[str]:
     return tokens
 
 
+class Sink(Protocol):
+    """Where `Pretokenizer.feed` sends the text."""
+
+    def native(self, text: str, limit: int, pattern_id: int) -> int:
+        """Take text's pieces under a native pattern: all of them when limit < 0, else only
+        those ending by character `limit` that are not the last. Return the characters taken."""
+
+    def pieces(self, pieces: list[str]) -> None:
+        """Take pieces cut by the regex module (patterns without a native matcher)."""
+
+    def special(self, token: str) -> None:
+        """Take one special token."""
+
+
 class Pretokenizer:
     """Cuts text into special tokens and pattern pieces.
 
@@ -75,6 +96,8 @@ class Pretokenizer:
             self._regex = regex.compile(self.pattern)
         except regex.error as e:
             raise ValueError(f"pattern {pattern!r} is not a valid regex: {e}") from None
+        names = {text: name for name, text in PATTERNS.items()}
+        self.native_id: int | None = PATTERN_IDS.get(names.get(self.pattern))
         self.special_tokens = check_special_tokens(special_tokens)
         # Longest first, so that of two specials starting at one place the longer wins.
         by_length = sorted(self.special_tokens, key=len, reverse=True)
@@ -83,14 +106,15 @@ class Pretokenizer:
 
     def pieces(self, text: str) -> list[str]:
         """The pattern's pieces of `text`, which must hold no special token."""
+        if self.native_id is not None:
+            return native_pieces(text, self.native_id)
         return self._regex.findall(text)
 
-    def stream(self, chunks: Iterable[str], settle_chars: int = _CHUNK_CHARS
-               ) -> Iterator[tuple[list[str], str | None]]:
-        """Yield (pieces, special) pairs: ordinary pieces, then the special token after them
-        (None when none follows yet). Concatenated, they are exactly the cut of the whole
-        text that `chunks` join to, however the text was chunked. Text is settled each
-        time `settle_chars` characters have gathered."""
+    def feed(self, chunks: Iterable[str], sink: Sink, settle_chars: int = _CHUNK_CHARS
+             ) -> Iterator[None]:
+        """Send the text that `chunks` join to, cut into pieces and special tokens, to sink.
+        Yields after each settled stretch (about `settle_chars` characters), so a caller can
+        use what the sink gathered so far."""
         parts: list[str] = []
         n_chars = 0
         for chunk in chunks:
@@ -99,12 +123,23 @@ class Pretokenizer:
             parts.append(chunk)
             n_chars += len(chunk)
             if n_chars >= settle_chars:
-                rest = yield from self._cut("".join(parts), final=False)
+                rest = self._feed_text("".join(parts), sink, final=False)
                 parts, n_chars = [rest], len(rest)
-        yield from self._cut("".join(parts), final=True)
+                yield
+        self._feed_text("".join(parts), sink, final=True)
+        yield
 
-    def _cut(self, text: str, final: bool):
-        """Yield what is settled in `text`; return the unsettled tail (empty if final)."""
+    def stream(self, chunks: Iterable[str], settle_chars: int = _CHUNK_CHARS
+               ) -> Iterator[tuple[list[str], str | None]]:
+        """Yield (pieces, special) pairs: ordinary pieces, then the special token after them
+        (None when none follows yet), exactly as for the joined text."""
+        sink = _ListSink(self)
+        for _ in self.feed(chunks, sink, settle_chars):
+            yield from sink.items
+            sink.items.clear()
+
+    def _feed_text(self, text: str, sink: Sink, final: bool) -> str:
+        """Send what is settled in `text` to sink; return the unsettled tail ("" if final)."""
         limit = len(text)
         if not final:
             run = _TRAILING_RUN.search(text)
@@ -115,18 +150,27 @@ class Pretokenizer:
                 if match.end() > limit:
                     stop = match.start()  # a special token, maybe not final: cut before it
                     break
-                yield self._regex.findall(text[start : match.start()]), match.group()
+                self._send(text[start : match.start()], -1, sink)
+                sink.special(match.group())
                 start = match.end()
-        tail = text[start:stop]
-        pieces = self._regex.findall(tail)
         if final:
-            if pieces:
-                yield pieces, None
+            self._send(text[start:], -1, sink)
             return ""
-        keep, end = self._settled(tail, pieces, limit - start)
-        if keep:
-            yield pieces[:keep], None
-        return text[start + end :]
+        taken = self._send(text[start:stop], limit - start, sink) if limit > start else 0
+        return text[start + taken :]
+
+    def _send(self, text: str, limit: int, sink: Sink) -> int:
+        if not text:
+            return 0
+        if self.native_id is not None:
+            return sink.native(text, limit, self.native_id)
+        pieces = self._regex.findall(text)
+        if limit < 0:
+            sink.pieces(pieces)
+            return len(text)
+        keep, end = self._settled(text, pieces, limit)
+        sink.pieces(pieces[:keep])
+        return end
 
     def _settled(self, tail: str, pieces: list[str], limit: int) -> tuple[int, int]:
         """(k, end): the first k pieces are settled and end at `end`. Settled means not the
@@ -144,3 +188,30 @@ class Pretokenizer:
         while ends and ends[-1] > limit:
             ends.pop()
         return len(ends), (ends[-1] if ends else 0)
+
+
+class _ListSink:
+    """Gathers (pieces, special) pairs, for `Pretokenizer.stream`."""
+
+    def __init__(self, pretokenizer: Pretokenizer):
+        self._pretokenizer = pretokenizer
+        self.items: list[tuple[list[str], str | None]] = []
+
+    def native(self, text: str, limit: int, pattern_id: int) -> int:
+        pieces = native_pieces(text, pattern_id)
+        if limit < 0:
+            self.pieces(pieces)
+            return len(text)
+        keep, end = self._pretokenizer._settled(text, pieces, limit)
+        self.pieces(pieces[:keep])
+        return end
+
+    def pieces(self, pieces: list[str]) -> None:
+        if pieces:
+            self.items.append((pieces, None))
+
+    def special(self, token: str) -> None:
+        if self.items and self.items[-1][1] is None:
+            self.items[-1] = (self.items[-1][0], token)
+        else:
+            self.items.append(([], token))

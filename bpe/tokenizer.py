@@ -154,12 +154,8 @@ class Tokenizer:
 
     def _encode_into(self, chunks: Iterable[str], out: IdBuffer) -> Iterator[None]:
         """Append the ids of the text to out, pausing after each settled stretch."""
-        table, cache, special_ids = self._table, self._cache(), self.special_ids
-        for pieces, special in self._pretokenizer.stream(chunks):
-            table.encode_pieces(pieces, out, cache)
-            if special is not None:
-                out.append(special_ids[special])
-            yield
+        sink = _EncodeSink(self._table, out, self._cache(), self.special_ids)
+        return self._pretokenizer.feed(chunks, sink)
 
     def _cache(self) -> PieceCache:
         cache = getattr(self._local, "cache", None)
@@ -198,6 +194,24 @@ class Tokenizer:
     def __repr__(self) -> str:
         return (f"Tokenizer(n_vocab={self.n_vocab}, n_merges={len(self.merges)}, "
                 f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
+
+
+class _EncodeSink:
+    """Receives the pre-tokenizer's output and appends ids (see patterns.Sink)."""
+
+    __slots__ = ("table", "out", "cache", "special_ids")
+
+    def __init__(self, table: MergeTable, out: IdBuffer, cache: PieceCache, special_ids: dict):
+        self.table, self.out, self.cache, self.special_ids = table, out, cache, special_ids
+
+    def native(self, text: str, limit: int, pattern_id: int) -> int:
+        return self.table.encode_text(text, limit, pattern_id, self.out, self.cache)
+
+    def pieces(self, pieces: list[str]) -> None:
+        self.table.encode_pieces(pieces, self.out, self.cache)
+
+    def special(self, token: str) -> None:
+        self.out.append(self.special_ids[token])
 
 
 def _checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:

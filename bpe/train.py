@@ -9,11 +9,11 @@ Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from bpe._count import PieceCounter
 from bpe._merge import merge_words
 from bpe.patterns import Pretokenizer, check_special_tokens
 from bpe.wordtable import WordTable
@@ -60,12 +60,29 @@ def _last_char_boundary(data: bytes) -> int:
     return len(data)
 
 
-def count_pieces(texts: Iterable[str], pretokenizer: Pretokenizer) -> Counter[str]:
+class _CountSink:
+    """Receives the pre-tokenizer's output and counts pieces (see patterns.Sink)."""
+
+    def __init__(self, counter: PieceCounter):
+        self.counter = counter
+
+    def native(self, text: str, limit: int, pattern_id: int) -> int:
+        return self.counter.count_text(text, limit, pattern_id)
+
+    def pieces(self, pieces: list[str]) -> None:
+        self.counter.add(pieces)
+
+    def special(self, token: str) -> None:
+        pass  # special tokens separate documents and are never counted
+
+
+def count_pieces(texts: Iterable[str], pretokenizer: Pretokenizer,
+                 counter: PieceCounter | None = None) -> PieceCounter:
     """Count the pieces of a stream of text chunks (special tokens excluded)."""
-    counts: Counter[str] = Counter()
-    for pieces, _special in pretokenizer.stream(texts):
-        counts.update(pieces)
-    return counts
+    counter = counter if counter is not None else PieceCounter()
+    for _ in pretokenizer.feed(texts, _CountSink(counter)):
+        pass
+    return counter
 
 
 def learn_merges(table: WordTable, n_merges: int) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
@@ -121,10 +138,10 @@ def train(
 def _train_files(paths, vocab_size: int, specials: list[str], pattern: str):
     n_merges = _merge_budget(vocab_size, specials)
     pretokenizer = Pretokenizer(pattern, specials)
-    counts: Counter[str] = Counter()
+    counter = PieceCounter()
     for path in paths:
-        counts.update(count_pieces(read_text_chunks(path), pretokenizer))
-    vocab, id_merges = learn_merges(WordTable.from_counts(counts), n_merges)
+        count_pieces(read_text_chunks(path), pretokenizer, counter)
+    vocab, id_merges = learn_merges(WordTable.from_counter(counter), n_merges)
     merges = [(vocab[a], vocab[b]) for a, b in id_merges]
     for token in specials:
         vocab[len(vocab)] = token.encode("utf-8")

@@ -29,6 +29,11 @@ class WordTable:
         table_counts = np.fromiter(counts.values(), dtype=np.int64, count=len(words))
         return cls(symbols, offsets, table_counts)
 
+    @classmethod
+    def from_counter(cls, counter) -> WordTable:
+        """Build the table from a native PieceCounter."""
+        return cls(*counter.arrays())
+
     @property
     def n_words(self) -> int:
         return len(self.counts)

@@ -41,3 +41,24 @@ def gpt2_tiktoken():
                                             str(shared("gpt2/encoder.json")))
     return tiktoken.Encoding("gpt2-offline", pat_str=bpe.GPT2_PATTERN, mergeable_ranks=ranks,
                              special_tokens={"<|endoftext|>": 50256})
+
+
+def tiktoken_pair(name: str):
+    """(bpe.Tokenizer, tiktoken.Encoding) for cl100k_base or o200k_base, both built offline
+    from ../shared/data/tiktoken/NAME.tiktoken.gz."""
+    tiktoken = pytest.importorskip("tiktoken")
+    from bpe.formats import merges_from_ranks, read_tiktoken_ranks
+
+    ranks = read_tiktoken_ranks(shared(f"tiktoken/{name}.tiktoken.gz"))
+    pattern = {"cl100k_base": "cl100k", "o200k_base": "o200k"}[name]
+    special = {"<|endoftext|>": 100257 if name == "cl100k_base" else 199999}
+    enc = tiktoken.Encoding(name, pat_str=bpe.PATTERNS[pattern], mergeable_ranks=ranks,
+                            special_tokens=special)
+    vocab, merges = merges_from_ranks(ranks)
+    vocab.update({i: t.encode() for t, i in special.items()})
+    return bpe.Tokenizer(vocab, merges, special_tokens=list(special), pattern=pattern), enc
+
+
+@pytest.fixture(scope="session", params=["cl100k_base", "o200k_base"])
+def tiktoken_encoding(request):
+    return tiktoken_pair(request.param)

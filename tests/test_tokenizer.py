@@ -236,3 +236,25 @@ def test_gpt2_save_matches_original_files(gpt2, tmp_path):
     gpt2.save(tmp_path)
     again = bpe.Tokenizer.load(tmp_path)
     assert again.vocab == gpt2.vocab and again.merges == gpt2.merges
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_cl100k_o200k_fixtures_equal_tiktoken(tiktoken_encoding, name):
+    tok, enc = tiktoken_encoding
+    text = shared(f"cs336/{name}").read_text(encoding="utf-8")
+    assert tok.encode(text) == enc.encode(text, allowed_special="all")
+
+
+@given(st.lists(st.one_of(texts, st.just("<|endoftext|>")), max_size=6).map("".join))
+def test_cl100k_o200k_random_equal_tiktoken(tiktoken_encoding, text):
+    tok, enc = tiktoken_encoding
+    assert tok.encode(text) == enc.encode(text, allowed_special="all")
+
+
+def test_cl100k_o200k_mix_corpus_equals_tiktoken(tiktoken_encoding):
+    import lzma
+
+    with lzma.open(shared("bench/mix.txt.xz"), "rt", encoding="utf-8") as f:
+        text = f.read(3_000_000)
+    tok, enc = tiktoken_encoding
+    assert tok.encode(text) == enc.encode(text, allowed_special="all")

@@ -1,0 +1,125 @@
+# cython: language_level=3
+"""Piece counting for training: pieces straight out of the native pre-tokenizer into a
+hash table keyed by their bytes, then out as a WordTable's arrays.
+
+No Python string is made per piece: the counter reads the UTF-8 of each settled stretch of
+text and walks its pieces with `next_piece`. The regex fallback (custom patterns) hands
+lists of str pieces to `add` instead.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cpython.unicode cimport PyUnicode_Check
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.string cimport memcmp
+from libcpp.vector cimport vector
+
+from bpe._hashing cimport hash_bytes
+from bpe._pretokenize cimport byte_offset, char_count, next_piece
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+
+
+cdef class PieceCounter:
+    """{piece bytes: count}, in C."""
+    cdef vector[uint8_t] text            # every distinct piece, back to back
+    cdef vector[int64_t] starts          # piece k is text[starts[k]:starts[k + 1]]
+    cdef vector[int64_t] counts
+    cdef vector[uint64_t] hashes
+    cdef vector[int32_t] slots           # open addressing: piece index or -1
+    cdef uint64_t mask
+
+    def __cinit__(self):
+        self.slots.assign(1 << 16, -1)
+        self.mask = (1 << 16) - 1
+        self.starts.push_back(0)
+
+    def __len__(self):
+        return self.counts.size()
+
+    cdef void grow(self) noexcept nogil:
+        cdef size_t k, capacity = self.slots.size() * 2
+        cdef uint64_t i
+        self.slots.assign(capacity, -1)
+        self.mask = capacity - 1
+        for k in range(self.counts.size()):
+            i = self.hashes[k] & self.mask
+            while self.slots[i] >= 0:
+                i = (i + 1) & self.mask
+            self.slots[i] = <int32_t>k
+
+    cdef inline void add_piece(self, const uint8_t* s, Py_ssize_t n, int64_t count) noexcept nogil:
+        cdef uint64_t h = hash_bytes(s, n)
+        cdef uint64_t i = h & self.mask
+        cdef int32_t k
+        while True:
+            k = self.slots[i]
+            if k < 0:
+                break
+            if (self.hashes[k] == h and self.starts[k + 1] - self.starts[k] == n
+                    and memcmp(&self.text[self.starts[k]], s, n) == 0):
+                self.counts[k] += count
+                return
+            i = (i + 1) & self.mask
+        k = <int32_t>self.counts.size()
+        self.slots[i] = k
+        self.text.insert(self.text.end(), s, s + n)
+        self.starts.push_back(self.text.size())
+        self.counts.push_back(count)
+        self.hashes.push_back(h)
+        if 2 * self.counts.size() > self.slots.size():
+            self.grow()
+
+    def count_text(self, str text, Py_ssize_t limit, int pattern_id):
+        """Count the pieces of text (no special tokens in it). With limit >= 0 count only the
+        settled ones: not the last, and ending by character `limit`. Returns the number of
+        characters counted."""
+        cdef Py_ssize_t n, i = 0, j, byte_limit
+        cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+        byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
+        with nogil:
+            while i < n:
+                j = next_piece(s, i, n, pattern_id)
+                if limit >= 0 and (j > byte_limit or j == n):
+                    break
+                self.add_piece(s + i, j - i, 1)
+                i = j
+        return len(text) if i == n else char_count(text, s, i)
+
+    def add(self, list pieces):
+        """Count a list of str pieces (the regex fallback's output)."""
+        cdef Py_ssize_t n
+        cdef const uint8_t* s
+        for piece in pieces:
+            if not PyUnicode_Check(piece):
+                raise TypeError(f"pieces must be str, got {type(piece).__name__}")
+            s = <const uint8_t*>PyUnicode_AsUTF8AndSize(piece, &n)
+            if n:
+                self.add_piece(s, n, 1)
+
+    def add_counts(self, PieceCounter other):
+        """Add another counter's counts into this one."""
+        cdef size_t k
+        for k in range(other.counts.size()):
+            self.add_piece(&other.text[other.starts[k]], other.starts[k + 1] - other.starts[k],
+                           other.counts[k])
+
+    def arrays(self):
+        """(symbols int32, offsets int64, counts int64): the WordTable of the counted pieces."""
+        cdef size_t n_words = self.counts.size(), total = self.text.size()
+        symbols = np.empty(total, dtype=np.int32)
+        offsets = np.empty(n_words + 1, dtype=np.int64)
+        counts = np.empty(n_words, dtype=np.int64)
+        cdef int32_t[::1] sym = symbols
+        cdef int64_t[::1] off = offsets, cnt = counts
+        cdef size_t k
+        for k in range(total):
+            sym[k] = self.text[k]
+        for k in range(n_words + 1):
+            off[k] = self.starts[k]
+        for k in range(n_words):
+            cnt[k] = self.counts[k]
+        return symbols, offsets, counts

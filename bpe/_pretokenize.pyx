@@ -1,0 +1,51 @@
+# cython: language_level=3
+"""Python access to the native pre-tokenizer whose matcher lives in _pretokenize.pxd.
+
+`pieces(text, pattern_id)` makes the Python strings `regex.findall` would (for tests and for
+callers that want pieces); the encode and count kernels call the matcher directly and make
+no strings at all.
+"""
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport uint8_t
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_ASCII(object text)
+
+PATTERN_IDS = {"gpt2": PATTERN_GPT2, "cl100k": PATTERN_CL100K, "o200k": PATTERN_O200K}
+
+
+def pieces(str text, int pattern_id):
+    """The pieces of text under the named pattern (its id from PATTERN_IDS)."""
+    cdef Py_ssize_t n, i = 0, j
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+    out = []
+    while i < n:
+        j = next_piece(s, i, n, pattern_id)
+        out.append(PyUnicode_DecodeUTF8(<const char*>s + i, j - i, NULL))
+        i = j
+    return out
+
+
+cdef Py_ssize_t byte_offset(str text, const uint8_t* s, Py_ssize_t n_bytes, Py_ssize_t n_chars) noexcept:
+    """Where character n_chars of text starts in its UTF-8 form s."""
+    if PyUnicode_IS_ASCII(text):
+        return n_chars
+    cdef Py_ssize_t i = 0, seen = 0
+    while i < n_bytes:
+        if (s[i] & 0xC0) != 0x80:
+            if seen == n_chars:
+                return i
+            seen += 1
+        i += 1
+    return n_bytes
+
+
+cdef Py_ssize_t char_count(str text, const uint8_t* s, Py_ssize_t n_bytes) noexcept:
+    """How many characters the first n_bytes of text's UTF-8 form s hold."""
+    if PyUnicode_IS_ASCII(text):
+        return n_bytes
+    cdef Py_ssize_t i, count = 0
+    for i in range(n_bytes):
+        count += (s[i] & 0xC0) != 0x80
+    return count

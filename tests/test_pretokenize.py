@@ -1,0 +1,87 @@
+"""The native pre-tokenizer against the regex module: every code point in several contexts,
+random strings biased toward the tricky classes, and every file under ../shared/data."""
+import gzip
+import lzma
+
+import pytest
+import regex
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bpe
+from bpe._pretokenize import PATTERN_IDS, pieces
+
+from .conftest import SHARED_DATA
+from .strategies import texts
+
+NAMES = sorted(PATTERN_IDS)
+CONTEXTS = ["{}", "a{}b", " {}", "'{}", "{}{}", "{}'s", "A{}'LL", "1{}2", "\n{}\n", "{} x"]
+SEPARATORS = ["", " ", "\n", "x", "1", "'", "\u3000", "  ", "\r\n", "!"]
+
+
+def regex_pieces(text: str, name: str) -> list[str]:
+    return regex.findall(bpe.PATTERNS[name], text)
+
+
+def all_code_points() -> list[str]:
+    return [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_every_code_point_in_context(name, context):
+    """Each code point placed in the context, the contexts joined by varying separators."""
+    chars = all_code_points()
+    text = "".join(context.format(c, c) + SEPARATORS[i % len(SEPARATORS)]
+                   for i, c in enumerate(chars))
+    got, expected = pieces(text, PATTERN_IDS[name]), regex_pieces(text, name)
+    if got != expected:  # name the first difference, not a 10 MB diff
+        at = next(i for i, (g, e) in enumerate(zip(got, expected)) if g != e)
+        pytest.fail(f"{name}: piece {at}: native {got[at - 2:at + 3]!r} vs regex {expected[at - 2:at + 3]!r}")
+
+
+TRICKY = list(" \t\n\r\x0b\x0c\x85\xa0\u1680\u2000\u2028\u3000'/\\!?.,-_\"") + [
+    "s", "S", "t", "ll", "LL", "ve", "re", "Re", "d", "m", "\u017f", "a", "Z", "é", "\u0301",
+    "\u0903", "\u20dd", "1", "\u0663", "\u00bd", "\u2167", "\u0e51", "Ω", "ω", "ǅ", "\u02b0",
+    "\u3005", "中", "ß", "İ", "😀", "👍🏽", "\u200d", "\ufe0f", "\U0001F1FA", "\x00", "\x1f",
+    "<|endoftext|>",
+]
+tricky_texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.characters(exclude_categories=("Cs",))),
+                        max_size=60).map("".join)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(text=st.one_of(tricky_texts, texts))
+def test_random_strings_equal_regex(name, text):
+    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
+
+
+def shared_texts():
+    """Every file under ../shared/data as text (compressed ones decompressed)."""
+    if not SHARED_DATA.exists():
+        return []
+    out = []
+    for path in sorted(p for p in SHARED_DATA.rglob("*") if p.is_file()):
+        if path.suffix == ".xz":
+            data = lzma.decompress(path.read_bytes())
+        elif path.suffix == ".gz":
+            data = gzip.decompress(path.read_bytes())
+        else:
+            data = path.read_bytes()
+        out.append(pytest.param(path, data, id=str(path.relative_to(SHARED_DATA))))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, data", shared_texts())
+def test_shared_files_split_identically(path, data):
+    text = data.decode("utf-8")
+    for name in NAMES:
+        assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name), f"{path} under {name}"
+
+
+def test_named_patterns_use_the_native_matcher():
+    assert bpe.Pretokenizer("gpt2").native_id == PATTERN_IDS["gpt2"]
+    assert bpe.Pretokenizer(bpe.CL100K_PATTERN).native_id == PATTERN_IDS["cl100k"]
+    assert bpe.Pretokenizer(r"\w+").native_id is None
