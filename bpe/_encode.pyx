@@ -13,12 +13,13 @@ The kernels hold no Python objects while they work and run with the GIL released
 """
 import numpy as np
 
+cimport cython
 cimport numpy as cnp
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM
 from cpython.long cimport PyLong_AsLongLong, PyLong_Check
 from cpython.unicode cimport PyUnicode_Check
-from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memmove
 from libcpp.vector cimport vector
@@ -32,11 +33,15 @@ cnp.import_array()
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
 
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
 cdef enum:
     SHORT_PIECE = 96        # pieces up to this many bytes use the array algorithm
     CACHE_SLOTS = 1 << 16
     CACHE_MAX_BYTES = 22    # longer pieces bypass the cache
     CACHE_MAX_IDS = 8
+    AHEAD = 8               # pieces found (and their cache slots prefetched) ahead of encoding
 
 
 cdef struct CacheSlot:
@@ -46,9 +51,11 @@ cdef struct CacheSlot:
     int32_t ids[CACHE_MAX_IDS]
 
 
+@cython.final
 cdef class PieceCache:
     """Piece bytes -> ids for recently seen short pieces (about 3.5 MB, fixed)."""
     cdef CacheSlot* slots
+    cdef public long long hits, misses
 
     def __cinit__(self):
         self.slots = <CacheSlot*>calloc(CACHE_SLOTS, sizeof(CacheSlot))
@@ -62,6 +69,7 @@ cdef class PieceCache:
         return &self.slots[hash_bytes(text, n) & (CACHE_SLOTS - 1)]
 
 
+@cython.final
 cdef class IdBuffer:
     """A growable int32 array the encode kernels append ids to."""
     cdef vector[int32_t] ids
@@ -72,21 +80,33 @@ cdef class IdBuffer:
     def __len__(self):
         return self.ids.size()
 
-    def to_numpy(self):
-        out = np.empty(self.ids.size(), dtype=np.int32)
-        cdef int32_t[::1] view = out
-        if self.ids.size():
-            memcpy(&view[0], self.ids.data(), self.ids.size() * sizeof(int32_t))
+    def to_numpy(self, bint small=False):
+        """The ids as int32, or as uint16 when `small` (the caller knows they fit)."""
+        cdef size_t k, n = self.ids.size()
+        cdef int32_t[::1] wide
+        cdef uint16_t[::1] narrow
+        if small:
+            out = np.empty(n, dtype=np.uint16)
+            narrow = out
+            for k in range(n):
+                narrow[k] = <uint16_t>self.ids[k]
+            return out
+        out = np.empty(n, dtype=np.int32)
+        wide = out
+        if n:
+            memcpy(&wide[0], self.ids.data(), n * sizeof(int32_t))
         return out
 
     def clear(self):
         self.ids.clear()
 
 
+@cython.final
 cdef class MergeTable:
     """Merge ranks for encoding: rank k merges (left[k], right[k]) into merged[k]."""
     cdef PairMap ranks                   # pair -> rank << 32 | merged id
     cdef int32_t byte_ids[256]
+    cdef int64_t* byte_pair_ranks        # [256 * first byte + second byte]: the first round
     cdef readonly Py_ssize_t n_merges
 
     def __cinit__(self, const int32_t[::1] left, const int32_t[::1] right,
@@ -108,9 +128,15 @@ cdef class MergeTable:
                 continue                 # a repeated merge keeps its first (lowest) rank
             if pairmap_put(&self.ranks, key, (<int64_t>k << 32) | <uint64_t><uint32_t>merged[k]) != 0:
                 raise MemoryError("no memory for the merge table")
+        self.byte_pair_ranks = <int64_t*>malloc(65536 * sizeof(int64_t))
+        if self.byte_pair_ranks == NULL:
+            raise MemoryError("no memory for the merge table")
+        for k in range(65536):
+            self.byte_pair_ranks[k] = self.rank_of(self.byte_ids[k >> 8], self.byte_ids[k & 255])
 
     def __dealloc__(self):
         pairmap_free(&self.ranks)
+        free(self.byte_pair_ranks)
 
     cdef inline int64_t rank_of(self, int32_t a, int32_t b) noexcept nogil:
         return pairmap_get(&self.ranks, pair_key(a, b), INT64_MAX)
@@ -122,7 +148,7 @@ cdef class MergeTable:
         for i in range(n):
             out[i] = self.byte_ids[text[i]]
         for i in range(n - 1):
-            ranks[i] = self.rank_of(out[i], out[i + 1])
+            ranks[i] = self.byte_pair_ranks[(<Py_ssize_t>text[i] << 8) | text[i + 1]]
         while m > 1:
             best = 0
             low = ranks[0]
@@ -204,13 +230,20 @@ cdef class MergeTable:
 
     cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, vector[int32_t]* out,
                         PieceCache cache) noexcept nogil:
-        cdef CacheSlot* slot = NULL
+        return self.encode_in_slot(text, n, out, cache,
+                                   cache.slot_for(text, n) if n <= CACHE_MAX_BYTES else NULL)
+
+    cdef int encode_in_slot(self, const uint8_t* text, Py_ssize_t n, vector[int32_t]* out,
+                            PieceCache cache, CacheSlot* slot) noexcept nogil:
+        """Encode one piece through its cache slot (NULL: too long to cache)."""
         cdef Py_ssize_t start = out.size(), m
-        if n <= CACHE_MAX_BYTES:
-            slot = cache.slot_for(text, n)
+        if slot != NULL:
             if slot.n_bytes == n and memcmp(slot.text, text, n) == 0:
-                out.insert(out.end(), slot.ids, slot.ids + slot.n_ids)
+                out.resize(start + slot.n_ids)
+                memcpy(out.data() + start, slot.ids, slot.n_ids * sizeof(int32_t))
+                cache.hits += 1
                 return 0
+        cache.misses += 1
         out.resize(start + n)
         m = self.merge_piece(text, n, out.data() + start)
         if m < 0:
@@ -251,19 +284,36 @@ cdef class MergeTable:
         """Append the ids of text's pieces (no special tokens in it) under a native pattern.
         With limit >= 0 only the settled pieces: not the last, and ending by character
         `limit`. Returns the number of characters encoded."""
-        cdef Py_ssize_t n, i = 0, j, byte_limit
+        cdef Py_ssize_t n, i = 0, byte_limit
         cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
         cdef int failed = 0
+        # A ring of the next AHEAD pieces: each one's cache slot is prefetched when it is
+        # found, so the slot's memory latency overlaps the encoding of the pieces before it.
+        cdef Py_ssize_t ends[AHEAD]
+        cdef CacheSlot* slots[AHEAD]
+        cdef Py_ssize_t head = 0, n_ahead = 0, scan = 0, j
         byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
         with nogil:
-            while i < n:
-                j = next_piece(s, i, n, pattern_id)
+            while True:
+                while n_ahead < AHEAD and scan < n:
+                    j = next_piece(s, scan, n, pattern_id)
+                    ends[(head + n_ahead) % AHEAD] = j
+                    slots[(head + n_ahead) % AHEAD] = (
+                        cache.slot_for(s + scan, j - scan) if j - scan <= CACHE_MAX_BYTES else NULL)
+                    __builtin_prefetch(slots[(head + n_ahead) % AHEAD])
+                    n_ahead += 1
+                    scan = j
+                if n_ahead == 0:
+                    break
+                j = ends[head]
                 if limit >= 0 and (j > byte_limit or j == n):
                     break
-                if self.encode_one(s + i, j - i, &out.ids, cache) != 0:
+                if self.encode_in_slot(s + i, j - i, &out.ids, cache, slots[head]) != 0:
                     failed = 1
                     break
                 i = j
+                head = (head + 1) % AHEAD
+                n_ahead -= 1
         if failed:
             raise MemoryError("out of memory while encoding a piece")
         return len(text) if i == n else char_count(text, s, i)

@@ -12,9 +12,12 @@ from libc.string cimport memset
 cdef enum:
     PAIRMAP_EMPTY_BYTE = 0xFF
 
+cdef struct PairEntry:
+    uint64_t key
+    int64_t value
+
 cdef struct PairMap:
-    uint64_t* keys
-    int64_t* values
+    PairEntry* entries              # key and value side by side: one cache line per probe
     uint64_t mask
     uint64_t size
 
@@ -38,33 +41,26 @@ cdef inline int pairmap_init(PairMap* m, uint64_t expected) noexcept nogil:
     cdef uint64_t capacity = 16
     while capacity < 2 * expected:
         capacity <<= 1
-    m.keys = <uint64_t*>malloc(capacity * sizeof(uint64_t))
-    m.values = <int64_t*>malloc(capacity * sizeof(int64_t))
-    if m.keys == NULL or m.values == NULL:
-        free(m.keys)
-        free(m.values)
-        m.keys = NULL
-        m.values = NULL
+    m.entries = <PairEntry*>malloc(capacity * sizeof(PairEntry))
+    if m.entries == NULL:
         return -1
-    memset(m.keys, PAIRMAP_EMPTY_BYTE, capacity * sizeof(uint64_t))
+    memset(m.entries, PAIRMAP_EMPTY_BYTE, capacity * sizeof(PairEntry))
     m.mask = capacity - 1
     m.size = 0
     return 0
 
 
 cdef inline void pairmap_free(PairMap* m) noexcept nogil:
-    free(m.keys)
-    free(m.values)
-    m.keys = NULL
-    m.values = NULL
+    free(m.entries)
+    m.entries = NULL
 
 
 cdef inline int64_t pairmap_get(const PairMap* m, uint64_t key, int64_t missing) noexcept nogil:
     cdef uint64_t i = _mix(key) & m.mask
     while True:
-        if m.keys[i] == key:
-            return m.values[i]
-        if m.keys[i] == <uint64_t>-1:
+        if m.entries[i].key == key:
+            return m.entries[i].value
+        if m.entries[i].key == <uint64_t>-1:
             return missing
         i = (i + 1) & m.mask
 
@@ -75,12 +71,11 @@ cdef inline int _pairmap_grow(PairMap* m) noexcept nogil:
     if pairmap_init(&bigger, m.mask + 1) != 0:
         return -1
     for i in range(m.mask + 1):
-        if m.keys[i] != <uint64_t>-1:
-            j = _mix(m.keys[i]) & bigger.mask
-            while bigger.keys[j] != <uint64_t>-1:
+        if m.entries[i].key != <uint64_t>-1:
+            j = _mix(m.entries[i].key) & bigger.mask
+            while bigger.entries[j].key != <uint64_t>-1:
                 j = (j + 1) & bigger.mask
-            bigger.keys[j] = m.keys[i]
-            bigger.values[j] = m.values[i]
+            bigger.entries[j] = m.entries[i]
     bigger.size = m.size
     pairmap_free(m)
     m[0] = bigger
@@ -94,12 +89,12 @@ cdef inline int pairmap_put(PairMap* m, uint64_t key, int64_t value) noexcept no
         if _pairmap_grow(m) != 0:
             return -1
     i = _mix(key) & m.mask
-    while m.keys[i] != <uint64_t>-1:
-        if m.keys[i] == key:
-            m.values[i] = value
+    while m.entries[i].key != <uint64_t>-1:
+        if m.entries[i].key == key:
+            m.entries[i].value = value
             return 0
         i = (i + 1) & m.mask
-    m.keys[i] = key
-    m.values[i] = value
+    m.entries[i].key = key
+    m.entries[i].value = value
     m.size += 1
     return 0

@@ -21,6 +21,7 @@ cdef extern from "_unicode_tables.h" nogil:
         CLASS_UPPERISH
         CLASS_LOWERISH
     uint8_t unicode_class(uint32_t c)
+    const uint8_t unicode_stage2[][256]
     bint folds_to_s(uint32_t c)
     bint folds_to_d(uint32_t c)
     bint folds_to_m(uint32_t c)
@@ -57,6 +58,9 @@ cdef inline uint8_t class_at(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, Py_
     if i >= end:
         width[0] = 0
         return CLASS_END
+    if s[i] < 0x80:
+        width[0] = 1
+        return unicode_stage2[0][s[i]]     # ASCII: block 0 of the table
     return unicode_class(code_point(s, i, width))
 
 

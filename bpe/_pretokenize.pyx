@@ -49,3 +49,14 @@ cdef Py_ssize_t char_count(str text, const uint8_t* s, Py_ssize_t n_bytes) noexc
     for i in range(n_bytes):
         count += (s[i] & 0xC0) != 0x80
     return count
+
+
+def count(str text, int pattern_id):
+    """How many pieces text has (pre-tokenization alone, for benchmarks)."""
+    cdef Py_ssize_t n, i = 0, n_pieces = 0
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+    with nogil:
+        while i < n:
+            i = next_piece(s, i, n, pattern_id)
+            n_pieces += 1
+    return n_pieces

@@ -142,7 +142,9 @@ class Tokenizer:
             out.clear()
             for _ in self._encode_into([text], out):
                 pass
-        return out.to_numpy().astype(np.uint16 if self.n_vocab <= 1 << 16 else np.uint32)
+        if self.n_vocab <= 1 << 16:
+            return out.to_numpy(small=True)
+        return out.to_numpy().view(np.uint32)  # ids are >= 0, so the bits are the same
 
     def encode_iterable(self, iterable: Iterable[str]) -> Iterator[int]:
         """Lazily encode a stream of str (such as an open file's lines); yields exactly the
@@ -184,7 +186,7 @@ class Tokenizer:
     @property
     def n_vocab(self) -> int:
         """One more than the largest id."""
-        return max(self.vocab) + 1
+        return self._arena.n_vocab
 
     @property
     def params(self) -> BPETokenizerParams:
