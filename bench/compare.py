@@ -10,9 +10,12 @@ warm-up; training runs once (it is long and has no warm state to speak of). Prin
 Markdown table, ready for the README, with the machine and the date.
 
 Tasks:
-  pretokenize  GPT-2 pattern pieces of the first --mb MB
-  encode       GPT-2 ids of the first --mb MB (ordinary text, warm)
-  decode       the ids of the first --mb MB back to text
+  pretokenize  pieces of --mb MB: the regex module vs the native matcher, for each pattern
+  encode       ids of --mb MB of text (ordinary text, no special tokens). One slice warms up,
+               then each repeat encodes a further slice the tokenizer has not seen, so no
+               tool is timed on text it has cached. GPT-2 for every peer; cl100k and o200k
+               for bpe and tiktoken (both built offline from ../shared/data/tiktoken)
+  decode       the ids of --mb MB back to text
   merge        the merge loop alone: WordTable of the whole input -> --vocab-size
   train        end to end: file -> vocabulary of --vocab-size, special <|endoftext|>
 """
@@ -43,6 +46,13 @@ def read_prefix(path: Path, mb: float) -> str:
         return f.read(int(mb * 1_000_000))
 
 
+def slices(path: Path, mb: float, count: int):
+    """`count` consecutive slices of `mb` MB (read one at a time)."""
+    with open(path, encoding="utf-8") as f:
+        for _ in range(count):
+            yield f.read(int(mb * 1_000_000))
+
+
 def bpe_gpt2():
     import bpe
 
@@ -50,12 +60,31 @@ def bpe_gpt2():
     return bpe.Tokenizer.from_files(gpt2 / "encoder.json", gpt2 / "vocab.bpe")
 
 
+def tiktoken_files(name: str):
+    """(bpe.Tokenizer, tiktoken.Encoding) for cl100k_base / o200k_base from the rank files."""
+    import tiktoken
+
+    import bpe
+    from bpe.formats import merges_from_ranks, read_tiktoken_ranks
+
+    ranks = read_tiktoken_ranks(shared_data() / "tiktoken" / f"{name}.tiktoken.gz")
+    pattern = name.split("_")[0]
+    vocab, merges = merges_from_ranks(ranks)
+    enc = tiktoken.Encoding(name, pat_str=bpe.PATTERNS[pattern], mergeable_ranks=ranks,
+                            special_tokens={})
+    return bpe.Tokenizer(vocab, merges, pattern=pattern), enc
+
+
 def encoder_for(tool: str):
-    """tool -> encode(text) for ordinary text with the GPT-2 vocabulary."""
+    """tool -> encode(text) for ordinary text."""
     if tool == "bpe":
         return bpe_gpt2().encode
     if tool == "bpe (numpy)":
         return bpe_gpt2().encode_to_numpy
+    if tool.endswith(("cl100k", "o200k")):
+        name = "cl100k_base" if tool.endswith("cl100k") else "o200k_base"
+        tok, enc = tiktoken_files(name)
+        return tok.encode if tool.startswith("bpe") else enc.encode_ordinary
     import peers
 
     return peers.encoders(shared_data() / "gpt2")[tool]()
@@ -71,19 +100,41 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:
     return seconds, result
 
 
+def timed_on_slices(fn, args) -> tuple[list[float], int, int]:
+    """Warm up on one slice, then time fn on `repeats` unseen slices: (seconds, bytes per
+    slice, outputs per slice), the last two averaged."""
+    seconds, n_bytes, n_out = [], 0, 0
+    for k, text in enumerate(slices(args.input, args.mb, args.repeats + 1)):
+        if k == 0:
+            fn(text)
+            continue
+        start = time.perf_counter()
+        result = fn(text)
+        seconds.append(time.perf_counter() - start)
+        n_bytes += len(text.encode("utf-8"))
+        n_out += len(result)
+    return seconds, n_bytes // len(seconds), n_out // len(seconds)
+
+
 def work(task: str, tool: str, args) -> dict:
     if task == "pretokenize":
-        from bpe.patterns import Pretokenizer
-
         text = read_prefix(args.input, args.mb)
-        pre = Pretokenizer("gpt2")
-        seconds, n = timed(lambda: len(pre.pieces(text)), args.repeats)
+        if tool == "regex module":
+            import regex
+
+            import bpe
+
+            pattern = regex.compile(bpe.GPT2_PATTERN)
+            seconds, n = timed(lambda: len(pattern.findall(text)), args.repeats)
+        else:
+            from bpe._pretokenize import PATTERN_IDS, count
+
+            pattern_id = PATTERN_IDS[tool.split()[-1]]
+            seconds, n = timed(lambda: count(text, pattern_id), args.repeats)
         return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{n} pieces"}
     if task == "encode":
-        text = read_prefix(args.input, args.mb)
-        encode = encoder_for(tool)
-        seconds, ids = timed(lambda: encode(text), args.repeats)
-        return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{len(ids)} tokens"}
+        seconds, n_bytes, n_tokens = timed_on_slices(encoder_for(tool), args)
+        return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
     if task == "decode":
         text = read_prefix(args.input, args.mb)
         if tool == "bpe":
@@ -149,9 +200,10 @@ def tools_for(task: str) -> list[str]:
     import peers
 
     if task == "pretokenize":
-        return ["bpe"]
+        return ["regex module", "bpe gpt2", "bpe cl100k", "bpe o200k"]
     if task == "encode":
-        return ["bpe", "bpe (numpy)", *peers.encoders(shared_data() / "gpt2")]
+        return ["bpe", "bpe (numpy)", *peers.encoders(shared_data() / "gpt2"),
+                "bpe cl100k", "tiktoken cl100k", "bpe o200k", "tiktoken o200k"]
     if task == "decode":
         return ["bpe", *peers.decoders(shared_data() / "gpt2")]
     if task == "merge":
@@ -189,7 +241,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, help="UTF-8 text (default: the mix corpus)")
     parser.add_argument("--tasks", default="pretokenize,encode,decode,merge,train")
-    parser.add_argument("--mb", type=float, default=10.0, help="MB of input for encode/decode")
+    parser.add_argument("--mb", type=float, default=10.0,
+                        help="MB of input for pretokenize/encode/decode (encode reads repeats + 1 slices)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--vocab-size", type=int, default=10_000)
     parser.add_argument("--tools", help="only these tools (comma-separated)")
@@ -205,7 +258,7 @@ def main() -> None:
     print(f"Machine: {machine()}")
     print(f"Input: {args.input} ({os.path.getsize(args.input) / 1e6:.1f} MB); "
           f"command: python bench/compare.py {' '.join(sys.argv[1:])}\n")
-    print("| task | tool | median s | MB/s | peak RSS MB | time vs bpe | note |")
+    print("| task | tool | median s | MB/s | peak RSS MB | time vs first row | note |")
     print("|---|---|---:|---:|---:|---:|---|")
     only = set(args.tools.split(",")) if args.tools else None
     for task in args.tasks.split(","):

@@ -29,20 +29,21 @@ CONTRACTION_LETTERS = "sdmtlvre"  # what (?i:'s|'t|'re|'ve|'m|'ll|'d) needs
 N_CODE_POINTS = 0x110000
 
 
+def every_code_point() -> str:
+    return "".join(chr(c) for c in range(N_CODE_POINTS) if not 0xD800 <= c <= 0xDFFF)
+
+
 def class_bytes() -> bytearray:
-    code_points = [c for c in range(N_CODE_POINTS) if not 0xD800 <= c <= 0xDFFF]
-    text = "".join(map(chr, code_points))
     table = bytearray(N_CODE_POINTS)
     for bit, pattern in enumerate(CLASSES.values()):
-        for match in regex.finditer(pattern, text):
-            table[code_points[match.start()]] |= 1 << bit
+        for match in regex.finditer(pattern, every_code_point()):
+            table[ord(match.group())] |= 1 << bit
     return table
 
 
 def folded(letter: str) -> list[int]:
     """Every code point that (?i) lets stand for `letter`."""
-    return [c for c in range(N_CODE_POINTS)
-            if not 0xD800 <= c <= 0xDFFF and regex.fullmatch(f"(?i:{letter})", chr(c))]
+    return [ord(m.group()) for m in regex.finditer(f"(?i:{letter})", every_code_point())]
 
 
 def render() -> str:
