@@ -156,8 +156,8 @@ def work(task: str, tool: str, args) -> dict:
 
         n_bytes = os.path.getsize(args.input)
         if tool == "bpe":
-            counts = count_pieces(read_text_chunks(args.input), Pretokenizer("gpt2", SPECIALS))
-            table = WordTable.from_counts(counts)
+            counter = count_pieces(read_text_chunks(args.input), Pretokenizer("gpt2", SPECIALS))
+            table = WordTable.from_counter(counter)
             n_merges = args.vocab_size - 256 - len(SPECIALS)
             seconds = []
             for _ in range(args.repeats):

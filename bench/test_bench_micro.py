@@ -2,13 +2,12 @@
 
     pytest bench/ --benchmark-only
 """
-from collections import Counter
-
 import pytest
 
 import bpe
 from bpe._merge import merge_words
 from bpe.patterns import Pretokenizer
+from bpe.train import count_pieces
 
 
 def test_train_bpe_2mb_vocab_2000(benchmark, corpus_file):
@@ -17,10 +16,7 @@ def test_train_bpe_2mb_vocab_2000(benchmark, corpus_file):
 
 
 def test_merge_loop_2mb_vocab_5000(benchmark, corpus_text):
-    counts = Counter()
-    for pieces, _ in Pretokenizer("gpt2", ["<|endoftext|>"]).stream([corpus_text]):
-        counts.update(pieces)
-    table = bpe.WordTable.from_counts(counts)
+    table = bpe.WordTable.from_counter(count_pieces([corpus_text], Pretokenizer("gpt2", ["<|endoftext|>"])))
     merges = benchmark(merge_words, table.symbols, table.offsets, table.counts, 5000 - 257)
     assert len(merges) > 0
 

@@ -72,15 +72,30 @@ cdef inline bint is_other(uint8_t c) noexcept nogil:
 cdef inline Py_ssize_t run_of(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, uint8_t mask) noexcept nogil:
     """The end of the run of characters in `mask` starting at i."""
     cdef Py_ssize_t w
-    while i < end and (class_at(s, i, end, &w) & mask):
-        i += w
+    while i < end:
+        if s[i] < 0x80:                    # ASCII: one table load, no decoding
+            if not (unicode_stage2[0][s[i]] & mask):
+                break
+            i += 1
+        else:
+            if not (unicode_class(code_point(s, i, &w)) & mask):
+                break
+            i += w
     return i
 
 
 cdef inline Py_ssize_t run_of_other(const uint8_t* s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
+    """The end of the run of [^\s\p{L}\p{N}] starting at i."""
     cdef Py_ssize_t w
-    while i < end and is_other(class_at(s, i, end, &w)):
-        i += w
+    while i < end:
+        if s[i] < 0x80:
+            if unicode_stage2[0][s[i]] & NOT_OTHER:
+                break
+            i += 1
+        else:
+            if unicode_class(code_point(s, i, &w)) & NOT_OTHER:
+                break
+            i += w
     return i
 
 
@@ -122,6 +137,11 @@ cdef inline Py_ssize_t gpt2_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end
     cdef uint8_t b = s[i], b1, c, c1
     cdef Py_ssize_t w, w1
     cdef SpaceRun r
+    # The common pieces first: an ASCII word, with or without its leading space.
+    if b < 0x80 and (unicode_stage2[0][b] & CLASS_LETTER):
+        return run_of(s, i + 1, end, CLASS_LETTER)
+    if b == 32 and i + 1 < end and s[i + 1] < 0x80 and (unicode_stage2[0][s[i + 1]] & CLASS_LETTER):
+        return run_of(s, i + 2, end, CLASS_LETTER)
     if b == 39 and i + 1 < end:
         b1 = s[i + 1]
         if b1 == 115 or b1 == 100 or b1 == 109 or b1 == 116:          # s d m t

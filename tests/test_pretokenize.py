@@ -85,3 +85,14 @@ def test_named_patterns_use_the_native_matcher():
     assert bpe.Pretokenizer("gpt2").native_id == PATTERN_IDS["gpt2"]
     assert bpe.Pretokenizer(bpe.CL100K_PATTERN).native_id == PATTERN_IDS["cl100k"]
     assert bpe.Pretokenizer(r"\w+").native_id is None
+
+
+def test_checked_in_tables_match_installed_regex():
+    """The header the kernels compile is what the generator makes from today's regex."""
+    from pathlib import Path
+
+    from bpe import _gen_unicode
+
+    header = (Path(bpe.__file__).parent / "_unicode_tables.h").read_text(encoding="ascii")
+    assert header.splitlines()[1:] == _gen_unicode.render().splitlines()[1:], (
+        "regenerate with: python -m bpe._gen_unicode")
