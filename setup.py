@@ -1,16 +1,36 @@
 """Build the Cython kernels.
 
-`BPE_DEBUG=1 pip install -e .` builds them with bounds checks and wraparound on, for hunting
+The character tables of the pre-tokenizer are generated first, from the installed `regex`.
+`BPE_DEBUG=1 pip install -e .` builds the kernels with bounds checks and wraparound on, for hunting
 memory errors in the kernels; the default build turns them off (every such loop is covered by
 a differential test against tests/reference.py).
 """
+import importlib.util
 import os
+from pathlib import Path
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("BPE_DEBUG") == "1"
+HERE = Path(__file__).parent
+
+
+def write_unicode_tables() -> None:
+    """Generate bpe/_unicode_tables.h from the `regex` module installed for the build, so
+    the native pre-tokenizer's character classes are that version's, code point by code
+    point (pip installs the same latest `regex` for the build and for the package)."""
+    spec = importlib.util.spec_from_file_location("_gen_unicode", HERE / "bpe" / "_gen_unicode.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    target = HERE / "bpe" / "_unicode_tables.h"
+    text = generator.render()
+    if not target.exists() or target.read_text(encoding="ascii") != text:
+        target.write_text(text, encoding="ascii")
+
+
+write_unicode_tables()
 KERNELS = ["_pretokenize", "_count", "_merge", "_encode"]
 
 extensions = [

@@ -20,7 +20,7 @@ from cpython.list cimport PyList_GET_ITEM
 from cpython.long cimport PyLong_AsLongLong, PyLong_Check
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memmove
 from libcpp.vector cimport vector
 
@@ -71,34 +71,82 @@ cdef class PieceCache:
 
 @cython.final
 cdef class IdBuffer:
-    """A growable int32 array the encode kernels append ids to."""
-    cdef vector[int32_t] ids
+    """A growable int32 array the encode kernels write ids into."""
+    cdef int32_t* data
+    cdef size_t size
+    cdef size_t capacity
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef int reserve(self, size_t extra) noexcept nogil:
+        """Room for `extra` more ids; 0 on success, -1 when out of memory."""
+        cdef size_t capacity = self.capacity if self.capacity else 1024
+        cdef int32_t* grown
+        if self.size + extra <= self.capacity:
+            return 0
+        while capacity < self.size + extra:
+            capacity *= 2
+        grown = <int32_t*>realloc(self.data, capacity * sizeof(int32_t))
+        if grown == NULL:
+            return -1
+        self.data = grown
+        self.capacity = capacity
+        return 0
 
     def append(self, int32_t token_id):
-        self.ids.push_back(token_id)
+        if self.reserve(1) != 0:
+            raise MemoryError("no memory for more ids")
+        self.data[self.size] = token_id
+        self.size += 1
 
     def __len__(self):
-        return self.ids.size()
+        return self.size
 
     def to_numpy(self, bint small=False):
         """The ids as int32, or as uint16 when `small` (the caller knows they fit)."""
-        cdef size_t k, n = self.ids.size()
+        cdef size_t k, n = self.size
         cdef int32_t[::1] wide
         cdef uint16_t[::1] narrow
         if small:
             out = np.empty(n, dtype=np.uint16)
             narrow = out
             for k in range(n):
-                narrow[k] = <uint16_t>self.ids[k]
+                narrow[k] = <uint16_t>self.data[k]
             return out
         out = np.empty(n, dtype=np.int32)
         wide = out
         if n:
-            memcpy(&wide[0], self.ids.data(), n * sizeof(int32_t))
+            memcpy(&wide[0], self.data, n * sizeof(int32_t))
         return out
 
     def clear(self):
-        self.ids.clear()
+        self.size = 0
+
+
+cdef inline bint same_piece(const uint8_t* cached, const uint8_t* piece, Py_ssize_t n) noexcept nogil:
+    """Whether the first n bytes (1 <= n <= CACHE_MAX_BYTES) agree, reading piece only
+    inside [0, n): overlapping whole-word loads instead of a memcmp call."""
+    cdef uint64_t x, y
+    cdef uint32_t u, v
+    if n >= 8:
+        memcpy(&x, cached, 8); memcpy(&y, piece, 8)
+        if x != y:
+            return False
+        memcpy(&x, cached + n - 8, 8); memcpy(&y, piece + n - 8, 8)
+        if x != y:
+            return False
+        if n > 16:
+            memcpy(&x, cached + 8, 8); memcpy(&y, piece + 8, 8)
+            return x == y
+        return True
+    if n >= 4:
+        memcpy(&u, cached, 4); memcpy(&v, piece, 4)
+        if u != v:
+            return False
+        memcpy(&u, cached + n - 4, 4); memcpy(&v, piece + n - 4, 4)
+        return u == v
+    return cached[0] == piece[0] and cached[n - 1] == piece[n - 1] and cached[n >> 1] == piece[n >> 1]
 
 
 @cython.final
@@ -228,32 +276,32 @@ cdef class MergeTable:
             return self.merge_short(text, n, out)
         return self.merge_long(text, n, out)
 
-    cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, vector[int32_t]* out,
+    cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, IdBuffer out,
                         PieceCache cache) noexcept nogil:
         return self.encode_in_slot(text, n, out, cache,
                                    cache.slot_for(text, n) if n <= CACHE_MAX_BYTES else NULL)
 
-    cdef int encode_in_slot(self, const uint8_t* text, Py_ssize_t n, vector[int32_t]* out,
+    cdef int encode_in_slot(self, const uint8_t* text, Py_ssize_t n, IdBuffer out,
                             PieceCache cache, CacheSlot* slot) noexcept nogil:
-        """Encode one piece through its cache slot (NULL: too long to cache)."""
-        cdef Py_ssize_t start = out.size(), m
-        if slot != NULL:
-            if slot.n_bytes == n and memcmp(slot.text, text, n) == 0:
-                out.resize(start + slot.n_ids)
-                memcpy(out.data() + start, slot.ids, slot.n_ids * sizeof(int32_t))
-                cache.hits += 1
-                return 0
+        """Encode one piece through its cache slot (NULL: too long to cache). The caller has
+        reserved room in out for n + CACHE_MAX_IDS ids."""
+        cdef int32_t* dst = out.data + out.size
+        cdef Py_ssize_t m
+        if slot != NULL and slot.n_bytes == n and same_piece(slot.text, text, n):
+            memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
+            out.size += slot.n_ids
+            cache.hits += 1
+            return 0
         cache.misses += 1
-        out.resize(start + n)
-        m = self.merge_piece(text, n, out.data() + start)
+        m = self.merge_piece(text, n, dst)
         if m < 0:
             return -1
-        out.resize(start + m)
+        out.size += m
         if slot != NULL and m <= CACHE_MAX_IDS:
             slot.n_bytes = <uint8_t>n
             slot.n_ids = <uint8_t>m
             memcpy(slot.text, text, n)
-            memcpy(slot.ids, out.data() + start, m * sizeof(int32_t))
+            memcpy(slot.ids, dst, m * sizeof(int32_t))
         return 0
 
     def encode_pieces(self, list pieces, IdBuffer out, PieceCache cache):
@@ -273,7 +321,8 @@ cdef class MergeTable:
             sizes[i] = size
         with nogil:
             for i in range(n):
-                if sizes[i] and self.encode_one(texts[i], sizes[i], &out.ids, cache) != 0:
+                if sizes[i] and (out.reserve(sizes[i] + CACHE_MAX_IDS) != 0 or
+                                 self.encode_one(texts[i], sizes[i], out, cache) != 0):
                     failed = 1
                     break
         if failed:
@@ -293,6 +342,8 @@ cdef class MergeTable:
         cdef CacheSlot* slots[AHEAD]
         cdef Py_ssize_t head = 0, n_ahead = 0, scan = 0, j
         byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
+        if out.reserve(n + CACHE_MAX_IDS) != 0:       # a piece of k bytes has at most k ids
+            raise MemoryError("no memory for the ids")
         with nogil:
             while True:
                 while n_ahead < AHEAD and scan < n:
@@ -308,7 +359,7 @@ cdef class MergeTable:
                 j = ends[head]
                 if limit >= 0 and (j > byte_limit or j == n):
                     break
-                if self.encode_in_slot(s + i, j - i, &out.ids, cache, slots[head]) != 0:
+                if self.encode_in_slot(s + i, j - i, out, cache, slots[head]) != 0:
                     failed = 1
                     break
                 i = j

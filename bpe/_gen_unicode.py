@@ -1,11 +1,9 @@
 """Generate bpe/_unicode_tables.h: the character classes of the native pre-tokenizer.
 
-    python -m bpe._gen_unicode        # rewrites bpe/_unicode_tables.h
-
-Every class is computed by asking the installed `regex` module about every code point, so
-the native matcher agrees with `regex` code point by code point (tests/test_pretokenize.py
-checks the generated header against the installed module). The header is checked in so a
-build needs no `regex`; rerun this after upgrading `regex` if that test fails.
+setup.py runs this at build time (`python -m bpe._gen_unicode` does it by hand). Every class
+is computed by asking the installed `regex` module about every code point, so the native
+matcher agrees with `regex` code point by code point; tests/test_pretokenize.py checks the
+built header against the `regex` installed now (rebuild after upgrading `regex`).
 
 Layout: a two-level table. stage1[cp >> 8] names a 256-entry block in stage2, whose byte
 for cp & 255 holds the class bits below. Identical blocks are stored once.
