@@ -42,6 +42,15 @@ cdef enum:
     CACHE_MAX_BYTES = 22    # longer pieces bypass the cache
     CACHE_MAX_IDS = 8
     AHEAD = 8               # pieces found (and their cache slots prefetched) ahead of encoding
+    LONG_SLOTS = 4096       # the long-piece cache: pieces of 23 to LONG_MAX_BYTES bytes
+    LONG_MAX_BYTES = 4096
+
+
+cdef struct LongSlot:
+    uint64_t hash
+    Py_ssize_t n_bytes
+    Py_ssize_t n_ids
+    int32_t* ids            # one allocation: the ids, then the piece's bytes (NULL: empty)
 
 
 cdef struct CacheSlot:
@@ -53,20 +62,53 @@ cdef struct CacheSlot:
 
 @cython.final
 cdef class PieceCache:
-    """Piece bytes -> ids for recently seen short pieces (about 3.5 MB, fixed)."""
+    """Piece bytes -> ids for recently seen pieces, bounded: a direct-mapped table of short
+    pieces (3.5 MB) and a smaller one of long pieces (indentation, rules, long words), whose
+    BPE is the slowest to redo."""
     cdef CacheSlot* slots
+    cdef LongSlot* long_slots
     cdef public long long hits, misses
 
     def __cinit__(self):
         self.slots = <CacheSlot*>calloc(CACHE_SLOTS, sizeof(CacheSlot))
-        if self.slots == NULL:
+        self.long_slots = <LongSlot*>calloc(LONG_SLOTS, sizeof(LongSlot))
+        if self.slots == NULL or self.long_slots == NULL:
             raise MemoryError("no memory for the piece cache")
 
     def __dealloc__(self):
+        cdef Py_ssize_t k
         free(self.slots)
+        if self.long_slots != NULL:
+            for k in range(LONG_SLOTS):
+                free(self.long_slots[k].ids)
+            free(self.long_slots)
 
     cdef inline CacheSlot* slot_for(self, const uint8_t* text, Py_ssize_t n) noexcept nogil:
         return &self.slots[hash_bytes(text, n) & (CACHE_SLOTS - 1)]
+
+    cdef Py_ssize_t find_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,
+                              int32_t* dst) noexcept nogil:
+        """Copy the cached ids of a long piece to dst: their number, or -1 if not cached."""
+        cdef LongSlot* slot = &self.long_slots[h & (LONG_SLOTS - 1)]
+        if (slot.ids == NULL or slot.hash != h or slot.n_bytes != n or
+                memcmp(<uint8_t*>(slot.ids + slot.n_ids), text, n) != 0):
+            return -1
+        memcpy(dst, slot.ids, slot.n_ids * sizeof(int32_t))
+        return slot.n_ids
+
+    cdef void keep_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,
+                        const int32_t* ids, Py_ssize_t m) noexcept nogil:
+        cdef LongSlot* slot = &self.long_slots[h & (LONG_SLOTS - 1)]
+        cdef int32_t* block = <int32_t*>malloc(m * sizeof(int32_t) + n)
+        if block == NULL:
+            return                      # not cached; nothing is lost
+        free(slot.ids)
+        memcpy(block, ids, m * sizeof(int32_t))
+        memcpy(<uint8_t*>(block + m), text, n)
+        slot.ids = block
+        slot.hash = h
+        slot.n_bytes = n
+        slot.n_ids = m
 
 
 @cython.final
@@ -287,7 +329,15 @@ cdef class MergeTable:
         reserved room in out for n + CACHE_MAX_IDS ids."""
         cdef int32_t* dst = out.data + out.size
         cdef Py_ssize_t m
-        if slot != NULL and slot.n_bytes == n and same_piece(slot.text, text, n):
+        cdef uint64_t h = 0
+        if n > CACHE_MAX_BYTES and n <= LONG_MAX_BYTES:
+            h = hash_bytes(text, n)
+            m = cache.find_long(text, n, h, dst)
+            if m >= 0:
+                out.size += m
+                cache.hits += 1
+                return 0
+        elif slot != NULL and slot.n_bytes == n and same_piece(slot.text, text, n):
             memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
             out.size += slot.n_ids
             cache.hits += 1
@@ -297,7 +347,9 @@ cdef class MergeTable:
         if m < 0:
             return -1
         out.size += m
-        if slot != NULL and m <= CACHE_MAX_IDS:
+        if n > CACHE_MAX_BYTES and n <= LONG_MAX_BYTES:
+            cache.keep_long(text, n, h, dst, m)
+        elif slot != NULL and m <= CACHE_MAX_IDS:
             slot.n_bytes = <uint8_t>n
             slot.n_ids = <uint8_t>m
             memcpy(slot.text, text, n)

@@ -83,3 +83,15 @@ def test_arena_decode(tokens, data):
     assert arena.decode(np.array(ids, dtype=np.int64)) == b"".join(tokens[i] for i in ids)
     with pytest.raises(ValueError, match=f"token id {len(tokens)} at position 0"):
         arena.decode(np.array([len(tokens)], dtype=np.int64))
+
+
+def test_long_piece_cache_is_transparent():
+    """Pieces past the short cache's 22 bytes go through the long-piece cache."""
+    table, _ = table_from(merges_for(b"abc", 30, 11))
+    pieces = ["abc" * 10, "cab" * 40, "abc" * 10, "b" * 5000, "b" * 5000, "ab" * 12]
+    cache, out = PieceCache(), IdBuffer()
+    table.encode_pieces(pieces, out, cache)
+    table.encode_pieces(pieces, out, cache)
+    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    assert out.to_numpy().tolist() == expected * 2
+    assert cache.hits >= 5  # repeats of the 30-byte and 120-byte pieces hit
