@@ -189,11 +189,25 @@ cdef inline Py_ssize_t contraction_ci(const uint8_t* s, Py_ssize_t i, Py_ssize_t
     return i
 
 
+cdef inline Py_ssize_t punctuation_run(const uint8_t* s, Py_ssize_t i, Py_ssize_t end,
+                                       bint slash) noexcept nogil:
+    """ ?[^\s\p{L}\p{N}]+ then any \r \n (and / for o200k) at i: its end, or -1."""
+    cdef Py_ssize_t w, j, p = i
+    if s[i] == 32 and is_other(class_at(s, i + 1, end, &w)):
+        p = i + 1
+    if not is_other(class_at(s, p, end, &w)):
+        return -1
+    j = run_of_other(s, p + w, end)
+    while j < end and (s[j] == 13 or s[j] == 10 or (slash and s[j] == 47)):
+        j += 1
+    return j
+
+
 cdef inline Py_ssize_t cl100k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
     # '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
     # |\s++$|\s*[\r\n]|\s+(?!\S)|\s
-    cdef uint8_t b = s[i], c, c1
-    cdef Py_ssize_t w, w1, j, p
+    cdef uint8_t b = s[i], c
+    cdef Py_ssize_t w, w1, j
     cdef SpaceRun r
     j = contraction_ci(s, i, end, True)
     if j > i:
@@ -206,13 +220,8 @@ cdef inline Py_ssize_t cl100k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t e
             return run_of(s, i + w + w1, end, CLASS_LETTER)
     if c & CLASS_NUMBER:
         return up_to_3_numbers(s, i, end)
-    p = i
-    if b == 32 and is_other(class_at(s, i + 1, end, &w1)):
-        p = i + 1
-    if is_other(class_at(s, p, end, &w1)):
-        j = run_of_other(s, p + w1, end)
-        while j < end and (s[j] == 13 or s[j] == 10):
-            j += 1
+    j = punctuation_run(s, i, end, False)
+    if j >= 0:
         return j
     r = space_run(s, i, end)
     if r.end == end:
@@ -245,7 +254,7 @@ cdef inline Py_ssize_t o200k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t en
     # |[^\r\n\p{L}\p{N}]?[UPPERISH]+[LOWERISH]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
     # |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
     cdef uint8_t b = s[i], c
-    cdef Py_ssize_t w, w1, j, p
+    cdef Py_ssize_t w, w1, j
     cdef bint prefix = False
     cdef SpaceRun r
     c = class_at(s, i, end, &w)
@@ -265,13 +274,8 @@ cdef inline Py_ssize_t o200k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t en
         return contraction_ci(s, j, end, True)
     if c & CLASS_NUMBER:
         return up_to_3_numbers(s, i, end)
-    p = i
-    if b == 32 and is_other(class_at(s, i + 1, end, &w1)):
-        p = i + 1
-    if is_other(class_at(s, p, end, &w1)):
-        j = run_of_other(s, p + w1, end)
-        while j < end and (s[j] == 13 or s[j] == 10 or s[j] == 47):
-            j += 1
+    j = punctuation_run(s, i, end, True)
+    if j >= 0:
         return j
     r = space_run(s, i, end)
     if r.newline_end >= 0:

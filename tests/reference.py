@@ -53,9 +53,19 @@ def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = 
         if not is_special:
             for piece in pretokenize(segment, pattern):
                 words[tuple(bytes([b]) for b in piece.encode("utf-8"))] += 1
+    merges = learn_merges(words, vocab_size - 256 - len(special_tokens))
     vocab = {i: bytes([i]) for i in range(256)}
+    for a, b in merges:
+        vocab[len(vocab)] = a + b
+    for token in special_tokens:
+        vocab[len(vocab)] = token.encode("utf-8")
+    return vocab, merges
+
+
+def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int) -> list[tuple[bytes, bytes]]:
+    """Up to n_merges merges of the most frequent pair (ties: the greater pair of bytes)."""
     merges = []
-    while len(vocab) + len(special_tokens) < vocab_size:
+    while len(merges) < n_merges:
         pairs: Counter[tuple[bytes, bytes]] = Counter()
         for word, count in words.items():
             for pair in zip(word, word[1:]):
@@ -64,14 +74,11 @@ def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = 
             break
         best = max(pairs, key=lambda pair: (pairs[pair], pair))
         merges.append(best)
-        vocab[len(vocab)] = best[0] + best[1]
         merged: Counter[tuple[bytes, ...]] = Counter()
         for word, count in words.items():
             merged[merge(word, best)] += count
         words = merged
-    for token in special_tokens:
-        vocab[len(vocab)] = token.encode("utf-8")
-    return vocab, merges
+    return merges
 
 
 def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],

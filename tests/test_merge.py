@@ -16,22 +16,8 @@ words = st.dictionaries(st.binary(min_size=1, max_size=12).map(lambda b: bytes(x
 
 
 def reference_merges(counts: dict[bytes, int], n_merges: int) -> list[tuple[bytes, bytes]]:
-    table = Counter({tuple(bytes([b]) for b in w): c for w, c in counts.items()})
-    merges = []
-    for _ in range(n_merges):
-        pairs = Counter()
-        for word, c in table.items():
-            for pair in zip(word, word[1:]):
-                pairs[pair] += c
-        if not pairs:
-            break
-        best = max(pairs, key=lambda p: (pairs[p], p))
-        merges.append(best)
-        merged = Counter()
-        for word, c in table.items():
-            merged[reference.merge(word, best)] += c
-        table = merged
-    return merges
+    return reference.learn_merges(Counter({tuple(bytes([b]) for b in w): c for w, c in counts.items()}),
+                                  n_merges)
 
 
 @given(words, st.integers(0, 60))
