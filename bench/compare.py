@@ -150,7 +150,8 @@ def work(task: str, tool: str, args) -> dict:
         assert out == text, f"{tool} decode does not round-trip"
         return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{len(ids)} tokens"}
     if task == "merge":
-        from bpe.train import count_pieces, learn_merges, read_text_chunks
+        from bpe.counting import count_pieces, read_text_chunks
+        from bpe.train import learn_merges
         from bpe.patterns import Pretokenizer
         from bpe.wordtable import WordTable
 

@@ -7,7 +7,7 @@ import pytest
 import bpe
 from bpe._merge import merge_words
 from bpe.patterns import Pretokenizer
-from bpe.train import count_pieces
+from bpe.counting import count_pieces
 
 
 def test_train_bpe_2mb_vocab_2000(benchmark, corpus_file):

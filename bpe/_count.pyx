@@ -11,7 +11,7 @@ import numpy as np
 cimport numpy as cnp
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
@@ -100,12 +100,29 @@ cdef class PieceCounter:
             if n:
                 self.add_piece(s, n, 1)
 
-    def add_counts(self, PieceCounter other):
-        """Add another counter's counts into this one."""
-        cdef size_t k
-        for k in range(other.counts.size()):
-            self.add_piece(&other.text[other.starts[k]], other.starts[k + 1] - other.starts[k],
-                           other.counts[k])
+    def add_table(self, const uint8_t[::1] text, const int64_t[::1] offsets,
+                  const int64_t[::1] counts):
+        """Add a word table's counts: word k is text[offsets[k]:offsets[k + 1]]."""
+        cdef Py_ssize_t k, n_words = counts.shape[0]
+        if offsets.shape[0] != n_words + 1 or (n_words and offsets[n_words] > text.shape[0]):
+            raise ValueError("offsets must have n_words + 1 entries within the text")
+        if n_words == 0:
+            return
+        with nogil:
+            for k in range(n_words):
+                self.add_piece(&text[offsets[k]], offsets[k + 1] - offsets[k], counts[k])
+
+    def byte_arrays(self):
+        """(text uint8, offsets int64, counts int64): the counted pieces, compactly (what a
+        worker sends back)."""
+        cdef size_t n_words = self.counts.size(), total = self.text.size()
+        text = np.empty(total, dtype=np.uint8)
+        offsets = np.asarray(<int64_t[:n_words + 1]>self.starts.data()).copy()
+        counts = np.asarray(<int64_t[:n_words]>self.counts.data()).copy() if n_words else np.zeros(0, np.int64)
+        cdef uint8_t[::1] view = text
+        if total:
+            memcpy(&view[0], self.text.data(), total)
+        return text, offsets, counts
 
     def arrays(self):
         """(symbols int32, offsets int64, counts int64): the WordTable of the counted pieces."""

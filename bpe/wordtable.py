@@ -6,8 +6,11 @@ so one table serves any number of vocabulary sizes.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +36,46 @@ class WordTable:
     def from_counter(cls, counter) -> WordTable:
         """Build the table from a native PieceCounter."""
         return cls(*counter.arrays())
+
+    @classmethod
+    def merge(cls, tables: Iterable[WordTable]) -> WordTable:
+        """One table holding every word of `tables`, counts added (shards counted apart)."""
+        from bpe._count import PieceCounter
+
+        counter = PieceCounter()
+        for table in tables:
+            counter.add_table(table.symbols.astype(np.uint8), table.offsets, table.counts)
+        return cls.from_counter(counter)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the table as .npz (to a temporary name first, then renamed into place)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, symbols=self.symbols, offsets=self.offsets, counts=self.counts)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> WordTable:
+        """Read a table written by `save`; a clear error for anything else."""
+        try:
+            with np.load(path) as data:
+                arrays = {k: data[k] for k in ("symbols", "offsets", "counts")}
+        except FileNotFoundError:
+            raise FileNotFoundError(f"count table {os.fspath(path)!r} does not exist") from None
+        except (KeyError, ValueError, OSError) as e:
+            raise ValueError(f"{os.fspath(path)!r} is not a count table written by "
+                             f"WordTable.save: {e}") from None
+        symbols, offsets, counts = arrays["symbols"], arrays["offsets"], arrays["counts"]
+        if (symbols.dtype != np.int32 or offsets.dtype != np.int64 or counts.dtype != np.int64
+                or len(offsets) != len(counts) + 1 or offsets[-1] != len(symbols)):
+            raise ValueError(f"{os.fspath(path)!r}: arrays have the wrong types or lengths "
+                             f"for a count table")
+        return cls(symbols, offsets, counts)
 
     @property
     def n_words(self) -> int:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import bpe
 from bpe.formats import text_to_token
-from bpe.train import read_text_chunks
+from bpe.counting import read_text_chunks
 
 from . import reference
 from .conftest import shared

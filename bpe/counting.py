@@ -1,0 +1,187 @@
+"""Counting at scale: files cut into chunks, each chunk counted by a worker, tables added.
+
+Counting is a map-reduce. A file is cut into chunks of a few MB at places where the cut
+cannot change a single piece; each chunk is read, decoded and counted in a worker (a local
+process pool by default, or any `concurrent.futures.Executor`, a Dask cluster's included);
+the workers' tables are added up in the parent. Only `workers * 2` chunks are in flight, so
+memory stays bounded whatever the file size, and the result is identical for any number of
+workers, chunk size or executor.
+
+Safe cuts: right before a special token (documents never share a piece), or, for the
+native patterns, right after a newline that follows an ASCII letter or digit and precedes
+an ASCII letter: under gpt2, cl100k and o200k both sides of such a newline are piece
+boundaries, and none of the patterns looks behind. A custom pattern is cut at special
+tokens only.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+
+from bpe._count import PieceCounter
+from bpe.patterns import Pretokenizer
+
+CHUNK_BYTES = 4 << 20
+_NEWLINE_CUT = re.compile(rb"[A-Za-z0-9]\n(?=[A-Za-z])")
+
+
+def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool,
+                 chunk_bytes: int = CHUNK_BYTES) -> list[tuple[int, int]]:
+    """Byte ranges covering the file, each about chunk_bytes long, cut only at safe places."""
+    size = os.path.getsize(path)
+    if size <= chunk_bytes:
+        return [(0, size)]
+    specials = [t.encode("utf-8") for t in special_tokens]
+    cuts = [0]
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        while cuts[-1] + chunk_bytes < size:
+            cut = _next_safe_cut(data, cuts[-1] + chunk_bytes, specials, native)
+            if cut is None or cut >= size:
+                break
+            cuts.append(cut)
+    return list(zip(cuts, cuts[1:] + [size]))
+
+
+def _next_safe_cut(data: mmap.mmap, start: int, specials: list[bytes], native: bool) -> int | None:
+    """The first safe cut at or after `start`, or None."""
+    position = start
+    while True:
+        found = [i for i in (data.find(s, position) for s in specials) if i >= 0]
+        if native:
+            match = _NEWLINE_CUT.search(data, position)
+            if match is not None:
+                found.append(match.end())
+        if not found:
+            return None
+        cut = min(found)
+        if not _inside_special(data, cut, specials):
+            return cut
+        position = cut + 1
+
+
+def _inside_special(data: mmap.mmap, cut: int, specials: list[bytes]) -> bool:
+    """Whether some special token starts before `cut` and ends after it."""
+    for s in specials:
+        i = data.find(s, max(0, cut - len(s) + 1), cut + len(s) - 1)
+        if 0 <= i < cut < i + len(s):
+            return True
+    return False
+
+
+def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = None,
+                     block_bytes: int = 1 << 22) -> Iterator[str]:
+    """Yield the UTF-8 text of bytes [start, end) of a file in blocks; a clear error names
+    the file and the byte offset of the first invalid byte."""
+    offset = start
+    carry = b""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"training file {os.fspath(path)!r} does not exist") from None
+    with f:
+        f.seek(start)
+        left = (os.path.getsize(path) if end is None else end) - start
+        while True:
+            block = f.read(min(block_bytes, left))
+            left -= len(block)
+            data = carry + block
+            # Hold back an incomplete UTF-8 sequence at the end for the next block.
+            cut = len(data) if not block else _last_char_boundary(data)
+            try:
+                text = data[:cut].decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(
+                    f"training file {os.fspath(path)!r} is not valid UTF-8: byte offset "
+                    f"{offset + e.start} ({data[e.start:e.start + 1]!r}): {e.reason}"
+                ) from None
+            if text:
+                yield text
+            offset += cut
+            carry = data[cut:]
+            if not block:
+                return
+
+
+def _last_char_boundary(data: bytes) -> int:
+    """The largest cut <= len(data) that does not split a UTF-8 sequence."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)
+        if byte >= 0xC0:  # a lead byte: is its sequence complete?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if back >= need else len(data) - back
+    return len(data)
+
+
+class _CountSink:
+    """Receives the pre-tokenizer's output and counts pieces (see patterns.Sink)."""
+
+    def __init__(self, counter: PieceCounter):
+        self.counter = counter
+
+    def native(self, text: str, limit: int, pattern_id: int) -> int:
+        return self.counter.count_text(text, limit, pattern_id)
+
+    def pieces(self, pieces: list[str]) -> None:
+        self.counter.add(pieces)
+
+    def special(self, token: str) -> None:
+        pass  # special tokens separate documents and are never counted
+
+
+def count_pieces(texts: Iterable[str], pretokenizer: Pretokenizer,
+                 counter: PieceCounter | None = None) -> PieceCounter:
+    """Count the pieces of a stream of text chunks (special tokens excluded)."""
+    counter = counter if counter is not None else PieceCounter()
+    for _ in pretokenizer.feed(texts, _CountSink(counter)):
+        pass
+    return counter
+
+
+def count_range(path: str, start: int, end: int, pattern: str, special_tokens: list[str]):
+    """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces."""
+    counter = count_pieces(read_text_chunks(path, start, end), Pretokenizer(pattern, special_tokens))
+    return counter.byte_arrays()
+
+
+def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens: list[str],
+                workers: int | None = None, executor: Executor | None = None,
+                chunk_bytes: int = CHUNK_BYTES) -> PieceCounter:
+    """Count the pieces of every file, chunks spread over `executor` (default: a process
+    pool of `workers`, all cores if None; workers=1 counts in this process)."""
+    native = Pretokenizer(pattern).native_id is not None
+    jobs = []
+    for path in paths:
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"training file {path!r} does not exist")
+        jobs += [(path, a, b) for a, b in chunk_ranges(path, special_tokens, native, chunk_bytes)]
+    total = PieceCounter()
+    if executor is None and workers == 1:
+        for path, a, b in jobs:
+            total.add_table(*count_range(path, a, b, pattern, special_tokens))
+        return total
+    own = executor is None
+    executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+    try:
+        in_flight: deque = deque()
+        limit = 2 * (workers or os.cpu_count() or 1)
+        for path, a, b in jobs:
+            in_flight.append(executor.submit(count_range, path, a, b, pattern, special_tokens))
+            if len(in_flight) >= limit:
+                total.add_table(*in_flight.popleft().result())
+        while in_flight:
+            total.add_table(*in_flight.popleft().result())
+    except BaseException:
+        for future in in_flight:
+            future.cancel()
+        raise
+    finally:
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return total

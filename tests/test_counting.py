@@ -1,0 +1,85 @@
+"""Counting at scale: safe chunk cuts, any number of workers, any chunk size, the same counts."""
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bpe
+from bpe.counting import chunk_ranges, count_files
+from bpe.patterns import Pretokenizer
+
+from .conftest import shared
+from .strategies import documents
+
+
+def counts(counter) -> dict[bytes, int]:
+    table = bpe.WordTable.from_counter(counter)
+    return {table.word(i): int(c) for i, c in enumerate(table.counts)}
+
+
+def whole(path, pattern, specials) -> dict[bytes, int]:
+    return counts(count_files([path], pattern, specials, workers=1, chunk_bytes=1 << 40))
+
+
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k", r"\w+|\s+|[^\w\s]+"])
+@given(doc=documents(), chunk_bytes=st.integers(1, 64))
+def test_any_chunk_size_same_counts(tmp_path_factory, pattern, doc, chunk_bytes):
+    text, specials = doc
+    path = tmp_path_factory.mktemp("c") / "t.txt"
+    path.write_text("ab\ncd " * 20 + text + "x\nyz 1\nw", encoding="utf-8")
+    got = counts(count_files([path], pattern, specials, workers=1, chunk_bytes=chunk_bytes))
+    assert got == whole(path, pattern, specials)
+
+
+def test_cuts_fall_on_safe_places(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"one two.\nthree<|eot|>four\nfive x" * 50)
+    for a, b in chunk_ranges(path, ["<|eot|>"], native=True, chunk_bytes=16):
+        data = path.read_bytes()
+        assert a == 0 or data[a:].startswith(b"<|eot|>") or (data[a - 1:a] == b"\n" and data[a - 2:a - 1].isalnum())
+
+
+def test_custom_pattern_cuts_only_at_special_tokens(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"one two\nthree\n" * 100 + b"<|eot|>" + b"x\ny\n" * 100)
+    assert chunk_ranges(path, ["<|eot|>"], native=False, chunk_bytes=16) == [(0, 1400), (1400, 1807)]
+
+
+def test_process_pool_and_thread_pool_same_counts():
+    path = shared("cs336/corpus.en")
+    expected = whole(path, "gpt2", ["<|endoftext|>"])
+    assert counts(count_files([path], "gpt2", ["<|endoftext|>"], workers=2, chunk_bytes=4096)) == expected
+    with ThreadPoolExecutor(2) as pool:
+        got = count_files([path], "gpt2", ["<|endoftext|>"], executor=pool, chunk_bytes=1000)
+    assert counts(got) == expected
+
+
+def test_train_same_merges_for_any_workers():
+    path = shared("cs336/corpus.en")
+    one = bpe.train_bpe(path, 500, ["<|endoftext|>"], workers=1)
+    assert bpe.train_bpe(path, 500, ["<|endoftext|>"], workers=2) == one
+    with ProcessPoolExecutor(2) as pool:
+        assert bpe.train(path, 500, ["<|endoftext|>"], executor=pool).merges == one[1]
+
+
+def test_bad_utf8_in_a_later_chunk_names_the_absolute_offset(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"abc def\nghi " * 100 + b"\xff")
+    with pytest.raises(ValueError, match=r"bad.txt.*byte offset 1200"):
+        count_files([path], "gpt2", [], workers=1, chunk_bytes=64)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        count_files([tmp_path / "nope.txt"], "gpt2", [], workers=1)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    assert len(count_files([path], "gpt2", [], workers=1)) == 0
+
+
+def test_native_flag_matches_pretokenizer():
+    assert Pretokenizer("o200k").native_id is not None and Pretokenizer(r"\w+").native_id is None
