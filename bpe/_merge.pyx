@@ -12,6 +12,8 @@ State, all in C:
 - a max-heap of (count, pair) with lazy invalidation: a count that drops leaves its entry
   behind, fixed up when it surfaces; a count that rises pushes a fresh entry.
 """
+import threading
+
 import numpy as np
 
 cimport numpy as cnp
@@ -49,7 +51,7 @@ cdef class _MergeLoop:
     cdef vector[uint8_t] token_bytes     # id -> bytes, for the tie-break
     cdef vector[int64_t] token_offsets
     cdef int32_t merged_pair
-    cdef int32_t step
+    cdef public int32_t step
 
     def __dealloc__(self):
         pairmap_free(&self.pair_index)
@@ -245,11 +247,12 @@ cdef class _MergeLoop:
 
 
 def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
-                const int64_t[::1] counts, Py_ssize_t n_merges):
+                const int64_t[::1] counts, Py_ssize_t n_merges, progress=None):
     """Learn up to `n_merges` merges from unique words of byte ids (0..255) with counts.
 
     Returns an int32 array of shape (n_done, 2): row k is the pair of ids merged into
     id 256 + k. Fewer rows than asked means no pair was left. The inputs are not modified.
+    `progress(n_done)`, if given, is called a few times a second from another thread.
     """
     cdef Py_ssize_t n_words = counts.shape[0]
     if offsets.shape[0] != n_words + 1:
@@ -284,10 +287,23 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     cdef int done
     if pairmap_init(&loop.pair_index, 1024) != 0:
         raise MemoryError("no memory for the pair index")
+    stop = threading.Event()
+    if progress is not None:           # the loop holds no GIL, so a thread can watch it
+        watcher = threading.Thread(target=_watch, args=(loop, progress, stop), daemon=True)
+        watcher.start()
     with nogil:
         done = loop.count_pairs()
         if done == 0:
             done = loop.run(<int32_t>n_merges, merges_view)
+    stop.set()
+    if progress is not None:
+        watcher.join()
+        progress(max(done, 0))
     if done < 0:
         raise MemoryError("out of memory in the merge loop")
     return merges[:done].copy()
+
+
+def _watch(_MergeLoop loop, progress, stop):
+    while not stop.wait(0.2):
+        progress(max(loop.step, 0))

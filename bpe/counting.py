@@ -19,7 +19,7 @@ import mmap
 import os
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from bpe._count import PieceCounter
@@ -30,9 +30,10 @@ _NEWLINE_CUT = re.compile(rb"[A-Za-z0-9]\n(?=[A-Za-z])")
 
 
 def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool,
-                 chunk_bytes: int = CHUNK_BYTES) -> list[tuple[int, int]]:
-    """Byte ranges covering the file, each about chunk_bytes long, cut only at safe places."""
-    size = os.path.getsize(path)
+                 chunk_bytes: int = CHUNK_BYTES, end: int | None = None) -> list[tuple[int, int]]:
+    """Byte ranges covering the file (up to `end`), each about chunk_bytes long, cut only
+    at safe places."""
+    size = os.path.getsize(path) if end is None else end
     if size <= chunk_bytes:
         return [(0, size)]
     specials = [t.encode("utf-8") for t in special_tokens]
@@ -44,6 +45,15 @@ def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native:
                 break
             cuts.append(cut)
     return list(zip(cuts, cuts[1:] + [size]))
+
+
+def safe_cut_after(path: str | os.PathLike, position: int, special_tokens: Sequence[str],
+                   native: bool) -> int | None:
+    """The first safe cut at or after byte `position` of the file, or None."""
+    if position >= os.path.getsize(path):
+        return None
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _next_safe_cut(data, position, [t.encode("utf-8") for t in special_tokens], native)
 
 
 def _next_safe_cut(data: mmap.mmap, start: int, specials: list[bytes], native: bool) -> int | None:
@@ -73,9 +83,9 @@ def _inside_special(data: mmap.mmap, cut: int, specials: list[bytes]) -> bool:
 
 
 def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = None,
-                     block_bytes: int = 1 << 22) -> Iterator[str]:
+                     block_bytes: int = 1 << 22, errors: str = "strict") -> Iterator[str]:
     """Yield the UTF-8 text of bytes [start, end) of a file in blocks; a clear error names
-    the file and the byte offset of the first invalid byte."""
+    the file and the byte offset of the first invalid byte (errors="replace": U+FFFD)."""
     offset = start
     carry = b""
     try:
@@ -92,7 +102,7 @@ def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = 
             # Hold back an incomplete UTF-8 sequence at the end for the next block.
             cut = len(data) if not block else _last_char_boundary(data)
             try:
-                text = data[:cut].decode("utf-8")
+                text = data[:cut].decode("utf-8", errors)
             except UnicodeDecodeError as e:
                 raise ValueError(
                     f"training file {os.fspath(path)!r} is not valid UTF-8: byte offset "
@@ -143,45 +153,62 @@ def count_pieces(texts: Iterable[str], pretokenizer: Pretokenizer,
     return counter
 
 
-def count_range(path: str, start: int, end: int, pattern: str, special_tokens: list[str]):
+def count_range(path: str, start: int, end: int, pattern: str, special_tokens: list[str],
+                errors: str = "strict"):
     """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces."""
-    counter = count_pieces(read_text_chunks(path, start, end), Pretokenizer(pattern, special_tokens))
+    counter = count_pieces(read_text_chunks(path, start, end, errors=errors),
+                           Pretokenizer(pattern, special_tokens))
     return counter.byte_arrays()
 
 
 def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens: list[str],
                 workers: int | None = None, executor: Executor | None = None,
-                chunk_bytes: int = CHUNK_BYTES) -> PieceCounter:
+                chunk_bytes: int = CHUNK_BYTES, errors: str = "strict",
+                ends: dict[str, int] | None = None,
+                on_bytes: Callable[[int], None] | None = None) -> PieceCounter:
     """Count the pieces of every file, chunks spread over `executor` (default: a process
-    pool of `workers`, all cores if None; workers=1 counts in this process)."""
+    pool of `workers`, all cores if None; workers=1 counts in this process). `ends` stops
+    a file early (at a safe cut); `on_bytes(n)` hears of each chunk counted."""
     native = Pretokenizer(pattern).native_id is not None
     jobs = []
     for path in paths:
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"training file {path!r} does not exist")
-        jobs += [(path, a, b) for a, b in chunk_ranges(path, special_tokens, native, chunk_bytes)]
+        end = (ends or {}).get(path)
+        jobs += [(path, a, b) for a, b in chunk_ranges(path, special_tokens, native, chunk_bytes, end)]
     total = PieceCounter()
-    if executor is None and workers == 1:
-        for path, a, b in jobs:
-            total.add_table(*count_range(path, a, b, pattern, special_tokens))
+
+    def add(job, table):
+        total.add_table(*table)
+        if on_bytes is not None:
+            on_bytes(job[2] - job[1])
+
+    if executor is None and (workers == 1 or len(jobs) <= 1):
+        for job in jobs:
+            add(job, count_range(*job, pattern, special_tokens, errors))
         return total
     own = executor is None
     executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+    in_flight: deque = deque()
     try:
-        in_flight: deque = deque()
         limit = 2 * (workers or os.cpu_count() or 1)
-        for path, a, b in jobs:
-            in_flight.append(executor.submit(count_range, path, a, b, pattern, special_tokens))
+        for job in jobs:
+            in_flight.append((job, executor.submit(count_range, *job, pattern, special_tokens, errors)))
             if len(in_flight) >= limit:
-                total.add_table(*in_flight.popleft().result())
+                add(*_done(in_flight.popleft()))
         while in_flight:
-            total.add_table(*in_flight.popleft().result())
+            add(*_done(in_flight.popleft()))
     except BaseException:
-        for future in in_flight:
+        for _, future in in_flight:     # Ctrl-C or a failed chunk: drop the rest
             future.cancel()
         raise
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
     return total
+
+
+def _done(item):
+    job, future = item
+    return job, future.result()

@@ -1,27 +1,32 @@
-"""Training: text files -> piece counts -> WordTable -> merges -> vocabulary.
+"""Training: text -> piece counts -> WordTable -> merges -> vocabulary.
 
 `train_bpe` is the Stanford CS336 function (same name, arguments and return value);
-`train` returns a ready Tokenizer. The rules (DESIGN.md, "Semantics"): the vocabulary starts
-with the 256 bytes, special tokens cut documents and are never merged, pairs never cross a
-piece, the most frequent pair wins with ties to the greater (bytes_a, bytes_b).
+`train` returns a ready Tokenizer, takes files, an iterable of str or a saved count table,
+and reports each phase. The rules (DESIGN.md, "Semantics"): the vocabulary starts with the
+256 bytes, special tokens cut documents and are never merged, pairs never cross a piece,
+the most frequent pair wins with ties to the greater (bytes_a, bytes_b).
 Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import resource
+import sys
+import time
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from bpe._merge import merge_words
-from bpe.counting import count_files
-from bpe.patterns import check_special_tokens
+from bpe.counting import count_files, count_pieces, read_text_chunks, safe_cut_after
+from bpe.patterns import Pretokenizer, check_special_tokens
 from bpe.wordtable import WordTable
 
 
-def learn_merges(table: WordTable, n_merges: int) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
+def learn_merges(table: WordTable, n_merges: int, progress=None
+                 ) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
     """Run the merge loop; return the vocabulary of bytes and merged tokens, and the id pairs."""
-    pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges)
+    pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges, progress)
     vocab = {i: bytes([i]) for i in range(256)}
     merges = [(int(a), int(b)) for a, b in pairs]
     for k, (a, b) in enumerate(merges):
@@ -53,35 +58,127 @@ def train_bpe(
     An empty corpus gives the base vocabulary and no merges. Counting runs on `workers`
     processes (all cores if None); the result is the same for any number.
     """
-    return _train_files([input_path], vocab_size, check_special_tokens(special_tokens), pattern,
-                        workers=workers)
+    tok = train(input_path, vocab_size, special_tokens, pattern, workers=workers, progress=False)
+    return tok.vocab, tok.merges
 
 
 def train(
-    input_paths: str | os.PathLike | Sequence[str | os.PathLike],
+    inputs: str | os.PathLike | Sequence[str | os.PathLike] | Iterable[str] | WordTable,
     vocab_size: int,
     special_tokens: Sequence[str] | None = None,
     pattern: str = "gpt2",
     workers: int | None = None,
     executor=None,
+    progress: bool = True,
+    errors: str = "strict",
+    held_out_bytes: int = 0,
 ):
-    """Train on one or more files and return a Tokenizer with the same pattern and specials.
-    Counting runs on `executor` (any concurrent.futures.Executor) or on a local pool of
-    `workers` processes (all cores if None)."""
+    """Train a Tokenizer.
+
+    inputs: a path or a list/tuple of paths (counted in chunks on `executor`, any
+    concurrent.futures.Executor, or on a local pool of `workers` processes, all cores if
+    None); any other iterable of str (counted here, streaming); or a WordTable of counts.
+    progress: print each phase to stderr, with progress bars on a terminal.
+    errors: "strict" stops at the first invalid UTF-8 byte, naming file and offset;
+    "replace" counts it as U+FFFD.
+    held_out_bytes: keep the last that many bytes of the last file out of training (cut at
+    a safe place) and report the compression ratio on them.
+    """
     from bpe.tokenizer import Tokenizer
 
-    paths = [input_paths] if isinstance(input_paths, (str, os.PathLike)) else list(input_paths)
     specials = check_special_tokens(special_tokens)
-    vocab, merges = _train_files(paths, vocab_size, specials, pattern, workers, executor)
-    return Tokenizer(vocab, merges, special_tokens=specials, pattern=pattern)
-
-
-def _train_files(paths, vocab_size: int, specials: list[str], pattern: str,
-                 workers: int | None = None, executor=None):
     n_merges = _merge_budget(vocab_size, specials)
-    counter = count_files(paths, pattern, specials, workers=workers, executor=executor)
-    vocab, id_merges = learn_merges(WordTable.from_counter(counter), n_merges)
+    report = _Report(progress)
+    table, held_out = _count(inputs, pattern, specials, workers, executor, errors,
+                             held_out_bytes, report)
+    start = time.perf_counter()
+    with report.bar(n_merges, "merges") as bar:
+        vocab, id_merges = learn_merges(table, n_merges, bar.update_to if bar else None)
     merges = [(vocab[a], vocab[b]) for a, b in id_merges]
+    report.phase("merge", time.perf_counter() - start, f"{len(merges):,} merges")
     for token in specials:
         vocab[len(vocab)] = token.encode("utf-8")
-    return vocab, merges
+    tok = Tokenizer(vocab, merges, special_tokens=specials, pattern=pattern)
+    report.summary(tok, held_out)
+    return tok
+
+
+def _count(inputs, pattern, specials, workers, executor, errors, held_out_bytes, report):
+    """(WordTable, (text, where) to measure compression on, or None)."""
+    start = time.perf_counter()
+    if isinstance(inputs, WordTable):
+        report.phase("load counts", 0.0, f"{inputs.n_words:,} unique words")
+        return inputs, None
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if isinstance(inputs, (list, tuple)):
+        paths = [os.fspath(p) for p in inputs]
+        for path in paths:
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"training file {path!r} does not exist")
+        ends, held_out = {}, None
+        if held_out_bytes > 0 and paths:
+            native = Pretokenizer(pattern).native_id is not None
+            last = paths[-1]
+            cut = safe_cut_after(last, max(0, os.path.getsize(last) - held_out_bytes), specials, native)
+            if cut is not None:
+                ends[last] = cut
+                held_out = ("".join(read_text_chunks(last, cut, errors="replace")), "held out")
+        n_bytes = sum(ends.get(p, os.path.getsize(p)) for p in paths)
+        with report.bar(n_bytes, "bytes") as bar:
+            counter = count_files(paths, pattern, specials, workers=workers, executor=executor,
+                                  errors=errors, ends=ends, on_bytes=bar.update if bar else None)
+        if held_out is None and paths:
+            why = "; no safe place to cut a held-out slice" if held_out_bytes > 0 else ""
+            with open(paths[0], encoding="utf-8", errors="replace") as f:
+                held_out = (f.read(1_000_000), f"first 1 MB of the training text, not held out{why}")
+    else:
+        n_bytes = None
+        counter = count_pieces(inputs, Pretokenizer(pattern, specials))
+        held_out = None
+    table = WordTable.from_counter(counter)
+    what = f"{n_bytes / 1e6:,.1f} MB read, " if n_bytes is not None else ""
+    report.phase("count", time.perf_counter() - start,
+                 f"{what}{int(table.counts.sum()):,} pieces, {table.n_words:,} unique words")
+    return table, held_out
+
+
+class _Report:
+    """Per-phase lines on stderr and tqdm bars on a terminal, when asked for."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def phase(self, name: str, seconds: float, what: str) -> None:
+        if self.enabled:
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{name}: {what} in {seconds:.2f} s (peak RSS {peak_mb:.0f} MB)", file=sys.stderr)
+
+    def bar(self, total: int, unit: str):
+        if not (self.enabled and sys.stderr.isatty()):
+            return _NoBar()
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit=unit, unit_scale=True, leave=False, file=sys.stderr)
+        bar.update_to = lambda n: bar.update(n - bar.n)
+        return bar
+
+    def summary(self, tok, held_out) -> None:
+        if not self.enabled:
+            return
+        from bpe.simple import compression_ratio
+
+        longest = sorted(tok.vocab.values(), key=len, reverse=True)[:10]
+        print("longest tokens: " + ", ".join(repr(t.decode("utf-8", "replace")) for t in longest),
+              file=sys.stderr)
+        if held_out and held_out[0]:
+            ratio = compression_ratio(tok, held_out[0])
+            print(f"compression: {ratio:.2f} bytes/token on the {held_out[1]}", file=sys.stderr)
+
+
+class _NoBar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False

@@ -83,3 +83,17 @@ def test_empty_file(tmp_path):
 
 def test_native_flag_matches_pretokenizer():
     assert Pretokenizer("o200k").native_id is not None and Pretokenizer(r"\w+").native_id is None
+
+
+def test_dask_cluster_same_counts_and_merges():
+    """A real distributed.LocalCluster with two worker processes: same counts, same merges."""
+    distributed = pytest.importorskip("distributed", reason="pip install -e '.[dask]'")
+    path = shared("cs336/corpus.en")
+    specials = ["<|endoftext|>"]
+    local = bpe.train(path, 500, specials, workers=1, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        got = count_files([path], "gpt2", specials, executor=client.get_executor(), chunk_bytes=4096)
+        assert counts(got) == whole(path, "gpt2", specials)
+        tok = bpe.train(path, 500, specials, executor=client, progress=False)
+    assert (tok.vocab, tok.merges) == (local.vocab, local.merges)
