@@ -5,7 +5,7 @@
     python bench/compare.py --input my.txt --tasks train --vocab-size 32000
 
 Every (task, tool) runs in its own subprocess, so each peak RSS is that tool's alone (it
-includes the input text the process holds). Times are medians of --repeats runs after one
+includes the input text the process holds, and any worker processes it starts). Times are medians of --repeats runs after one
 warm-up; training runs once (it is long and has no warm state to speak of). Prints a
 Markdown table, ready for the README, with the machine and the date.
 
@@ -30,6 +30,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -214,15 +215,57 @@ def tools_for(task: str) -> list[str]:
     raise SystemExit(f"unknown task {task!r}")
 
 
+def tree_rss_mb(root: int) -> float:
+    """The resident memory of a process and all its descendants, from /proc."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            statm = Path(f"/proc/{entry}/statm").read_text()
+        except OSError:
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+        rss[int(entry)] = int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [c for c, p in parents.items() if p == pid and c not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(rss.get(pid, 0) for pid in tree) / 2**20
+
+
 def run_one(task: str, tool: str, args) -> dict | str:
+    """Run one (task, tool) in a fresh process. Peak RSS is that process tree's: the
+    worker's own peak, or the sum over it and its worker processes sampled every 20 ms,
+    whichever is larger (bpe counts on a process pool; peers use threads)."""
     command = [sys.executable, __file__, "--worker", task, tool, "--input", str(args.input),
                "--mb", str(args.mb), "--repeats", str(args.repeats),
                "--vocab-size", str(args.vocab_size)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
-    for line in done.stdout.splitlines():
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+
+    def sample():
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mb(process.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return "timed out"
+    sampler.join()
+    for line in stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    return (done.stderr.strip().splitlines() or ["failed"])[-1][:80]
+            result = json.loads(line[len("RESULT "):])
+            result["peak_rss_mb"] = max(result["peak_rss_mb"], peak[0])
+            return result
+    return (stderr.strip().splitlines() or ["failed"])[-1][:80]
 
 
 def machine() -> str:
