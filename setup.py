@@ -48,6 +48,7 @@ extensions = [
 setup(
     ext_modules=cythonize(
         extensions,
+        force=DEBUG,  # directives are not in Cython's timestamp check: regenerate for debug
         compiler_directives={
             "language_level": 3,
             "boundscheck": DEBUG,

@@ -104,8 +104,12 @@ cdef class PieceCounter:
                   const int64_t[::1] counts):
         """Add a word table's counts: word k is text[offsets[k]:offsets[k + 1]]."""
         cdef Py_ssize_t k, n_words = counts.shape[0]
-        if offsets.shape[0] != n_words + 1 or (n_words and offsets[n_words] > text.shape[0]):
-            raise ValueError("offsets must have n_words + 1 entries within the text")
+        if offsets.shape[0] != n_words + 1:
+            raise ValueError(f"offsets has {offsets.shape[0]} entries, expected n_words + 1 = {n_words + 1}")
+        for k in range(n_words):
+            if offsets[k] < 0 or offsets[k] > offsets[k + 1] or offsets[k + 1] > text.shape[0]:
+                raise ValueError(f"offsets[{k}:{k + 2}] = {offsets[k]}, {offsets[k + 1]} is not a "
+                                 f"range inside the {text.shape[0]} bytes of text")
         if n_words == 0:
             return
         with nogil:

@@ -42,8 +42,10 @@ cdef enum:
     CACHE_MAX_BYTES = 22    # longer pieces bypass the cache
     CACHE_MAX_IDS = 8
     AHEAD = 8               # pieces found (and their cache slots prefetched) ahead of encoding
-    LONG_SLOTS = 4096       # the long-piece cache: pieces of 23 to LONG_MAX_BYTES bytes
-    LONG_MAX_BYTES = 4096
+    LONG_SLOTS = 2048       # the long-piece cache: pieces of 23 to LONG_MAX_BYTES bytes
+    LONG_MAX_BYTES = 1024   # at most 2048 * (1 KB + 4 KB of ids): 10 MB, typically far less
+
+SHORT_PIECE_BYTES = SHORT_PIECE    # for tests: longer pieces take the heap algorithm
 
 
 cdef struct LongSlot:
@@ -63,8 +65,8 @@ cdef struct CacheSlot:
 @cython.final
 cdef class PieceCache:
     """Piece bytes -> ids for recently seen pieces, bounded: a direct-mapped table of short
-    pieces (3.5 MB) and a smaller one of long pieces (indentation, rules, long words), whose
-    BPE is the slowest to redo."""
+    pieces (3.5 MB) and one of 2048 long pieces (indentation, rules, long words: at most
+    10 MB, usually well under 1 MB), whose BPE is the slowest to redo."""
     cdef CacheSlot* slots
     cdef LongSlot* long_slots
     cdef public long long hits, misses
@@ -539,8 +541,17 @@ cdef class TokenArena:
         cdef uint8_t* dst = <uint8_t*>PyBytes_AS_STRING(out)
         with nogil:
             for i in range(n):
-                start = offsets[ids[i]]
-                length = offsets[ids[i] + 1] - start
+                t = ids[i]                      # read again: the caller's array may change
+                if t < 0 or t >= self.n_vocab or not present[t]:
+                    bad = i
+                    break
+                start = offsets[t]
+                length = offsets[t + 1] - start
+                if at + length > total:
+                    bad = i
+                    break
                 memcpy(dst + at, arena + start, length)
                 at += length
+        if bad >= 0:
+            raise ValueError(f"the ids changed while they were being decoded (position {bad})")
         return out

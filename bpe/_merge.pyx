@@ -258,7 +258,10 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     if offsets.shape[0] != n_words + 1:
         raise ValueError(f"offsets has {offsets.shape[0]} entries, expected n_words + 1 = {n_words + 1}")
     if n_words and (offsets[0] != 0 or offsets[n_words] != symbols.shape[0]):
-        raise ValueError("offsets must start at 0 and end at len(symbols)")
+        raise ValueError(f"offsets must run from 0 to len(symbols) = {symbols.shape[0]}, "
+                         f"got {offsets[0]} to {offsets[n_words]}")
+    if n_words and np.any(np.diff(np.asarray(offsets)) < 0):
+        raise ValueError("offsets must not decrease")
     if n_merges < 0 or n_merges > 2**31 - 257:
         raise ValueError(f"n_merges={n_merges} must be in 0..{2**31 - 257}")
 

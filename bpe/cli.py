@@ -58,8 +58,8 @@ def cmd_count(args) -> int:
     if _refuse_existing(args.output, args.force, is_folder=False):
         return 2
     start = time.perf_counter()
-    counter = count_files(args.files, bpe.PATTERNS.get(args.pattern, args.pattern),
-                          args.special_token, workers=args.workers, errors=args.errors)
+    counter = count_files(args.files, args.pattern, args.special_token, workers=args.workers,
+                          errors=args.errors)
     table = bpe.WordTable.from_counter(counter)
     table.save(args.output)
     print(f"counted {int(table.counts.sum()):,} pieces, {table.n_words:,} unique words in "
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, TypeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

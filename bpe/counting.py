@@ -38,9 +38,10 @@ def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native:
         return [(0, size)]
     specials = [t.encode("utf-8") for t in special_tokens]
     cuts = [0]
+    found: dict = {}  # search results to reuse, so a rare special token is searched for once
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         while cuts[-1] + chunk_bytes < size:
-            cut = _next_safe_cut(data, cuts[-1] + chunk_bytes, specials, native)
+            cut = _next_safe_cut(data, cuts[-1] + chunk_bytes, specials, native, found)
             if cut is None or cut >= size:
                 break
             cuts.append(cut)
@@ -53,21 +54,34 @@ def safe_cut_after(path: str | os.PathLike, position: int, special_tokens: Seque
     if position >= os.path.getsize(path):
         return None
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return _next_safe_cut(data, position, [t.encode("utf-8") for t in special_tokens], native)
+        return _next_safe_cut(data, position, [t.encode("utf-8") for t in special_tokens], native, {})
 
 
-def _next_safe_cut(data: mmap.mmap, start: int, specials: list[bytes], native: bool) -> int | None:
+def _find(data: mmap.mmap, what: bytes | re.Pattern, position: int, found: dict) -> int:
+    """The next occurrence of `what` (its start, or a regex match's end) at or after
+    position, or -1; `found` keeps earlier answers, valid while they lie ahead."""
+    known = found.get(what)
+    if known is not None and (known >= position or known == -1):
+        return known
+    if isinstance(what, bytes):
+        at = data.find(what, position)
+    else:
+        match = what.search(data, position)
+        at = match.end() if match is not None else -1
+    found[what] = at
+    return at
+
+
+def _next_safe_cut(data: mmap.mmap, start: int, specials: list[bytes], native: bool,
+                   found: dict) -> int | None:
     """The first safe cut at or after `start`, or None."""
     position = start
     while True:
-        found = [i for i in (data.find(s, position) for s in specials) if i >= 0]
-        if native:
-            match = _NEWLINE_CUT.search(data, position)
-            if match is not None:
-                found.append(match.end())
-        if not found:
+        targets = specials + ([_NEWLINE_CUT] if native else [])
+        hits = [i for i in (_find(data, t, position, found) for t in targets) if i >= position]
+        if not hits:
             return None
-        cut = min(found)
+        cut = min(hits)
         if not _inside_special(data, cut, specials):
             return cut
         position = cut + 1

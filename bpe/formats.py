@@ -89,7 +89,13 @@ def read_merges_txt(path: str | os.PathLike) -> list[tuple[bytes, bytes]]:
 
 
 def vocab_json_bytes(vocab: dict[int, bytes]) -> bytes:
-    encoder = {token_to_text(token): token_id for token_id, token in sorted(vocab.items())}
+    encoder: dict[str, int] = {}
+    for token_id, token in sorted(vocab.items()):
+        text = token_to_text(token)
+        if text in encoder:
+            raise ValueError(f"ids {encoder[text]} and {token_id} both hold {token!r}; GPT-2's "
+                             f"vocab.json maps each token's bytes to one id")
+        encoder[text] = token_id
     return json.dumps(encoder, ensure_ascii=False, indent=1).encode("utf-8")
 
 

@@ -9,7 +9,8 @@ string runs on `regex` through the same interface, only slower.
 stretches for a native kernel to walk (`sink.native`) or as lists of pieces (`sink.pieces`).
 Streaming keeps results exact however the input is chunked: after each chunk only the
 pieces whose match cannot change with more text are taken, and the rest waits for the next
-round (see `_feed_text`).
+round (see `_feed_text`). A custom pattern may look arbitrarily far, so its text is only cut
+at special tokens: without them, the whole text is held before it is cut.
 """
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ class Pretokenizer:
         """The pattern's pieces of `text`, which must hold no special token."""
         if self.native_id is not None:
             return native_pieces(text, self.native_id)
-        return self._regex.findall(text)
+        return [m.group() for m in self._regex.finditer(text)]  # whole matches, even with groups
 
     def feed(self, chunks: Iterable[str], sink: Sink, settle_chars: int = _CHUNK_CHARS
              ) -> Iterator[None]:
@@ -164,30 +165,22 @@ class Pretokenizer:
             return 0
         if self.native_id is not None:
             return sink.native(text, limit, self.native_id)
-        pieces = self._regex.findall(text)
-        if limit < 0:
-            sink.pieces(pieces)
-            return len(text)
-        keep, end = self._settled(text, pieces, limit)
-        sink.pieces(pieces[:keep])
-        return end
+        if limit >= 0:
+            # A custom pattern may look any distance ahead or behind, so its text is cut
+            # only at special tokens (and at the end): wait for one.
+            return 0
+        sink.pieces(self.pieces(text))
+        return len(text)
 
     def _settled(self, tail: str, pieces: list[str], limit: int) -> tuple[int, int]:
-        """(k, end): the first k pieces are settled and end at `end`. Settled means not the
-        last piece and ending by `limit`, since a later chunk could still change a
-        lookahead or complete a special token past it."""
-        if sum(map(len, pieces)) == len(tail):
-            # Built-in patterns cover every character, so piece ends add up from the back.
-            keep, end = len(pieces), len(tail)
-            while keep > 0 and (keep == len(pieces) or end > limit):
-                keep -= 1
-                end -= len(pieces[keep])
-            return keep, end
-        # A custom pattern that skips text: locate the pieces by search.
-        ends = [m.end() for m in self._regex.finditer(tail)][:-1]
-        while ends and ends[-1] > limit:
-            ends.pop()
-        return len(ends), (ends[-1] if ends else 0)
+        """(k, end): the first k pieces (of a native pattern: back to back) are settled and
+        end at `end`. Settled means not the last piece and ending by `limit`, since a later
+        chunk could still change a lookahead or complete a special token past it."""
+        keep, end = len(pieces), len(tail)
+        while keep > 0 and (keep == len(pieces) or end > limit):
+            keep -= 1
+            end -= len(pieces[keep])
+        return keep, end
 
 
 class _ListSink:

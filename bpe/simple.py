@@ -58,14 +58,15 @@ class WordTokenizer:
         self.id_to_word = [self.UNK, *(w for w in words if w != self.UNK)]
         self.word_to_id = {w: i for i, w in enumerate(self.id_to_word)}
         if len(self.word_to_id) != len(self.id_to_word):
-            raise ValueError("words must not repeat")
+            repeated = next(w for i, w in enumerate(self.id_to_word) if self.word_to_id[w] != i)
+            raise ValueError(f"words must not repeat: {repeated!r} is given twice")
 
     @classmethod
     def train(cls, text: str, pattern: str = r"\w+|.", vocab_size: int | None = None) -> WordTokenizer:
         """Learn the vocabulary: the most frequent words (ties: first seen), UNK included."""
         if vocab_size is not None and vocab_size < 1:
             raise ValueError(f"vocab_size={vocab_size} must leave room for the UNK token")
-        counts = Counter(regex.findall(resolve_pattern(pattern), text))
+        counts = Counter(m.group() for m in regex.finditer(resolve_pattern(pattern), text))
         limit = None if vocab_size is None else vocab_size - 1
         return cls([w for w, _ in counts.most_common(limit)], pattern=pattern)
 
@@ -75,17 +76,16 @@ class WordTokenizer:
 
     def encode(self, text: str) -> list[int]:
         lookup = self.word_to_id.get
-        return [lookup(w, 0) for w in self._regex.findall(text)]
+        return [lookup(m.group(), 0) for m in self._regex.finditer(text)]
 
     def decode(self, ids: Iterable[int]) -> str:
-        try:
-            return "".join(self.id_to_word[i] if i >= 0 else _bad(i) for i in ids)
-        except IndexError:
-            raise ValueError(f"ids must be in 0..{len(self.id_to_word) - 1}") from None
-
-
-def _bad(i: int) -> str:
-    raise IndexError(i)
+        words = []
+        for i in ids:
+            if not 0 <= i < len(self.id_to_word):
+                raise ValueError(f"id {i} is not in the vocabulary: ids must be in "
+                                 f"0..{len(self.id_to_word) - 1}")
+            words.append(self.id_to_word[i])
+        return "".join(words)
 
 
 def compression_ratio(tokenizer, text: str) -> float:

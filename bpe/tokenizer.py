@@ -56,7 +56,7 @@ class Tokenizer:
     ):
         specials = check_special_tokens(special_tokens)
         self.vocab = _checked_vocab(vocab)
-        self.merges = [(bytes(a), bytes(b)) for a, b in merges]
+        self.merges = _checked_merges(merges)
         self.pattern = pattern
         self.special_tokens = specials
         self._pretokenizer = Pretokenizer(pattern, specials)
@@ -157,7 +157,9 @@ class Tokenizer:
     def _encode_into(self, chunks: Iterable[str], out: IdBuffer) -> Iterator[None]:
         """Append the ids of the text to out, pausing after each settled stretch."""
         sink = _EncodeSink(self._table, out, self._cache(), self.special_ids)
-        return self._pretokenizer.feed(chunks, sink)
+        for _ in self._pretokenizer.feed(chunks, sink):
+            yield
+            sink.cache = self._cache()  # a generator may be resumed on another thread
 
     def _cache(self) -> PieceCache:
         cache = getattr(self._local, "cache", None)
@@ -174,7 +176,10 @@ class Tokenizer:
         b'hello world'
         """
         if isinstance(ids, list):
-            return self._arena.decode_list(ids)
+            try:
+                return self._arena.decode_list(ids)
+            except TypeError:
+                pass  # items that are not Python ints (NumPy ints, say): the general path
         return self._arena.decode(_id_array(ids))
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -221,11 +226,21 @@ def _checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
         raise ValueError("vocab must be a non-empty dict of id -> bytes")
     checked = {}
     for token_id, token in vocab.items():
-        if not isinstance(token_id, (int, np.integer)) or token_id < 0:
-            raise ValueError(f"vocab id {token_id!r} must be an int >= 0")
+        if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < 2**31 - 1:
+            raise ValueError(f"vocab id {token_id!r} must be an int in 0..{2**31 - 2}")
         if not isinstance(token, (bytes, bytearray)):
             raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")
         checked[int(token_id)] = bytes(token)
+    return checked
+
+
+def _checked_merges(merges) -> list[tuple[bytes, bytes]]:
+    checked = []
+    for rank, merge in enumerate(merges):
+        if (not isinstance(merge, (tuple, list)) or len(merge) != 2
+                or not all(isinstance(t, (bytes, bytearray)) for t in merge)):
+            raise ValueError(f"merge {rank} is {merge!r}; expected a pair of bytes")
+        checked.append((bytes(merge[0]), bytes(merge[1])))
     return checked
 
 
@@ -269,7 +284,9 @@ def _id_array(ids: Iterable[int]) -> np.ndarray:
             raise ValueError(f"token id {array.max()} is not in the vocabulary")
         return np.ascontiguousarray(array, dtype=np.int64)
     if array.ndim == 1 and array.dtype == object and all(isinstance(i, int) for i in array):
-        huge = next(i for i in array if not -(2**63) <= i < 2**63)
+        huge = next((i for i in array if not -(2**63) <= i < 2**63), None)
+        if huge is None:
+            return array.astype(np.int64)
         raise ValueError(f"token id {huge} is not in the vocabulary")
     raise TypeError(f"ids must be a flat sequence of ints, got dtype {array.dtype} "
                     f"with shape {array.shape}")

@@ -36,7 +36,9 @@ def learn_merges(table: WordTable, n_merges: int, progress=None
 
 def _merge_budget(vocab_size: int, special_tokens: list[str]) -> int:
     floor = 256 + len(special_tokens)
-    if not isinstance(vocab_size, (int, np.integer)) or vocab_size < floor:
+    if not isinstance(vocab_size, (int, np.integer)) or isinstance(vocab_size, bool):
+        raise TypeError(f"vocab_size={vocab_size!r} must be an int")
+    if vocab_size < floor:
         raise ValueError(
             f"vocab_size={vocab_size} is smaller than the 256 byte tokens plus "
             f"{len(special_tokens)} special token{'s' if len(special_tokens) != 1 else ''}"

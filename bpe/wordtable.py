@@ -6,8 +6,8 @@ so one table serves any number of vocabulary sizes.
 """
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,15 +49,12 @@ class WordTable:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the table as .npz (to a temporary name first, then renamed into place)."""
+        from bpe.formats import write_files
+
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, symbols=self.symbols, offsets=self.offsets, counts=self.counts)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = io.BytesIO()
+        np.savez(data, symbols=self.symbols, offsets=self.offsets, counts=self.counts)
+        write_files(path.parent, {path.name: data.getvalue()})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> WordTable:
@@ -67,12 +64,14 @@ class WordTable:
                 arrays = {k: data[k] for k in ("symbols", "offsets", "counts")}
         except FileNotFoundError:
             raise FileNotFoundError(f"count table {os.fspath(path)!r} does not exist") from None
-        except (KeyError, ValueError, OSError) as e:
+        except (KeyError, ValueError, OSError, AttributeError) as e:
             raise ValueError(f"{os.fspath(path)!r} is not a count table written by "
                              f"WordTable.save: {e}") from None
         symbols, offsets, counts = arrays["symbols"], arrays["offsets"], arrays["counts"]
         if (symbols.dtype != np.int32 or offsets.dtype != np.int64 or counts.dtype != np.int64
-                or len(offsets) != len(counts) + 1 or offsets[-1] != len(symbols)):
+                or len(offsets) != len(counts) + 1 or offsets[0] != 0
+                or offsets[-1] != len(symbols) or np.any(np.diff(offsets) < 0)
+                or (len(symbols) and (symbols.min() < 0 or symbols.max() > 255))):
             raise ValueError(f"{os.fspath(path)!r}: arrays have the wrong types or lengths "
                              f"for a count table")
         return cls(symbols, offsets, counts)

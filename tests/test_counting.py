@@ -35,9 +35,25 @@ def test_any_chunk_size_same_counts(tmp_path_factory, pattern, doc, chunk_bytes)
 def test_cuts_fall_on_safe_places(tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes(b"one two.\nthree<|eot|>four\nfive x" * 50)
-    for a, b in chunk_ranges(path, ["<|eot|>"], native=True, chunk_bytes=16):
-        data = path.read_bytes()
-        assert a == 0 or data[a:].startswith(b"<|eot|>") or (data[a - 1:a] == b"\n" and data[a - 2:a - 1].isalnum())
+    data = path.read_bytes()
+    ranges = chunk_ranges(path, ["<|eot|>"], native=True, chunk_bytes=16)
+    assert len(ranges) > 50 and ranges[0][0] == 0 and ranges[-1][1] == len(data)
+    assert all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:]))
+    for a, _ in ranges[1:]:
+        at_special = data[a:].startswith(b"<|eot|>")
+        at_newline = data[a - 1:a] == b"\n" and data[a - 2:a - 1].isalnum() and data[a:a + 1].isalpha()
+        assert at_special or at_newline, data[a - 5:a + 5]
+
+
+def test_rare_special_token_plans_fast(tmp_path):
+    """One search per special token, not one per chunk (a file without any)."""
+    import time
+
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"word another\nline " * 1_000_000)
+    start = time.perf_counter()
+    ranges = chunk_ranges(path, ["<|endoftext|>"], native=True, chunk_bytes=1 << 16)
+    assert len(ranges) > 200 and time.perf_counter() - start < 5
 
 
 def test_custom_pattern_cuts_only_at_special_tokens(tmp_path):
@@ -81,8 +97,14 @@ def test_empty_file(tmp_path):
     assert len(count_files([path], "gpt2", [], workers=1)) == 0
 
 
-def test_native_flag_matches_pretokenizer():
-    assert Pretokenizer("o200k").native_id is not None and Pretokenizer(r"\w+").native_id is None
+def test_custom_pattern_with_groups_and_lookbehind(tmp_path):
+    """Custom patterns: whole matches (not groups), and cut only at special tokens."""
+    pre = Pretokenizer(r"(\w+)|\s", ["<s>"])
+    assert [p for ps, _ in pre.stream(["ab cd<s>e"]) for p in ps] == ["ab", " ", "cd", "e"]
+    pre = Pretokenizer(r"(?<=1)23|.", [])
+    text = "123123" * 5
+    got = [p for ps, _ in pre.stream([text[:4], text[4:]], settle_chars=1) for p in ps]
+    assert got == [m.group() for m in __import__("regex").finditer(r"(?<=1)23|.", text)]
 
 
 def test_dask_cluster_same_counts_and_merges():

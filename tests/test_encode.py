@@ -5,11 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bpe._encode import SHORT_PIECE_BYTES as SHORT_PIECE
 from bpe._encode import IdBuffer, MergeTable, PieceCache, TokenArena
 
 from . import reference
-
-SHORT_PIECE = 96
 
 
 def table_from(merges: list[tuple[bytes, bytes]]):
@@ -43,13 +42,11 @@ def merges_for(alphabet: bytes, n: int, seed: int) -> list[tuple[bytes, bytes]]:
 def test_pieces_equal_reference_both_algorithms(seed, piece):
     merges = merges_for(b"abc", 40, seed)
     table, vocab = table_from(merges)
-    ids = {v: k for k, v in sorted(vocab.items(), reverse=True)}
     expected = reference.encode(piece.decode(), vocab, merges, [], pattern=r"(?s).+")
     assert table.encode_bytes(piece) == expected
     # the same piece padded past the short limit runs the heap algorithm
     long_piece = piece * (SHORT_PIECE // len(piece) + 2)
     assert table.encode_bytes(long_piece) == reference.encode(long_piece.decode(), vocab, merges, [], pattern=r"(?s).+")
-    assert all(i in vocab for i in table.encode_bytes(long_piece)) and ids
 
 
 @given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]), max_size=50))

@@ -217,14 +217,14 @@ def test_save_interrupted_leaves_old_files_whole(trained, tmp_path, monkeypatch)
     tok.save(tmp_path / "tok")
     before = {p.name: p.read_bytes() for p in (tmp_path / "tok").iterdir()}
 
-    def broken_replace(*args):
+    def broken_fsync(*args):
         raise OSError("disk full")
 
     import bpe.formats
-    monkeypatch.setattr(bpe.formats.os, "fsync", broken_replace)
+    monkeypatch.setattr(bpe.formats.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         bpe.Tokenizer(tok.vocab, tok.merges[:3]).save(tmp_path / "tok")
-    assert {p.name: p.read_bytes() for p in (tmp_path / "tok").iterdir()} == before
+    assert {p.name: p.read_bytes() for p in (tmp_path / "tok").iterdir()} == before  # no .tmp left
 
 
 def test_load_missing_config(tmp_path):
@@ -233,9 +233,52 @@ def test_load_missing_config(tmp_path):
 
 
 def test_gpt2_save_matches_original_files(gpt2, tmp_path):
+    import json
+
     gpt2.save(tmp_path)
-    again = bpe.Tokenizer.load(tmp_path)
-    assert again.vocab == gpt2.vocab and again.merges == gpt2.merges
+    original = json.loads(shared("gpt2/encoder.json").read_text(encoding="utf-8"))
+    assert json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8")) == original
+    original_merges = shared("gpt2/vocab.bpe").read_text(encoding="utf-8").splitlines()[1:]
+    assert (tmp_path / "merges.txt").read_text(encoding="utf-8").splitlines()[1:] == original_merges
+
+
+def test_save_refuses_two_ids_with_the_same_bytes(tmp_path):
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"a"}
+    with pytest.raises(ValueError, match="ids 97 and 256 both hold b'a'"):
+        bpe.Tokenizer(vocab, []).save(tmp_path)
+
+
+@given(data=st.data(), settle=st.integers(1, 12))
+def test_settled_encoding_equals_reference(trained, data, settle):
+    """Settle after every few characters, so the kernel's own cut (encode_text's limit) runs."""
+    from bpe._encode import IdBuffer
+    from bpe.tokenizer import _EncodeSink
+
+    tok, vocab, merges, specials = trained
+    text, _ = data.draw(documents())
+    chunks = data.draw(chunkings(text))
+    out = IdBuffer()
+    for _ in tok._pretokenizer.feed(chunks, _EncodeSink(tok._table, out, tok._cache(), tok.special_ids),
+                                    settle_chars=settle):
+        pass
+    assert out.to_numpy().tolist() == reference.encode(text, vocab, merges, specials)
+
+
+@pytest.mark.parametrize("ids", [[np.int64(31373), np.int64(995)], np.array([31373, 995], dtype=object),
+                                 (31373, 995)])
+def test_decode_other_int_containers(gpt2, ids):
+    assert gpt2.decode(ids) == "hello world"
+
+
+@pytest.mark.parametrize("merges, message", [([(97, 98)], "merge 0 is"), ([("a", "b")], "pair of bytes")])
+def test_merges_must_be_bytes(merges, message):
+    with pytest.raises(ValueError, match=message):
+        bpe.Tokenizer({i: bytes([i]) for i in range(256)}, merges)
+
+
+def test_huge_vocab_id_is_refused():
+    with pytest.raises(ValueError, match="must be an int in 0.."):
+        bpe.Tokenizer({i: bytes([i]) for i in range(256)} | {2**31: b"ab"}, [])
 
 
 @pytest.mark.parametrize("name", FIXTURES)
