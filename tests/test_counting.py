@@ -119,3 +119,49 @@ def test_dask_cluster_same_counts_and_merges():
         assert counts(got) == whole(path, "gpt2", specials)
         tok = bpe.train(path, 500, specials, executor=client, progress=False)
     assert (tok.vocab, tok.merges) == (local.vocab, local.merges)
+
+
+def test_one_long_line_streams_in_bounded_memory(tmp_path):
+    """30 MB without a special token or newline: one chunk, read in blocks, same counts."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "line.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(1000):
+            f.write("the quick brown fox jumps over a lazy dog, " * 700)
+    script = textwrap.dedent(f"""
+        import resource
+        from bpe.counting import count_files
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        counter = count_files([{str(path)!r}], "gpt2", ["<|endoftext|>"], workers=1)
+        grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024
+        print(len(counter), grown)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    n_words, grown_mb = map(int, out.stdout.split())
+    assert n_words == 12 and grown_mb < 60, f"peak RSS grew by {grown_mb} MB on a 30 MB line"
+
+
+def test_ctrl_c_leaves_no_output_and_no_workers(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "big.txt"
+    path.write_bytes(("some words here\nand more words<s>" * 2_000_000).encode())
+    out = tmp_path / "counts.npz"
+    # A custom pattern runs on the regex module (slow), so the count is surely still going.
+    process = subprocess.Popen([sys.executable, "-m", "bpe", "count", str(path), "-o", str(out),
+                                "--workers", "2", "--special-token", "<s>",
+                                "--pattern", r"\w+|\s+|[^\w\s]+"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "nothing was written" in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    time.sleep(0.5)  # forked pool workers carry the parent's command line: none may be left
+    left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", f"worker processes still running: {left.stdout}"
