@@ -50,7 +50,7 @@ def cmd_train(args) -> int:
     print(f"trained {tok!r} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     if args.out:
         tok.save(args.out)
-        print(f"saved to {args.out}/", file=sys.stderr)
+        print(f"saved to {Path(args.out)}/", file=sys.stderr)
     return 0
 
 
