@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -136,11 +137,8 @@ class Tokenizer:
             for _ in self._encode_into([text], out):
                 pass
         except UnicodeEncodeError:
-            # Lone surrogates have no UTF-8 form: like tiktoken, join valid surrogate pairs
-            # and replace the rest with U+FFFD, then encode again.
-            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-            out.clear()
-            for _ in self._encode_into([text], out):
+            out.clear()  # lone surrogates: encode the text as tiktoken would see it
+            for _ in self._encode_into([_without_surrogates(text)], out):
                 pass
         if self.n_vocab <= 1 << 16:
             return out.to_numpy(small=True)
@@ -150,7 +148,7 @@ class Tokenizer:
         """Lazily encode a stream of str (such as an open file's lines); yields exactly the
         ids of encode("".join(iterable)) while holding about a megabyte of text at a time."""
         out = IdBuffer()
-        for _ in self._encode_into(iterable, out):
+        for _ in self._encode_into(_chunks_without_surrogates(iterable), out):
             yield from out.to_numpy().tolist()
             out.clear()
 
@@ -201,6 +199,31 @@ class Tokenizer:
     def __repr__(self) -> str:
         return (f"Tokenizer(n_vocab={self.n_vocab}, n_merges={len(self.merges)}, "
                 f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(text: str) -> str:
+    """Like tiktoken: valid surrogate pairs joined, lone surrogates replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _chunks_without_surrogates(chunks: Iterable[str]) -> Iterator[str]:
+    """_without_surrogates over a stream, keeping a pair that a chunk boundary splits."""
+    carry = ""
+    for chunk in chunks:
+        if not isinstance(chunk, str):
+            raise TypeError(f"expected str chunks, got {type(chunk).__name__}")
+        if chunk.isascii() and not carry:  # the common case costs nothing
+            yield chunk
+            continue
+        chunk, carry = carry + chunk, ""
+        if chunk and "\ud800" <= chunk[-1] <= "\udbff":  # a high surrogate: its pair may follow
+            chunk, carry = chunk[:-1], chunk[-1]
+        yield _without_surrogates(chunk) if _SURROGATE.search(chunk) else chunk
+    if carry:
+        yield _without_surrogates(carry)
 
 
 class _EncodeSink:

@@ -126,6 +126,16 @@ def test_lone_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, text):
     assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
 
 
+@given(data=st.data())
+def test_encode_iterable_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, data):
+    """Lone surrogates become U+FFFD and split pairs are joined, whatever the chunking."""
+    parts = data.draw(st.lists(st.sampled_from(["a", " b", "\ud83d", "\ude00", "\ud800", "é", "x y"]),
+                               max_size=12))
+    text = "".join(parts)
+    chunks = data.draw(chunkings(text))
+    assert list(gpt2.encode_iterable(chunks)) == gpt2_tiktoken.encode(text) == gpt2.encode(text)
+
+
 def test_encode_rejects_bytes(gpt2):
     with pytest.raises(TypeError, match="expects str"):
         gpt2.encode(b"hello")
