@@ -43,8 +43,7 @@ SPECIALS = ["<|endoftext|>"]
 # --- what each worker measures -------------------------------------------------------------
 
 def read_prefix(path: Path, mb: float) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read(int(mb * 1_000_000))
+    return next(slices(path, mb, 1))
 
 
 def slices(path: Path, mb: float, count: int):

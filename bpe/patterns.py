@@ -134,7 +134,7 @@ class Pretokenizer:
                ) -> Iterator[tuple[list[str], str | None]]:
         """Yield (pieces, special) pairs: ordinary pieces, then the special token after them
         (None when none follows yet), exactly as for the joined text."""
-        sink = _ListSink(self)
+        sink = _ListSink()
         for _ in self.feed(chunks, sink, settle_chars):
             yield from sink.items
             sink.items.clear()
@@ -172,22 +172,10 @@ class Pretokenizer:
         sink.pieces(self.pieces(text))
         return len(text)
 
-    def _settled(self, tail: str, pieces: list[str], limit: int) -> tuple[int, int]:
-        """(k, end): the first k pieces (of a native pattern: back to back) are settled and
-        end at `end`. Settled means not the last piece and ending by `limit`, since a later
-        chunk could still change a lookahead or complete a special token past it."""
-        keep, end = len(pieces), len(tail)
-        while keep > 0 and (keep == len(pieces) or end > limit):
-            keep -= 1
-            end -= len(pieces[keep])
-        return keep, end
-
-
 class _ListSink:
     """Gathers (pieces, special) pairs, for `Pretokenizer.stream`."""
 
-    def __init__(self, pretokenizer: Pretokenizer):
-        self._pretokenizer = pretokenizer
+    def __init__(self):
         self.items: list[tuple[list[str], str | None]] = []
 
     def native(self, text: str, limit: int, pattern_id: int) -> int:
@@ -195,7 +183,7 @@ class _ListSink:
         if limit < 0:
             self.pieces(pieces)
             return len(text)
-        keep, end = self._pretokenizer._settled(text, pieces, limit)
+        keep, end = self._settled(text, pieces, limit)
         self.pieces(pieces[:keep])
         return end
 
@@ -208,3 +196,14 @@ class _ListSink:
             self.items[-1] = (self.items[-1][0], token)
         else:
             self.items.append(([], token))
+
+    @staticmethod
+    def _settled(tail: str, pieces: list[str], limit: int) -> tuple[int, int]:
+        """(k, end): the first k pieces (of a native pattern: back to back) are settled and
+        end at `end`. Settled means not the last piece and ending by `limit`, since a later
+        chunk could still change a lookahead or complete a special token past it."""
+        keep, end = len(pieces), len(tail)
+        while keep > 0 and (keep == len(pieces) or end > limit):
+            keep -= 1
+            end -= len(pieces[keep])
+        return keep, end

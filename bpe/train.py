@@ -130,7 +130,7 @@ def _count(inputs, pattern, specials, workers, executor, errors, held_out_bytes,
         with report.bar(n_bytes, "bytes") as bar:
             counter = count_files(paths, pattern, specials, workers=workers, executor=executor,
                                   errors=errors, ends=ends, on_bytes=bar.update if bar else None)
-        if held_out is None and paths:
+        if held_out is None and paths and report.enabled:  # only the report reads it
             why = "; no safe place to cut a held-out slice" if held_out_bytes > 0 else ""
             with open(paths[0], encoding="utf-8", errors="replace") as f:
                 held_out = (f.read(1_000_000), f"first 1 MB of the training text, not held out{why}")

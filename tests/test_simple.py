@@ -1,7 +1,6 @@
 """The lecture's character, byte and word tokenizers and the compression ratio."""
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import bpe
 
