@@ -16,7 +16,7 @@ import numpy as np
 cimport cython
 cimport numpy as cnp
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.list cimport PyList_GET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_New
 from cpython.long cimport PyLong_AsLongLong, PyLong_Check
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -31,7 +31,11 @@ from bpe._pretokenize cimport byte_offset, char_count, next_piece
 cnp.import_array()
 
 cdef extern from "Python.h":
+    ctypedef struct PyObject
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+    PyObject* list_item "PyList_GET_ITEM"(object items, Py_ssize_t i)
+    void list_set "PyList_SET_ITEM"(object items, Py_ssize_t i, PyObject* item)
+    void incref "Py_INCREF"(PyObject* item)
 
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
@@ -163,6 +167,20 @@ cdef class IdBuffer:
         if n:
             memcpy(&wide[0], self.data, n * sizeof(int32_t))
         return out
+
+    def to_list(self, list ints):
+        """The ids as a list of Python ints, each one the shared object ints[id] (ints[i]
+        is i), so that no int is created: several times faster than NumPy's tolist."""
+        cdef size_t k, n = self.size, m = len(ints)
+        for k in range(n):
+            if <size_t>self.data[k] >= m:
+                raise ValueError(f"id {self.data[k]} has no int in a table of {m}")
+        result = PyList_New(n)
+        for k in range(n):
+            item = list_item(ints, self.data[k])
+            incref(item)
+            list_set(result, k, item)
+        return result
 
     def clear(self):
         self.size = 0

@@ -39,6 +39,12 @@ O200K_PATTERN = "|".join(
     ]
 )
 PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}
+# Other spellings of the same patterns: tiktoken's r50k/gpt2 (possessive, `\s++$|...|\s`)
+# and Hugging Face's GPT-2 ByteLevel regex. Tests check that they cut text alike.
+EQUIVALENT_PATTERNS = {
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s""": "gpt2",
+    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""": "gpt2",
+}
 
 # How many characters past a piece the built-in patterns may look before committing to it
 # ('ll needs 3). Pieces ending closer than this to a chunk's end wait for more text.
@@ -53,6 +59,12 @@ _CHUNK_CHARS = 1 << 20
 def resolve_pattern(pattern: str) -> str:
     """A pattern name ("gpt2", "cl100k", "o200k") or a regex string -> the regex string."""
     return PATTERNS.get(pattern, pattern)
+
+
+def pattern_name(pattern: str) -> str:
+    """The name of a built-in pattern written out as a regex string; other strings as given."""
+    names = {text: name for name, text in PATTERNS.items()}
+    return names.get(pattern) or EQUIVALENT_PATTERNS.get(pattern) or pattern
 
 
 def check_special_tokens(special_tokens: Sequence[str] | None) -> list[str]:

@@ -2,30 +2,35 @@
 
 The class checks its inputs and holds the tables; the work happens in `bpe._encode`
 (per-piece BPE with a piece cache, the decode arena) after `bpe.patterns.Pretokenizer` has
-cut the text. The constructor and `from_files` follow the Stanford CS336 interface; method
-names follow tiktoken where they overlap.
+cut the text. The constructor and `from_files` follow the Stanford CS336 interface; the rest
+follows tiktoken (`encode(..., allowed_special=, disallowed_special=)`, `encode_ordinary`,
+`encode_batch`, `decode_single_token_bytes`, `eot_token`, ...), so code written for either
+runs unchanged.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 
 import numpy as np
 
 from bpe._encode import IdBuffer, MergeTable, PieceCache, TokenArena
 from bpe.formats import (
+    merges_from_ranks,
     merges_txt_bytes,
     read_merges_txt,
     read_vocab_json,
     vocab_json_bytes,
     write_files,
 )
-from bpe.patterns import Pretokenizer, check_special_tokens
+from bpe.patterns import Pretokenizer, check_special_tokens, pattern_name, resolve_pattern
 
 _CONFIG = "tokenizer_config.json"
 
@@ -52,31 +57,61 @@ class Tokenizer:
         self,
         vocab: dict[int, bytes],
         merges: Sequence[tuple[bytes, bytes]],
-        special_tokens: Sequence[str] | None = None,
+        special_tokens: Sequence[str] | Mapping[str, int] | None = None,
         pattern: str = "gpt2",
+        *,
+        name: str | None = None,
     ):
-        specials = check_special_tokens(special_tokens)
+        """special_tokens: a list (each gets the id of its bytes in vocab, or a new id after
+        the largest) or a dict of token -> id (tiktoken's form: the ids are kept)."""
         self.vocab = _checked_vocab(vocab)
         self.merges = _checked_merges(merges)
         self.pattern = pattern
-        self.special_tokens = specials
-        self._pretokenizer = Pretokenizer(pattern, specials)
-
+        self.name = name
         token_ids = {token: token_id for token_id, token in sorted(self.vocab.items(), reverse=True)}
-        next_id = max(self.vocab, default=-1) + 1
-        self.special_ids: dict[str, int] = {}
-        for token in specials:
-            token_bytes = token.encode("utf-8")
-            if token_bytes not in token_ids:
-                self.vocab[next_id] = token_bytes
-                token_ids[token_bytes] = next_id
-                next_id += 1
-            self.special_ids[token] = token_ids[token_bytes]
+        self.special_ids = _special_ids(special_tokens, self.vocab, token_ids)
+        self.special_tokens = list(self.special_ids)
+        self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
+        self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
 
         self._merge_ids = _merge_ids(self.merges, token_ids)
         self._table = MergeTable(*np.ascontiguousarray(self._merge_ids.T), _byte_ids(token_ids))
         self._arena = _arena(self.vocab)
-        self._local = threading.local()
+        self._ints = list(range(self.n_vocab))  # encode's lists share these int objects
+        self._caches: list[PieceCache] = []  # piece caches not in use
+
+    @classmethod
+    def from_pretrained(cls, name: str) -> Tokenizer:
+        """A bundled vocabulary, offline: "gpt2" (= "r50k_base"), "cl100k_base" or
+        "o200k_base", with its pattern and special tokens; encodes equal tiktoken's. Built
+        once per process (about a second for o200k_base) and shared."""
+        from bpe import pretrained
+
+        return pretrained.load(name)
+
+    @classmethod
+    def from_tiktoken(cls, encoding) -> Tokenizer:
+        """The tokenizer of a `tiktoken.Encoding`: its ranks (as merges), pattern and special
+        tokens with their ids; encodes as the encoding does."""
+        vocab, merges = merges_from_ranks(encoding._mergeable_ranks)
+        return cls(vocab, merges, special_tokens=dict(encoding._special_tokens),
+                   pattern=pattern_name(encoding._pat_str), name=encoding.name)
+
+    def to_tiktoken(self):
+        """A `tiktoken.Encoding` with this vocabulary (ids as ranks), pattern and special
+        tokens. tiktoken merges by the rank of the merged token, not by merge list; for
+        vocabularies from BPE training (and every pretrained one) the two agree."""
+        import tiktoken
+
+        special = set(self.special_ids.values())
+        ranks = {token: i for i, token in self.vocab.items() if i not in special}
+        if len(ranks) != len(self.vocab) - len(special):
+            raise ValueError("two ids share the same bytes; tiktoken needs one rank per token")
+        return tiktoken.Encoding(self.name or "bpe", pat_str=resolve_pattern(self.pattern),
+                                 mergeable_ranks=ranks, special_tokens=dict(self.special_ids))
+
+    def __reduce__(self):
+        return _rebuild, (self.vocab, self.merges, self.special_ids, self.pattern, self.name)
 
     # --- construction from files --------------------------------------------------------
 
@@ -120,50 +155,128 @@ class Tokenizer:
 
     # --- encoding -----------------------------------------------------------------------
 
-    def encode(self, text: str) -> list[int]:
-        """Encode text; the tokenizer's special tokens in it become their ids.
+    def encode(self, text: str, *, allowed_special: Specials | None = None,
+               disallowed_special: Specials | None = None) -> list[int]:
+        """Encode text. By default (CS336) the tokenizer's special tokens in it become their
+        ids. Passing allowed_special or disallowed_special gives tiktoken's rules: only the
+        allowed specials ("all" or a set; default none) become ids, and text matching a
+        disallowed one (default "all" the others) raises ValueError; pass
+        disallowed_special=() to encode such text as ordinary text.
 
         >>> tok.encode("hello world")
         [31373, 995]
         """
-        return self.encode_to_numpy(text).tolist()
+        pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
+        return self._encode_buffer(text, pre).to_list(self._ints)
 
-    def encode_to_numpy(self, text: str) -> np.ndarray:
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode text with no special tokens: "<|endoftext|>" is ordinary text here."""
+        return self._encode_buffer(text, self._pretokenizer_for(frozenset())).to_list(self._ints)
+
+    def encode_to_numpy(self, text: str, *, allowed_special: Specials | None = None,
+                        disallowed_special: Specials | None = None) -> np.ndarray:
         """Like encode, as a NumPy array: uint16 when every id fits, else uint32."""
+        pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
+        out = self._encode_buffer(text, pre)
+        if self.n_vocab <= 1 << 16:
+            return out.to_numpy(small=True)
+        return out.to_numpy().view(np.uint32)  # ids are >= 0, so the bits are the same
+
+    def encode_batch(self, texts: Iterable[str], *, num_threads: int | None = None,
+                     allowed_special: Specials | None = None,
+                     disallowed_special: Specials | None = None) -> list[list[int]]:
+        """encode of each text, on num_threads threads (default: the number of cores, at
+        most 8). The kernels release the GIL, so threads run in parallel."""
+        texts = texts if isinstance(texts, list) else list(texts)
+        if num_threads is None:
+            num_threads = min(os.cpu_count() or 1, 8)
+        if not isinstance(num_threads, int) or num_threads < 1:
+            raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
+
+        def encode_slice(part: list[str]) -> list[list[int]]:
+            return [self.encode(text, allowed_special=allowed_special,
+                                disallowed_special=disallowed_special) for text in part]
+
+        if num_threads == 1 or len(texts) < 2:
+            return encode_slice(texts)
+        # A few slices per thread: even when texts differ in length, no thread idles long.
+        step = max(1, -(-len(texts) // (4 * num_threads)))
+        parts = [texts[i : i + step] for i in range(0, len(texts), step)]
+        with ThreadPoolExecutor(num_threads, thread_name_prefix="bpe-encode") as pool:
+            return [ids for part in pool.map(encode_slice, parts) for ids in part]
+
+    def _encode_buffer(self, text: str, pre: Pretokenizer) -> IdBuffer:
         if not isinstance(text, str):
             raise TypeError(f"encode expects str, got {type(text).__name__}")
         out = IdBuffer()
         try:
-            for _ in self._encode_into([text], out):
+            for _ in self._encode_into([text], out, pre):
                 pass
         except UnicodeEncodeError:
             out.clear()  # lone surrogates: encode the text as tiktoken would see it
-            for _ in self._encode_into([_without_surrogates(text)], out):
+            for _ in self._encode_into([_without_surrogates(text)], out, pre):
                 pass
-        if self.n_vocab <= 1 << 16:
-            return out.to_numpy(small=True)
-        return out.to_numpy().view(np.uint32)  # ids are >= 0, so the bits are the same
+        return out
+
+    def _pretokenizer_checked(self, text: str, allowed_special: Specials | None,
+                              disallowed_special: Specials | None) -> Pretokenizer:
+        """The pre-tokenizer for these tiktoken-style arguments, after checking that text
+        holds no disallowed special token (tiktoken's error, word for word)."""
+        if allowed_special is None and disallowed_special is None:
+            return self._pretokenizer
+        specials = self.special_tokens_set
+        allowed = specials if allowed_special == "all" else set(allowed_special or ())
+        if disallowed_special is None or disallowed_special == "all":
+            disallowed = specials - allowed
+        else:
+            disallowed = set(disallowed_special)
+        if disallowed and isinstance(text, str):
+            match = _special_regex(frozenset(disallowed)).search(text)
+            if match:
+                token = match.group()
+                raise ValueError(
+                    f"Encountered text corresponding to disallowed special token {token!r}.\n"
+                    "If you want this text to be encoded as a special token, "
+                    f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
+                    f"If you want this text to be encoded as normal text, disable the check for "
+                    f"this token by passing `disallowed_special=(enc.special_tokens_set - "
+                    f"{{{token!r}}})`.\n"
+                    "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
+                )
+        return self._pretokenizer_for(frozenset(allowed & specials))
+
+    def _pretokenizer_for(self, specials: frozenset[str]) -> Pretokenizer:
+        pre = self._pretokenizers.get(specials)
+        if pre is None:
+            ordered = [token for token in self.special_tokens if token in specials]
+            pre = self._pretokenizers[specials] = Pretokenizer(self.pattern, ordered)
+        return pre
 
     def encode_iterable(self, iterable: Iterable[str]) -> Iterator[int]:
         """Lazily encode a stream of str (such as an open file's lines); yields exactly the
         ids of encode("".join(iterable)) while holding about a megabyte of text at a time."""
         out = IdBuffer()
         for _ in self._encode_into(_chunks_without_surrogates(iterable), out):
-            yield from out.to_numpy().tolist()
+            yield from out.to_list(self._ints)
             out.clear()
 
-    def _encode_into(self, chunks: Iterable[str], out: IdBuffer) -> Iterator[None]:
+    def _encode_into(self, chunks: Iterable[str], out: IdBuffer,
+                     pre: Pretokenizer | None = None) -> Iterator[None]:
         """Append the ids of the text to out, pausing after each settled stretch."""
-        sink = _EncodeSink(self._table, out, self._cache(), self.special_ids)
-        for _ in self._pretokenizer.feed(chunks, sink):
+        sink = _EncodeSink(self._table, out, None, self.special_ids)
+        steps = (pre or self._pretokenizer).feed(chunks, sink)
+        while True:
+            # A cache serves one thread at a time. Caches are lent per step, not per thread,
+            # so that they outlive short-lived threads (encode_batch's) and a generator
+            # resumed on another thread still finds one.
+            sink.cache = self._caches.pop() if self._caches else PieceCache()
+            try:
+                done = next(steps, _DONE) is _DONE
+            finally:
+                self._caches.append(sink.cache)   # list pop and append are atomic
+            if done:
+                return
             yield
-            sink.cache = self._cache()  # a generator may be resumed on another thread
-
-    def _cache(self) -> PieceCache:
-        cache = getattr(self._local, "cache", None)
-        if cache is None:
-            cache = self._local.cache = PieceCache()
-        return cache
 
     # --- decoding -----------------------------------------------------------------------
 
@@ -180,9 +293,21 @@ class Tokenizer:
                 pass  # items that are not Python ints (NumPy ints, say): the general path
         return self._arena.decode(_id_array(ids))
 
-    def decode(self, ids: Iterable[int]) -> str:
-        """The text of the ids; bytes that are not valid UTF-8 become U+FFFD."""
-        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
+        """The text of the ids; bytes that are not valid UTF-8 become U+FFFD (or as
+        `errors` says: "strict", "ignore", ...)."""
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        """The bytes of one token; KeyError for an id outside the vocabulary (as tiktoken)."""
+        try:
+            return self.vocab[token]
+        except (KeyError, TypeError):
+            raise KeyError(f"token id {token!r} is not in the vocabulary") from None
+
+    def decode_tokens_bytes(self, tokens: Iterable[int]) -> list[bytes]:
+        """The bytes of each token, as a list."""
+        return [self.decode_single_token_bytes(token) for token in tokens]
 
     # --- views --------------------------------------------------------------------------
 
@@ -192,13 +317,41 @@ class Tokenizer:
         return self._arena.n_vocab
 
     @property
+    def eot_token(self) -> int:
+        """The id of "<|endoftext|>"; KeyError if it is not a special token here."""
+        try:
+            return self.special_ids["<|endoftext|>"]
+        except KeyError:
+            raise KeyError(f"'<|endoftext|>' is not one of this tokenizer's special tokens "
+                           f"{self.special_tokens!r}") from None
+
+    @property
+    def special_tokens_set(self) -> set[str]:
+        return set(self.special_tokens)
+
+    @property
     def params(self) -> BPETokenizerParams:
         merged = {(int(a), int(b)): int(c) for a, b, c in self._merge_ids}
         return BPETokenizerParams(vocab=dict(self.vocab), merges=merged)
 
     def __repr__(self) -> str:
-        return (f"Tokenizer(n_vocab={self.n_vocab}, n_merges={len(self.merges)}, "
+        name = f"{self.name!r}, " if self.name else ""
+        return (f"Tokenizer({name}n_vocab={self.n_vocab}, n_merges={len(self.merges)}, "
                 f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
+
+
+Specials = Literal["all"] | Collection[str]
+_DONE = object()
+
+
+def _rebuild(vocab, merges, special_ids, pattern, name) -> Tokenizer:
+    """Unpickle: the tables are rebuilt from the vocabulary, not pickled."""
+    return Tokenizer(vocab, merges, special_tokens=special_ids, pattern=pattern, name=name)
+
+
+@functools.lru_cache(maxsize=64)
+def _special_regex(tokens: frozenset[str]) -> re.Pattern:
+    return re.compile("|".join(map(re.escape, sorted(tokens, key=len, reverse=True))))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -255,6 +408,37 @@ def _checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
             raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")
         checked[int(token_id)] = bytes(token)
     return checked
+
+
+def _special_ids(special_tokens, vocab: dict[int, bytes], token_ids: dict[bytes, int]
+                 ) -> dict[str, int]:
+    """token -> id for the special tokens, adding them to vocab (and token_ids)."""
+    tokens = check_special_tokens(special_tokens)
+    ids: dict[str, int] = {}
+    if isinstance(special_tokens, Mapping):
+        for token in tokens:
+            token_id, token_bytes = special_tokens[token], token.encode("utf-8")
+            if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < 2**31 - 1:
+                raise ValueError(f"special token {token!r} has id {token_id!r}; expected an int "
+                                 f"in 0..{2**31 - 2}")
+            if int(token_id) in ids.values():
+                raise ValueError(f"special tokens share the id {token_id}: {special_tokens!r}")
+            if vocab.get(int(token_id), token_bytes) != token_bytes:
+                raise ValueError(f"special token {token!r} has id {token_id}, which the "
+                                 f"vocabulary gives to {vocab[int(token_id)]!r}")
+            vocab[int(token_id)] = token_bytes
+            token_ids.setdefault(token_bytes, int(token_id))
+            ids[token] = int(token_id)
+        return ids
+    next_id = max(vocab, default=-1) + 1
+    for token in tokens:
+        token_bytes = token.encode("utf-8")
+        if token_bytes not in token_ids:
+            vocab[next_id] = token_bytes
+            token_ids[token_bytes] = next_id
+            next_id += 1
+        ids[token] = token_ids[token_bytes]
+    return ids
 
 
 def _checked_merges(merges) -> list[tuple[bytes, bytes]]:

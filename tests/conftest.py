@@ -62,3 +62,35 @@ def tiktoken_pair(name: str):
 @pytest.fixture(scope="session", params=["cl100k_base", "o200k_base"])
 def tiktoken_encoding(request):
     return tiktoken_pair(request.param)
+
+
+_SHARED_FILES = {"encoder.json": "gpt2/encoder.json", "vocab.bpe": "gpt2/vocab.bpe",
+                 "cl100k_base.tiktoken": "tiktoken/cl100k_base.tiktoken.gz",
+                 "o200k_base.tiktoken": "tiktoken/o200k_base.tiktoken.gz"}
+
+
+def official_tiktoken(name: str):
+    """tiktoken's own encoding `name`, built by tiktoken_ext.openai_public's constructor
+    (its pattern, special tokens and hash checks) with each download served from
+    ../shared/data instead of the network."""
+    import gzip
+    import hashlib
+
+    tiktoken = pytest.importorskip("tiktoken")
+    from tiktoken import load
+    from tiktoken_ext import openai_public
+
+    def read_local(blobpath: str, expected_hash: str | None = None) -> bytes:
+        path = shared(_SHARED_FILES[blobpath.rsplit("/", 1)[-1]])
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        assert expected_hash is None or hashlib.sha256(data).hexdigest() == expected_hash, blobpath
+        return data
+
+    # r50k_base's own rank file is not in ../shared/data; it holds GPT-2's vocabulary, and
+    # tiktoken gives both the same pattern and special token, so gpt2's constructor stands in.
+    constructor = openai_public.ENCODING_CONSTRUCTORS["gpt2" if name == "r50k_base" else name]
+    original, load.read_file_cached = load.read_file_cached, read_local
+    try:
+        return tiktoken.Encoding(**constructor())
+    finally:
+        load.read_file_cached = original

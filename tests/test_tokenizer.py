@@ -261,14 +261,14 @@ def test_save_refuses_two_ids_with_the_same_bytes(tmp_path):
 @given(data=st.data(), settle=st.integers(1, 12))
 def test_settled_encoding_equals_reference(trained, data, settle):
     """Settle after every few characters, so the kernel's own cut (encode_text's limit) runs."""
-    from bpe._encode import IdBuffer
+    from bpe._encode import IdBuffer, PieceCache
     from bpe.tokenizer import _EncodeSink
 
     tok, vocab, merges, specials = trained
     text, _ = data.draw(documents())
     chunks = data.draw(chunkings(text))
     out = IdBuffer()
-    for _ in tok._pretokenizer.feed(chunks, _EncodeSink(tok._table, out, tok._cache(), tok.special_ids),
+    for _ in tok._pretokenizer.feed(chunks, _EncodeSink(tok._table, out, PieceCache(), tok.special_ids),
                                     settle_chars=settle):
         pass
     assert out.to_numpy().tolist() == reference.encode(text, vocab, merges, specials)

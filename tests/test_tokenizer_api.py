@@ -1,0 +1,173 @@
+"""The tiktoken-style API of Tokenizer: allowed/disallowed special tokens, encode_ordinary,
+encode_batch, decode_single_token_bytes, eot_token, pickling, to/from tiktoken; each checked
+against tiktoken itself (built offline) or against plain encode."""
+import pickle
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bpe
+
+from .conftest import official_tiktoken, shared
+from .strategies import documents, texts, tiktoken_texts
+
+SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|endofprompt|>"]
+with_specials = st.lists(st.one_of(tiktoken_texts, st.sampled_from(SPECIALS)), max_size=6).map("".join)
+
+
+@pytest.fixture(scope="module")
+def cl100k():
+    return bpe.Tokenizer.from_pretrained("cl100k_base"), official_tiktoken("cl100k_base")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    vocab, merges = bpe.train_bpe(shared("cs336/corpus.en"), 600, ["<|endoftext|>"])
+    return bpe.Tokenizer(vocab, merges, special_tokens=["<|endoftext|>"])
+
+
+def outcome(encode, text, **kwargs):
+    try:
+        return encode(text, **kwargs)
+    except ValueError as e:
+        return ("ValueError", str(e))
+
+
+# (No arguments at all is CS336's default, not tiktoken's: see test_default_recognizes_special_tokens.)
+ARGUMENTS = [
+    {"allowed_special": "all"}, {"allowed_special": set()}, {"allowed_special": {"<|endoftext|>"}},
+    {"disallowed_special": ()}, {"disallowed_special": "all"}, {"disallowed_special": {"<|fim_prefix|>"}},
+    {"allowed_special": {"<|endoftext|>"}, "disallowed_special": ()},
+    {"allowed_special": "all", "disallowed_special": {"<|endoftext|>"}},
+    {"allowed_special": {"<|endoftext|>", "not a special token"}},
+]
+
+
+@pytest.mark.parametrize("kwargs", ARGUMENTS, ids=str)
+@given(text=with_specials)
+@settings(max_examples=50)
+def test_special_token_arguments_like_tiktoken(cl100k, kwargs, text):
+    tok, enc = cl100k
+    assert outcome(tok.encode, text, **kwargs) == outcome(enc.encode, text, **kwargs)
+    expected = outcome(enc.encode, text, **kwargs)
+    got = outcome(tok.encode_to_numpy, text, **kwargs)
+    assert (got if isinstance(got, tuple) else got.tolist()) == expected
+
+
+def test_disallowed_message_word_for_word(cl100k):
+    tok, enc = cl100k
+    text = "a <|endofprompt|> b"
+    with pytest.raises(ValueError) as ours:
+        tok.encode(text, allowed_special={"<|endoftext|>"})
+    with pytest.raises(ValueError) as theirs:
+        enc.encode(text, allowed_special={"<|endoftext|>"})
+    assert str(ours.value) == str(theirs.value)
+    assert "disallowed special token '<|endofprompt|>'" in str(ours.value)
+
+
+def test_default_recognizes_special_tokens(cl100k):
+    tok, enc = cl100k
+    text = "x<|endoftext|>y<|fim_prefix|>"
+    assert tok.encode(text) == enc.encode(text, allowed_special="all")
+
+
+@given(text=with_specials)
+def test_encode_ordinary_like_tiktoken(cl100k, text):
+    tok, enc = cl100k
+    assert tok.encode_ordinary(text) == enc.encode_ordinary(text)
+
+
+@given(ids=st.lists(st.integers(0, 100_276), max_size=20))
+def test_decode_token_bytes_like_tiktoken(cl100k, ids):
+    tok, enc = cl100k
+    ids = [i for i in ids if 100261 > i or i in tok.special_ids.values()]
+    assert tok.decode_tokens_bytes(ids) == enc.decode_tokens_bytes(ids)
+    assert [tok.decode_single_token_bytes(i) for i in ids] == [enc.decode_single_token_bytes(i) for i in ids]
+
+
+@pytest.mark.parametrize("bad", [100261, -1, 10**30, "7"])
+def test_decode_single_token_unknown(cl100k, bad):
+    with pytest.raises(KeyError, match="not in the vocabulary"):
+        cl100k[0].decode_single_token_bytes(bad)
+
+
+def test_views(cl100k):
+    tok, enc = cl100k
+    assert (tok.n_vocab, tok.eot_token, tok.special_tokens_set) == (enc.n_vocab, enc.eot_token, enc.special_tokens_set)
+
+
+def test_eot_token_missing():
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)}, [], special_tokens=["<s>"])
+    with pytest.raises(KeyError, match="'<|endoftext|>' is not one of"):
+        tok.eot_token
+
+
+@pytest.mark.parametrize("threads", [1, 2, 8])
+@given(batch=st.lists(st.one_of(texts, with_specials), max_size=12))
+@settings(max_examples=30)
+def test_encode_batch_equals_encode(cl100k, threads, batch):
+    tok, enc = cl100k
+    assert tok.encode_batch(batch, num_threads=threads) == [tok.encode(t) for t in batch]
+    assert (tok.encode_batch(batch, num_threads=threads, disallowed_special=())
+            == enc.encode_batch(batch, num_threads=threads, disallowed_special=()))
+
+
+def test_encode_batch_many_texts_and_errors(cl100k):
+    tok, enc = cl100k
+    text = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    batch = [text[i : i + 97] for i in range(0, len(text), 97)] * 20
+    assert tok.encode_batch(batch, num_threads=2) == enc.encode_batch(batch, allowed_special="all")
+    with pytest.raises(ValueError, match="disallowed special token"):
+        tok.encode_batch(["fine", "<|endoftext|>"], num_threads=2, allowed_special=())
+    with pytest.raises(ValueError, match="num_threads must be a positive int"):
+        tok.encode_batch(["x"], num_threads=0)
+    with pytest.raises(TypeError, match="encode expects str, got bytes"):
+        tok.encode_batch(["x", b"y"], num_threads=2)
+
+
+def test_special_tokens_with_explicit_ids():
+    vocab = {i: bytes([i]) for i in range(256)}
+    tok = bpe.Tokenizer(vocab, [], special_tokens={"<a>": 1000, "<b>": 300})
+    assert tok.encode("<b>x<a>") == [300, ord("x"), 1000]
+    assert tok.n_vocab == 1001 and tok.decode([1000, 300]) == "<a><b>"
+    with pytest.raises(KeyError, match="not in the vocabulary"):
+        tok.decode_single_token_bytes(500)
+    with pytest.raises(ValueError, match="special token '<a>' has id 65, which the vocabulary gives to b'A'"):
+        bpe.Tokenizer(vocab, [], special_tokens={"<a>": 65})
+    with pytest.raises(ValueError, match="special tokens share the id 300"):
+        bpe.Tokenizer(vocab, [], special_tokens={"<a>": 300, "<b>": 300})
+    with pytest.raises(ValueError, match="has id -1"):
+        bpe.Tokenizer(vocab, [], special_tokens={"<a>": -1})
+
+
+@given(doc=documents())
+@settings(max_examples=50)
+def test_pickle_round_trip(doc):
+    text, specials = doc
+    vocab, merges = bpe.train_bpe(shared("cs336/tinystories_sample.txt"), 300, specials)
+    tok = bpe.Tokenizer(vocab, merges, special_tokens=specials)
+    again = pickle.loads(pickle.dumps(tok))
+    assert again.encode(text) == tok.encode(text)
+    assert (again.vocab, again.merges, again.special_ids) == (tok.vocab, tok.merges, tok.special_ids)
+
+
+@given(text=with_specials)
+def test_to_tiktoken_encodes_alike(trained, text):
+    enc = trained.to_tiktoken()
+    assert enc.encode(text, allowed_special="all") == trained.encode(text)
+    assert enc.decode(trained.encode(text)) == text
+
+
+def test_from_tiktoken_round_trip(cl100k):
+    tok, enc = cl100k
+    back = bpe.Tokenizer.from_tiktoken(enc)
+    assert (back.pattern, back.special_ids, back.name) == ("cl100k", enc._special_tokens, "cl100k_base")
+    text = shared("cs336/german.txt").read_text(encoding="utf-8")
+    assert back.encode(text) == enc.encode(text, allowed_special="all")
+    assert bpe.Tokenizer.from_tiktoken(back.to_tiktoken()).merges == back.merges
+
+
+def test_from_tiktoken_r50k_pattern_is_native():
+    tok = bpe.Tokenizer.from_tiktoken(official_tiktoken("r50k_base"))
+    assert tok.pattern == "gpt2"
