@@ -17,8 +17,8 @@ cimport cython
 cimport numpy as cnp
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_New
-from cpython.long cimport PyLong_AsLongLong, PyLong_Check
-from cpython.unicode cimport PyUnicode_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
+from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeUTF8
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memmove
@@ -497,79 +497,126 @@ cdef inline uint64_t _pop_min(vector[uint64_t]& heap) noexcept nogil:
     return top
 
 
+cdef struct TokenSpan:
+    uint32_t start          # in the arena
+    uint32_t length         # ABSENT: no token has this id
+
+cdef enum:
+    ABSENT = 0xFFFFFFFF
+    COPY = 16               # tokens up to this long are copied as one fixed-size block
+
+
 cdef class TokenArena:
-    """Every token's bytes back to back; decode gathers them."""
-    cdef const uint8_t[::1] token_bytes
-    cdef const int64_t[::1] token_offsets
-    cdef const uint8_t[::1] present
+    """Every token's bytes back to back; decode gathers them. Short tokens (most) are
+    copied as fixed 16-byte blocks, which needs COPY bytes of slack after the arena and
+    after the output."""
+    cdef uint8_t* arena
+    cdef TokenSpan* spans
     cdef readonly Py_ssize_t n_vocab
 
-    def __cinit__(self, const uint8_t[::1] token_bytes, const int64_t[::1] token_offsets,
-                  const uint8_t[::1] present):
-        self.n_vocab = present.shape[0]
-        if token_offsets.shape[0] != self.n_vocab + 1:
-            raise ValueError("token_offsets must have one more entry than present")
-        if token_bytes.shape[0] == 0:
-            raise ValueError("token_bytes must not be empty (pad it with one byte)")
-        self.token_bytes = token_bytes
-        self.token_offsets = token_offsets
-        self.present = present
+    def __cinit__(self, list tokens):
+        """tokens[i]: the bytes of id i, or None where no token has that id."""
+        cdef Py_ssize_t i, total = 0
+        self.n_vocab = len(tokens)
+        for token in tokens:
+            if token is not None:
+                total += len(<bytes>token)
+        if total >= ABSENT:
+            raise ValueError("the vocabulary holds 4 GB of token bytes or more")
+        self.arena = <uint8_t*>calloc(total + COPY, 1)
+        self.spans = <TokenSpan*>malloc(max(self.n_vocab, 1) * sizeof(TokenSpan))
+        if self.arena == NULL or self.spans == NULL:
+            raise MemoryError("no memory for the decode table")
+        total = 0
+        for i in range(self.n_vocab):
+            token = tokens[i]
+            if token is None:
+                self.spans[i].start, self.spans[i].length = 0, ABSENT
+                continue
+            self.spans[i].start, self.spans[i].length = total, len(<bytes>token)
+            memcpy(self.arena + total, PyBytes_AS_STRING(token), len(<bytes>token))
+            total += len(<bytes>token)
 
-    def decode(self, const int64_t[::1] ids):
-        """The bytes of the ids, concatenated; ValueError names the first unknown id."""
-        if ids.shape[0] == 0:
-            return b""
-        return self.gather(&ids[0], ids.shape[0])
+    def __dealloc__(self):
+        free(self.arena)
+        free(self.spans)
 
-    def decode_list(self, list ids):
+    def decode(self, const int64_t[::1] ids, bint as_text=False, str errors="replace"):
+        """The bytes of the ids, concatenated (as_text: decoded as UTF-8 with `errors`);
+        ValueError names the first unknown id."""
+        cdef Py_ssize_t i, n = ids.shape[0]
+        cdef Output out = Output(n)
+        with nogil:
+            for i in range(n):
+                if out.add(self, ids[i]) != 0:
+                    break
+        if out.failed:
+            self.fail(out, ids[i], i)
+        return out.result(as_text, errors)
+
+    def decode_list(self, list ids, bint as_text=False, str errors="replace"):
         """decode for a list of Python ints, read without a NumPy copy."""
-        cdef Py_ssize_t n = len(ids), i
-        cdef vector[int64_t] values
-        values.resize(n)
+        cdef Py_ssize_t i, n = len(ids)
+        cdef Output out = Output(n)
+        cdef long long t
+        cdef int overflow
         for i in range(n):
             item = <object>PyList_GET_ITEM(ids, i)
             if not PyLong_Check(item):
                 raise TypeError(f"ids must be ints; item {i} is {type(item).__name__}")
-            try:
-                values[i] = PyLong_AsLongLong(item)
-            except OverflowError:
-                raise ValueError(f"token id {item} at position {i} is not in the vocabulary "
-                                 f"(ids 0..{self.n_vocab - 1})") from None
-        if n == 0:
-            return b""
-        return self.gather(values.data(), n)
+            t = PyLong_AsLongLongAndOverflow(item, &overflow)
+            if overflow or out.add(self, t) != 0:
+                out.failed = out.failed or 1
+                self.fail(out, item, i)
+        return out.result(as_text, errors)
 
-    cdef bytes gather(self, const int64_t* ids, Py_ssize_t n):
-        cdef const int64_t* offsets = &self.token_offsets[0]
-        cdef const uint8_t* present = &self.present[0]
-        cdef const uint8_t* arena = &self.token_bytes[0]
-        cdef Py_ssize_t i, bad = -1, total = 0, at = 0
-        cdef int64_t t, start, length
-        with nogil:
-            for i in range(n):
-                t = ids[i]
-                if t < 0 or t >= self.n_vocab or not present[t]:
-                    bad = i
-                    break
-                total += offsets[t + 1] - offsets[t]
-        if bad >= 0:
-            raise ValueError(f"token id {ids[bad]} at position {bad} is not in the vocabulary "
-                             f"(ids 0..{self.n_vocab - 1})")
-        out = PyBytes_FromStringAndSize(NULL, total)
-        cdef uint8_t* dst = <uint8_t*>PyBytes_AS_STRING(out)
-        with nogil:
-            for i in range(n):
-                t = ids[i]                      # read again: the caller's array may change
-                if t < 0 or t >= self.n_vocab or not present[t]:
-                    bad = i
-                    break
-                start = offsets[t]
-                length = offsets[t + 1] - start
-                if at + length > total:
-                    bad = i
-                    break
-                memcpy(dst + at, arena + start, length)
-                at += length
-        if bad >= 0:
-            raise ValueError(f"the ids changed while they were being decoded (position {bad})")
-        return out
+    cdef fail(self, Output out, token, Py_ssize_t position):
+        if out.failed == 2:
+            raise MemoryError("no memory for the decoded text")
+        raise ValueError(f"token id {token} at position {position} is not in the vocabulary "
+                         f"(ids 0..{self.n_vocab - 1})")
+
+
+@cython.final
+cdef class Output:
+    """A growing byte buffer for decode, with COPY bytes of slack at its end."""
+    cdef uint8_t* data
+    cdef Py_ssize_t size, capacity
+    cdef int failed         # 1: unknown id, 2: out of memory
+
+    def __cinit__(self, Py_ssize_t n_ids):
+        self.capacity = 4 * n_ids + COPY           # about right for English; grows if not
+        self.data = <uint8_t*>malloc(self.capacity)
+        if self.data == NULL:
+            raise MemoryError("no memory for the decoded text")
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef inline int add(self, TokenArena arena, long long t) noexcept nogil:
+        """Append token t's bytes; -1 (and failed set) if t is unknown or memory ran out."""
+        cdef TokenSpan span
+        cdef uint8_t* grown
+        if t < 0 or t >= arena.n_vocab or arena.spans[t].length == ABSENT:
+            self.failed = 1
+            return -1
+        span = arena.spans[t]
+        if self.size + span.length + COPY > self.capacity:
+            self.capacity = 2 * self.capacity + span.length
+            grown = <uint8_t*>realloc(self.data, self.capacity)
+            if grown == NULL:
+                self.failed = 2
+                return -1
+            self.data = grown
+        if span.length <= COPY:
+            memcpy(self.data + self.size, arena.arena + span.start, COPY)   # fixed size: no call
+        else:
+            memcpy(self.data + self.size, arena.arena + span.start, span.length)
+        self.size += span.length
+        return 0
+
+    cdef result(self, bint as_text, str errors):
+        """The bytes gathered, or the str they decode to."""
+        if as_text:
+            return PyUnicode_DecodeUTF8(<char*>self.data, self.size, errors.encode("ascii"))
+        return PyBytes_FromStringAndSize(<char*>self.data, self.size)

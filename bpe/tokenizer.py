@@ -286,17 +286,20 @@ class Tokenizer:
         >>> tok.decode_bytes([31373, 995])
         b'hello world'
         """
-        if isinstance(ids, list):
-            try:
-                return self._arena.decode_list(ids)
-            except TypeError:
-                pass  # items that are not Python ints (NumPy ints, say): the general path
-        return self._arena.decode(_id_array(ids))
+        return self._decode(ids, False, "strict")
 
     def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         """The text of the ids; bytes that are not valid UTF-8 become U+FFFD (or as
         `errors` says: "strict", "ignore", ...)."""
-        return self.decode_bytes(ids).decode("utf-8", errors=errors)
+        return self._decode(ids, True, errors)
+
+    def _decode(self, ids: Iterable[int], as_text: bool, errors: str):
+        if isinstance(ids, list):
+            try:
+                return self._arena.decode_list(ids, as_text, errors)
+            except TypeError:
+                pass  # items that are not Python ints (NumPy ints, say): the general path
+        return self._arena.decode(_id_array(ids), as_text, errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token; KeyError for an id outside the vocabulary (as tiktoken)."""
@@ -472,13 +475,7 @@ def _merge_ids(merges: list[tuple[bytes, bytes]], token_ids: dict[bytes, int]) -
 
 
 def _arena(vocab: dict[int, bytes]) -> TokenArena:
-    n_vocab = max(vocab) + 1
-    present = np.zeros(n_vocab, dtype=np.uint8)
-    present[list(vocab)] = 1
-    tokens = [vocab.get(i, b"") for i in range(n_vocab)]
-    offsets = np.zeros(n_vocab + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in tokens], out=offsets[1:])
-    return TokenArena(np.frombuffer(b"".join(tokens) or b"\0", dtype=np.uint8), offsets, present)
+    return TokenArena([vocab.get(i) for i in range(max(vocab) + 1)])
 
 
 def _id_array(ids: Iterable[int]) -> np.ndarray:

@@ -72,14 +72,19 @@ def test_repeated_merge_keeps_first_rank():
 
 @given(st.lists(st.binary(max_size=5), min_size=1, max_size=20), st.data())
 def test_arena_decode(tokens, data):
-    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in tokens], out=offsets[1:])
-    arena = TokenArena(np.frombuffer(b"".join(tokens) + b"\0", dtype=np.uint8), offsets,
-                       np.ones(len(tokens), dtype=np.uint8))
-    ids = data.draw(st.lists(st.integers(0, len(tokens) - 1), max_size=30))
-    assert arena.decode(np.array(ids, dtype=np.int64)) == b"".join(tokens[i] for i in ids)
-    with pytest.raises(ValueError, match=f"token id {len(tokens)} at position 0"):
-        arena.decode(np.array([len(tokens)], dtype=np.int64))
+    holes = data.draw(st.sets(st.integers(0, len(tokens) - 1))) - {0}   # ids with no token
+    arena = TokenArena([None if i in holes else t for i, t in enumerate(tokens)])
+    ids = [i for i in data.draw(st.lists(st.integers(0, len(tokens) - 1), max_size=3000))
+           if i not in holes]
+    expected = b"".join(tokens[i] for i in ids)
+    assert arena.decode(np.array(ids, dtype=np.int64)) == expected
+    assert arena.decode_list(ids) == expected
+    assert arena.decode_list(ids, True, "replace") == expected.decode("utf-8", "replace")
+    for bad in [len(tokens), -1, *holes]:
+        with pytest.raises(ValueError, match=f"token id {bad} at position 1 is not"):
+            arena.decode(np.array([0, bad], dtype=np.int64))
+        with pytest.raises(ValueError, match=f"token id {bad} at position 1 is not"):
+            arena.decode_list([0, bad])
 
 
 def test_long_piece_cache_is_transparent():
