@@ -90,6 +90,23 @@ class Tokenizer:
         return pretrained.load(name)
 
     @classmethod
+    def from_hf(cls, path: str | os.PathLike) -> Tokenizer:
+        """Load a Hugging Face tokenizer.json (or a folder holding one) of a byte-level BPE;
+        ids equal HF's `encode(text, add_special_tokens=False)`. See bpe/hf.py for what is
+        accepted."""
+        from bpe.hf import read_tokenizer_json
+
+        vocab, merges, special_tokens, pattern = read_tokenizer_json(path)
+        return cls(vocab, merges, special_tokens=special_tokens, pattern=pattern)
+
+    def save_hf(self, path: str | os.PathLike) -> Path:
+        """Write a Hugging Face tokenizer.json (into path, if it is a folder) that
+        `tokenizers.Tokenizer.from_file` loads and encodes with exactly as this one does."""
+        from bpe.hf import write_tokenizer_json
+
+        return write_tokenizer_json(self, path)
+
+    @classmethod
     def from_tiktoken(cls, encoding) -> Tokenizer:
         """The tokenizer of a `tiktoken.Encoding`: its ranks (as merges), pattern and special
         tokens with their ids; encodes as the encoding does."""
