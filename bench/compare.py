@@ -16,6 +16,11 @@ Tasks:
                tool is timed on text it has cached. GPT-2 for every peer; cl100k and o200k
                for bpe and tiktoken (both built offline from ../shared/data/tiktoken)
   decode       the ids of --mb MB back to text
+  encode_file  the whole --input file to ids (--mb is not used), GPT-2 with <|endoftext|> cutting
+               documents, a fresh encoder for each run (so no cache of the text is reused).
+               bpe's encode_file writes a temporary .npy (on all cores, and on one thread);
+               the peers' file encoders (bench/peers.py, their threads noted there) return
+               the ids in memory and drop the separator: bpe has one more token per document
   merge        the merge loop alone: WordTable of the whole input -> --vocab-size
   train        end to end: file -> vocabulary of --vocab-size, special <|endoftext|>
 """
@@ -100,6 +105,19 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:
     return seconds, result
 
 
+def timed_fresh(make, paths, repeats: int) -> tuple[list[float], object]:
+    """Like timed, with a new encoder from make() for each run (not timed), so no tool is
+    timed with a cache of the text it encoded the run before."""
+    make()(paths)  # warm-up: imports, the file in the page cache
+    seconds, result = [], None
+    for _ in range(repeats):
+        encode = make()
+        start = time.perf_counter()
+        result = encode(paths)
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
 def timed_on_slices(fn, args) -> tuple[list[float], int, int]:
     """Warm up on one slice, then time fn on `repeats` unseen slices: (seconds, bytes per
     slice, outputs per slice), the last two averaged."""
@@ -149,6 +167,27 @@ def work(task: str, tool: str, args) -> dict:
         seconds, out = timed(lambda: decode(ids), args.repeats)
         assert out == text, f"{tool} decode does not round-trip"
         return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{len(ids)} tokens"}
+    if task == "encode_file":
+        if tool.startswith("bpe"):
+            import tempfile
+
+            import bpe
+            from bpe.dataset import encode_file
+
+            gpt2 = shared_data() / "gpt2"
+            workers = 1 if tool == "bpe 1 thread" else None
+            folder = tempfile.TemporaryDirectory()
+
+            def make():
+                tok = bpe.Tokenizer.from_files(gpt2 / "encoder.json", gpt2 / "vocab.bpe", SPECIALS)
+                return lambda paths: encode_file(tok, paths, Path(folder.name) / "ids.npy",
+                                                 workers=workers, progress=False).n_tokens
+        else:
+            import peers
+
+            make = peers.file_encoders(shared_data() / "gpt2")[tool]
+        seconds, n_tokens = timed_fresh(make, [args.input], args.repeats)
+        return {"seconds": seconds, "n_bytes": os.path.getsize(args.input), "note": f"{n_tokens} tokens"}
     if task == "merge":
         from bpe.counting import count_pieces, read_text_chunks
         from bpe.train import learn_merges
@@ -207,6 +246,8 @@ def tools_for(task: str) -> list[str]:
                 "bpe cl100k", "tiktoken cl100k", "bpe o200k", "tiktoken o200k"]
     if task == "decode":
         return ["bpe", *peers.decoders(shared_data() / "gpt2")]
+    if task == "encode_file":
+        return ["bpe", "bpe 1 thread", *peers.file_encoders(shared_data() / "gpt2")]
     if task == "merge":
         return ["bpe", "gigatoken"]
     if task == "train":
@@ -283,7 +324,7 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, help="UTF-8 text (default: the mix corpus)")
-    parser.add_argument("--tasks", default="pretokenize,encode,decode,merge,train")
+    parser.add_argument("--tasks", default="pretokenize,encode,decode,encode_file,merge,train")
     parser.add_argument("--mb", type=float, default=10.0,
                         help="MB of input for pretokenize/encode/decode (encode reads repeats + 1 slices)")
     parser.add_argument("--repeats", type=int, default=5)

@@ -1,21 +1,33 @@
-"""`python -m bpe ...`: train tokenizers and count corpora from the command line.
+"""`python -m bpe ...`: train tokenizers, count corpora, encode datasets from the command line.
 
     python -m bpe train                       # the bundled sample corpus, vocab 1000
     python -m bpe train data/*.txt --vocab-size 32000 --special-token '<|endoftext|>' \\
         --pattern gpt2 --workers 8 --out tok/
     python -m bpe count shard1/*.txt -o shard1.npz --special-token '<|endoftext|>'
     python -m bpe train --from-counts shard1.npz --from-counts shard2.npz --vocab-size 32000 --out tok/
+    python -m bpe encode --tokenizer tok/ data/*.txt -o train.npy   # + train.offsets.npy
+    python -m bpe decode --tokenizer tok/ train.npy -o train.txt    # or to stdout
+    python -m bpe show --tokenizer gpt2 "Hello world"               # token boundaries, ids
+
+--tokenizer is a folder written by Tokenizer.save or a pretrained name (gpt2, r50k_base,
+cl100k_base, o200k_base). encode writes token ids as a .npy (see bpe.dataset).
 """
 from __future__ import annotations
 
 import argparse
+import codecs
+import os
+import re
 import sys
 import time
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 import bpe
 from bpe.counting import count_files
+from bpe.dataset import AtomicFile, encode_file
 
 SAMPLE = "corpus.en"
 
@@ -67,6 +79,110 @@ def cmd_count(args) -> int:
     return 0
 
 
+def load_tokenizer(spec: str) -> bpe.Tokenizer:
+    """A folder written by Tokenizer.save, or a pretrained name."""
+    if Path(spec).is_dir():
+        return bpe.Tokenizer.load(spec)
+    try:
+        return bpe.Tokenizer.from_pretrained(spec)
+    except ValueError as e:
+        raise ValueError(f"--tokenizer {spec!r} is not a folder written by Tokenizer.save, "
+                         f"nor a pretrained name: {e}") from None
+
+
+def cmd_encode(args) -> int:
+    offsets = Path(args.output).with_suffix(".offsets.npy")
+    if _refuse_existing(args.output, args.force, False) or _refuse_existing(offsets, args.force, False):
+        return 2
+    tok = load_tokenizer(args.tokenizer)
+    start = time.perf_counter()
+    result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors)
+    seconds = time.perf_counter() - start
+    n_mb = sum(os.path.getsize(f) for f in args.files) / 1e6
+    print(f"encoded {result.n_tokens:,} tokens, {result.n_documents:,} documents from {n_mb:,.1f} MB "
+          f"in {seconds:.2f} s ({n_mb / seconds:,.1f} MB/s); saved to {result.ids} and "
+          f"{result.offsets}", file=sys.stderr)
+    return 0
+
+
+DECODE_BLOCK = 1 << 20  # ids per block
+
+
+def cmd_decode(args) -> int:
+    if _refuse_existing(args.output, args.force, False):
+        return 2
+    tok = load_tokenizer(args.tokenizer)
+    ids = _load_ids(args.ids)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def write_all(write) -> None:
+        # A block may end inside a character: the decoder keeps its bytes for the next one.
+        for start in range(0, len(ids), DECODE_BLOCK):
+            write(decoder.decode(tok.decode_bytes(ids[start:start + DECODE_BLOCK])).encode("utf-8"))
+        write(decoder.decode(b"", final=True).encode("utf-8"))
+
+    if args.output is None:
+        sys.stdout.flush()
+        try:
+            write_all(sys.stdout.buffer.write)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    with AtomicFile(args.output) as out:
+        write_all(out.write)
+        out.commit()
+    print(f"decoded {len(ids):,} tokens to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _load_ids(path: str) -> np.ndarray:
+    try:
+        ids = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"ids file {path!r} does not exist") from None
+    except ValueError as e:
+        raise ValueError(f"{path!r} is not a .npy file of token ids: {e}") from None
+    if not isinstance(ids, np.ndarray) or ids.ndim != 1 or ids.dtype.kind not in "iu":
+        what = f"dtype {ids.dtype}, shape {ids.shape}" if isinstance(ids, np.ndarray) else "an .npz"
+        raise ValueError(f"{path!r} holds {what}; expected a 1-D array of integer token ids")
+    return ids
+
+
+_BACKGROUNDS = (153, 186, 217, 151, 223)  # 256-colour pastels: blue, green, pink, teal, peach
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def cmd_show(args) -> int:
+    tok = load_tokenizer(args.tokenizer)
+    text = args.text if args.text is not None else sys.stdin.read()
+    ids = tok.encode(text)
+    colour = not args.plain and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    tokens = [token_text(tok.vocab[i]) for i in ids]
+    if colour:
+        colours = [_BACKGROUNDS[k % len(_BACKGROUNDS)] for k in range(len(ids))]
+        print("".join(_paint(t, c) for t, c in zip(tokens, colours)))
+        print("[" + ", ".join(_paint(str(i), c) for i, c in zip(ids, colours)) + "]")
+    else:
+        print("|".join(tokens))
+        print(ids)
+    print(f"{len(ids)} tokens, {len(text)} characters")
+    return 0
+
+
+def _paint(text: str, colour: int) -> str:
+    """text on a background colour, each line painted on its own (a newline as a painted ↵)."""
+    lines = text.replace("\n", "↵\n").split("\n")
+    return "\n".join(f"\x1b[30;48;5;{colour}m{line}\x1b[0m" if line else "" for line in lines)
+
+
+def token_text(token: bytes) -> str:
+    """A token's text as shown: bytes that are not whole UTF-8 characters as \\xNN, and
+    control characters other than newline and tab escaped alike."""
+    text = token.decode("utf-8", errors="backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--special-token", action="append", default=[], help="repeatable")
     parser.add_argument("--pattern", default="gpt2", help="gpt2, cl100k, o200k or a regex")
@@ -94,6 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     count.add_argument("-o", "--output", required=True, help="the .npz count table to write")
     _common(count)
     count.set_defaults(run=cmd_count)
+    encode = commands.add_parser("encode", help="encode text files into a .npy of token ids")
+    encode.add_argument("files", nargs="+", help="UTF-8 text files, encoded one after the other")
+    encode.add_argument("-o", "--output", required=True,
+                        help="the .npy to write (document offsets go to <stem>.offsets.npy)")
+    encode.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    encode.add_argument("--errors", choices=["strict", "replace"], default="strict",
+                        help="invalid UTF-8: stop with its file and offset, or encode U+FFFD")
+    encode.add_argument("--force", action="store_true", help="overwrite the output")
+    decode = commands.add_parser("decode", help="turn a .npy of token ids back into text")
+    decode.add_argument("ids", help="a .npy of token ids (read memory-mapped)")
+    decode.add_argument("-o", "--output", help="the text file to write (default: stdout)")
+    decode.add_argument("--force", action="store_true", help="overwrite the output")
+    show = commands.add_parser("show", help="show how a text is cut into tokens, and the ids")
+    show.add_argument("text", nargs="?", help="the text (default: read stdin)")
+    show.add_argument("--plain", action="store_true",
+                      help="| between tokens instead of colours (also when not a terminal or NO_COLOR is set)")
+    for command, run in [(encode, cmd_encode), (decode, cmd_decode), (show, cmd_show)]:
+        command.add_argument("--tokenizer", required=True,
+                             help="a folder written by Tokenizer.save, or gpt2, r50k_base, "
+                                  "cl100k_base, o200k_base")
+        command.set_defaults(run=run)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -105,7 +105,7 @@ def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = 
     try:
         f = open(path, "rb")
     except FileNotFoundError:
-        raise FileNotFoundError(f"training file {os.fspath(path)!r} does not exist") from None
+        raise FileNotFoundError(f"file {os.fspath(path)!r} does not exist") from None
     with f:
         f.seek(start)
         left = (os.path.getsize(path) if end is None else end) - start
@@ -119,7 +119,7 @@ def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = 
                 text = data[:cut].decode("utf-8", errors)
             except UnicodeDecodeError as e:
                 raise ValueError(
-                    f"training file {os.fspath(path)!r} is not valid UTF-8: byte offset "
+                    f"file {os.fspath(path)!r} is not valid UTF-8: byte offset "
                     f"{offset + e.start} ({data[e.start:e.start + 1]!r}): {e.reason}"
                 ) from None
             if text:

@@ -222,6 +222,19 @@ class Tokenizer:
         with ThreadPoolExecutor(num_threads, thread_name_prefix="bpe-encode") as pool:
             return [ids for part in pool.map(encode_slice, parts) for ids in part]
 
+    def encode_file(self, paths, out: str | os.PathLike = "ids.npy", workers: int | None = None,
+                    progress: bool | None = None, errors: str = "strict"):
+        """Encode text files (larger than memory too) into the .npy `out`, uint16 when the
+        vocabulary fits, and the document offsets `<out stem>.offsets.npy`; streaming, on
+        `workers` threads. Returns bpe.dataset.EncodedFile (paths, tokens, documents).
+
+        >>> tok.encode_file(["train.txt"], "train.npy")
+        >>> ids = np.load("train.npy", mmap_mode="r")
+        """
+        from bpe.dataset import encode_file
+
+        return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors)
+
     def _encode_buffer(self, text: str, pre: Pretokenizer) -> IdBuffer:
         if not isinstance(text, str):
             raise TypeError(f"encode expects str, got {type(text).__name__}")

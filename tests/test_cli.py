@@ -1,9 +1,17 @@
-"""python -m bpe: train on the bundled default, count tables, refusing to overwrite, errors."""
+"""python -m bpe: train on the bundled default, count tables, encode/decode/show with a
+saved or pretrained tokenizer, refusing to overwrite, errors."""
+import io
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
 import bpe
+from bpe import cli
 from bpe.cli import main, sample_corpus
+
+EOT = "<|endoftext|>"
 
 
 def test_train_bundled_sample(tmp_path, capsys):
@@ -48,7 +56,7 @@ def test_refuses_non_empty_out(tmp_path, capsys):
 
 def test_missing_file_is_a_clear_error():
     done = subprocess.run([sys.executable, "-m", "bpe", "train", "/no/such/file.txt"],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     assert done.returncode == 2 and "/no/such/file.txt" in done.stderr
 
 
@@ -58,3 +66,151 @@ def test_errors_replace(tmp_path, capsys):
     assert main(["train", str(bad), "--vocab-size", "260"]) == 2
     assert "byte offset 6" in capsys.readouterr().err
     assert main(["train", str(bad), "--vocab-size", "260", "--errors", "replace"]) == 0
+
+
+# --- encode, decode, show ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    """A small tokenizer saved by Tokenizer.save: (folder, tokenizer)."""
+    tok = bpe.train(sample_corpus(), 300, [EOT], workers=1, progress=False)
+    folder = tmp_path_factory.mktemp("tok")
+    tok.save(folder)
+    return str(folder), tok
+
+
+TEXT = "Hello world, ünïcode 😀 and 中文!\nsecond line" + EOT + "another document\n"
+
+
+def test_encode_then_decode_round_trip(tok_dir, tmp_path, capsys):
+    folder, tok = tok_dir
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(TEXT, encoding="utf-8")
+    b.write_text("third one", encoding="utf-8")
+    out = tmp_path / "ids.npy"
+    assert main(["encode", "--tokenizer", folder, str(a), str(b), "-o", str(out), "--workers", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "tokens, 3 documents" in err and "MB/s" in err and "ids.offsets.npy" in err
+    assert np.load(out).tolist() == tok.encode(TEXT) + tok.encode("third one")
+    assert main(["decode", "--tokenizer", folder, str(out), "-o", str(tmp_path / "back.txt")]) == 0
+    assert (tmp_path / "back.txt").read_text(encoding="utf-8") == TEXT + "third one"
+    assert main(["decode", "--tokenizer", folder, str(out)]) == 0
+    assert capsys.readouterr().out == TEXT + "third one"
+
+
+def test_decode_blocks_do_not_split_characters(tok_dir, tmp_path, monkeypatch):
+    folder, tok = tok_dir
+    np.save(tmp_path / "ids.npy", np.array(tok.encode(TEXT), dtype=np.uint16))
+    assert any(len(tok.decode_bytes([i]).decode("utf-8", "ignore")) == 0 for i in tok.encode("😀"))
+    monkeypatch.setattr(cli, "DECODE_BLOCK", 1)
+    assert main(["decode", "--tokenizer", folder, str(tmp_path / "ids.npy"), "-o", str(tmp_path / "t.txt")]) == 0
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == TEXT
+
+
+def test_decode_to_stdout_in_a_process(tok_dir, tmp_path):
+    folder, tok = tok_dir
+    np.save(tmp_path / "ids.npy", np.array(tok.encode(TEXT), dtype=np.int64))
+    done = subprocess.run([sys.executable, "-m", "bpe", "decode", "--tokenizer", folder,
+                           str(tmp_path / "ids.npy")], capture_output=True, check=True)
+    assert done.stdout.decode("utf-8") == TEXT
+
+
+def test_encode_and_decode_refuse_to_overwrite(tok_dir, tmp_path, capsys):
+    folder, tok = tok_dir
+    (tmp_path / "a.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / "ids.offsets.npy").write_bytes(b"keep")
+    encode = ["encode", "--tokenizer", folder, str(tmp_path / "a.txt"), "-o", str(tmp_path / "ids.npy")]
+    assert main(encode) == 2
+    assert "ids.offsets.npy exists" in capsys.readouterr().err
+    assert main([*encode, "--force"]) == 0
+    assert np.load(tmp_path / "ids.offsets.npy").tolist() == [0, len(tok.encode("hello"))]
+    assert main(["decode", "--tokenizer", folder, str(tmp_path / "ids.npy"), "-o", str(tmp_path / "a.txt")]) == 2
+    assert (tmp_path / "a.txt").read_text() == "hello"
+
+
+def test_encode_errors_leave_nothing(tok_dir, tmp_path, capsys):
+    folder, _ = tok_dir
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine text\n" * 50 + b"\xff")
+    out = str(tmp_path / "ids.npy")
+    assert main(["encode", "--tokenizer", folder, str(bad), "-o", out]) == 2
+    err = capsys.readouterr().err
+    assert "bad.txt" in err and "byte offset 500" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt"]
+    assert main(["encode", "--tokenizer", folder, str(tmp_path / "nope.txt"), "-o", out]) == 2
+    assert "nope.txt" in capsys.readouterr().err
+    assert main(["encode", "--tokenizer", folder, str(bad), "-o", out, "--errors", "replace"]) == 0
+
+
+def test_decode_errors(tok_dir, tmp_path, capsys):
+    folder, _ = tok_dir
+    (tmp_path / "not.npy").write_text("plain text")
+    np.save(tmp_path / "floats.npy", np.zeros(3))
+    for name, message in [("nope.npy", "does not exist"), ("not.npy", "is not a .npy file"),
+                          ("floats.npy", "expected a 1-D array of integer token ids")]:
+        assert main(["decode", "--tokenizer", folder, str(tmp_path / name)]) == 2
+        assert name in (err := capsys.readouterr().err) and message in err
+
+
+def test_tokenizer_names_and_unknown(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    for spec in ["gpt2-large", str(tmp_path / "file.txt"), str(tmp_path / "missing")]:
+        assert main(["show", "--tokenizer", spec, "hi"]) == 2
+        err = capsys.readouterr().err
+        assert spec in err and "gpt2" in err and "cl100k_base" in err and "o200k_base" in err
+
+
+@pytest.mark.parametrize("name", ["gpt2", "r50k_base", "cl100k_base"])
+def test_pretrained_names(name, capsys):
+    assert main(["show", "--tokenizer", name, "Hello world"]) == 0
+    expected = {"gpt2": [15496, 995], "r50k_base": [15496, 995], "cl100k_base": [9906, 1917]}[name]
+    assert capsys.readouterr().out.splitlines() == ["Hello| world", str(expected), "2 tokens, 11 characters"]
+
+
+def test_show_plain_and_colour(tok_dir, monkeypatch, capsys):
+    folder, tok = tok_dir
+    text = "a 😀\x1b" + EOT
+    ids = tok.encode(text)
+    assert main(["show", "--tokenizer", folder, text]) == 0  # captured: not a terminal
+    lines = capsys.readouterr().out.splitlines()
+    assert "\x1b" not in "".join(lines) and lines[1] == str(ids) and lines[2].startswith(f"{len(ids)} tokens")
+    # Bytes that are not whole characters, and control characters, as \xNN.
+    assert lines[0] == r"a| |\xf0|\x9f|\x98|\x80|\x1b|<|endoftext|>" and len(ids) == 8
+    monkeypatch.setattr(sys, "stdin", io.StringIO("from stdin"))
+    assert main(["show", "--tokenizer", folder]) == 0
+    assert capsys.readouterr().out.splitlines()[0].replace("|", "") == "from stdin"
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert main(["show", "--tokenizer", folder, "one two\nthree"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\x1b[0m") == 2 * len(tok.encode("one two\nthree")) and "↵" in out
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert main(["show", "--tokenizer", folder, "one two"]) == 0
+    assert "\x1b" not in capsys.readouterr().out
+    monkeypatch.delenv("NO_COLOR")
+    assert main(["show", "--tokenizer", folder, "--plain", "one two"]) == 0
+    assert "\x1b" not in capsys.readouterr().out
+
+
+def test_ctrl_c_during_encode_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    # A custom pattern runs on the regex module (slow), so the encode is surely still going.
+    tok = bpe.train(sample_corpus(), 260, [EOT], pattern=r"\w+|\s+|[^\w\s]+", workers=1, progress=False)
+    tok.save(tmp_path / "tok")
+    big = tmp_path / "big.txt"
+    big.write_text(("some words here\nand more words" + EOT) * 400_000, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "bpe", "encode", "--tokenizer", str(tmp_path / "tok"),
+                                str(big), "-o", str(out / "ids.npy"), "--workers", "2"],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(out.iterdir()) and time.monotonic() < deadline:  # wait until it writes
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "nothing was written" in err, (process.returncode, err)
+    assert list(out.iterdir()) == []

@@ -1,0 +1,230 @@
+"""encode_file: a .npy of ids equal to encode, any chunking and thread count; document
+offsets; a valid .npy header; no partial output on any error."""
+import errno
+import re
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bpe
+from bpe import dataset
+from bpe.dataset import encode_file, npy_header
+
+from .conftest import shared, tiktoken_pair
+from .strategies import documents
+
+EOT = "<|endoftext|>"
+
+
+@pytest.fixture(scope="module")
+def trained() -> bpe.Tokenizer:
+    return bpe.train(shared("cs336/corpus.en"), 300, [EOT], pattern="cl100k", workers=1,
+                     progress=False)
+
+
+@pytest.fixture(scope="module", params=["gpt2", "trained"])
+def tok(request):
+    return request.getfixturevalue(request.param)
+
+
+def split_documents(text: str) -> list[str]:
+    """A file's documents: cut after every <|endoftext|>, and the file's end."""
+    return [d for d in re.split(f"(?<={re.escape(EOT)})", text) if d]
+
+
+def check(result, tok, texts: list[str]) -> None:
+    ids = np.load(result.ids, mmap_mode="r")
+    offsets = np.load(result.offsets)
+    assert ids.dtype == np.uint16 and offsets.dtype == np.int64
+    assert ids.tolist() == [i for t in texts for i in tok.encode(t)]
+    docs = [d for t in texts for d in split_documents(t)]
+    assert offsets.tolist()[0] == 0 and offsets[-1] == len(ids) == result.n_tokens
+    assert len(offsets) - 1 == len(docs) == result.n_documents
+    for k, doc in enumerate(docs):
+        assert ids[offsets[k]:offsets[k + 1]].tolist() == tok.encode(doc), k
+
+
+def outputs_left(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".txt"))
+
+
+@settings(max_examples=40)
+@given(docs=st.lists(st.tuples(documents(), st.sampled_from(["", "x\nyz 1\nw", EOT])),
+                    min_size=1, max_size=3),
+       chunk_bytes=st.integers(1, 64), workers=st.sampled_from([1, 2, 8]))
+def test_same_ids_as_encode_any_chunks_and_workers(tmp_path_factory, tok, docs, chunk_bytes, workers):
+    folder = tmp_path_factory.mktemp("d")
+    texts = ["ab\ncd ef\ngh " * 5 + text + end for (text, _), end in docs]
+    paths = [folder / f"{k}.txt" for k in range(len(texts))]
+    for path, text in zip(paths, texts):
+        path.write_text(text, encoding="utf-8")
+    result = encode_file(tok, paths, folder / "ids.npy", workers=workers, chunk_bytes=chunk_bytes)
+    check(result, tok, texts)
+
+
+def test_files_ending_in_eot_give_the_encode_of_their_concatenation(gpt2, tmp_path):
+    stories = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    parts = stories.split(EOT)
+    texts = [EOT.join(parts[:5]) + EOT, EOT.join(parts[5:10]) + EOT, EOT.join(parts[10:])]
+    for k, text in enumerate(texts):
+        (tmp_path / f"{k}.txt").write_text(text, encoding="utf-8")
+    result = encode_file(gpt2, [tmp_path / f"{k}.txt" for k in range(3)], tmp_path / "ids.npy",
+                         workers=2, chunk_bytes=300)
+    assert np.load(result.ids).tolist() == gpt2.encode("".join(texts))
+    check(result, gpt2, texts)
+    assert result.n_documents == stories.count(EOT) + 1
+
+
+def test_npy_header_is_what_numpy_expects(gpt2, tmp_path):
+    (tmp_path / "a.txt").write_text("hello world\n" * 100, encoding="utf-8")
+    result = encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.npy", workers=1)
+    for path, dtype in [(result.ids, np.uint16), (result.offsets, np.int64)]:
+        with open(path, "rb") as f:
+            assert np.lib.format.read_magic(f) == (1, 0)
+            shape, fortran_order, got = np.lib.format.read_array_header_1_0(f)
+            assert (fortran_order, got) == (False, np.dtype(dtype)) and f.tell() == 128
+        mapped = np.load(path, mmap_mode="r")
+        assert mapped.offset == 128 and mapped.shape == shape
+        assert path.stat().st_size == 128 + mapped.nbytes
+    assert np.load(result.ids).tolist() == gpt2.encode("hello world\n" * 100)
+    for length in (0, 7, 2**63 - 1):
+        assert len(npy_header(np.dtype("<u4"), length)) == 128
+
+
+def test_uint32_for_a_big_vocabulary(tmp_path):
+    tok, enc = tiktoken_pair("cl100k_base")
+    text = "Hello world, ünïcode 😀!\n" * 20 + EOT + "second document\nhere"
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    result = encode_file(tok, tmp_path / "a.txt", tmp_path / "ids.npy", workers=2, chunk_bytes=50)
+    ids = np.load(result.ids)
+    assert ids.dtype == np.uint32
+    assert ids.tolist() == enc.encode(text, allowed_special="all") == tok.encode(text)
+    assert np.load(result.offsets).tolist() == [0, len(tok.encode(text.split(EOT)[0] + EOT)), len(ids)]
+
+
+def test_empty_files(gpt2, tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "a.txt").write_text("one<|endoftext|>two", encoding="utf-8")
+    result = encode_file(gpt2, tmp_path / "empty.txt", tmp_path / "ids.npy")
+    assert (result.n_tokens, result.n_documents) == (0, 0)
+    assert np.load(result.ids).shape == (0,) and np.load(result.offsets).tolist() == [0]
+    paths = [tmp_path / "empty.txt", tmp_path / "a.txt", tmp_path / "empty.txt"]
+    check(encode_file(gpt2, paths, tmp_path / "ids.npy"), gpt2, ["", "one<|endoftext|>two", ""])
+
+
+def test_without_an_eot_token_documents_are_files(tmp_path):
+    tok = bpe.train(shared("cs336/corpus.en"), 280, workers=1, progress=False)
+    (tmp_path / "a.txt").write_text("one<|endoftext|>two", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("three", encoding="utf-8")
+    result = encode_file(tok, [tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "ids.npy")
+    n_a = len(tok.encode("one<|endoftext|>two"))
+    assert np.load(result.offsets).tolist() == [0, n_a, n_a + len(tok.encode("three"))]
+
+
+def test_chunks_in_flight_are_bounded(gpt2, tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("some words\nand more\n" * 500, encoding="utf-8")
+    started, written, most = [0], [0], [0]
+    encode_range, append = dataset._encode_range, dataset.NpyWriter.append
+
+    def counting_encode(*args):
+        started[0] += 1
+        most[0] = max(most[0], started[0] - written[0])
+        return encode_range(*args)
+
+    def counting_append(self, values):
+        written[0] += self.dtype == np.uint16
+        append(self, values)
+
+    monkeypatch.setattr(dataset, "_encode_range", counting_encode)
+    monkeypatch.setattr(dataset.NpyWriter, "append", counting_append)
+    encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.npy", workers=2, chunk_bytes=64)
+    assert started[0] > 100 and most[0] <= 4
+
+
+def test_progress_bar(gpt2, tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("hello\n", encoding="utf-8")
+    encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.npy", progress=True)
+    assert "B" in capsys.readouterr().err
+    encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.npy", progress=False)
+    assert capsys.readouterr().err == ""
+
+
+# --- errors: a clear message naming the path, no partial output -----------------------------
+
+def test_invalid_utf8_names_file_and_offset_and_leaves_nothing(gpt2, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"abc def\nghi " * 100 + b"\xff tail")
+    (tmp_path / "ids.npy").write_bytes(b"keep")  # an earlier output survives a failed run
+    with pytest.raises(ValueError, match=r"bad.txt.*byte offset 1200"):
+        encode_file(gpt2, bad, tmp_path / "ids.npy", workers=2, chunk_bytes=64)
+    assert outputs_left(tmp_path) == ["ids.npy"] and (tmp_path / "ids.npy").read_bytes() == b"keep"
+    result = encode_file(gpt2, bad, tmp_path / "ids.npy", errors="replace", chunk_bytes=64)
+    expected = gpt2.encode(bad.read_bytes().decode("utf-8", "replace"))
+    assert np.load(result.ids).tolist() == expected
+
+
+def test_missing_input(gpt2, tmp_path):
+    (tmp_path / "a.txt").write_text("hi", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        encode_file(gpt2, [tmp_path / "a.txt", tmp_path / "nope.txt"], tmp_path / "ids.npy")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        encode_file(gpt2, tmp_path, tmp_path / "ids.npy")
+    with pytest.raises(ValueError, match="errors='ignore'"):
+        encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.npy", errors="ignore")
+    assert outputs_left(tmp_path) == []
+
+
+def test_output_folder_missing_or_a_file(gpt2, tmp_path):
+    (tmp_path / "a.txt").write_text("hi", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="no/such/folder.*does not exist"):
+        encode_file(gpt2, tmp_path / "a.txt", tmp_path / "no/such/folder/ids.npy")
+    with pytest.raises(NotADirectoryError, match="a.txt.* is not a folder"):
+        encode_file(gpt2, tmp_path / "a.txt", tmp_path / "a.txt" / "ids.npy")
+    assert outputs_left(tmp_path) == []
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """mount(folder, options): a 1 MB tmpfs at tmp_path/folder, unmounted afterwards."""
+    mounted = []
+
+    def mount(name: str, options: str):
+        target = tmp_path / name
+        target.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+                              check=False, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in mounted:
+        subprocess.run(["umount", str(target)], check=True)
+
+
+def test_full_disk(gpt2, tmp_path, tiny_tmpfs):
+    disk = tiny_tmpfs("disk", "size=1m")
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"word{i}\n" for i in range(400_000)), encoding="utf-8")
+    with pytest.raises(OSError, match=r"ids.npy.*No space left") as info:
+        encode_file(gpt2, big, disk / "ids.npy", workers=2, chunk_bytes=1 << 18)
+    assert info.value.errno == errno.ENOSPC and list(disk.iterdir()) == []
+
+
+def test_read_only_folder(gpt2, tmp_path, tiny_tmpfs):
+    folder = tiny_tmpfs("ro", "ro,size=1m")
+    (tmp_path / "a.txt").write_text("hi", encoding="utf-8")
+    with pytest.raises(OSError, match=r"ids.npy.*Read-only") as info:
+        encode_file(gpt2, tmp_path / "a.txt", folder / "ids.npy")
+    assert info.value.errno == errno.EROFS and list(folder.iterdir()) == []
+
+
+def test_tokenizer_method(gpt2, tmp_path):
+    text = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    result = gpt2.encode_file(tmp_path / "a.txt", tmp_path / "ids.npy", workers=2)
+    assert np.load(result.ids, mmap_mode="r").tolist() == gpt2.encode(text)
