@@ -40,14 +40,19 @@ cdef extern from "Python.h":
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
 
+cdef extern from "<string.h>":
+    void* memmem(const void* haystack, size_t haystack_size, const void* needle,
+                 size_t needle_size) nogil
+
 cdef enum:
     SHORT_PIECE = 96        # pieces up to this many bytes use the array algorithm
-    CACHE_SLOTS = 1 << 16
-    CACHE_MAX_BYTES = 22    # longer pieces bypass the cache
+    STACK_PIECE = 256       # merge_long's buffers live on the stack up to this many bytes
+    CACHE_SLOTS = 1 << 17
+    CACHE_MAX_BYTES = 22    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
     AHEAD = 8               # pieces found (and their cache slots prefetched) ahead of encoding
-    LONG_SLOTS = 2048       # the long-piece cache: pieces of 23 to LONG_MAX_BYTES bytes
-    LONG_MAX_BYTES = 1024   # at most 2048 * (1 KB + 4 KB of ids): 10 MB, typically far less
+    LONG_SLOTS = 1 << 14    # the long-piece cache: longer pieces, and short ones with many ids
+    LONG_MAX_BYTES = 256    # at most 16384 * (256 B + 1 KB of ids): 21 MB, typically 2 MB
 
 SHORT_PIECE_BYTES = SHORT_PIECE    # for tests: longer pieces take the heap algorithm
 
@@ -69,8 +74,9 @@ cdef struct CacheSlot:
 @cython.final
 cdef class PieceCache:
     """Piece bytes -> ids for recently seen pieces, bounded: a direct-mapped table of short
-    pieces (3.5 MB) and one of 2048 long pieces (indentation, rules, long words: at most
-    10 MB, usually well under 1 MB), whose BPE is the slowest to redo."""
+    pieces (7 MB, touched as used) and one of 16384 long pieces (CJK runs, indentation,
+    rules, long words; at most 21 MB, typically 2 MB), whose BPE is the slowest to redo.
+    Pieces past 256 bytes are not cached."""
     cdef CacheSlot* slots
     cdef LongSlot* long_slots
     cdef public long long hits, misses
@@ -280,28 +286,50 @@ cdef class MergeTable:
         return m
 
     cdef Py_ssize_t merge_long(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
-        """Same result as merge_short, for any n: a heap of (rank, position) over a list."""
-        cdef int32_t* sym = <int32_t*>malloc(n * sizeof(int32_t))
-        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
-        cdef Py_ssize_t* prv = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
-        cdef vector[uint64_t] heap      # (rank << 32 | position), smallest first
-        cdef Py_ssize_t i, m = 0, pos, right
+        """Same result as merge_short, for any n, in n log n: merge_heap on stack buffers,
+        or on the heap past STACK_PIECE bytes."""
+        cdef int32_t sym[STACK_PIECE]
+        cdef int32_t nxt[STACK_PIECE]
+        cdef int32_t prv[STACK_PIECE]
+        cdef uint64_t heap[3 * STACK_PIECE]
+        cdef int32_t* block
+        cdef Py_ssize_t m
+        if n <= STACK_PIECE:
+            return self.merge_heap(text, n, out, sym, nxt, prv, heap)
+        if n >= 0x7FFFFFFF:
+            return -1                   # positions are 32-bit
+        block = <int32_t*>malloc(n * (3 * sizeof(int32_t) + 3 * sizeof(uint64_t)))
+        if block == NULL:
+            return -1
+        m = self.merge_heap(text, n, out, block, block + n, block + 2 * n, <uint64_t*>(block + 3 * n))
+        free(block)
+        return m
+
+    cdef Py_ssize_t merge_heap(self, const uint8_t* text, Py_ssize_t n, int32_t* out,
+                               int32_t* sym, int32_t* nxt, int32_t* prv,
+                               uint64_t* heap) noexcept nogil:
+        """BPE of a piece as a linked list of symbols and a min-heap of (rank, position)
+        entries (room for 3n: n - 1 to start, at most 2 pushes per merge). An entry whose
+        pair has changed since it was pushed is skipped when popped."""
+        cdef Py_ssize_t i, m = 0, size = 0, pos, right
         cdef int64_t found
         cdef uint64_t top
-        if sym == NULL or nxt == NULL or prv == NULL:
-            free(sym); free(nxt); free(prv)
-            return -1
         for i in range(n):
             sym[i] = self.byte_ids[text[i]]
-            nxt[i] = i + 1 if i + 1 < n else -1
-            prv[i] = i - 1
+            nxt[i] = <int32_t>(i + 1) if i + 1 < n else -1
+            prv[i] = <int32_t>(i - 1)
         for i in range(n - 1):
-            found = self.rank_of(sym[i], sym[i + 1])
+            found = self.byte_pair_ranks[(<Py_ssize_t>text[i] << 8) | text[i + 1]]
             if found != INT64_MAX:
-                heap.push_back(((<uint64_t>found >> 32) << 32) | <uint64_t>i)
-        _make_min_heap(heap)
-        while not heap.empty():
-            top = _pop_min(heap)
+                heap[size] = ((<uint64_t>found >> 32) << 32) | <uint64_t>i
+                size += 1
+        for i in range(size // 2 - 1, -1, -1):
+            _sift_down(heap, size, i)
+        while size > 0:
+            top = heap[0]
+            size -= 1
+            heap[0] = heap[size]
+            _sift_down(heap, size, 0)
             pos = <Py_ssize_t>(top & 0xFFFFFFFFULL)
             if sym[pos] < 0 or nxt[pos] < 0:
                 continue                 # merged away, or now the last symbol
@@ -313,20 +341,19 @@ cdef class MergeTable:
             sym[right] = -1
             nxt[pos] = nxt[right]
             if nxt[pos] >= 0:
-                prv[nxt[pos]] = pos
+                prv[nxt[pos]] = <int32_t>pos
                 found = self.rank_of(sym[pos], sym[nxt[pos]])
                 if found != INT64_MAX:
-                    _push_min(heap, ((<uint64_t>found >> 32) << 32) | <uint64_t>pos)
+                    size = _push(heap, size, ((<uint64_t>found >> 32) << 32) | <uint64_t>pos)
             if prv[pos] >= 0:
                 found = self.rank_of(sym[prv[pos]], sym[pos])
                 if found != INT64_MAX:
-                    _push_min(heap, ((<uint64_t>found >> 32) << 32) | <uint64_t>prv[pos])
+                    size = _push(heap, size, ((<uint64_t>found >> 32) << 32) | <uint64_t>prv[pos])
         pos = 0
         while pos >= 0:
             out[m] = sym[pos]
             m += 1
             pos = nxt[pos]
-        free(sym); free(nxt); free(prv)
         return m
 
     cdef Py_ssize_t merge_piece(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
@@ -349,31 +376,36 @@ cdef class MergeTable:
         reserved room in out for n + CACHE_MAX_IDS ids."""
         cdef int32_t* dst = out.data + out.size
         cdef Py_ssize_t m
-        cdef uint64_t h = 0
-        if n > CACHE_MAX_BYTES and n <= LONG_MAX_BYTES:
+        cdef uint64_t h
+        if slot != NULL and slot.n_bytes == n and same_piece(slot.text, text, n):
+            memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
+            out.size += slot.n_ids
+            cache.hits += 1
+            return 0
+        if n > LONG_MAX_BYTES:
+            m = self.merge_piece(text, n, dst)      # too long to cache
+            cache.misses += 1
+        else:
+            # Long pieces, and short ones with too many ids for a slot (runs of CJK
+            # characters, say), live in the long-piece cache.
             h = hash_bytes(text, n)
             m = cache.find_long(text, n, h, dst)
             if m >= 0:
                 out.size += m
                 cache.hits += 1
                 return 0
-        elif slot != NULL and slot.n_bytes == n and same_piece(slot.text, text, n):
-            memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
-            out.size += slot.n_ids
-            cache.hits += 1
-            return 0
-        cache.misses += 1
-        m = self.merge_piece(text, n, dst)
+            cache.misses += 1
+            m = self.merge_piece(text, n, dst)
+            if m > CACHE_MAX_IDS or (m > 0 and slot == NULL):
+                cache.keep_long(text, n, h, dst, m)
+            elif m > 0:
+                slot.n_bytes = <uint8_t>n
+                slot.n_ids = <uint8_t>m
+                memcpy(slot.text, text, n)
+                memcpy(slot.ids, dst, m * sizeof(int32_t))
         if m < 0:
             return -1
         out.size += m
-        if n > CACHE_MAX_BYTES and n <= LONG_MAX_BYTES:
-            cache.keep_long(text, n, h, dst, m)
-        elif slot != NULL and m <= CACHE_MAX_IDS:
-            slot.n_bytes = <uint8_t>n
-            slot.n_ids = <uint8_t>m
-            memcpy(slot.text, text, n)
-            memcpy(slot.ids, dst, m * sizeof(int32_t))
         return 0
 
     def encode_pieces(self, list pieces, IdBuffer out, PieceCache cache):
@@ -400,46 +432,96 @@ cdef class MergeTable:
         if failed:
             raise MemoryError("out of memory while encoding a piece")
 
+    cdef Py_ssize_t encode_span(self, const uint8_t* s, Py_ssize_t start, Py_ssize_t end,
+                                Py_ssize_t byte_limit, int pattern_id, IdBuffer out,
+                                PieceCache cache) noexcept nogil:
+        """Encode the pieces of s[start:end] (end: a piece boundary, such as a special token)
+        into out, which has room for end - start + CACHE_MAX_IDS more ids. With byte_limit
+        >= 0 only the settled pieces: not the last, and ending by byte_limit. Returns where
+        encoding stopped, or -1 out of memory."""
+        # A ring of the next AHEAD pieces: each one's cache slot is prefetched when it is
+        # found, so the slot's memory latency overlaps the encoding of the pieces before it.
+        cdef Py_ssize_t ends[AHEAD]
+        cdef CacheSlot* slots[AHEAD]
+        cdef Py_ssize_t i = start, head = 0, n_ahead = 0, scan = start, j
+        while True:
+            while n_ahead < AHEAD and scan < end:
+                j = next_piece(s, scan, end, pattern_id)
+                ends[(head + n_ahead) % AHEAD] = j
+                slots[(head + n_ahead) % AHEAD] = (
+                    cache.slot_for(s + scan, j - scan) if j - scan <= CACHE_MAX_BYTES else NULL)
+                __builtin_prefetch(slots[(head + n_ahead) % AHEAD])
+                n_ahead += 1
+                scan = j
+            if n_ahead == 0:
+                return i
+            j = ends[head]
+            if byte_limit >= 0 and (j > byte_limit or j == end):
+                return i
+            if self.encode_in_slot(s + i, j - i, out, cache, slots[head]) != 0:
+                return -1
+            i = j
+            head = (head + 1) % AHEAD
+            n_ahead -= 1
+
     def encode_text(self, str text, Py_ssize_t limit, int pattern_id, IdBuffer out,
                     PieceCache cache):
         """Append the ids of text's pieces (no special tokens in it) under a native pattern.
         With limit >= 0 only the settled pieces: not the last, and ending by character
         `limit`. Returns the number of characters encoded."""
-        cdef Py_ssize_t n, i = 0, byte_limit
+        cdef Py_ssize_t n, i
         cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
-        cdef int failed = 0
-        # A ring of the next AHEAD pieces: each one's cache slot is prefetched when it is
-        # found, so the slot's memory latency overlaps the encoding of the pieces before it.
-        cdef Py_ssize_t ends[AHEAD]
-        cdef CacheSlot* slots[AHEAD]
-        cdef Py_ssize_t head = 0, n_ahead = 0, scan = 0, j
-        byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
+        cdef Py_ssize_t byte_limit = -1 if limit < 0 else byte_offset(text, s, n, limit)
         if out.reserve(n + CACHE_MAX_IDS) != 0:       # a piece of k bytes has at most k ids
             raise MemoryError("no memory for the ids")
         with nogil:
-            while True:
-                while n_ahead < AHEAD and scan < n:
-                    j = next_piece(s, scan, n, pattern_id)
-                    ends[(head + n_ahead) % AHEAD] = j
-                    slots[(head + n_ahead) % AHEAD] = (
-                        cache.slot_for(s + scan, j - scan) if j - scan <= CACHE_MAX_BYTES else NULL)
-                    __builtin_prefetch(slots[(head + n_ahead) % AHEAD])
-                    n_ahead += 1
-                    scan = j
-                if n_ahead == 0:
-                    break
-                j = ends[head]
-                if limit >= 0 and (j > byte_limit or j == n):
-                    break
-                if self.encode_in_slot(s + i, j - i, out, cache, slots[head]) != 0:
-                    failed = 1
-                    break
-                i = j
-                head = (head + 1) % AHEAD
-                n_ahead -= 1
-        if failed:
+            i = self.encode_span(s, 0, n, byte_limit, pattern_id, out, cache)
+        if i < 0:
             raise MemoryError("out of memory while encoding a piece")
         return len(text) if i == n else char_count(text, s, i)
+
+    def encode_whole(self, str text, int pattern_id, IdBuffer out, PieceCache cache,
+                     tuple specials, const int32_t[::1] special_ids):
+        """Append the ids of all of text under a native pattern, where each of `specials`
+        (UTF-8 bytes, longest first) becomes its id in special_ids: the leftmost one found,
+        the longest of those starting there. All of it runs without the GIL."""
+        cdef Py_ssize_t n, k, j, at, pos = 0, n_specials = len(specials)
+        cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+        cdef vector[const uint8_t*] needles
+        cdef vector[Py_ssize_t] sizes, found
+        cdef bint failed = False
+        if special_ids.shape[0] != n_specials:
+            raise ValueError("specials and special_ids differ in length")
+        for token in specials:
+            needles.push_back(<const uint8_t*>PyBytes_AS_STRING(token))
+            sizes.push_back(len(<bytes>token))
+            if sizes.back() == 0:
+                raise ValueError("a special token is empty")
+        found.resize(n_specials)
+        if out.reserve(n + CACHE_MAX_IDS) != 0:       # a special token of k bytes is one id
+            raise MemoryError("no memory for the ids")
+        with nogil:
+            for j in range(n_specials):
+                found[j] = _find(s, n, 0, needles[j], sizes[j])
+            while True:
+                k = -1
+                for j in range(n_specials):    # the leftmost; on a tie the longer, listed first
+                    if found[j] >= 0 and (k < 0 or found[j] < found[k]):
+                        k = j
+                at = found[k] if k >= 0 else n
+                if self.encode_span(s, pos, at, -1, pattern_id, out, cache) < 0:
+                    failed = True
+                    break
+                if k < 0:
+                    break
+                out.data[out.size] = special_ids[k]
+                out.size += 1
+                pos = at + sizes[k]
+                for j in range(n_specials):
+                    if 0 <= found[j] < pos:
+                        found[j] = _find(s, n, pos, needles[j], sizes[j])
+        if failed:
+            raise MemoryError("out of memory while encoding a piece")
 
     def encode_bytes(self, bytes piece):
         """The ids of one piece of bytes, uncached (for tests and for odd callers)."""
@@ -454,8 +536,15 @@ cdef class MergeTable:
         return [ids[i] for i in range(m)]
 
 
-cdef inline void _sift_down(vector[uint64_t]& heap, size_t i) noexcept nogil:
-    cdef size_t n = heap.size(), child
+cdef inline Py_ssize_t _find(const uint8_t* s, Py_ssize_t n, Py_ssize_t start,
+                             const uint8_t* needle, Py_ssize_t size) noexcept nogil:
+    """The first position >= start of needle in s[:n], or -1."""
+    cdef const uint8_t* hit = <const uint8_t*>memmem(s + start, n - start, needle, size)
+    return -1 if hit == NULL else hit - s
+
+
+cdef inline void _sift_down(uint64_t* heap, Py_ssize_t n, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t child
     cdef uint64_t item = heap[i]
     while True:
         child = 2 * i + 1
@@ -470,15 +559,9 @@ cdef inline void _sift_down(vector[uint64_t]& heap, size_t i) noexcept nogil:
     heap[i] = item
 
 
-cdef inline void _make_min_heap(vector[uint64_t]& heap) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(<Py_ssize_t>heap.size() // 2 - 1, -1, -1):
-        _sift_down(heap, i)
-
-
-cdef inline void _push_min(vector[uint64_t]& heap, uint64_t item) noexcept nogil:
-    heap.push_back(item)
-    cdef size_t i = heap.size() - 1, parent
+cdef inline Py_ssize_t _push(uint64_t* heap, Py_ssize_t n, uint64_t item) noexcept nogil:
+    """Add item to the min-heap heap[:n]; returns the new size."""
+    cdef Py_ssize_t i = n, parent
     while i > 0:
         parent = (i - 1) >> 1
         if heap[parent] <= item:
@@ -486,15 +569,7 @@ cdef inline void _push_min(vector[uint64_t]& heap, uint64_t item) noexcept nogil
         heap[i] = heap[parent]
         i = parent
     heap[i] = item
-
-
-cdef inline uint64_t _pop_min(vector[uint64_t]& heap) noexcept nogil:
-    cdef uint64_t top = heap[0]
-    heap[0] = heap.back()
-    heap.pop_back()
-    if not heap.empty():
-        _sift_down(heap, 0)
-    return top
+    return n + 1
 
 
 cdef struct TokenSpan:

@@ -113,9 +113,8 @@ class Pretokenizer:
         self.native_id: int | None = PATTERN_IDS.get(names.get(self.pattern))
         self.special_tokens = check_special_tokens(special_tokens)
         # Longest first, so that of two specials starting at one place the longer wins.
-        by_length = sorted(self.special_tokens, key=len, reverse=True)
-        self._special = regex.compile("|".join(map(regex.escape, by_length))) if by_length else None
-        self._margin = _LOOKAHEAD + max(map(len, by_length), default=0)
+        self._by_length = sorted(self.special_tokens, key=len, reverse=True)
+        self._margin = _LOOKAHEAD + max(map(len, self._by_length), default=0)
 
     def pieces(self, text: str) -> list[str]:
         """The pattern's pieces of `text`, which must hold no special token."""
@@ -158,19 +157,37 @@ class Pretokenizer:
             run = _TRAILING_RUN.search(text)
             limit = min(len(text) - self._margin, run.start() if run else len(text))
         start, stop = 0, len(text)
-        if self._special is not None:
-            for match in self._special.finditer(text):
-                if match.end() > limit:
-                    stop = match.start()  # a special token, maybe not final: cut before it
-                    break
-                self._send(text[start : match.start()], -1, sink)
-                sink.special(match.group())
-                start = match.end()
+        for at, token in self._specials_in(text):
+            if at + len(token) > limit:
+                stop = at  # a special token, maybe not final: cut before it
+                break
+            self._send(text[start:at], -1, sink)
+            sink.special(token)
+            start = at + len(token)
         if final:
             self._send(text[start:], -1, sink)
             return ""
         taken = self._send(text[start:stop], limit - start, sink) if limit > start else 0
         return text[start + taken :]
+
+    def _specials_in(self, text: str) -> Iterator[tuple[int, str]]:
+        """(start, token) of each special token in text, left to right, the longer where two
+        start at one place: what a regex alternation of them finds, but by str.find per
+        token, which is several times faster."""
+        tokens = self._by_length
+        found = [text.find(token) for token in tokens]
+        while True:
+            at, token = -1, ""
+            for k, where in enumerate(found):
+                if where >= 0 and (at < 0 or where < at):  # on a tie the longer (earlier) stays
+                    at, token = where, tokens[k]
+            if at < 0:
+                return
+            yield at, token
+            end = at + len(token)
+            for k, where in enumerate(found):
+                if 0 <= where < end:
+                    found[k] = text.find(tokens[k], end)
 
     def _send(self, text: str, limit: int, sink: Sink) -> int:
         if not text:

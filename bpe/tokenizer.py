@@ -72,6 +72,7 @@ class Tokenizer:
         self.special_ids = _special_ids(special_tokens, self.vocab, token_ids)
         self.special_tokens = list(self.special_ids)
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
+        self._special_args: dict[tuple[str, ...], tuple] = {}   # for MergeTable.encode_whole
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
 
         self._merge_ids = _merge_ids(self.merges, token_ids)
@@ -240,13 +241,30 @@ class Tokenizer:
             raise TypeError(f"encode expects str, got {type(text).__name__}")
         out = IdBuffer()
         try:
-            for _ in self._encode_into([text], out, pre):
-                pass
+            self._encode_whole(text, pre, out)
         except UnicodeEncodeError:
             out.clear()  # lone surrogates: encode the text as tiktoken would see it
-            for _ in self._encode_into([_without_surrogates(text)], out, pre):
-                pass
+            self._encode_whole(_without_surrogates(text), pre, out)
         return out
+
+    def _encode_whole(self, text: str, pre: Pretokenizer, out: IdBuffer) -> None:
+        if pre.native_id is None:
+            for _ in self._encode_into([text], out, pre):
+                pass
+            return
+        # A native pattern: one call does it all (special tokens, pieces, merges), GIL-free.
+        specials = [token for token in sorted(pre.special_tokens, key=len, reverse=True)]
+        key = tuple(specials)
+        args = self._special_args.get(key)
+        if args is None:
+            args = self._special_args[key] = (
+                tuple(token.encode("utf-8") for token in specials),
+                np.array([self.special_ids[token] for token in specials], dtype=np.int32))
+        cache = self._caches.pop() if self._caches else PieceCache()
+        try:
+            self._table.encode_whole(text, pre.native_id, out, cache, *args)
+        finally:
+            self._caches.append(cache)
 
     def _pretokenizer_checked(self, text: str, allowed_special: Specials | None,
                               disallowed_special: Specials | None) -> Pretokenizer:
