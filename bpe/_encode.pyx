@@ -32,13 +32,64 @@ cnp.import_array()
 
 cdef extern from "Python.h":
     ctypedef struct PyObject
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    int PyUnicode_KIND(object text)
+    const void* PyUnicode_DATA(object text)
+    bint PyUnicode_IS_ASCII(object text)
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
-    PyObject* list_item "PyList_GET_ITEM"(object items, Py_ssize_t i)
-    void list_set "PyList_SET_ITEM"(object items, Py_ssize_t i, PyObject* item)
-    void incref "Py_INCREF"(PyObject* item)
+    PyObject** PySequence_Fast_ITEMS(object items)
 
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
+
+cdef extern from *:
+    """
+    #include <vector>
+    // IdBuffer.to_list's per-thread tally: how many references to each id's int a list
+    // took, and which ids it used.
+    static thread_local std::vector<uint32_t> bpe_tally;
+    static thread_local std::vector<int32_t> bpe_used;
+
+    // Point items[k] at table[ids[k]] (borrowed references) and tally them; -1 out of
+    // memory, -2 for an id past the table (the tally is then reset).
+    static int bpe_borrow(const int32_t* ids, size_t n, PyObject** table, size_t m,
+                          PyObject** items) noexcept {
+        std::vector<uint32_t>& tally = bpe_tally;     // one thread-local lookup, not one per id
+        std::vector<int32_t>& used = bpe_used;
+        try {
+            if (tally.size() < m) tally.resize(m, 0);
+            uint32_t* count = tally.data();
+            for (size_t k = 0; k < n; k++) {
+                int32_t t = ids[k];
+                if ((uint32_t)t >= m) {
+                    for (int32_t u : used) tally[u] = 0;
+                    used.clear();
+                    return -2;
+                }
+                items[k] = table[t];
+                if (count[t]++ == 0) used.push_back(t);
+            }
+        } catch (...) {
+            for (int32_t t : used) tally[t] = 0;
+            used.clear();
+            return -1;
+        }
+        return 0;
+    }
+
+    // With the GIL: add the tallied references to the ints' counts, and reset the tally.
+    static void bpe_own(PyObject** table) {
+        std::vector<uint32_t>& tally = bpe_tally;
+        std::vector<int32_t>& used = bpe_used;
+        for (int32_t t : used) {
+            Py_SET_REFCNT(table[t], Py_REFCNT(table[t]) + tally[t]);
+            tally[t] = 0;
+        }
+        used.clear();
+    }
+    """
+    int bpe_borrow(const int32_t* ids, size_t n, PyObject** table, size_t m, PyObject** items) nogil
+    void bpe_own(PyObject** table)
 
 cdef extern from "<string.h>":
     void* memmem(const void* haystack, size_t haystack_size, const void* needle,
@@ -176,16 +227,23 @@ cdef class IdBuffer:
 
     def to_list(self, list ints):
         """The ids as a list of Python ints, each one the shared object ints[id] (ints[i]
-        is i), so that no int is created: several times faster than NumPy's tolist."""
+        is i), so that no int is created. The list is filled without the GIL; only the
+        reference counts are added under it, once per distinct id (a token's int is written
+        once, not once per use): several times faster than NumPy's tolist."""
         cdef size_t k, n = self.size, m = len(ints)
-        for k in range(n):
-            if <size_t>self.data[k] >= m:
-                raise ValueError(f"id {self.data[k]} has no int in a table of {m}")
+        cdef int status
         result = PyList_New(n)
-        for k in range(n):
-            item = list_item(ints, self.data[k])
-            incref(item)
-            list_set(result, k, item)
+        cdef PyObject** items = PySequence_Fast_ITEMS(result)
+        cdef PyObject** table = PySequence_Fast_ITEMS(ints)
+        with nogil:
+            status = bpe_borrow(self.data, n, table, m, items)
+        if status != 0:
+            for k in range(n):
+                (<PyObject**>PySequence_Fast_ITEMS(result))[k] = NULL   # borrowed: not ours to drop
+            if status == -2:
+                raise ValueError(f"an id has no int in a table of {m}")
+            raise MemoryError("no memory to count references")
+        bpe_own(table)      # the GIL is held again: now the borrowed references become ours
         return result
 
     def clear(self):
@@ -484,12 +542,18 @@ cdef class MergeTable:
                      tuple specials, const int32_t[::1] special_ids):
         """Append the ids of all of text under a native pattern, where each of `specials`
         (UTF-8 bytes, longest first) becomes its id in special_ids: the leftmost one found,
-        the longest of those starting there. All of it runs without the GIL."""
+        the longest of those starting there. All of it, the UTF-8 encoding of text
+        included, runs without the GIL. UnicodeEncodeError for a surrogate in text."""
         cdef Py_ssize_t n, k, j, at, pos = 0, n_specials = len(specials)
-        cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+        cdef Py_ssize_t length = PyUnicode_GET_LENGTH(text)
+        cdef int kind = PyUnicode_KIND(text)
+        cdef const void* data = PyUnicode_DATA(text)
+        cdef bint ascii = PyUnicode_IS_ASCII(text)
+        cdef const uint8_t* s
+        cdef uint8_t* owned = NULL
         cdef vector[const uint8_t*] needles
         cdef vector[Py_ssize_t] sizes, found
-        cdef bint failed = False
+        cdef int failed = 0                          # 1: out of memory, 2: a surrogate
         if special_ids.shape[0] != n_specials:
             raise ValueError("specials and special_ids differ in length")
         for token in specials:
@@ -498,19 +562,27 @@ cdef class MergeTable:
             if sizes.back() == 0:
                 raise ValueError("a special token is empty")
         found.resize(n_specials)
-        if out.reserve(n + CACHE_MAX_IDS) != 0:       # a special token of k bytes is one id
-            raise MemoryError("no memory for the ids")
         with nogil:
-            for j in range(n_specials):
-                found[j] = _find(s, n, 0, needles[j], sizes[j])
-            while True:
+            if ascii:
+                s, n = <const uint8_t*>data, length    # compact ASCII: the data is UTF-8
+            else:
+                owned = _utf8(kind, data, length, &n)
+                s = owned
+                failed = 0 if owned != NULL else (2 if n == -2 else 1)
+            # A special token of k bytes is one id, a piece of k bytes at most k ids.
+            if not failed and out.reserve(n + CACHE_MAX_IDS) != 0:
+                failed = 1
+            if not failed:
+                for j in range(n_specials):
+                    found[j] = _find(s, n, 0, needles[j], sizes[j])
+            while not failed:
                 k = -1
                 for j in range(n_specials):    # the leftmost; on a tie the longer, listed first
                     if found[j] >= 0 and (k < 0 or found[j] < found[k]):
                         k = j
                 at = found[k] if k >= 0 else n
                 if self.encode_span(s, pos, at, -1, pattern_id, out, cache) < 0:
-                    failed = True
+                    failed = 1
                     break
                 if k < 0:
                     break
@@ -520,8 +592,11 @@ cdef class MergeTable:
                 for j in range(n_specials):
                     if 0 <= found[j] < pos:
                         found[j] = _find(s, n, pos, needles[j], sizes[j])
+            free(owned)
+        if failed == 2:
+            raise UnicodeEncodeError("utf-8", text, 0, length, "surrogates not allowed")
         if failed:
-            raise MemoryError("out of memory while encoding a piece")
+            raise MemoryError("out of memory while encoding")
 
     def encode_bytes(self, bytes piece):
         """The ids of one piece of bytes, uncached (for tests and for odd callers)."""
@@ -534,6 +609,70 @@ cdef class MergeTable:
         if m < 0:
             raise MemoryError("out of memory while encoding a piece")
         return [ids[i] for i in range(m)]
+
+
+cdef inline Py_ssize_t _put_utf8(uint8_t* out, Py_ssize_t at, uint32_t c) noexcept nogil:
+    if c < 0x80:
+        out[at] = <uint8_t>c
+        return at + 1
+    if c < 0x800:
+        out[at] = <uint8_t>(0xC0 | (c >> 6))
+        out[at + 1] = <uint8_t>(0x80 | (c & 0x3F))
+        return at + 2
+    if c < 0x10000:
+        out[at] = <uint8_t>(0xE0 | (c >> 12))
+        out[at + 1] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+        out[at + 2] = <uint8_t>(0x80 | (c & 0x3F))
+        return at + 3
+    out[at] = <uint8_t>(0xF0 | (c >> 18))
+    out[at + 1] = <uint8_t>(0x80 | ((c >> 12) & 0x3F))
+    out[at + 2] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+    out[at + 3] = <uint8_t>(0x80 | (c & 0x3F))
+    return at + 4
+
+
+cdef uint8_t* _utf8(int kind, const void* data, Py_ssize_t length, Py_ssize_t* n) noexcept nogil:
+    """A str's code points (1, 2 or 4 bytes each) as UTF-8 in a new buffer, its size in n.
+    NULL with n = -2 for a surrogate (not encodable), n = -1 out of memory."""
+    cdef uint8_t* out = <uint8_t*>malloc(length * (2 if kind == 1 else kind + 1) + 1)
+    cdef Py_ssize_t at = 0
+    n[0] = -1
+    if out == NULL:
+        return NULL
+    if kind == 1:
+        at = _utf8_of(<const uint8_t*>data, length, out)
+    elif kind == 2:
+        at = _utf8_of(<const uint16_t*>data, length, out)
+    else:
+        at = _utf8_of(<const uint32_t*>data, length, out)
+    if at < 0:
+        free(out)
+        n[0] = -2
+        return NULL
+    n[0] = at
+    return out
+
+
+ctypedef fused code_unit:
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+cdef inline Py_ssize_t _utf8_of(const code_unit* data, Py_ssize_t length, uint8_t* out) noexcept nogil:
+    """Write the code points as UTF-8 to out; the bytes written, or -1 at a surrogate."""
+    cdef Py_ssize_t i, at = 0
+    cdef uint32_t c
+    for i in range(length):
+        c = data[i]
+        if c < 0x80:
+            out[at] = <uint8_t>c
+            at += 1
+        elif 0xD800 <= c < 0xE000:
+            return -1
+        else:
+            at = _put_utf8(out, at, c)
+    return at
 
 
 cdef inline Py_ssize_t _find(const uint8_t* s, Py_ssize_t n, Py_ssize_t start,

@@ -72,7 +72,7 @@ class Tokenizer:
         self.special_ids = _special_ids(special_tokens, self.vocab, token_ids)
         self.special_tokens = list(self.special_ids)
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
-        self._special_args: dict[tuple[str, ...], tuple] = {}   # for MergeTable.encode_whole
+        self._special_args: dict[Pretokenizer, tuple] = {}   # for MergeTable.encode_whole
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
 
         self._merge_ids = _merge_ids(self.merges, token_ids)
@@ -253,11 +253,10 @@ class Tokenizer:
                 pass
             return
         # A native pattern: one call does it all (special tokens, pieces, merges), GIL-free.
-        specials = [token for token in sorted(pre.special_tokens, key=len, reverse=True)]
-        key = tuple(specials)
-        args = self._special_args.get(key)
+        args = self._special_args.get(pre)
         if args is None:
-            args = self._special_args[key] = (
+            specials = sorted(pre.special_tokens, key=len, reverse=True)
+            args = self._special_args[pre] = (
                 tuple(token.encode("utf-8") for token in specials),
                 np.array([self.special_ids[token] for token in specials], dtype=np.int32))
         cache = self._caches.pop() if self._caches else PieceCache()
