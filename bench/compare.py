@@ -15,7 +15,10 @@ Tasks:
                then each repeat encodes a further slice the tokenizer has not seen, so no
                tool is timed on text it has cached. GPT-2 for every peer; cl100k and o200k
                for bpe and tiktoken (both built offline from ../shared/data/tiktoken)
-  decode       the ids of --mb MB back to text
+  encode_batch the documents (cut at <|endoftext|>) of --mb MB slices, as encode_batch on 1
+               and 2 threads: bpe (GPT-2) and tiktoken's encode_ordinary_batch; unseen
+               slices as for encode
+  decode       the ids of --mb MB back to text (bpe also from a NumPy array)
   encode_file  the whole --input file to ids (--mb is not used), GPT-2 with <|endoftext|> cutting
                documents, a fresh encoder for each run (so no cache of the text is reused).
                bpe's encode_file writes a temporary .npy (on all cores, and on one thread);
@@ -118,16 +121,17 @@ def timed_fresh(make, paths, repeats: int) -> tuple[list[float], object]:
     return seconds, result
 
 
-def timed_on_slices(fn, args) -> tuple[list[float], int, int]:
+def timed_on_slices(fn, args, prepare=lambda text: text) -> tuple[list[float], int, int]:
     """Warm up on one slice, then time fn on `repeats` unseen slices: (seconds, bytes per
-    slice, outputs per slice), the last two averaged."""
+    slice, outputs per slice), the last two averaged. prepare(text) is fn's input (untimed)."""
     seconds, n_bytes, n_out = [], 0, 0
     for k, text in enumerate(slices(args.input, args.mb, args.repeats + 1)):
         if k == 0:
-            fn(text)
+            fn(prepare(text))
             continue
+        given = prepare(text)
         start = time.perf_counter()
-        result = fn(text)
+        result = fn(given)
         seconds.append(time.perf_counter() - start)
         n_bytes += len(text.encode("utf-8"))
         n_out += len(result)
@@ -153,11 +157,25 @@ def work(task: str, tool: str, args) -> dict:
     if task == "encode":
         seconds, n_bytes, n_tokens = timed_on_slices(encoder_for(tool), args)
         return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
+    if task == "encode_batch":
+        threads = int(tool.split()[-2])
+        if tool.startswith("bpe"):
+            tok = bpe_gpt2()
+            fn = lambda docs: tok.encode_batch(docs, num_threads=threads)  # noqa: E731
+        else:
+            import peers
+
+            enc = peers._tiktoken_encoding(shared_data() / "gpt2")
+            fn = lambda docs: enc.encode_ordinary_batch(docs, num_threads=threads)  # noqa: E731
+        seconds, n_bytes, n_docs = timed_on_slices(fn, args, lambda text: text.split(SPECIALS[0]))
+        return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_docs} documents per slice"}
     if task == "decode":
         text = read_prefix(args.input, args.mb)
-        if tool == "bpe":
+        if tool.startswith("bpe"):
             tok = bpe_gpt2()
             ids, decode = tok.encode(text), tok.decode
+            if tool == "bpe (numpy)":
+                ids = tok.encode_to_numpy(text)
         else:
             import peers
 
@@ -244,8 +262,10 @@ def tools_for(task: str) -> list[str]:
     if task == "encode":
         return ["bpe", "bpe (numpy)", *peers.encoders(shared_data() / "gpt2"),
                 "bpe cl100k", "tiktoken cl100k", "bpe o200k", "tiktoken o200k"]
+    if task == "encode_batch":
+        return ["bpe 1 thread", "bpe 2 threads", "tiktoken 1 thread", "tiktoken 2 threads"]
     if task == "decode":
-        return ["bpe", *peers.decoders(shared_data() / "gpt2")]
+        return ["bpe", "bpe (numpy)", *peers.decoders(shared_data() / "gpt2")]
     if task == "encode_file":
         return ["bpe", "bpe 1 thread", *peers.file_encoders(shared_data() / "gpt2")]
     if task == "merge":
@@ -324,7 +344,7 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, help="UTF-8 text (default: the mix corpus)")
-    parser.add_argument("--tasks", default="pretokenize,encode,decode,encode_file,merge,train")
+    parser.add_argument("--tasks", default="pretokenize,encode,encode_batch,decode,encode_file,merge,train")
     parser.add_argument("--mb", type=float, default=10.0,
                         help="MB of input for pretokenize/encode/decode (encode reads repeats + 1 slices)")
     parser.add_argument("--repeats", type=int, default=5)
