@@ -242,6 +242,26 @@ def test_load_missing_config(tmp_path):
         bpe.Tokenizer.load(tmp_path)
 
 
+@pytest.mark.parametrize("name, damage, error, message", [
+    ("vocab.json", None, FileNotFoundError, r"vocabulary file '.*vocab\.json' does not exist"),
+    ("vocab.json", b'{"a": ', ValueError, r"vocabulary file '.*vocab\.json' is not valid JSON"),
+    ("merges.txt", None, FileNotFoundError, r"merges file '.*merges\.txt' does not exist"),
+    ("merges.txt", "#version: 0.2\nonlyonetoken\n".encode(), ValueError,
+     r"merges file '.*merges\.txt', line 2: expected 'left right'"),
+    ("merges.txt", "#version: 0.2\nq\u20acx y\n".encode(), ValueError,
+     r"merges file '.*merges\.txt', line 2: .* not in GPT-2's bytes-to-unicode alphabet"),
+    ("tokenizer_config.json", b"{oops", ValueError, r"tokenizer_config\.json' is not valid JSON"),
+])
+def test_load_names_the_missing_or_corrupt_file(trained, tmp_path, name, damage, error, message):
+    trained[0].save(tmp_path)
+    if damage is None:
+        (tmp_path / name).unlink()
+    else:
+        (tmp_path / name).write_bytes(damage)
+    with pytest.raises(error, match=message):
+        bpe.Tokenizer.load(tmp_path)
+
+
 def test_gpt2_save_matches_original_files(gpt2, tmp_path):
     import json
 
