@@ -25,7 +25,8 @@ from libc.string cimport memcmp, memcpy, memmove
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
-from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_init, pairmap_put
+from bpe._pairmap cimport (PairMap, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
+                          pairmap_init, pairmap_mix, pairmap_put)
 from bpe._pretokenize cimport byte_offset, char_count, next_piece
 
 cnp.import_array()
@@ -281,6 +282,8 @@ cdef class MergeTable:
     cdef PairMap ranks                   # pair -> rank << 32 | merged id
     cdef int32_t byte_ids[256]
     cdef int64_t* byte_pair_ranks        # [256 * first byte + second byte]: the first round
+    cdef uint64_t* present               # a bit per hash of the pairs that merge: most pairs
+    cdef int present_shift               # that don't are turned away without a probe
     cdef readonly Py_ssize_t n_merges
 
     def __cinit__(self, const int32_t[::1] left, const int32_t[::1] right,
@@ -302,18 +305,34 @@ cdef class MergeTable:
                 continue                 # a repeated merge keeps its first (lowest) rank
             if pairmap_put(&self.ranks, key, (<int64_t>k << 32) | <uint64_t><uint32_t>merged[k]) != 0:
                 raise MemoryError("no memory for the merge table")
+        # The filter: at least 8 bits per merge, indexed by the top bits of the pair's hash.
+        cdef int bits = 12
+        while (<Py_ssize_t>1 << bits) < 8 * self.n_merges:
+            bits += 1
+        self.present_shift = 64 - bits
+        self.present = <uint64_t*>calloc((<size_t>1 << bits) // 64, sizeof(uint64_t))
         self.byte_pair_ranks = <int64_t*>malloc(65536 * sizeof(int64_t))
-        if self.byte_pair_ranks == NULL:
+        if self.byte_pair_ranks == NULL or self.present == NULL:
             raise MemoryError("no memory for the merge table")
+        cdef uint64_t spot
+        for k in range(self.n_merges):
+            spot = pairmap_mix(pair_key(left[k], right[k])) >> self.present_shift
+            self.present[spot >> 6] |= (<uint64_t>1) << (spot & 63)
         for k in range(65536):
             self.byte_pair_ranks[k] = self.rank_of(self.byte_ids[k >> 8], self.byte_ids[k & 255])
 
     def __dealloc__(self):
         pairmap_free(&self.ranks)
         free(self.byte_pair_ranks)
+        free(self.present)
 
     cdef inline int64_t rank_of(self, int32_t a, int32_t b) noexcept nogil:
-        return pairmap_get(&self.ranks, pair_key(a, b), INT64_MAX)
+        cdef uint64_t key = pair_key(a, b)
+        cdef uint64_t mixed = pairmap_mix(key)
+        cdef uint64_t spot = mixed >> self.present_shift
+        if not (self.present[spot >> 6] >> (spot & 63)) & 1:
+            return INT64_MAX
+        return pairmap_get_mixed(&self.ranks, key, mixed, INT64_MAX)
 
     cdef Py_ssize_t merge_short(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
         cdef int64_t ranks[SHORT_PIECE]
@@ -423,6 +442,22 @@ cdef class MergeTable:
             return self.merge_short(text, n, out)
         return self.merge_long(text, n, out)
 
+    cdef inline void encode_tiny(self, const uint8_t* text, Py_ssize_t n, IdBuffer out) noexcept nogil:
+        """A piece of 1 or 2 bytes, straight from the byte tables."""
+        cdef int64_t rank
+        if n == 2:
+            rank = self.byte_pair_ranks[(<Py_ssize_t>text[0] << 8) | text[1]]
+            if rank != INT64_MAX:
+                out.data[out.size] = <int32_t>(rank & 0xFFFFFFFFULL)
+                out.size += 1
+                return
+            out.data[out.size] = self.byte_ids[text[0]]
+            out.data[out.size + 1] = self.byte_ids[text[1]]
+            out.size += 2
+            return
+        out.data[out.size] = self.byte_ids[text[0]]
+        out.size += 1
+
     cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, IdBuffer out,
                         PieceCache cache) noexcept nogil:
         return self.encode_in_slot(text, n, out, cache,
@@ -506,9 +541,11 @@ cdef class MergeTable:
             while n_ahead < AHEAD and scan < end:
                 j = next_piece(s, scan, end, pattern_id)
                 ends[(head + n_ahead) % AHEAD] = j
-                slots[(head + n_ahead) % AHEAD] = (
-                    cache.slot_for(s + scan, j - scan) if j - scan <= CACHE_MAX_BYTES else NULL)
-                __builtin_prefetch(slots[(head + n_ahead) % AHEAD])
+                if 2 < j - scan <= CACHE_MAX_BYTES:
+                    slots[(head + n_ahead) % AHEAD] = cache.slot_for(s + scan, j - scan)
+                    __builtin_prefetch(slots[(head + n_ahead) % AHEAD])
+                else:
+                    slots[(head + n_ahead) % AHEAD] = NULL
                 n_ahead += 1
                 scan = j
             if n_ahead == 0:
@@ -516,7 +553,9 @@ cdef class MergeTable:
             j = ends[head]
             if byte_limit >= 0 and (j > byte_limit or j == end):
                 return i
-            if self.encode_in_slot(s + i, j - i, out, cache, slots[head]) != 0:
+            if j - i <= 2:
+                self.encode_tiny(s + i, j - i, out)   # a third of all pieces: no cache needed
+            elif self.encode_in_slot(s + i, j - i, out, cache, slots[head]) != 0:
                 return -1
             i = j
             head = (head + 1) % AHEAD

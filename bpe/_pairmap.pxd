@@ -56,7 +56,17 @@ cdef inline void pairmap_free(PairMap* m) noexcept nogil:
 
 
 cdef inline int64_t pairmap_get(const PairMap* m, uint64_t key, int64_t missing) noexcept nogil:
-    cdef uint64_t i = _mix(key) & m.mask
+    return pairmap_get_mixed(m, key, _mix(key), missing)
+
+
+cdef inline uint64_t pairmap_mix(uint64_t key) noexcept nogil:
+    return _mix(key)
+
+
+cdef inline int64_t pairmap_get_mixed(const PairMap* m, uint64_t key, uint64_t mixed,
+                                      int64_t missing) noexcept nogil:
+    """pairmap_get, given pairmap_mix(key)."""
+    cdef uint64_t i = mixed & m.mask
     while True:
         if m.entries[i].key == key:
             return m.entries[i].value
