@@ -102,6 +102,7 @@ cdef enum:
     CACHE_SLOTS = 1 << 17
     CACHE_MAX_BYTES = 22    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
+    MANY_IDS = 255          # a slot's n_ids when the piece's ids are in the long-piece cache
     AHEAD = 8               # pieces found (and their cache slots prefetched) ahead of encoding
     LONG_SLOTS = 1 << 14    # the long-piece cache: longer pieces, and short ones with many ids
     LONG_MAX_BYTES = 256    # at most 16384 * (256 B + 1 KB of ids): 21 MB, typically 2 MB
@@ -469,36 +470,43 @@ cdef class MergeTable:
         reserved room in out for n + CACHE_MAX_IDS ids."""
         cdef int32_t* dst = out.data + out.size
         cdef Py_ssize_t m
-        cdef uint64_t h
+        cdef uint64_t h = 0
+        cdef bint cacheable = n <= LONG_MAX_BYTES
         if slot != NULL and slot.n_bytes == n and same_piece(slot.text, text, n):
-            memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
-            out.size += slot.n_ids
-            cache.hits += 1
-            return 0
-        if n > LONG_MAX_BYTES:
-            m = self.merge_piece(text, n, dst)      # too long to cache
-            cache.misses += 1
-        else:
-            # Long pieces, and short ones with too many ids for a slot (runs of CJK
-            # characters, say), live in the long-piece cache.
+            if slot.n_ids != MANY_IDS:
+                memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
+                out.size += slot.n_ids
+                cache.hits += 1
+                return 0
+            h = hash_bytes(text, n)            # its ids are in the long-piece cache
+            m = cache.find_long(text, n, h, dst)
+            if m >= 0:
+                out.size += m
+                cache.hits += 1
+                return 0
+        elif slot == NULL and cacheable:
             h = hash_bytes(text, n)
             m = cache.find_long(text, n, h, dst)
             if m >= 0:
                 out.size += m
                 cache.hits += 1
                 return 0
-            cache.misses += 1
-            m = self.merge_piece(text, n, dst)
-            if m > CACHE_MAX_IDS or (m > 0 and slot == NULL):
-                cache.keep_long(text, n, h, dst, m)
-            elif m > 0:
-                slot.n_bytes = <uint8_t>n
-                slot.n_ids = <uint8_t>m
-                memcpy(slot.text, text, n)
-                memcpy(slot.ids, dst, m * sizeof(int32_t))
+        cache.misses += 1
+        m = self.merge_piece(text, n, dst)
         if m < 0:
             return -1
         out.size += m
+        if slot != NULL:
+            slot.n_bytes = <uint8_t>n
+            memcpy(slot.text, text, n)
+            if m <= CACHE_MAX_IDS:
+                slot.n_ids = <uint8_t>m
+                memcpy(slot.ids, dst, m * sizeof(int32_t))
+                return 0
+            slot.n_ids = MANY_IDS              # too many ids for the slot (a run of CJK, say)
+            h = hash_bytes(text, n)
+        if cacheable:
+            cache.keep_long(text, n, h, dst, m)
         return 0
 
     def encode_pieces(self, list pieces, IdBuffer out, PieceCache cache):
