@@ -25,6 +25,7 @@ from libc.string cimport memcmp, memcpy, memmove
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
+from bpe._memory cimport table_alloc
 from bpe._pairmap cimport (PairMap, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
                           pairmap_init, pairmap_mix, pairmap_put)
 from bpe._pretokenize cimport byte_offset, char_count, next_piece
@@ -135,7 +136,7 @@ cdef class PieceCache:
     cdef public long long hits, misses
 
     def __cinit__(self):
-        self.slots = <CacheSlot*>calloc(CACHE_SLOTS, sizeof(CacheSlot))
+        self.slots = <CacheSlot*>table_alloc(CACHE_SLOTS * sizeof(CacheSlot), 0)
         self.long_slots = <LongSlot*>calloc(LONG_SLOTS, sizeof(LongSlot))
         if self.slots == NULL or self.long_slots == NULL:
             raise MemoryError("no memory for the piece cache")

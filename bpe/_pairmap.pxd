@@ -6,8 +6,9 @@ half full; the all-ones key marks an empty slot (no real pair packs to it). No d
 neither kernel needs it.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.stdlib cimport free
+
+from bpe._memory cimport table_alloc
 
 cdef enum:
     PAIRMAP_EMPTY_BYTE = 0xFF
@@ -41,10 +42,9 @@ cdef inline int pairmap_init(PairMap* m, uint64_t expected) noexcept nogil:
     cdef uint64_t capacity = 16
     while capacity < 2 * expected:
         capacity <<= 1
-    m.entries = <PairEntry*>malloc(capacity * sizeof(PairEntry))
+    m.entries = <PairEntry*>table_alloc(capacity * sizeof(PairEntry), PAIRMAP_EMPTY_BYTE)
     if m.entries == NULL:
         return -1
-    memset(m.entries, PAIRMAP_EMPTY_BYTE, capacity * sizeof(PairEntry))
     m.mask = capacity - 1
     m.size = 0
     return 0
