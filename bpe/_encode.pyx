@@ -279,6 +279,29 @@ cdef inline bint same_piece(const uint8_t* cached, const uint8_t* piece, Py_ssiz
 
 
 @cython.final
+cdef class Specials:
+    """Special tokens as the kernels search for them: UTF-8 bytes (longest first) and ids.
+    Read-only once made, so threads share one."""
+    cdef vector[const uint8_t*] needles
+    cdef vector[Py_ssize_t] sizes
+    cdef vector[int32_t] ids
+    cdef Py_ssize_t count
+    cdef tuple tokens                   # keeps the bytes alive
+
+    def __cinit__(self, tuple tokens, const int32_t[::1] ids):
+        if ids.shape[0] != len(tokens):
+            raise ValueError("special tokens and their ids differ in number")
+        self.tokens = tokens
+        self.count = len(tokens)
+        for k, token in enumerate(tokens):
+            if not isinstance(token, bytes) or not token:
+                raise ValueError(f"special token {token!r} must be non-empty bytes")
+            self.needles.push_back(<const uint8_t*>PyBytes_AS_STRING(token))
+            self.sizes.push_back(len(<bytes>token))
+            self.ids.push_back(ids[k])
+
+
+@cython.final
 cdef class MergeTable:
     """Merge ranks for encoding: rank k merges (left[k], right[k]) into merged[k]."""
     cdef PairMap ranks                   # pair -> rank << 32 | merged id
@@ -371,16 +394,18 @@ cdef class MergeTable:
         cdef int32_t nxt[STACK_PIECE]
         cdef int32_t prv[STACK_PIECE]
         cdef uint64_t heap[3 * STACK_PIECE]
-        cdef int32_t* block
+        cdef uint64_t* block
+        cdef int32_t* links
         cdef Py_ssize_t m
         if n <= STACK_PIECE:
             return self.merge_heap(text, n, out, sym, nxt, prv, heap)
         if n >= 0x7FFFFFFF:
             return -1                   # positions are 32-bit
-        block = <int32_t*>malloc(n * (3 * sizeof(int32_t) + 3 * sizeof(uint64_t)))
+        block = <uint64_t*>malloc(n * (3 * sizeof(uint64_t) + 3 * sizeof(int32_t)))
         if block == NULL:
             return -1
-        m = self.merge_heap(text, n, out, block, block + n, block + 2 * n, <uint64_t*>(block + 3 * n))
+        links = <int32_t*>(block + 3 * n)   # the heap first, so that it is 8-byte aligned
+        m = self.merge_heap(text, n, out, links, links + n, links + 2 * n, block)
         free(block)
         return m
 
@@ -587,64 +612,86 @@ cdef class MergeTable:
         return len(text) if i == n else char_count(text, s, i)
 
     def encode_whole(self, str text, int pattern_id, IdBuffer out, PieceCache cache,
-                     tuple specials, const int32_t[::1] special_ids):
-        """Append the ids of all of text under a native pattern, where each of `specials`
-        (UTF-8 bytes, longest first) becomes its id in special_ids: the leftmost one found,
-        the longest of those starting there. All of it, the UTF-8 encoding of text
+                     Specials specials):
+        """Append the ids of all of text under a native pattern, where each special token
+        becomes its id: the leftmost one found, the longest of those starting there. All of it, the UTF-8 encoding of text
         included, runs without the GIL. UnicodeEncodeError for a surrogate in text."""
-        cdef Py_ssize_t n, k, j, at, pos = 0, n_specials = len(specials)
-        cdef Py_ssize_t length = PyUnicode_GET_LENGTH(text)
+        cdef Py_ssize_t n, length = PyUnicode_GET_LENGTH(text)
         cdef int kind = PyUnicode_KIND(text)
         cdef const void* data = PyUnicode_DATA(text)
         cdef bint ascii = PyUnicode_IS_ASCII(text)
-        cdef const uint8_t* s
         cdef uint8_t* owned = NULL
-        cdef vector[const uint8_t*] needles
-        cdef vector[Py_ssize_t] sizes, found
         cdef int failed = 0                          # 1: out of memory, 2: a surrogate
-        if special_ids.shape[0] != n_specials:
-            raise ValueError("specials and special_ids differ in length")
-        for token in specials:
-            needles.push_back(<const uint8_t*>PyBytes_AS_STRING(token))
-            sizes.push_back(len(<bytes>token))
-            if sizes.back() == 0:
-                raise ValueError("a special token is empty")
-        found.resize(n_specials)
         with nogil:
-            if ascii:
-                s, n = <const uint8_t*>data, length    # compact ASCII: the data is UTF-8
+            if ascii:                                # compact ASCII: the data is UTF-8
+                failed = self.encode_all(<const uint8_t*>data, length, pattern_id, out, cache, specials)
             else:
                 owned = _utf8(kind, data, length, &n)
-                s = owned
-                failed = 0 if owned != NULL else (2 if n == -2 else 1)
-            # A special token of k bytes is one id, a piece of k bytes at most k ids.
-            if not failed and out.reserve(n + CACHE_MAX_IDS) != 0:
-                failed = 1
-            if not failed:
-                for j in range(n_specials):
-                    found[j] = _find(s, n, 0, needles[j], sizes[j])
-            while not failed:
-                k = -1
-                for j in range(n_specials):    # the leftmost; on a tie the longer, listed first
-                    if found[j] >= 0 and (k < 0 or found[j] < found[k]):
-                        k = j
-                at = found[k] if k >= 0 else n
-                if self.encode_span(s, pos, at, -1, pattern_id, out, cache) < 0:
-                    failed = 1
-                    break
-                if k < 0:
-                    break
-                out.data[out.size] = special_ids[k]
-                out.size += 1
-                pos = at + sizes[k]
-                for j in range(n_specials):
-                    if 0 <= found[j] < pos:
-                        found[j] = _find(s, n, pos, needles[j], sizes[j])
-            free(owned)
+                if owned == NULL:
+                    failed = 2 if n == -2 else 1
+                else:
+                    failed = self.encode_all(owned, n, pattern_id, out, cache, specials)
+                    free(owned)
         if failed == 2:
             raise UnicodeEncodeError("utf-8", text, 0, length, "surrogates not allowed")
         if failed:
             raise MemoryError("out of memory while encoding")
+
+    def encode_utf8(self, const uint8_t[::1] data, int pattern_id, IdBuffer out,
+                    PieceCache cache, Specials specials):
+        """encode_whole for UTF-8 bytes, skipping the str: False (and nothing appended)
+        when data is not valid UTF-8 by Python's strict rules."""
+        cdef Py_ssize_t n = data.shape[0]
+        cdef const uint8_t* s = &data[0] if n else <const uint8_t*>""
+        cdef int failed = 0
+        with nogil:
+            if not _valid_utf8(s, n):
+                failed = 2
+            else:
+                failed = self.encode_all(s, n, pattern_id, out, cache, specials)
+        if failed == 1:
+            raise MemoryError("out of memory while encoding")
+        return failed == 0
+
+    cdef int encode_all(self, const uint8_t* s, Py_ssize_t n, int pattern_id, IdBuffer out,
+                        PieceCache cache, Specials specials) noexcept nogil:
+        """Encode s[:n], special tokens and the pieces between them; -1 out of memory."""
+        cdef Py_ssize_t k, j, at, pos = 0, count = specials.count
+        cdef Py_ssize_t on_stack[16]               # where each special token was last found
+        cdef Py_ssize_t* found = on_stack
+        cdef int status
+        if out.reserve(n + CACHE_MAX_IDS) != 0:   # a special token of k bytes is one id,
+            return 1                              # a piece of k bytes at most k ids
+        if count > 16:
+            found = <Py_ssize_t*>malloc(count * sizeof(Py_ssize_t))
+            if found == NULL:
+                return 1
+        status = self.encode_all_into(s, n, pattern_id, out, cache, specials, found)
+        if found != on_stack:
+            free(found)
+        return status
+
+    cdef int encode_all_into(self, const uint8_t* s, Py_ssize_t n, int pattern_id, IdBuffer out,
+                             PieceCache cache, Specials specials, Py_ssize_t* found) noexcept nogil:
+        cdef Py_ssize_t k, j, at, pos = 0, count = specials.count
+        for j in range(count):
+            found[j] = _find(s, n, 0, specials.needles[j], specials.sizes[j])
+        while True:
+            k = -1
+            for j in range(count):     # the leftmost; on a tie the longer, listed first
+                if found[j] >= 0 and (k < 0 or found[j] < found[k]):
+                    k = j
+            at = found[k] if k >= 0 else n
+            if self.encode_span(s, pos, at, -1, pattern_id, out, cache) < 0:
+                return 1
+            if k < 0:
+                return 0
+            out.data[out.size] = specials.ids[k]
+            out.size += 1
+            pos = at + specials.sizes[k]
+            for j in range(count):
+                if 0 <= found[j] < pos:
+                    found[j] = _find(s, n, pos, specials.needles[j], specials.sizes[j])
 
     def encode_bytes(self, bytes piece):
         """The ids of one piece of bytes, uncached (for tests and for odd callers)."""
@@ -721,6 +768,41 @@ cdef inline Py_ssize_t _utf8_of(const code_unit* data, Py_ssize_t length, uint8_
         else:
             at = _put_utf8(out, at, c)
     return at
+
+
+cdef bint _valid_utf8(const uint8_t* s, Py_ssize_t n) noexcept nogil:
+    """Whether s[:n] is UTF-8 as Python's strict decoder takes it: shortest forms only, no
+    surrogates, nothing past U+10FFFF."""
+    cdef Py_ssize_t i = 0
+    cdef uint64_t word
+    cdef uint8_t c
+    while i < n:
+        if i + 8 <= n:
+            memcpy(&word, s + i, 8)
+            if not word & 0x8080808080808080ULL:
+                i += 8                       # eight ASCII bytes at once
+                continue
+        c = s[i]
+        if c < 0x80:
+            i += 1
+        elif 0xC2 <= c <= 0xDF:
+            if i + 1 >= n or s[i + 1] & 0xC0 != 0x80:
+                return False
+            i += 2
+        elif 0xE0 <= c <= 0xEF:
+            if (i + 2 >= n or s[i + 1] & 0xC0 != 0x80 or s[i + 2] & 0xC0 != 0x80
+                    or (c == 0xE0 and s[i + 1] < 0xA0) or (c == 0xED and s[i + 1] >= 0xA0)):
+                return False
+            i += 3
+        elif 0xF0 <= c <= 0xF4:
+            if (i + 3 >= n or s[i + 1] & 0xC0 != 0x80 or s[i + 2] & 0xC0 != 0x80
+                    or s[i + 3] & 0xC0 != 0x80 or (c == 0xF0 and s[i + 1] < 0x90)
+                    or (c == 0xF4 and s[i + 1] >= 0x90)):
+                return False
+            i += 4
+        else:
+            return False
+    return True
 
 
 cdef inline Py_ssize_t _find(const uint8_t* s, Py_ssize_t n, Py_ssize_t start,

@@ -114,7 +114,15 @@ def _input_paths(paths) -> list[str]:
 
 
 def _encode_range(tokenizer, path: str, start: int, end: int, errors: str) -> np.ndarray:
-    """The ids of bytes [start, end) of a file (run on a worker thread)."""
+    """The ids of bytes [start, end) of a file (run on a worker thread). Valid UTF-8 goes
+    to the kernel as bytes, with no str made; otherwise the text path names the bad byte
+    (or, with errors="replace", encodes U+FFFD)."""
+    if errors == "strict":
+        with open(path, "rb") as f:
+            f.seek(start)
+            ids = tokenizer._encode_utf8_to_numpy(f.read(end - start))
+        if ids is not None:
+            return ids
     return tokenizer.encode_to_numpy("".join(read_text_chunks(path, start, end, errors=errors)))
 
 

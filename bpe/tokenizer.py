@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from bpe._encode import IdBuffer, MergeTable, PieceCache, TokenArena
+from bpe._encode import IdBuffer, MergeTable, PieceCache, Specials, TokenArena
 from bpe.formats import (
     merges_from_ranks,
     merges_txt_bytes,
@@ -72,7 +72,7 @@ class Tokenizer:
         self.special_ids = _special_ids(special_tokens, self.vocab, token_ids)
         self.special_tokens = list(self.special_ids)
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
-        self._special_args: dict[Pretokenizer, tuple] = {}   # for MergeTable.encode_whole
+        self._special_args: dict[Pretokenizer, Specials] = {}   # for MergeTable.encode_whole
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
 
         self._merge_ids = _merge_ids(self.merges, token_ids)
@@ -173,8 +173,8 @@ class Tokenizer:
 
     # --- encoding -----------------------------------------------------------------------
 
-    def encode(self, text: str, *, allowed_special: Specials | None = None,
-               disallowed_special: Specials | None = None) -> list[int]:
+    def encode(self, text: str, *, allowed_special: SpecialSet | None = None,
+               disallowed_special: SpecialSet | None = None) -> list[int]:
         """Encode text. By default (CS336) the tokenizer's special tokens in it become their
         ids. Passing allowed_special or disallowed_special gives tiktoken's rules: only the
         allowed specials ("all" or a set; default none) become ids, and text matching a
@@ -191,18 +191,20 @@ class Tokenizer:
         """Encode text with no special tokens: "<|endoftext|>" is ordinary text here."""
         return self._encode_buffer(text, self._pretokenizer_for(frozenset())).to_list(self._ints)
 
-    def encode_to_numpy(self, text: str, *, allowed_special: Specials | None = None,
-                        disallowed_special: Specials | None = None) -> np.ndarray:
+    def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet | None = None,
+                        disallowed_special: SpecialSet | None = None) -> np.ndarray:
         """Like encode, as a NumPy array: uint16 when every id fits, else uint32."""
         pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
-        out = self._encode_buffer(text, pre)
+        return self._to_numpy(self._encode_buffer(text, pre))
+
+    def _to_numpy(self, out: IdBuffer) -> np.ndarray:
         if self.n_vocab <= 1 << 16:
             return out.to_numpy(small=True)
         return out.to_numpy().view(np.uint32)  # ids are >= 0, so the bits are the same
 
     def encode_batch(self, texts: Iterable[str], *, num_threads: int | None = None,
-                     allowed_special: Specials | None = None,
-                     disallowed_special: Specials | None = None) -> list[list[int]]:
+                     allowed_special: SpecialSet | None = None,
+                     disallowed_special: SpecialSet | None = None) -> list[list[int]]:
         """encode of each text, on num_threads threads (default: the number of cores, at
         most 8). The kernels release the GIL, so threads run in parallel."""
         texts = texts if isinstance(texts, list) else list(texts)
@@ -253,20 +255,38 @@ class Tokenizer:
                 pass
             return
         # A native pattern: one call does it all (special tokens, pieces, merges), GIL-free.
-        args = self._special_args.get(pre)
-        if args is None:
-            specials = sorted(pre.special_tokens, key=len, reverse=True)
-            args = self._special_args[pre] = (
-                tuple(token.encode("utf-8") for token in specials),
-                np.array([self.special_ids[token] for token in specials], dtype=np.int32))
         cache = self._caches.pop() if self._caches else PieceCache()
         try:
-            self._table.encode_whole(text, pre.native_id, out, cache, *args)
+            self._table.encode_whole(text, pre.native_id, out, cache, self._specials(pre))
         finally:
             self._caches.append(cache)
 
-    def _pretokenizer_checked(self, text: str, allowed_special: Specials | None,
-                              disallowed_special: Specials | None) -> Pretokenizer:
+    def _specials(self, pre: Pretokenizer) -> Specials:
+        specials = self._special_args.get(pre)
+        if specials is None:
+            tokens = sorted(pre.special_tokens, key=len, reverse=True)
+            specials = self._special_args[pre] = Specials(
+                tuple(token.encode("utf-8") for token in tokens),
+                np.array([self.special_ids[token] for token in tokens], dtype=np.int32))
+        return specials
+
+    def _encode_utf8_to_numpy(self, data: bytes) -> np.ndarray | None:
+        """encode_to_numpy of UTF-8 bytes without making a str (for encode_file); None when
+        the bytes are not valid UTF-8 or the pattern has no native matcher."""
+        pre = self._pretokenizer
+        if pre.native_id is None:
+            return None
+        out = IdBuffer()
+        cache = self._caches.pop() if self._caches else PieceCache()
+        try:
+            if not self._table.encode_utf8(data, pre.native_id, out, cache, self._specials(pre)):
+                return None
+        finally:
+            self._caches.append(cache)
+        return self._to_numpy(out)
+
+    def _pretokenizer_checked(self, text: str, allowed_special: SpecialSet | None,
+                              disallowed_special: SpecialSet | None) -> Pretokenizer:
         """The pre-tokenizer for these tiktoken-style arguments, after checking that text
         holds no disallowed special token (tiktoken's error, word for word)."""
         if allowed_special is None and disallowed_special is None:
@@ -390,7 +410,7 @@ class Tokenizer:
                 f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
 
 
-Specials = Literal["all"] | Collection[str]
+SpecialSet = Literal["all"] | Collection[str]
 _DONE = object()
 
 

@@ -344,3 +344,23 @@ def test_cl100k_o200k_mix_corpus_equals_tiktoken(tiktoken_encoding):
         text = f.read(3_000_000)
     tok, enc = tiktoken_encoding
     assert tok.encode(text) == enc.encode(text, allowed_special="all")
+
+
+UTF8_EDGES = [b"\xc0\x80", b"\xc2\x80", b"\xe0\x80\x80", b"\xe0\xa0\x80", b"\xed\xa0\x80",
+              b"\xed\x9f\xbf", b"\xef\xbf\xbf", b"\xf0\x80\x80\x80", b"\xf0\x90\x80\x80",
+              b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff", b"\x80",
+              b"\xe2\x82", b"<|endoftext|>", "h\u00e9llo w\u00f6rld \U0001f600".encode()]
+
+
+@given(st.lists(st.one_of(st.sampled_from(UTF8_EDGES), st.binary(max_size=4),
+                          st.text(max_size=5).map(str.encode)), max_size=12).map(b"".join))
+def test_utf8_bytes_path_equals_text_path(gpt2, data):
+    """encode_file's bytes path: valid exactly when Python's strict decoder says so, and
+    then the ids of encode_to_numpy."""
+    ids = gpt2._encode_utf8_to_numpy(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        assert ids is None
+        return
+    assert ids is not None and ids.tolist() == gpt2.encode(text)
