@@ -219,13 +219,15 @@ cdef class IdBuffer:
         if small:
             out = np.empty(n, dtype=np.uint16)
             narrow = out
-            for k in range(n):
-                narrow[k] = <uint16_t>self.data[k]
+            with nogil:
+                for k in range(n):
+                    narrow[k] = <uint16_t>self.data[k]
             return out
         out = np.empty(n, dtype=np.int32)
         wide = out
         if n:
-            memcpy(&wide[0], self.data, n * sizeof(int32_t))
+            with nogil:
+                memcpy(&wide[0], self.data, n * sizeof(int32_t))
         return out
 
     def to_list(self, list ints):

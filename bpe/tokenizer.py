@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import re
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,7 +80,8 @@ class Tokenizer:
         self._table = MergeTable(*np.ascontiguousarray(self._merge_ids.T), _byte_ids(token_ids))
         self._arena = _arena(self.vocab)
         self._ints = list(range(self.n_vocab))  # encode's lists share these int objects
-        self._caches: list[PieceCache] = []  # piece caches not in use
+        self._free_caches: set[PieceCache] = set()   # piece caches not in use
+        self._local = threading.local()                 # .cache: the one this thread used last
 
     @classmethod
     def from_pretrained(cls, name: str) -> Tokenizer:
@@ -255,11 +257,32 @@ class Tokenizer:
                 pass
             return
         # A native pattern: one call does it all (special tokens, pieces, merges), GIL-free.
-        cache = self._caches.pop() if self._caches else PieceCache()
+        cache = self._take_cache()
         try:
             self._table.encode_whole(text, pre.native_id, out, cache, self._specials(pre))
         finally:
-            self._caches.append(cache)
+            self._give_cache(cache)
+
+    def _take_cache(self) -> PieceCache:
+        """A piece cache for this thread's next encode: the one it used last if free (its
+        memory is still in this core's caches), else any free one, else a new one. Caches
+        are lent per encode, not owned by threads, so they outlive short-lived threads
+        (encode_batch's) and a generator resumed on another thread still finds one."""
+        favourite = getattr(self._local, "cache", None)
+        if favourite is not None:
+            try:
+                self._free_caches.remove(favourite)   # set operations are atomic
+                return favourite
+            except KeyError:
+                pass                                  # another thread has it now
+        try:
+            return self._free_caches.pop()
+        except KeyError:
+            return PieceCache()
+
+    def _give_cache(self, cache: PieceCache) -> None:
+        self._local.cache = cache
+        self._free_caches.add(cache)
 
     def _specials(self, pre: Pretokenizer) -> Specials:
         specials = self._special_args.get(pre)
@@ -277,12 +300,12 @@ class Tokenizer:
         if pre.native_id is None:
             return None
         out = IdBuffer()
-        cache = self._caches.pop() if self._caches else PieceCache()
+        cache = self._take_cache()
         try:
             if not self._table.encode_utf8(data, pre.native_id, out, cache, self._specials(pre)):
                 return None
         finally:
-            self._caches.append(cache)
+            self._give_cache(cache)
         return self._to_numpy(out)
 
     def _pretokenizer_checked(self, text: str, allowed_special: SpecialSet | None,
@@ -333,14 +356,11 @@ class Tokenizer:
         sink = _EncodeSink(self._table, out, None, self.special_ids)
         steps = (pre or self._pretokenizer).feed(chunks, sink)
         while True:
-            # A cache serves one thread at a time. Caches are lent per step, not per thread,
-            # so that they outlive short-lived threads (encode_batch's) and a generator
-            # resumed on another thread still finds one.
-            sink.cache = self._caches.pop() if self._caches else PieceCache()
+            sink.cache = self._take_cache()   # a cache serves one thread at a time
             try:
                 done = next(steps, _DONE) is _DONE
             finally:
-                self._caches.append(sink.cache)   # list pop and append are atomic
+                self._give_cache(sink.cache)
             if done:
                 return
             yield
