@@ -193,6 +193,14 @@ def test_show_plain_and_colour(tok_dir, monkeypatch, capsys):
     assert "\x1b" not in capsys.readouterr().out
 
 
+def _default_sigint():
+    """In the child: take Ctrl-C as usual even when this test runs with SIGINT ignored (as
+    a shell's background job does), or Python would never see it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_encode_leaves_nothing(tmp_path):
     import signal
     import time
@@ -206,7 +214,7 @@ def test_ctrl_c_during_encode_leaves_nothing(tmp_path):
     out.mkdir()
     process = subprocess.Popen([sys.executable, "-m", "bpe", "encode", "--tokenizer", str(tmp_path / "tok"),
                                 str(big), "-o", str(out / "ids.npy"), "--workers", "2"],
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 30
     while not list(out.iterdir()) and time.monotonic() < deadline:  # wait until it writes
         time.sleep(0.05)

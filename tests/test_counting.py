@@ -156,7 +156,8 @@ def test_ctrl_c_leaves_no_output_and_no_workers(tmp_path):
     # A custom pattern runs on the regex module (slow), so the count is surely still going.
     process = subprocess.Popen([sys.executable, "-m", "bpe", "count", str(path), "-o", str(out),
                                 "--workers", "2", "--special-token", "<s>",
-                                "--pattern", r"\w+|\s+|[^\w\s]+"], stderr=subprocess.PIPE, text=True)
+                                "--pattern", r"\w+|\s+|[^\w\s]+"], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
