@@ -73,7 +73,7 @@ class Tokenizer:
         self.special_ids = _special_ids(special_tokens, self.vocab, token_ids)
         self.special_tokens = list(self.special_ids)
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
-        self._special_args: dict[Pretokenizer, Specials] = {}   # for MergeTable.encode_whole
+        self._kernel_specials: dict[Pretokenizer, Specials] = {}   # for MergeTable.encode_whole
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
 
         self._merge_ids = _merge_ids(self.merges, token_ids)
@@ -119,8 +119,9 @@ class Tokenizer:
 
     def to_tiktoken(self):
         """A `tiktoken.Encoding` with this vocabulary (ids as ranks), pattern and special
-        tokens. tiktoken merges by the rank of the merged token, not by merge list; for
-        vocabularies from BPE training (and every pretrained one) the two agree."""
+        tokens. tiktoken merges by the rank of the merged token, not by merge list: the two
+        agree for the pretrained vocabularies and, in the tests, for ones from BPE training,
+        but a hand-made merge list may encode differently there."""
         import tiktoken
 
         special = set(self.special_ids.values())
@@ -285,10 +286,10 @@ class Tokenizer:
         self._free_caches.add(cache)
 
     def _specials(self, pre: Pretokenizer) -> Specials:
-        specials = self._special_args.get(pre)
+        specials = self._kernel_specials.get(pre)
         if specials is None:
             tokens = sorted(pre.special_tokens, key=len, reverse=True)
-            specials = self._special_args[pre] = Specials(
+            specials = self._kernel_specials[pre] = Specials(
                 tuple(token.encode("utf-8") for token in tokens),
                 np.array([self.special_ids[token] for token in tokens], dtype=np.int32))
         return specials
