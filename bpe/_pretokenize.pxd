@@ -9,7 +9,8 @@ alternatives in order, backtracking only where the regex would.
 Inline here so that the encode and count kernels compile the matcher into their loops.
 The text must be valid UTF-8 (it comes from a Python str).
 """
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
 
 
 cdef extern from "_unicode_tables.h" nogil:
@@ -69,9 +70,40 @@ cdef inline bint is_other(uint8_t c) noexcept nogil:
     return (c & NOT_OTHER) == 0
 
 
+cdef extern from *:
+    """
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #define BPE_LITTLE_ENDIAN 1
+    #else
+    #define BPE_LITTLE_ENDIAN 0
+    #endif
+    """
+    bint BPE_LITTLE_ENDIAN
+    int __builtin_ctzll(unsigned long long x) nogil
+
+
+cdef inline Py_ssize_t ascii_letters(const uint8_t* s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
+    """Skip ASCII letters eight bytes at a time: where the first byte that is not one is
+    (or where fewer than eight bytes remain). Per byte, b | 0x20 is in a..z exactly for
+    ASCII letters; a byte with its high bit set is not one, and the carry its sums may
+    spill only reaches bytes after it, which are not counted."""
+    cdef uint64_t word, lower, letters
+    while i + 8 <= end:
+        memcpy(&word, s + i, 8)
+        lower = word | 0x2020202020202020ULL
+        letters = ((lower + 0x1F1F1F1F1F1F1F1FULL) & ~(lower + 0x0505050505050505ULL)
+                   & ~word & 0x8080808080808080ULL)
+        if letters != 0x8080808080808080ULL:
+            return i + (__builtin_ctzll(~letters & 0x8080808080808080ULL) >> 3)
+        i += 8
+    return i
+
+
 cdef inline Py_ssize_t run_of(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, uint8_t mask) noexcept nogil:
     """The end of the run of characters in `mask` starting at i."""
     cdef Py_ssize_t w
+    if mask == CLASS_LETTER and BPE_LITTLE_ENDIAN:
+        i = ascii_letters(s, i, end)   # the common case, then the general loop goes on
     while i < end:
         if s[i] < 0x80:                    # ASCII: one table load, no decoding
             if not (unicode_stage2[0][s[i]] & mask):

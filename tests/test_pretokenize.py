@@ -73,6 +73,18 @@ def shared_texts():
     return out
 
 
+# Letter runs are skipped eight ASCII bytes at a time: put every kind of stop at every
+# offset of such a run, next to bytes whose | 0x20 lands near a..z.
+STOPS = ["@", "[", "`", "{", "\x7f", "0", " ", "'", "\n", "é", "ǅ", "中", "😀", "\u0301", "_", "Z"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(lead=st.integers(0, 20), stop=st.sampled_from(STOPS), tail=st.text("aZ@[`{é 1", max_size=12))
+def test_letter_runs_at_every_offset_equal_regex(name, lead, stop, tail):
+    text = "xY" * (lead // 2) + "q" * (lead % 2) + stop + "abcdefghij"[: lead % 11] + tail
+    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path, data", shared_texts())
 def test_shared_files_split_identically(path, data):
