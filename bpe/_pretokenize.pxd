@@ -82,15 +82,16 @@ cdef extern from *:
     int __builtin_ctzll(unsigned long long x) nogil
 
 
-cdef inline Py_ssize_t ascii_letters(const uint8_t* s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
-    """Skip ASCII letters eight bytes at a time: where the first byte that is not one is
-    (or where fewer than eight bytes remain). Per byte, b | 0x20 is in a..z exactly for
-    ASCII letters; a byte with its high bit set is not one, and the carry its sums may
-    spill only reaches bytes after it, which are not counted."""
+cdef inline Py_ssize_t ascii_letters(const uint8_t* s, Py_ssize_t i, Py_ssize_t end,
+                                     bint lower_only) noexcept nogil:
+    """Skip ASCII letters (lower_only: a..z) eight bytes at a time: where the first byte
+    that is not one is (or where fewer than eight bytes remain). Per byte, b | 0x20 is in
+    a..z exactly for ASCII letters; a byte with its high bit set is not one, and the carry
+    its sums may spill only reaches bytes after it, which are not counted."""
     cdef uint64_t word, lower, letters
     while i + 8 <= end:
         memcpy(&word, s + i, 8)
-        lower = word | 0x2020202020202020ULL
+        lower = word if lower_only else word | 0x2020202020202020ULL
         letters = ((lower + 0x1F1F1F1F1F1F1F1FULL) & ~(lower + 0x0505050505050505ULL)
                    & ~word & 0x8080808080808080ULL)
         if letters != 0x8080808080808080ULL:
@@ -102,8 +103,10 @@ cdef inline Py_ssize_t ascii_letters(const uint8_t* s, Py_ssize_t i, Py_ssize_t 
 cdef inline Py_ssize_t run_of(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, uint8_t mask) noexcept nogil:
     """The end of the run of characters in `mask` starting at i."""
     cdef Py_ssize_t w
-    if mask == CLASS_LETTER and BPE_LITTLE_ENDIAN:
-        i = ascii_letters(s, i, end)   # the common case, then the general loop goes on
+    if BPE_LITTLE_ENDIAN and (mask == CLASS_LETTER or mask == CLASS_LOWERISH):
+        # The common case first (o200k's lower-case class holds a..z, not A..Z), then the
+        # general loop goes on from the first byte it stopped at.
+        i = ascii_letters(s, i, end, mask == CLASS_LOWERISH)
     while i < end:
         if s[i] < 0x80:                    # ASCII: one table load, no decoding
             if not (unicode_stage2[0][s[i]] & mask):

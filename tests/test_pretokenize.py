@@ -79,9 +79,10 @@ STOPS = ["@", "[", "`", "{", "\x7f", "0", " ", "'", "\n", "é", "ǅ", "中", "�
 
 
 @pytest.mark.parametrize("name", NAMES)
-@given(lead=st.integers(0, 20), stop=st.sampled_from(STOPS), tail=st.text("aZ@[`{é 1", max_size=12))
-def test_letter_runs_at_every_offset_equal_regex(name, lead, stop, tail):
-    text = "xY" * (lead // 2) + "q" * (lead % 2) + stop + "abcdefghij"[: lead % 11] + tail
+@given(lead=st.integers(0, 20), pair=st.sampled_from(["xY", "ab", "QR"]), stop=st.sampled_from(STOPS),
+       tail=st.text("aZ@[`{é 1", max_size=12))
+def test_letter_runs_at_every_offset_equal_regex(name, lead, pair, stop, tail):
+    text = pair * (lead // 2) + "q" * (lead % 2) + stop + "abcdefghij"[: lead % 11] + tail
     assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
 
 
