@@ -46,17 +46,23 @@ def text_to_token(text: str, where: str) -> bytes:
                          f"bytes-to-unicode alphabet") from None
 
 
-def read_vocab_json(path: str | os.PathLike) -> dict[int, bytes]:
-    """GPT-2 vocab.json ({token text: id}) -> {id: token bytes}."""
+def read_json_object(path: str | os.PathLike, where: str) -> dict:
+    """The JSON object in a file; errors say `where` (the file, as the caller names it)."""
     try:
         with open(path, encoding="utf-8") as f:
-            encoder = json.load(f)
+            data = json.load(f)
     except FileNotFoundError:
-        raise FileNotFoundError(f"vocabulary file {os.fspath(path)!r} does not exist") from None
+        raise FileNotFoundError(f"{where} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"vocabulary file {os.fspath(path)!r} is not valid JSON: {e}") from None
-    if not isinstance(encoder, dict):
-        raise ValueError(f"vocabulary file {os.fspath(path)!r} must hold a JSON object of token -> id")
+        raise ValueError(f"{where} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def read_vocab_json(path: str | os.PathLike) -> dict[int, bytes]:
+    """GPT-2 vocab.json ({token text: id}) -> {id: token bytes}."""
+    encoder = read_json_object(path, f"vocabulary file {os.fspath(path)!r}")
     vocab: dict[int, bytes] = {}
     for text, token_id in encoder.items():
         if not isinstance(token_id, int) or token_id < 0:

@@ -24,7 +24,7 @@ import os
 import re
 from pathlib import Path
 
-from bpe.formats import text_to_token, token_to_text, write_files
+from bpe.formats import read_json_object, text_to_token, token_to_text, write_files
 from bpe.patterns import PATTERNS, pattern_name, resolve_pattern
 
 FILE_NAME = "tokenizer.json"
@@ -125,7 +125,7 @@ def read_tokenizer_json(path: str | os.PathLike) -> tuple[
     """
     path = _json_path(path)
     where = f"tokenizer file {os.fspath(path)!r}"
-    data = _load(path, where)
+    data = read_json_object(path, where)
     _check_normalizer(data.get("normalizer"), where)
     pattern = _pattern(data.get("pre_tokenizer"), where)
     model = data.get("model")
@@ -135,18 +135,6 @@ def read_tokenizer_json(path: str | os.PathLike) -> tuple[
     vocab = _vocab(texts, special_tokens, where)
     merges = _merges(model.get("merges"), texts, where)
     return vocab, merges, special_tokens, pattern
-
-
-def _load(path: Path, where: str) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{where} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{where} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must hold a JSON object, got {type(data).__name__}")
-    return data
 
 
 def _check_normalizer(normalizer, where: str) -> None:

@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,12 +27,18 @@ from bpe._encode import IdBuffer, MergeTable, PieceCache, Specials, TokenArena
 from bpe.formats import (
     merges_from_ranks,
     merges_txt_bytes,
+    read_json_object,
     read_merges_txt,
     read_vocab_json,
     vocab_json_bytes,
     write_files,
 )
-from bpe.patterns import Pretokenizer, check_special_tokens, pattern_name, resolve_pattern
+from bpe.patterns import (
+    Pretokenizer,
+    check_special_tokens,
+    pattern_name,
+    resolve_pattern,
+)
 
 _CONFIG = "tokenizer_config.json"
 
@@ -164,12 +171,10 @@ class Tokenizer:
         folder = Path(folder)
         config_path = folder / _CONFIG
         try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
+            config = read_json_object(config_path, repr(os.fspath(config_path)))
         except FileNotFoundError:
             raise FileNotFoundError(f"{os.fspath(config_path)!r} is missing: is {os.fspath(folder)!r} "
                                     f"a folder written by Tokenizer.save?") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{os.fspath(config_path)!r} is not valid JSON: {e}") from None
         return cls.from_files(folder / "vocab.json", folder / "merges.txt",
                               special_tokens=config.get("special_tokens"),
                               pattern=config.get("pattern", "gpt2"))
@@ -258,32 +263,33 @@ class Tokenizer:
                 pass
             return
         # A native pattern: one call does it all (special tokens, pieces, merges), GIL-free.
-        cache = self._take_cache()
-        try:
+        with self._borrowed_cache() as cache:
             self._table.encode_whole(text, pre.native_id, out, cache, self._specials(pre))
-        finally:
-            self._give_cache(cache)
 
-    def _take_cache(self) -> PieceCache:
-        """A piece cache for this thread's next encode: the one it used last if free (its
+    @contextmanager
+    def _borrowed_cache(self) -> Iterator[PieceCache]:
+        """A piece cache for one encode on this thread: the one it used last if free (its
         memory is still in this core's caches), else any free one, else a new one. Caches
         are lent per encode, not owned by threads, so they outlive short-lived threads
         (encode_batch's) and a generator resumed on another thread still finds one."""
+        cache = None
         favourite = getattr(self._local, "cache", None)
         if favourite is not None:
             try:
                 self._free_caches.remove(favourite)   # set operations are atomic
-                return favourite
+                cache = favourite
             except KeyError:
                 pass                                  # another thread has it now
+        if cache is None:
+            try:
+                cache = self._free_caches.pop()
+            except KeyError:
+                cache = PieceCache()
         try:
-            return self._free_caches.pop()
-        except KeyError:
-            return PieceCache()
-
-    def _give_cache(self, cache: PieceCache) -> None:
-        self._local.cache = cache
-        self._free_caches.add(cache)
+            yield cache
+        finally:
+            self._local.cache = cache
+            self._free_caches.add(cache)
 
     def _specials(self, pre: Pretokenizer) -> Specials:
         specials = self._kernel_specials.get(pre)
@@ -301,12 +307,9 @@ class Tokenizer:
         if pre.native_id is None:
             return None
         out = IdBuffer()
-        cache = self._take_cache()
-        try:
+        with self._borrowed_cache() as cache:
             if not self._table.encode_utf8(data, pre.native_id, out, cache, self._specials(pre)):
                 return None
-        finally:
-            self._give_cache(cache)
         return self._to_numpy(out)
 
     def _pretokenizer_checked(self, text: str, allowed_special: SpecialSet | None,
@@ -357,11 +360,8 @@ class Tokenizer:
         sink = _EncodeSink(self._table, out, None, self.special_ids)
         steps = (pre or self._pretokenizer).feed(chunks, sink)
         while True:
-            sink.cache = self._take_cache()   # a cache serves one thread at a time
-            try:
+            with self._borrowed_cache() as sink.cache:   # one thread at a time
                 done = next(steps, _DONE) is _DONE
-            finally:
-                self._give_cache(sink.cache)
             if done:
                 return
             yield
