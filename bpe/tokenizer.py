@@ -94,7 +94,7 @@ class Tokenizer:
     def from_pretrained(cls, name: str) -> Tokenizer:
         """A bundled vocabulary, offline: "gpt2" (= "r50k_base"), "cl100k_base" or
         "o200k_base", with its pattern and special tokens; encodes equal tiktoken's. Built
-        once per process (about a second for o200k_base) and shared."""
+        once per process and shared."""
         from bpe import pretrained
 
         return pretrained.load(name)

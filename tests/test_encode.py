@@ -59,6 +59,17 @@ def test_cache_is_transparent(pieces):
     assert out.to_numpy().tolist() == expected * 2
 
 
+@given(st.lists(st.text("abc", min_size=9, max_size=22), min_size=1, max_size=20), st.integers(0, 3))
+def test_short_pieces_with_many_ids_are_cached_transparently(pieces, n_merges):
+    """Pieces of at most 22 bytes with more than 8 ids keep them in the long-piece cache."""
+    table, _ = table_from(merges_for(b"abc", n_merges, 11))
+    cache, out = PieceCache(), IdBuffer()
+    for _ in range(3):
+        table.encode_pieces(pieces, out, cache)
+    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    assert out.to_numpy().tolist() == expected * 3
+
+
 def test_encode_pieces_rejects_non_str():
     table, _ = table_from([])
     with pytest.raises(TypeError, match="piece 1 is bytes"):
