@@ -758,10 +758,21 @@ ctypedef fused code_unit:
 
 cdef inline Py_ssize_t _utf8_of(const code_unit* data, Py_ssize_t length, uint8_t* out) noexcept nogil:
     """Write the code points as UTF-8 to out; the bytes written, or -1 at a surrogate."""
-    cdef Py_ssize_t i, at = 0
-    cdef uint32_t c
-    for i in range(length):
+    cdef Py_ssize_t i = 0, at = 0, k
+    cdef uint32_t c, bits
+    while i < length:
+        if i + 8 <= length:
+            bits = 0
+            for k in range(8):
+                bits |= data[i + k]
+            if bits < 0x80:                  # eight ASCII characters at once
+                for k in range(8):
+                    out[at + k] = <uint8_t>data[i + k]
+                i += 8
+                at += 8
+                continue
         c = data[i]
+        i += 1
         if c < 0x80:
             out[at] = <uint8_t>c
             at += 1

@@ -126,6 +126,20 @@ def test_lone_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, text):
     assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
 
 
+@pytest.mark.parametrize("odd", ["\x7f", "\xe9", "\u4e2d", "\U0001f600", "\ud800"])
+def test_str_to_utf8_at_every_offset(gpt2, gpt2_tiktoken, odd):
+    """The kernel turns a str of each width into UTF-8 eight ASCII characters at a time:
+    one odd character at every offset of an ASCII run meets each edge of those blocks."""
+    for at in range(26):
+        text = "ab cd" * 5
+        text = text[:at] + odd + text[at:]
+        if odd == "\ud800":
+            assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
+        else:
+            expected = gpt2._encode_utf8_to_numpy(text.encode("utf-8"))
+            assert gpt2.encode_to_numpy(text).tolist() == expected.tolist()
+
+
 @given(data=st.data())
 def test_encode_iterable_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, data):
     """Lone surrogates become U+FFFD and split pairs are joined, whatever the chunking."""
