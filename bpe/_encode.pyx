@@ -5,7 +5,8 @@
   Inside a piece, the adjacent pair of lowest rank is merged (leftmost on ties) until no
   pair has a rank. Short pieces use arrays (a scan per merge); long ones a min-heap over a
   linked list, so a megabyte of spaces costs n log n, not n^2.
-- PieceCache: a direct-mapped table from piece bytes to ids; bounded, one per thread.
+- PieceSlots, PieceCache: piece bytes -> ids. The short pieces' table is shared by all
+  threads of a tokenizer (each slot a seqlock); the long pieces' is one per cache.
 - IdBuffer: a growable int32 array the kernels append to.
 - TokenArena: all token bytes back to back; decode is a gather.
 
@@ -16,12 +17,13 @@ import numpy as np
 cimport cython
 cimport numpy as cnp
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.list cimport PyList_GET_ITEM, PyList_New
+from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
 from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeUTF8
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memcmp, memcpy, memmove
+from libc.string cimport memcmp, memcpy, memmove, memset
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
@@ -100,8 +102,8 @@ cdef extern from "<string.h>":
 cdef enum:
     SHORT_PIECE = 96        # pieces up to this many bytes use the array algorithm
     STACK_PIECE = 256       # merge_long's buffers live on the stack up to this many bytes
-    CACHE_SLOTS = 1 << 17
-    CACHE_MAX_BYTES = 22    # longer pieces go to the long-piece cache
+    CACHE_BITS = 17         # the short-piece table has 1 << CACHE_BITS slots
+    CACHE_MAX_BYTES = 26    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
     MANY_IDS = 255          # a slot's n_ids when the piece's ids are in the long-piece cache
     AHEAD = 8               # pieces found (and their cache slots prefetched) ahead of encoding
@@ -118,39 +120,93 @@ cdef struct LongSlot:
     int32_t* ids            # one allocation: the ids, then the piece's bytes (NULL: empty)
 
 
-cdef struct CacheSlot:
+cdef struct CacheSlot:      # 64 bytes: one cache line
+    uint32_t version        # a seqlock: odd while a thread writes the slot
     uint8_t n_bytes         # 0: empty
     uint8_t n_ids
     uint8_t text[CACHE_MAX_BYTES]
     int32_t ids[CACHE_MAX_IDS]
 
 
+cdef extern from *:
+    """
+    /* The short-piece slots are seqlocks, so that threads share them without a lock: a
+       writer makes the version odd (a compare-and-swap: a busy slot is just not written),
+       writes, and makes it even again; a reader keeps what it read only if the version
+       was even and did not change meanwhile. */
+    static inline uint32_t bpe_slot_version(const uint32_t* v) {
+        return __atomic_load_n(v, __ATOMIC_ACQUIRE);
+    }
+    static inline int bpe_slot_unchanged(const uint32_t* v, uint32_t seen) {
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        return !(seen & 1) && __atomic_load_n(v, __ATOMIC_RELAXED) == seen;
+    }
+    static inline int bpe_slot_lock(uint32_t* v, uint32_t* seen) {
+        uint32_t now = __atomic_load_n(v, __ATOMIC_RELAXED);
+        *seen = now;
+        return !(now & 1) && __atomic_compare_exchange_n(v, &now, now + 1, 0,
+                                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    }
+    static inline void bpe_slot_unlock(uint32_t* v, uint32_t seen) {
+        __atomic_store_n(v, seen + 2, __ATOMIC_RELEASE);
+    }
+    """
+    uint32_t bpe_slot_version(const uint32_t* v) nogil
+    bint bpe_slot_unchanged(const uint32_t* v, uint32_t seen) nogil
+    bint bpe_slot_lock(uint32_t* v, uint32_t* seen) nogil
+    void bpe_slot_unlock(uint32_t* v, uint32_t seen) nogil
+
+
+@cython.final
+cdef class PieceSlots:
+    """The direct-mapped table of short pieces (up to CACHE_MAX_BYTES bytes and
+    CACHE_MAX_IDS ids; 8 MB, touched as used), shared by every PieceCache of a tokenizer:
+    a piece one thread has encoded is a hit for all of them."""
+    cdef CacheSlot* slots
+    cdef uint64_t mask
+
+    def __cinit__(self, int bits=CACHE_BITS):
+        if not 0 <= bits <= 30:
+            raise ValueError(f"bits must be in 0..30, got {bits}")
+        self.mask = (<uint64_t>1 << bits) - 1
+        self.slots = <CacheSlot*>table_alloc((self.mask + 1) * sizeof(CacheSlot), 0)
+        if self.slots == NULL:
+            raise MemoryError("no memory for the piece cache")
+
+    def __dealloc__(self):
+        free(self.slots)
+
+
 @cython.final
 cdef class PieceCache:
-    """Piece bytes -> ids for recently seen pieces, bounded: a direct-mapped table of short
-    pieces (7 MB, touched as used) and one of 16384 long pieces (CJK runs, indentation,
-    rules, long words; at most 21 MB, typically 2 MB), whose BPE is the slowest to redo.
-    Pieces past 256 bytes are not cached."""
+    """Piece bytes -> ids for recently seen pieces, bounded: the shared short-piece table
+    (PieceSlots; a new one when none is given), and this cache's own table of 16384 long
+    pieces (CJK runs, indentation, rules, long words; at most 21 MB, typically 2 MB), whose
+    BPE is the slowest to redo. Pieces past 256 bytes are not cached. One thread at a
+    time uses a PieceCache."""
+    cdef PieceSlots shared
     cdef CacheSlot* slots
+    cdef uint64_t mask
     cdef LongSlot* long_slots
     cdef public long long hits, misses
 
-    def __cinit__(self):
-        self.slots = <CacheSlot*>table_alloc(CACHE_SLOTS * sizeof(CacheSlot), 0)
+    def __cinit__(self, PieceSlots shared=None):
+        self.shared = shared if shared is not None else PieceSlots()
+        self.slots = self.shared.slots
+        self.mask = self.shared.mask
         self.long_slots = <LongSlot*>calloc(LONG_SLOTS, sizeof(LongSlot))
-        if self.slots == NULL or self.long_slots == NULL:
+        if self.long_slots == NULL:
             raise MemoryError("no memory for the piece cache")
 
     def __dealloc__(self):
         cdef Py_ssize_t k
-        free(self.slots)
         if self.long_slots != NULL:
             for k in range(LONG_SLOTS):
                 free(self.long_slots[k].ids)
             free(self.long_slots)
 
     cdef inline CacheSlot* slot_for(self, const uint8_t* text, Py_ssize_t n) noexcept nogil:
-        return &self.slots[hash_bytes(text, n) & (CACHE_SLOTS - 1)]
+        return &self.slots[hash_bytes(text, n) & self.mask]
 
     cdef Py_ssize_t find_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,
                               int32_t* dst) noexcept nogil:
@@ -235,24 +291,61 @@ cdef class IdBuffer:
         is i), so that no int is created. The list is filled without the GIL; only the
         reference counts are added under it, once per distinct id (a token's int is written
         once, not once per use): several times faster than NumPy's tolist."""
-        cdef size_t k, n = self.size, m = len(ints)
-        cdef int status
-        result = PyList_New(n)
-        cdef PyObject** items = PySequence_Fast_ITEMS(result)
-        cdef PyObject** table = PySequence_Fast_ITEMS(ints)
-        with nogil:
-            status = bpe_borrow(self.data, n, table, m, items)
-        if status != 0:
-            for k in range(n):
-                (<PyObject**>PySequence_Fast_ITEMS(result))[k] = NULL   # borrowed: not ours to drop
-            if status == -2:
-                raise ValueError(f"an id has no int in a table of {m}")
-            raise MemoryError("no memory to count references")
-        bpe_own(table)      # the GIL is held again: now the borrowed references become ours
+        cdef Py_ssize_t end = self.size
+        cdef char keep = 0
+        result = PyList_New(end)
+        _fill_lists([result], self.data, &end, &keep, ints)
         return result
 
     def clear(self):
         self.size = 0
+
+
+cdef struct StrView:
+    const void* data
+    Py_ssize_t length
+    int kind                # 1, 2 or 4 bytes a code point
+    bint ascii
+
+
+cdef inline StrView _view(str text):
+    cdef StrView view
+    view.data = PyUnicode_DATA(text)
+    view.length = PyUnicode_GET_LENGTH(text)
+    view.kind = PyUnicode_KIND(text)
+    view.ascii = PyUnicode_IS_ASCII(text)
+    return view
+
+
+cdef _fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const char* skipped,
+                 list ints):
+    """Fill lists[k] (made empty of items by PyList_New) with ints[id] for the ids in
+    [ends[k - 1], ends[k]), as IdBuffer.to_list does, without the GIL but for the counts."""
+    cdef Py_ssize_t k, n = len(lists), m = len(ints), start = 0
+    cdef PyObject** table = PySequence_Fast_ITEMS(ints)
+    cdef vector[PyObject**] items
+    cdef int status = 0
+    items.resize(n)
+    for k in range(n):
+        if not skipped[k]:
+            items[k] = PySequence_Fast_ITEMS(lists[k])
+    with nogil:
+        for k in range(n):
+            if not skipped[k]:
+                status = bpe_borrow(ids + start, ends[k] - start, table, m, items[k])
+                if status != 0:
+                    break
+            start = ends[k]
+    if status != 0:
+        start = 0
+        for k in range(n):                     # borrowed: not ours to drop
+            if not skipped[k]:
+                memset(items[k], 0, (ends[k] - start) * sizeof(PyObject*))
+            start = ends[k]
+        if status == -2:
+            raise ValueError(f"an id has no int in a table of {m}")
+        raise MemoryError("no memory to count references")
+    bpe_own(table)          # the GIL is held again: now the borrowed references become ours
 
 
 cdef inline bint same_piece(const uint8_t* cached, const uint8_t* piece, Py_ssize_t n) noexcept nogil:
@@ -269,7 +362,11 @@ cdef inline bint same_piece(const uint8_t* cached, const uint8_t* piece, Py_ssiz
             return False
         if n > 16:
             memcpy(&x, cached + 8, 8); memcpy(&y, piece + 8, 8)
-            return x == y
+            if x != y:
+                return False
+            if n > 24:
+                memcpy(&x, cached + 16, 8); memcpy(&y, piece + 16, 8)
+                return x == y
         return True
     if n >= 4:
         memcpy(&u, cached, 4); memcpy(&v, piece, 4)
@@ -499,20 +596,26 @@ cdef class MergeTable:
         cdef int32_t* dst = out.data + out.size
         cdef Py_ssize_t m
         cdef uint64_t h = 0
+        cdef uint32_t seen
         cdef bint cacheable = n <= LONG_MAX_BYTES
-        if slot != NULL and slot.n_bytes == n and same_piece(slot.text, text, n):
-            if slot.n_ids != MANY_IDS:
-                memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
-                out.size += slot.n_ids
-                cache.hits += 1
-                return 0
-            h = hash_bytes(text, n)            # its ids are in the long-piece cache
-            m = cache.find_long(text, n, h, dst)
-            if m >= 0:
-                out.size += m
-                cache.hits += 1
-                return 0
-        elif slot == NULL and cacheable:
+        if slot != NULL:
+            seen = bpe_slot_version(&slot.version)
+            if slot.n_bytes == n and same_piece(slot.text, text, n):
+                m = slot.n_ids
+                if m != MANY_IDS:
+                    memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
+                    if bpe_slot_unchanged(&slot.version, seen):
+                        out.size += m
+                        cache.hits += 1
+                        return 0
+                elif bpe_slot_unchanged(&slot.version, seen):
+                    h = hash_bytes(text, n)    # its ids are in the long-piece cache
+                    m = cache.find_long(text, n, h, dst)
+                    if m >= 0:
+                        out.size += m
+                        cache.hits += 1
+                        return 0
+        elif cacheable:
             h = hash_bytes(text, n)
             m = cache.find_long(text, n, h, dst)
             if m >= 0:
@@ -525,15 +628,16 @@ cdef class MergeTable:
             return -1
         out.size += m
         if slot != NULL:
-            slot.n_bytes = <uint8_t>n
-            memcpy(slot.text, text, n)
-            if m <= CACHE_MAX_IDS:
-                slot.n_ids = <uint8_t>m
-                memcpy(slot.ids, dst, m * sizeof(int32_t))
-                return 0
-            slot.n_ids = MANY_IDS              # too many ids for the slot (a run of CJK, say)
-            h = hash_bytes(text, n)
-        if cacheable:
+            if m > CACHE_MAX_IDS:              # a run of CJK, say: the ids go to the long cache
+                h = hash_bytes(text, n)
+                cache.keep_long(text, n, h, dst, m)
+            if bpe_slot_lock(&slot.version, &seen):     # else another thread is writing it
+                slot.n_bytes = <uint8_t>n
+                memcpy(slot.text, text, n)
+                slot.n_ids = <uint8_t>m if m <= CACHE_MAX_IDS else MANY_IDS
+                memcpy(slot.ids, dst, min(m, CACHE_MAX_IDS) * sizeof(int32_t))
+                bpe_slot_unlock(&slot.version, seen)
+        elif cacheable:
             cache.keep_long(text, n, h, dst, m)
         return 0
 
@@ -616,28 +720,78 @@ cdef class MergeTable:
     def encode_whole(self, str text, int pattern_id, IdBuffer out, PieceCache cache,
                      Specials specials):
         """Append the ids of all of text under a native pattern, where each special token
-        becomes its id: the leftmost one found, the longest of those starting there. All of it, the UTF-8 encoding of text
-        included, runs without the GIL. UnicodeEncodeError for a surrogate in text."""
-        cdef Py_ssize_t n, length = PyUnicode_GET_LENGTH(text)
-        cdef int kind = PyUnicode_KIND(text)
-        cdef const void* data = PyUnicode_DATA(text)
-        cdef bint ascii = PyUnicode_IS_ASCII(text)
-        cdef uint8_t* owned = NULL
-        cdef int failed = 0                          # 1: out of memory, 2: a surrogate
+        becomes its id: the leftmost one found, the longest of those starting there. All of
+        it, the UTF-8 encoding of text included, runs without the GIL. UnicodeEncodeError
+        for a surrogate in text."""
+        cdef StrView view = _view(text)
+        cdef int failed
         with nogil:
-            if ascii:                                # compact ASCII: the data is UTF-8
-                failed = self.encode_all(<const uint8_t*>data, length, pattern_id, out, cache, specials)
-            else:
-                owned = _utf8(kind, data, length, &n)
-                if owned == NULL:
-                    failed = 2 if n == -2 else 1
-                else:
-                    failed = self.encode_all(owned, n, pattern_id, out, cache, specials)
-                    free(owned)
+            failed = self.encode_str(view, pattern_id, out, cache, specials)
         if failed == 2:
-            raise UnicodeEncodeError("utf-8", text, 0, length, "surrogates not allowed")
+            raise UnicodeEncodeError("utf-8", text, 0, view.length, "surrogates not allowed")
         if failed:
             raise MemoryError("out of memory while encoding")
+
+    def encode_many(self, texts, int pattern_id, PieceCache cache, Specials specials,
+                    list ints):
+        """encode_whole of each text, as lists of the shared ints (see IdBuffer.to_list),
+        in one GIL-free pass over them all: the GIL is held only to make the lists. None
+        for a text left to the caller: not a str, or holding a surrogate."""
+        cdef tuple held = tuple(texts)            # keeps every str alive, whatever texts does
+        cdef Py_ssize_t n = len(held), k, start
+        cdef vector[StrView] views
+        cdef vector[Py_ssize_t] ends              # ids of text k: [ends[k - 1], ends[k])
+        cdef vector[char] skipped
+        cdef IdBuffer out = IdBuffer()
+        cdef int failed = 0
+        views.resize(n)
+        ends.resize(n)
+        skipped.resize(n, 0)
+        for k in range(n):
+            if PyUnicode_Check(held[k]):
+                views[k] = _view(held[k])
+            else:
+                skipped[k] = 1
+        with nogil:
+            for k in range(n):
+                start = out.size
+                if not skipped[k]:
+                    failed = self.encode_str(views[k], pattern_id, out, cache, specials)
+                    if failed == 2:                 # a surrogate: the caller's slow path
+                        out.size = start
+                        skipped[k] = 1
+                        failed = 0
+                    elif failed:
+                        break
+                ends[k] = out.size
+        if failed:
+            raise MemoryError("out of memory while encoding")
+        result = PyList_New(n)
+        for k in range(n):
+            if skipped[k]:
+                item = None
+            else:
+                item = PyList_New(ends[k] - (ends[k - 1] if k else 0))
+            Py_INCREF(item)
+            PyList_SET_ITEM(result, k, item)
+        _fill_lists(result, out.data, ends.data(), skipped.data(), ints)
+        return result
+
+    cdef int encode_str(self, StrView view, int pattern_id, IdBuffer out, PieceCache cache,
+                        Specials specials) noexcept nogil:
+        """encode_all of a str's text; 1 out of memory, 2 for a surrogate."""
+        cdef Py_ssize_t n
+        cdef uint8_t* owned
+        cdef int failed
+        if view.ascii:                            # compact ASCII: the data is UTF-8
+            return self.encode_all(<const uint8_t*>view.data, view.length, pattern_id, out,
+                                   cache, specials)
+        owned = _utf8(view.kind, view.data, view.length, &n)
+        if owned == NULL:
+            return 2 if n == -2 else 1
+        failed = self.encode_all(owned, n, pattern_id, out, cache, specials)
+        free(owned)
+        return failed
 
     def encode_utf8(self, const uint8_t[::1] data, int pattern_id, IdBuffer out,
                     PieceCache cache, Specials specials):

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from bpe._encode import IdBuffer, MergeTable, PieceCache, Specials, TokenArena
+from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, Specials, TokenArena
 from bpe.formats import (
     merges_from_ranks,
     merges_txt_bytes,
@@ -88,6 +88,8 @@ class Tokenizer:
         self._arena = _arena(self.vocab)
         self._ints = list(range(self.n_vocab))  # encode's lists share these int objects
         self._free_caches: set[PieceCache] = set()   # piece caches not in use
+        self._piece_slots: PieceSlots | None = None     # their shared short-piece table
+        self._slots_lock = threading.Lock()
         self._local = threading.local()                 # .cache: the one this thread used last
 
     @classmethod
@@ -221,17 +223,30 @@ class Tokenizer:
         if not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
 
+        pre = self._pretokenizer
+        if allowed_special is not None or disallowed_special is not None:
+            for text in texts:          # tiktoken's check of each text; pre is the same for all
+                pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
+
         def encode_slice(part: list[str]) -> list[list[int]]:
-            return [self.encode(text, allowed_special=allowed_special,
-                                disallowed_special=disallowed_special) for text in part]
+            if pre.native_id is None:
+                return [self._encode_buffer(text, pre).to_list(self._ints) for text in part]
+            with self._borrowed_cache() as cache:       # one GIL-free call for the slice
+                lists = self._table.encode_many(part, pre.native_id, cache,
+                                                self._specials(pre), self._ints)
+            for k, ids in enumerate(lists):
+                if ids is None:         # not a str, or lone surrogates: encode's own path
+                    lists[k] = self._encode_buffer(part[k], pre).to_list(self._ints)
+            return lists
 
         if num_threads == 1 or len(texts) < 2:
             return encode_slice(texts)
-        # A few slices per thread: even when texts differ in length, no thread idles long.
-        step = max(1, -(-len(texts) // (4 * num_threads)))
-        parts = [texts[i : i + step] for i in range(0, len(texts), step)]
+        # Slices of about equal length, a few per thread: the threads finish together even
+        # when the texts differ widely in length.
+        bounds = _even_slices([len(t) if isinstance(t, str) else 1 for t in texts], 4 * num_threads)
         with ThreadPoolExecutor(num_threads, thread_name_prefix="bpe-encode") as pool:
-            return [ids for part in pool.map(encode_slice, parts) for ids in part]
+            parts = pool.map(encode_slice, [texts[a:b] for a, b in bounds])
+            return [ids for part in parts for ids in part]
 
     def encode_file(self, paths, out: str | os.PathLike = "ids.npy", workers: int | None = None,
                     progress: bool | None = None, errors: str = "strict"):
@@ -284,7 +299,10 @@ class Tokenizer:
             try:
                 cache = self._free_caches.pop()
             except KeyError:
-                cache = PieceCache()
+                with self._slots_lock:
+                    if self._piece_slots is None:      # made on first use: 8 MB
+                        self._piece_slots = PieceSlots()
+                cache = PieceCache(self._piece_slots)
         try:
             yield cache
         finally:
@@ -446,6 +464,21 @@ def _special_regex(tokens: frozenset[str]) -> re.Pattern:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _even_slices(lengths: list[int], count: int) -> list[tuple[int, int]]:
+    """Cut range(len(lengths)) into about `count` runs of about equal total length (a run
+    holds at least one item): their (start, end)."""
+    target = max(1, sum(lengths) // count)
+    bounds, start, total = [], 0, 0
+    for k, length in enumerate(lengths):
+        total += length
+        if total >= target:
+            bounds.append((start, k + 1))
+            start, total = k + 1, 0
+    if start < len(lengths):
+        bounds.append((start, len(lengths)))
+    return bounds
 
 
 def _without_surrogates(text: str) -> str:

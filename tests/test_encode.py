@@ -1,12 +1,14 @@
 """The encode kernels alone: short and long piece algorithms agree, the cache is transparent,
 decode gathers exactly."""
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bpe._encode import SHORT_PIECE_BYTES as SHORT_PIECE
-from bpe._encode import IdBuffer, MergeTable, PieceCache, TokenArena
+from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, TokenArena
 
 from . import reference
 
@@ -59,9 +61,9 @@ def test_cache_is_transparent(pieces):
     assert out.to_numpy().tolist() == expected * 2
 
 
-@given(st.lists(st.text("abc", min_size=9, max_size=22), min_size=1, max_size=20), st.integers(0, 3))
+@given(st.lists(st.text("abc", min_size=9, max_size=26), min_size=1, max_size=20), st.integers(0, 3))
 def test_short_pieces_with_many_ids_are_cached_transparently(pieces, n_merges):
-    """Pieces of at most 22 bytes with more than 8 ids keep them in the long-piece cache."""
+    """Pieces of at most 26 bytes with more than 8 ids keep them in the long-piece cache."""
     table, _ = table_from(merges_for(b"abc", n_merges, 11))
     cache, out = PieceCache(), IdBuffer()
     for _ in range(3):
@@ -99,7 +101,7 @@ def test_arena_decode(tokens, data):
 
 
 def test_long_piece_cache_is_transparent():
-    """Pieces past the short cache's 22 bytes go through the long-piece cache."""
+    """Pieces past the short cache's 26 bytes go through the long-piece cache."""
     table, _ = table_from(merges_for(b"abc", 30, 11))
     pieces = ["abc" * 10, "cab" * 40, "abc" * 10, "b" * 5000, "b" * 5000, "ab" * 12]
     cache, out = PieceCache(), IdBuffer()
@@ -108,3 +110,32 @@ def test_long_piece_cache_is_transparent():
     expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
     assert out.to_numpy().tolist() == expected * 2
     assert cache.hits >= 5  # repeats of the 30-byte and 120-byte pieces hit
+
+
+def test_shared_slots_stay_exact_under_threads():
+    """Threads that share a table of four slots overwrite each other's pieces all the time
+    (every piece is a miss, and each miss writes a slot): none may take the ids of a slot
+    that another thread is half-way through writing."""
+    table, _ = table_from(merges_for(b"abc", 80, 5))
+    rng = np.random.default_rng(3)
+    pieces = ["".join(rng.choice(list("abc"), size=int(rng.integers(3, 27)))) for _ in range(3000)]
+    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    slots = PieceSlots(2)
+    wrong, hits = [], []
+
+    def work():
+        cache = PieceCache(slots)
+        for _ in range(60):
+            out = IdBuffer()
+            table.encode_pieces(pieces, out, cache)      # without the GIL
+            if out.to_numpy().tolist() != expected:
+                wrong.append(out.to_numpy().tolist())
+        hits.append(cache.hits)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong
+    assert len(hits) == 4 and min(hits) > 0             # the slots served hits too

@@ -127,6 +127,23 @@ def test_encode_batch_many_texts_and_errors(cl100k):
         tok.encode_batch(["x", b"y"], num_threads=2)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_encode_batch_surrogates_like_tiktoken(cl100k, threads):
+    """Texts with lone surrogates leave the batch kernel for encode's own path, in place."""
+    tok, enc = cl100k
+    batch = ["a\ud800b", "plain", "\ud83d\ude00 x", "", "x\udfff" * 3, "é中😀"] * 3
+    assert tok.encode_batch(batch, num_threads=threads) == [enc.encode(t) for t in batch]
+
+
+def test_encode_batch_custom_pattern():
+    """A pattern with no native matcher takes the regex path, text by text."""
+    vocab = {i: bytes([i]) for i in range(256)} | {256: b"ab"}
+    tok = bpe.Tokenizer(vocab, [(b"a", b"b")], special_tokens=["<s>"], pattern=r"\w+|\W")
+    batch = ["ab ab<s>", "xab", "", "ab\ud800"]
+    assert tok.encode_batch(batch, num_threads=2) == [tok.encode(t) for t in batch]
+    assert tok.encode_batch(batch)[0] == [256, 32, 256, 257]
+
+
 def test_special_tokens_with_explicit_ids():
     vocab = {i: bytes([i]) for i in range(256)}
     tok = bpe.Tokenizer(vocab, [], special_tokens={"<a>": 1000, "<b>": 300})
@@ -172,3 +189,14 @@ def test_from_tiktoken_round_trip(cl100k):
 def test_from_tiktoken_r50k_pattern_is_native():
     tok = bpe.Tokenizer.from_tiktoken(official_tiktoken("r50k_base"))
     assert tok.pattern == "gpt2"
+
+
+@given(st.lists(st.integers(0, 50), max_size=40), st.integers(1, 16))
+def test_even_slices_cover_the_batch_in_order(lengths, count):
+    from bpe.tokenizer import _even_slices
+
+    bounds = _even_slices(lengths, count)
+    assert [k for a, b in bounds for k in range(a, b)] == list(range(len(lengths)))
+    assert all(a < b for a, b in bounds)
+    target = max(1, sum(lengths) // count)       # each run but the last reaches it
+    assert all(sum(lengths[a:b]) >= target for a, b in bounds[:-1])
