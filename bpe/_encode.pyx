@@ -1008,6 +1008,62 @@ cdef inline Py_ssize_t _push(uint64_t* heap, Py_ssize_t n, uint64_t item) noexce
     return n + 1
 
 
+ctypedef fused id_type:
+    uint16_t
+    uint32_t
+    int32_t
+    int64_t
+
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    /* The value of an int that fits one digit (every token id does), read in place; 0 for
+       any other object, which takes the general path. */
+    static inline int bpe_small_int(PyObject* o, long long* value) {
+        if (!PyLong_CheckExact(o)) return 0;
+    #if PY_VERSION_HEX >= 0x030C0000
+        if (!PyUnstable_Long_IsCompact((PyLongObject*)o)) return 0;
+        *value = (long long)PyUnstable_Long_CompactValue((PyLongObject*)o);
+    #else
+        Py_ssize_t size = Py_SIZE(o);
+        if (size == 0) *value = 0;
+        else if (size == 1) *value = (long long)((PyLongObject*)o)->ob_digit[0];
+        else return 0;
+    #endif
+        return 1;
+    }
+
+    /* Each thread keeps its last decode buffer (up to 32 MB) for the next decode: a fresh
+       one of many megabytes costs a page fault per 4 KB on first touch, which is about as
+       much as the gather itself. */
+    struct BpeSpare {
+        unsigned char* data = nullptr;
+        size_t capacity = 0;
+        ~BpeSpare() { free(data); }
+    };
+    static thread_local BpeSpare bpe_spare;
+    static unsigned char* bpe_take_spare(size_t* capacity) {
+        unsigned char* data = bpe_spare.data;
+        *capacity = bpe_spare.capacity;
+        bpe_spare.data = nullptr;
+        bpe_spare.capacity = 0;
+        return data;
+    }
+    static void bpe_give_spare(unsigned char* data, size_t capacity) {
+        if (bpe_spare.data == nullptr && capacity <= ((size_t)32 << 20)) {
+            bpe_spare.data = data;
+            bpe_spare.capacity = capacity;
+        } else {
+            free(data);
+        }
+    }
+    """
+    bint bpe_small_int(PyObject* o, long long* value)
+    uint8_t* bpe_take_spare(size_t* capacity) nogil
+    void bpe_give_spare(uint8_t* data, size_t capacity) nogil
+
+
 cdef struct TokenSpan:
     uint32_t start          # in the arena
     uint32_t length         # ABSENT: no token has this id
@@ -1052,33 +1108,56 @@ cdef class TokenArena:
         free(self.arena)
         free(self.spans)
 
-    def decode(self, const int64_t[::1] ids, bint as_text=False, str errors="replace"):
-        """The bytes of the ids, concatenated (as_text: decoded as UTF-8 with `errors`);
-        ValueError names the first unknown id."""
-        cdef Py_ssize_t i, n = ids.shape[0]
-        cdef Output out = Output(n)
+    def decode(self, const id_type[::1] ids, bint as_text=False, str errors="replace"):
+        """The bytes of the ids (uint16, uint32, int32 or int64), concatenated (as_text:
+        decoded as UTF-8 with `errors`); ValueError names the first unknown id. Sized
+        first, then gathered, both without the GIL."""
+        cdef Py_ssize_t n = ids.shape[0], bad = -1
+        cdef const id_type* at = &ids[0] if n else NULL
+        cdef Output out = Output()
         with nogil:
-            for i in range(n):
-                if out.add(self, ids[i]) != 0:
-                    break
-        if out.failed:
-            self.fail(out, ids[i], i)
+            bad = _gather(self, at, n, out)
+        if bad >= 0:
+            self.fail(out, ids[bad] if bad < n else None, bad)
         return out.result(as_text, errors)
 
     def decode_list(self, list ids, bint as_text=False, str errors="replace"):
-        """decode for a list of Python ints, read without a NumPy copy."""
+        """decode for a list of Python ints, read in place (ints of one digit, as every id
+        is) without a NumPy copy."""
         cdef Py_ssize_t i, n = len(ids)
-        cdef Output out = Output(n)
+        cdef Output out = Output()
         cdef long long t
         cdef int overflow
+        cdef PyObject* item
+        cdef TokenSpan span
+        cdef uint8_t* dst
+        cdef uint8_t* stop                        # past it, dst has no room for a token
+        if out.reserve(4 * n) != 0:               # about right for English; grows if not
+            raise MemoryError("no memory for the decoded text")
+        dst, stop = out.data + out.size, out.data + out.capacity - COPY
         for i in range(n):
-            item = <object>PyList_GET_ITEM(ids, i)
-            if not PyLong_Check(item):
-                raise TypeError(f"ids must be ints; item {i} is {type(item).__name__}")
-            t = PyLong_AsLongLongAndOverflow(item, &overflow)
-            if overflow or out.add(self, t) != 0:
-                out.failed = out.failed or 1
-                self.fail(out, item, i)
+            item = <PyObject*>PyList_GET_ITEM(ids, i)
+            if not bpe_small_int(item, &t):
+                if not PyLong_Check(<object>item):
+                    raise TypeError(f"ids must be ints; item {i} is {type(<object>item).__name__}")
+                t = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
+                if overflow:
+                    t = -1
+            if t < 0 or t >= self.n_vocab or self.spans[t].length == ABSENT:
+                out.failed = 1
+                self.fail(out, <object>item, i)
+            span = self.spans[t]
+            if dst + span.length > stop:          # (a local dst: no store-to-load chain)
+                out.size = dst - out.data
+                if out.reserve(span.length) != 0:
+                    self.fail(out, <object>item, i)
+                dst, stop = out.data + out.size, out.data + out.capacity - COPY
+            if span.length <= COPY:
+                memcpy(dst, self.arena + span.start, COPY)    # fixed size: no call
+            else:
+                memcpy(dst, self.arena + span.start, span.length)
+            dst += span.length
+        out.size = dst - out.data
         return out.result(as_text, errors)
 
     cdef fail(self, Output out, token, Py_ssize_t position):
@@ -1090,40 +1169,32 @@ cdef class TokenArena:
 
 @cython.final
 cdef class Output:
-    """A growing byte buffer for decode, with COPY bytes of slack at its end."""
+    """A growing byte buffer for decode, with COPY bytes of slack at its end; it starts
+    from the thread's spare buffer and becomes the spare when done."""
     cdef uint8_t* data
-    cdef Py_ssize_t size, capacity
+    cdef size_t size, capacity
     cdef int failed         # 1: unknown id, 2: out of memory
 
-    def __cinit__(self, Py_ssize_t n_ids):
-        self.capacity = 4 * n_ids + COPY           # about right for English; grows if not
-        self.data = <uint8_t*>malloc(self.capacity)
-        if self.data == NULL:
-            raise MemoryError("no memory for the decoded text")
+    def __cinit__(self):
+        self.data = bpe_take_spare(&self.capacity)
 
     def __dealloc__(self):
-        free(self.data)
+        if self.data != NULL:
+            bpe_give_spare(self.data, self.capacity)
 
-    cdef inline int add(self, TokenArena arena, long long t) noexcept nogil:
-        """Append token t's bytes; -1 (and failed set) if t is unknown or memory ran out."""
-        cdef TokenSpan span
+    cdef int reserve(self, size_t extra) noexcept nogil:
+        """Room for extra more bytes (and the slack); -1 (failed = 2) when out of memory."""
+        cdef size_t capacity
         cdef uint8_t* grown
-        if t < 0 or t >= arena.n_vocab or arena.spans[t].length == ABSENT:
-            self.failed = 1
+        if self.size + extra + COPY <= self.capacity:
+            return 0
+        capacity = max(2 * self.capacity, self.size + extra + COPY)
+        grown = <uint8_t*>realloc(self.data, capacity)
+        if grown == NULL:
+            self.failed = 2
             return -1
-        span = arena.spans[t]
-        if self.size + span.length + COPY > self.capacity:
-            self.capacity = 2 * self.capacity + span.length
-            grown = <uint8_t*>realloc(self.data, self.capacity)
-            if grown == NULL:
-                self.failed = 2
-                return -1
-            self.data = grown
-        if span.length <= COPY:
-            memcpy(self.data + self.size, arena.arena + span.start, COPY)   # fixed size: no call
-        else:
-            memcpy(self.data + self.size, arena.arena + span.start, span.length)
-        self.size += span.length
+        self.data = grown
+        self.capacity = capacity
         return 0
 
     cdef result(self, bint as_text, str errors):
@@ -1131,3 +1202,28 @@ cdef class Output:
         if as_text:
             return PyUnicode_DecodeUTF8(<char*>self.data, self.size, errors.encode("ascii"))
         return PyBytes_FromStringAndSize(<char*>self.data, self.size)
+
+
+cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Output out) noexcept nogil:
+    """Append the ids' bytes to out: -1, or the position of the first unknown id (or of
+    the end, out.failed = 2, when memory ran out)."""
+    cdef Py_ssize_t i
+    cdef size_t total = 0
+    cdef TokenSpan span
+    for i in range(n):
+        if <uint64_t>ids[i] >= <uint64_t>arena.n_vocab or arena.spans[ids[i]].length == ABSENT:
+            out.failed = 1
+            return i
+        total += arena.spans[ids[i]].length
+    if out.reserve(total) != 0:
+        return n
+    cdef uint8_t* dst = out.data + out.size
+    for i in range(n):
+        span = arena.spans[ids[i]]
+        if span.length <= COPY:
+            memcpy(dst, arena.arena + span.start, COPY)    # fixed size: no call
+        else:
+            memcpy(dst, arena.arena + span.start, span.length)
+        dst += span.length
+    out.size += total
+    return -1

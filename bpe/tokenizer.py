@@ -405,6 +405,9 @@ class Tokenizer:
                 return self._arena.decode_list(ids, as_text, errors)
             except TypeError:
                 pass  # items that are not Python ints (NumPy ints, say): the general path
+        if (isinstance(ids, np.ndarray) and ids.ndim == 1
+                and ids.dtype in (np.uint16, np.uint32, np.int32, np.int64)):
+            return self._arena.decode(np.ascontiguousarray(ids), as_text, errors)   # no copy
         return self._arena.decode(_id_array(ids), as_text, errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -174,6 +175,44 @@ def test_decode_replaces_bad_utf8(gpt2):
 def test_decode_unknown_id(gpt2, bad):
     with pytest.raises(ValueError, match="not in the vocabulary"):
         gpt2.decode(bad)
+
+
+@pytest.mark.parametrize("dtype", ["<u2", "<u4", "<i4", "<i8", ">u2", "<u8"])
+def test_decode_arrays_of_each_dtype(gpt2, tmp_path, dtype):
+    """Arrays the gather reads in place (and others, converted), a read-only memmap too;
+    an unknown id is named with its position whatever the type."""
+    text = "héllo wörld 中文 😀" * 50
+    ids = np.array(gpt2.encode(text), dtype=dtype)
+    assert gpt2.decode(ids) == text and gpt2.decode_bytes(ids) == text.encode("utf-8")
+    path = tmp_path / "ids.npy"
+    np.save(path, ids)
+    assert gpt2.decode(np.load(path, mmap_mode="r")) == text
+    assert gpt2.decode(ids[::2]) == gpt2.decode(ids.tolist()[::2])     # not contiguous
+    bad = ids.copy()
+    bad[7] = 60000
+    with pytest.raises(ValueError, match=f"token id {bad[7]} at position 7 is not in"):
+        gpt2.decode(bad)
+
+
+def test_decode_on_threads_with_their_own_buffers(gpt2):
+    """Each thread reuses its own decode buffer: concurrent decodes of texts of different
+    lengths never see each other's bytes."""
+    texts = [("word%d " % k) * (1000 * k + 1) for k in range(6)]
+    ids = [np.array(gpt2.encode(t), dtype=np.uint16) for t in texts]
+    wrong = []
+
+    def work(k):
+        for round in range(30):
+            j = (k + round) % len(texts)
+            if gpt2.decode(ids[j]) != texts[j] or gpt2.decode(ids[j].tolist()) != texts[j]:
+                wrong.append(j)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong
 
 
 def test_decode_rejects_non_ints(gpt2):
