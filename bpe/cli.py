@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 import bpe
+from bpe.atomic import AtomicFile
 from bpe.counting import count_files
-from bpe.dataset import AtomicFile, encode_file
+from bpe.dataset import encode_file
 
 SAMPLE = "corpus.en"
 

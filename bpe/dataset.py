@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from bpe.atomic import AtomicFile, commit_together, naming
 from bpe.counting import CHUNK_BYTES, chunk_ranges, read_text_chunks
 from bpe.patterns import Pretokenizer
 
@@ -153,89 +152,6 @@ def _progress_bar(n_bytes: int, progress: bool | None):
     return tqdm(total=n_bytes, unit="B", unit_scale=True, leave=False, file=sys.stderr)
 
 
-# --- writing files that appear only when complete -------------------------------------------
-
-@contextmanager
-def _naming(path: Path) -> Iterator[None]:
-    """Re-raise an OSError with the output path in its message."""
-    try:
-        yield
-    except OSError as e:
-        message = f"cannot write {os.fspath(path)!r}: {e.strerror or e}"
-        raise (type(e)(e.errno, message) if e.errno else type(e)(message)) from None
-
-
-class AtomicFile:
-    """A binary file written to a temporary name beside `path` that appears at `path` only
-    when committed (after fsync). Leaving its `with` block uncommitted, by an exception or
-    Ctrl-C included, removes it. Errors name `path`: a missing or read-only folder, a full
-    disk."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        folder = self.path.parent
-        if not folder.exists():
-            raise FileNotFoundError(f"cannot write {os.fspath(path)!r}: folder "
-                                    f"{os.fspath(folder)!r} does not exist")
-        if not folder.is_dir():
-            raise NotADirectoryError(f"cannot write {os.fspath(path)!r}: {os.fspath(folder)!r} "
-                                     f"is not a folder")
-        if self.path.is_dir():
-            raise IsADirectoryError(f"cannot write {os.fspath(path)!r}: it is a folder")
-        with _naming(self.path):
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        try:
-            self.file = os.fdopen(fd, "wb")
-        except BaseException:  # Ctrl-C included: no `with` block holds this file yet
-            os.close(fd)
-            os.unlink(self.tmp)
-            raise
-
-    def write(self, data) -> None:
-        with _naming(self.path):
-            self.file.write(data)
-
-    def finish(self) -> None:
-        """Flush everything to disk; the file is complete but not yet at `path`."""
-        with _naming(self.path):
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
-
-    def commit(self) -> None:
-        commit_together(self)
-
-    def discard(self) -> None:
-        try:
-            self.file.close()
-        except OSError:
-            pass  # on a full disk the last flush fails too; the file goes anyway
-        if self.tmp is not None:
-            Path(self.tmp).unlink(missing_ok=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.discard()  # a no-op once committed
-
-
-def commit_together(*files: AtomicFile) -> None:
-    """Finish every file, then move each into place: none appears unless all were
-    written (a rename in the same folder does not fail for want of space)."""
-    try:
-        for f in files:
-            f.finish()
-        for f in files:
-            with _naming(f.path):
-                os.replace(f.tmp, f.path)
-            f.tmp = None
-    except BaseException:
-        for f in files:
-            f.discard()
-        raise
-
-
 class NpyWriter(AtomicFile):
     """A 1-D .npy (format version 1.0) of `dtype`, appended to in pieces; its header
     gets the final length when the file is finished."""
@@ -255,7 +171,7 @@ class NpyWriter(AtomicFile):
         self.length += len(values)
 
     def finish(self) -> None:
-        with _naming(self.path):
+        with naming(self.path):
             self.file.seek(0)
         self.write(npy_header(self.dtype, self.length))
         super().finish()

@@ -1,4 +1,4 @@
-"""File formats: GPT-2's vocab.json + merges.txt, and writing files so none is half-written.
+"""File formats: GPT-2's vocab.json + merges.txt, tiktoken's rank files, JSON objects.
 
 GPT-2 stores token bytes as printable text through its bytes-to-unicode table: every byte
 maps to one character (printable Latin-1 bytes to themselves, the rest to U+0100 onwards,
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from functools import cache
-from pathlib import Path
 
 
 @cache
@@ -108,28 +106,6 @@ def vocab_json_bytes(vocab: dict[int, bytes]) -> bytes:
 def merges_txt_bytes(merges: list[tuple[bytes, bytes]]) -> bytes:
     lines = ["#version: 0.2"] + [f"{token_to_text(a)} {token_to_text(b)}" for a, b in merges]
     return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def write_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
-    """Write {name: data} into folder. Every file goes to a temporary name first and is
-    renamed into place only once all are written, so a crash leaves no partial file."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[str, str]] = []
-    try:
-        for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-            written.append((tmp, name))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-    except BaseException:
-        for tmp, _ in written:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    for tmp, name in written:
-        os.replace(tmp, folder / name)
 
 
 def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:

@@ -24,7 +24,8 @@ import os
 import re
 from pathlib import Path
 
-from bpe.formats import read_json_object, text_to_token, token_to_text, write_files
+from bpe.atomic import write_files
+from bpe.formats import read_json_object, text_to_token, token_to_text
 from bpe.patterns import PATTERNS, pattern_name, resolve_pattern
 
 FILE_NAME = "tokenizer.json"

@@ -23,7 +23,15 @@ from typing import Literal
 
 import numpy as np
 
-from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, Specials, TokenArena
+from bpe._encode import (
+    IdBuffer,
+    MergeTable,
+    PieceCache,
+    PieceSlots,
+    Specials,
+    TokenArena,
+)
+from bpe.atomic import write_files
 from bpe.formats import (
     merges_from_ranks,
     merges_txt_bytes,
@@ -31,7 +39,6 @@ from bpe.formats import (
     read_merges_txt,
     read_vocab_json,
     vocab_json_bytes,
-    write_files,
 )
 from bpe.patterns import (
     Pretokenizer,

@@ -49,7 +49,7 @@ class WordTable:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the table as .npz (to a temporary name first, then renamed into place)."""
-        from bpe.formats import write_files
+        from bpe.atomic import write_files
 
         path = Path(path)
         data = io.BytesIO()

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bpe.atomic import write_files
 from bpe.formats import (
     byte_to_char,
     merges_txt_bytes,
@@ -13,7 +14,6 @@ from bpe.formats import (
     text_to_token,
     token_to_text,
     vocab_json_bytes,
-    write_files,
 )
 
 from .conftest import shared

@@ -1,0 +1,39 @@
+"""Files that appear only when complete: write_files and AtomicFile leave either the whole
+new files or what was there before, never a part, and no temporary file behind."""
+import pytest
+
+from bpe.atomic import AtomicFile, write_files
+
+
+def test_write_files_writes_and_replaces(tmp_path):
+    write_files(tmp_path / "new", {"a.txt": b"one", "b.txt": b"two"})
+    write_files(tmp_path / "new", {"a.txt": b"three"})
+    assert (tmp_path / "new" / "a.txt").read_bytes() == b"three"
+    assert (tmp_path / "new" / "b.txt").read_bytes() == b"two"
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_write_files_replaces_none_when_one_fails(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"old")
+    (tmp_path / "b.txt").mkdir()                      # b.txt cannot be written: a folder
+    with pytest.raises(IsADirectoryError, match=r"cannot write '.*b\.txt': it is a folder"):
+        write_files(tmp_path, {"a.txt": b"new", "b.txt": b"x", "c.txt": b"y"})
+    assert (tmp_path / "a.txt").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_atomic_file_appears_only_when_committed(tmp_path):
+    path = tmp_path / "out.bin"
+    with AtomicFile(path) as f:
+        f.write(b"part")
+    assert list(tmp_path.iterdir()) == []             # left uncommitted: gone
+    with AtomicFile(path) as f:
+        f.write(b"whole")
+        assert not path.exists()
+        f.commit()
+    assert path.read_bytes() == b"whole" and list(tmp_path.iterdir()) == [path]
+
+
+def test_atomic_file_names_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="folder '.*nowhere' does not exist"):
+        AtomicFile(tmp_path / "nowhere" / "out.bin")
