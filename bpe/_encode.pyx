@@ -406,6 +406,8 @@ cdef class MergeTable:
     cdef PairMap ranks                   # pair -> rank << 32 | merged id
     cdef int32_t byte_ids[256]
     cdef int64_t* byte_pair_ranks        # [256 * first byte + second byte]: the first round
+    cdef uint64_t junctions[1024]        # a bit per byte pair (x, y): some merge joins a
+                                         # token ending in x to one starting with y
     cdef uint64_t* present               # a bit per hash of the pairs that merge: most pairs
     cdef int present_shift               # that don't are turned away without a probe
     cdef readonly Py_ssize_t n_merges
@@ -444,6 +446,36 @@ cdef class MergeTable:
             self.present[spot >> 6] |= (<uint64_t>1) << (spot & 63)
         for k in range(65536):
             self.byte_pair_ranks[k] = self.rank_of(self.byte_ids[k >> 8], self.byte_ids[k & 255])
+        self.find_junctions(left, right, merged)
+
+    cdef find_junctions(self, const int32_t[::1] left, const int32_t[::1] right,
+                        const int32_t[::1] merged):
+        """Set a junction bit for the last byte of each merge's left token and the first
+        byte of its right one. Where no bit is set, no merge ever joins across: the piece
+        splits there into parts encoded on their own, with the same ids (within a part,
+        the lowest-rank pair, leftmost on ties, is the lowest of the whole piece there)."""
+        cdef Py_ssize_t k, top = 0
+        cdef int32_t a, b
+        cdef uint32_t pair
+        for k in range(256):
+            top = max(top, self.byte_ids[k] + 1)
+        for k in range(self.n_merges):
+            top = max(top, left[k] + 1, right[k] + 1, merged[k] + 1)
+        cdef vector[int32_t] first, last        # each token's first and last byte; -1: unknown
+        first.assign(top, -1)
+        last.assign(top, -1)
+        for k in range(256):
+            first[self.byte_ids[k]] = last[self.byte_ids[k]] = <int32_t>k
+        memset(self.junctions, 0, sizeof(self.junctions))
+        for k in range(self.n_merges):
+            a, b = left[k], right[k]
+            if a < 0 or b < 0 or merged[k] < 0 or last[a] < 0 or first[b] < 0:
+                memset(self.junctions, 0xFF, sizeof(self.junctions))   # a merge of tokens
+                return                                  # not made yet: never split pieces
+            pair = (<uint32_t>last[a] << 8) | <uint32_t>first[b]
+            self.junctions[pair >> 6] |= (<uint64_t>1) << (pair & 63)
+            first[merged[k]] = first[a]
+            last[merged[k]] = last[b]
 
     def __dealloc__(self):
         pairmap_free(&self.ranks)
@@ -560,10 +592,35 @@ cdef class MergeTable:
         return m
 
     cdef Py_ssize_t merge_piece(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
-        """Encode one piece into out (room for n ids); the number of ids, -1 out of memory."""
+        """Encode one piece into out (room for n ids); the number of ids, -1 out of memory.
+        The piece is cut where no merge joins its bytes (see find_junctions): a run of CJK
+        or Cyrillic falls apart into parts of a character or two."""
+        cdef Py_ssize_t i, start = 0, m = 0, got
+        cdef uint32_t pair
+        for i in range(1, n):
+            pair = (<uint32_t>text[i - 1] << 8) | text[i]
+            if not (self.junctions[pair >> 6] >> (pair & 63)) & 1:
+                got = self.merge_part(text + start, i - start, out + m)
+                if got < 0:
+                    return -1
+                m += got
+                start = i
+        got = self.merge_part(text + start, n - start, out + m)
+        return -1 if got < 0 else m + got
+
+    cdef inline Py_ssize_t merge_part(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:
+        cdef int64_t rank
         if n == 1:
             out[0] = self.byte_ids[text[0]]
             return 1
+        if n == 2:
+            rank = self.byte_pair_ranks[(<Py_ssize_t>text[0] << 8) | text[1]]
+            if rank != INT64_MAX:
+                out[0] = <int32_t>(rank & 0xFFFFFFFFULL)
+                return 1
+            out[0] = self.byte_ids[text[0]]
+            out[1] = self.byte_ids[text[1]]
+            return 2
         if n <= SHORT_PIECE:
             return self.merge_short(text, n, out)
         return self.merge_long(text, n, out)

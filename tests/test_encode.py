@@ -51,6 +51,25 @@ def test_pieces_equal_reference_both_algorithms(seed, piece):
     assert table.encode_bytes(long_piece) == reference.encode(long_piece.decode(), vocab, merges, [], pattern=r"(?s).+")
 
 
+@given(st.integers(0, 2**32 - 1), st.binary(min_size=1, max_size=200).map(lambda b: bytes(97 + x % 6 for x in b)))
+def test_pieces_cut_where_no_merge_joins(seed, piece):
+    """Few merges over six letters leave many byte pairs that no merge joins: pieces are cut
+    there and encoded part by part, with the reference's ids."""
+    merges = merges_for(b"abcdef", 12, seed)
+    table, vocab = table_from(merges)
+    expected = reference.encode(piece.decode(), vocab, merges, [], pattern=r"(?s).+")
+    assert table.encode_bytes(piece) == expected
+
+
+def test_pieces_uncut_when_a_merge_comes_before_its_token():
+    """A merge whose left token is made only by a later merge: no junctions can be known
+    in one pass, so no piece is cut (and "abc" still ends as one token)."""
+    table = MergeTable(np.array([256, 97], dtype=np.int32), np.array([99, 98], dtype=np.int32),
+                       np.array([257, 256], dtype=np.int32), np.arange(256, dtype=np.int32))
+    assert table.encode_bytes(b"abc") == [257]
+    assert table.encode_bytes(b"xabcabc") == [120, 257, 257]
+
+
 @given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]), max_size=50))
 def test_cache_is_transparent(pieces):
     table, _ = table_from(merges_for(b"abc", 30, 7))
