@@ -70,9 +70,10 @@ ENCODER_NOTES: dict[str, str] = {
     "hf/files": "Reads the files in Python, splits documents, encode_batch_fast(docs): "
                 "parallel only, rayon pool on all cores (2 here; RAYON_NUM_THREADS or "
                 "TOKENIZERS_PARALLELISM=false before first use change it).",
-    "gigatoken/files": "encode_files(TextFileSource(paths, separator=...), parallel=False): "
-                       "single thread (default parallel=True uses its rayon pool, all cores). "
-                       "Reads the files in Rust. Same pre-token cache caveat as above.",
+    "gigatoken/files": "encode_files(TextFileSource(paths, separator=...)): its default "
+                       "parallel=True, its rayon pool on all cores (2 here); the row "
+                       "'gigatoken 1 thread' passes parallel=False. Reads the files in Rust. "
+                       "Same pre-token cache caveat as above.",
     "tokie/files": "encode_files(paths, separator=...): reads files in Rust, parallel only, "
                    "all cores (2 here, cpu/wall ~1.6); RAYON_NUM_THREADS does not change it. "
                    "Token count differs from tiktoken's (contraction bug above).",
@@ -304,7 +305,7 @@ def hf_file_encoder(gpt2_dir: Path) -> Callable[[list[Path]], int]:
     return encode_files
 
 
-def gigatoken_file_encoder(gpt2_dir: Path) -> Callable[[list[Path]], int]:
+def gigatoken_file_encoder(gpt2_dir: Path, parallel: bool = True) -> Callable[[list[Path]], int]:
     import awkward as ak
     import gigatoken
 
@@ -312,7 +313,7 @@ def gigatoken_file_encoder(gpt2_dir: Path) -> Callable[[list[Path]], int]:
 
     def encode_files(paths: list[Path]) -> int:
         source = gigatoken.TextFileSource([str(p) for p in paths], separator=SEPARATOR)
-        ids = tokenizer.encode_files(source, parallel=False)
+        ids = tokenizer.encode_files(source, parallel=parallel)
         return int(ak.sum(ak.num(ids, axis=1)))
 
     return encode_files
@@ -334,6 +335,7 @@ def file_encoders(gpt2_dir: Path) -> dict[str, Callable[[], Callable[[list[Path]
         "tiktoken": ("tiktoken", lambda: tiktoken_file_encoder(gpt2_dir)),
         "hf": ("tokenizers", lambda: hf_file_encoder(gpt2_dir)),
         "gigatoken": ("gigatoken", lambda: gigatoken_file_encoder(gpt2_dir)),
+        "gigatoken 1 thread": ("gigatoken", lambda: gigatoken_file_encoder(gpt2_dir, False)),
         "tokie": ("tokie", lambda: tokie_file_encoder(gpt2_dir)),
     }
     return {name: factory for name, (module, factory) in table.items() if _installed(module)}
