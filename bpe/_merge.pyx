@@ -25,6 +25,19 @@ from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_
 
 cnp.import_array()
 
+cdef extern from *:
+    """
+    #include <vector>
+    // push_back that reports running out of memory (-1) instead of throwing: the loop
+    // runs without the GIL in functions that cannot raise, so the failure is passed up
+    // and merge_words raises MemoryError.
+    template <typename T>
+    static inline int bpe_push(std::vector<T>& v, const T& x) noexcept {
+        try { v.push_back(x); return 0; } catch (...) { return -1; }
+    }
+    """
+    int bpe_push[T](vector[T]& v, T x) nogil
+
 
 cdef struct HeapEntry:
     int64_t count
@@ -79,11 +92,13 @@ cdef class _MergeLoop:
 
     # --- the heap -------------------------------------------------------------------
 
-    cdef void heap_push(self, int64_t count, int32_t pair) noexcept nogil:
+    cdef int heap_push(self, int64_t count, int32_t pair) noexcept nogil:
+        """Queue (count, pair); -1 when out of memory."""
         cdef HeapEntry e
         e.count = count
         e.pair = pair
-        self.heap.push_back(e)
+        if bpe_push[HeapEntry](self.heap, e) != 0:
+            return -1
         cdef size_t i = self.heap.size() - 1, parent
         while i > 0:
             parent = (i - 1) >> 1
@@ -92,6 +107,7 @@ cdef class _MergeLoop:
             self.heap[i] = self.heap[parent]
             i = parent
         self.heap[i] = e
+        return 0
 
     cdef HeapEntry heap_pop(self) noexcept nogil:
         cdef HeapEntry top = self.heap[0]
@@ -121,13 +137,12 @@ cdef class _MergeLoop:
         if slot >= 0:
             return <int32_t>slot
         slot = <int64_t>self.pair_left.size()
-        if pairmap_put(&self.pair_index, pair_key(a, b), slot) != 0:
+        if (pairmap_put(&self.pair_index, pair_key(a, b), slot) != 0
+                or bpe_push[int32_t](self.pair_left, a) != 0 or bpe_push[int32_t](self.pair_right, b) != 0
+                or bpe_push[int64_t](self.pair_count, 0) != 0
+                or bpe_push[vector[int32_t]](self.pair_words, vector[int32_t]()) != 0
+                or bpe_push[int32_t](self.pair_stamp, -1) != 0):
             return -1
-        self.pair_left.push_back(a)
-        self.pair_right.push_back(b)
-        self.pair_count.push_back(0)
-        self.pair_words.push_back(vector[int32_t]())
-        self.pair_stamp.push_back(-1)
         return <int32_t>slot
 
     cdef inline void pair_drop(self, int32_t a, int32_t b, int64_t count) noexcept nogil:
@@ -141,11 +156,12 @@ cdef class _MergeLoop:
             return -1
         self.pair_count[slot] += count
         cdef vector[int32_t]* seen_in = &self.pair_words[slot]
-        if seen_in.empty() or seen_in.back() != word:
-            seen_in.push_back(word)
+        if (seen_in.empty() or seen_in.back() != word) and bpe_push[int32_t](seen_in[0], word) != 0:
+            return -1
         if self.pair_stamp[slot] != self.step:
             self.pair_stamp[slot] = self.step
-            self.rising.push_back(slot)
+            if bpe_push[int32_t](self.rising, slot) != 0:
+                return -1
         return 0
 
     # --- the loop ---------------------------------------------------------------------
@@ -161,15 +177,16 @@ cdef class _MergeLoop:
                 if slot < 0:
                     return -1
                 self.pair_count[slot] += self.counts[w]
-                if self.pair_words[slot].empty() or self.pair_words[slot].back() != w:
-                    self.pair_words[slot].push_back(<int32_t>w)
+                if ((self.pair_words[slot].empty() or self.pair_words[slot].back() != w)
+                        and bpe_push[int32_t](self.pair_words[slot], <int32_t>w) != 0):
+                    return -1
         for slot in range(<int32_t>self.pair_count.size()):
-            if self.pair_count[slot] > 0:
-                self.heap_push(self.pair_count[slot], slot)
+            if self.pair_count[slot] > 0 and self.heap_push(self.pair_count[slot], slot) != 0:
+                return -1
         return 0
 
     cdef int32_t next_pair(self) noexcept nogil:
-        """Pop the best live pair, or -1 when no pair is left."""
+        """Pop the best live pair: -1 when no pair is left, -2 when out of memory."""
         cdef HeapEntry top
         cdef int64_t now
         while not self.heap.empty():
@@ -177,8 +194,8 @@ cdef class _MergeLoop:
             now = self.pair_count[top.pair]
             if now == top.count:
                 return top.pair if now > 0 else -1
-            if 0 < now < top.count:      # the count dropped since the push: requeue it
-                self.heap_push(now, top.pair)
+            if 0 < now < top.count and self.heap_push(now, top.pair) != 0:
+                return -2                # (the count dropped since the push: requeued)
         return -1
 
     cdef int merge_word(self, int32_t w, int32_t a, int32_t b, int32_t new_id) noexcept nogil:
@@ -213,6 +230,8 @@ cdef class _MergeLoop:
         for step in range(n_merges):
             self.step = step
             pair = self.next_pair()
+            if pair == -2:
+                return -1
             if pair < 0:
                 return step
             a = self.pair_left[pair]
@@ -221,10 +240,13 @@ cdef class _MergeLoop:
             merges[step, 0] = a
             merges[step, 1] = b
             for k in range(<size_t>self.token_offsets[a], <size_t>self.token_offsets[a + 1]):
-                self.token_bytes.push_back(self.token_bytes[k])
+                if bpe_push[uint8_t](self.token_bytes, self.token_bytes[k]) != 0:
+                    return -1
             for k in range(<size_t>self.token_offsets[b], <size_t>self.token_offsets[b + 1]):
-                self.token_bytes.push_back(self.token_bytes[k])
-            self.token_offsets.push_back(<int64_t>self.token_bytes.size())
+                if bpe_push[uint8_t](self.token_bytes, self.token_bytes[k]) != 0:
+                    return -1
+            if bpe_push[int64_t](self.token_offsets, <int64_t>self.token_bytes.size()) != 0:
+                return -1
 
             self.merged_pair = pair
             self.pair_count[pair] = 0
@@ -241,8 +263,8 @@ cdef class _MergeLoop:
             vector[int32_t]().swap(words)
             for i in range(self.rising.size()):
                 pair = self.rising[i]
-                if self.pair_count[pair] > 0:
-                    self.heap_push(self.pair_count[pair], pair)
+                if self.pair_count[pair] > 0 and self.heap_push(self.pair_count[pair], pair) != 0:
+                    return -1
         return n_merges
 
 
