@@ -22,6 +22,45 @@ cnp.import_array()
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
 
+cdef extern from *:
+    """
+    #include <vector>
+    // The counter's growth, reporting running out of memory (-1, nothing changed) instead
+    // of throwing: it runs without the GIL in functions that cannot raise.
+    static int bpe_append_piece(std::vector<uint8_t>& text, std::vector<int64_t>& starts,
+                                std::vector<int64_t>& counts, std::vector<uint64_t>& hashes,
+                                const uint8_t* s, Py_ssize_t n, int64_t count,
+                                uint64_t h) noexcept {
+        size_t n_text = text.size(), n_pieces = counts.size();
+        try {
+            text.insert(text.end(), s, s + n);
+            starts.push_back((int64_t)text.size());
+            counts.push_back(count);
+            hashes.push_back(h);
+            return 0;
+        } catch (...) {
+            text.resize(n_text);
+            starts.resize(n_pieces + 1);
+            counts.resize(n_pieces);
+            hashes.resize(n_pieces);
+            return -1;
+        }
+    }
+    static int bpe_empty_slots(std::vector<int32_t>& slots, size_t n) noexcept {
+        try {
+            std::vector<int32_t> fresh(n, -1);
+            slots.swap(fresh);
+            return 0;
+        } catch (...) {
+            return -1;
+        }
+    }
+    """
+    int bpe_append_piece(vector[uint8_t]& text, vector[int64_t]& starts, vector[int64_t]& counts,
+                         vector[uint64_t]& hashes, const uint8_t* s, Py_ssize_t n,
+                         int64_t count, uint64_t h) nogil
+    int bpe_empty_slots(vector[int32_t]& slots, size_t n) nogil
+
 
 cdef class PieceCounter:
     """{piece bytes: count}, in C."""
@@ -40,18 +79,22 @@ cdef class PieceCounter:
     def __len__(self):
         return self.counts.size()
 
-    cdef void grow(self) noexcept nogil:
+    cdef int grow(self) noexcept nogil:
+        """Double the slots; -1 when out of memory (the table stays as it was)."""
         cdef size_t k, capacity = self.slots.size() * 2
         cdef uint64_t i
-        self.slots.assign(capacity, -1)
+        if bpe_empty_slots(self.slots, capacity) != 0:
+            return -1
         self.mask = capacity - 1
         for k in range(self.counts.size()):
             i = self.hashes[k] & self.mask
             while self.slots[i] >= 0:
                 i = (i + 1) & self.mask
             self.slots[i] = <int32_t>k
+        return 0
 
-    cdef inline void add_piece(self, const uint8_t* s, Py_ssize_t n, int64_t count) noexcept nogil:
+    cdef inline int add_piece(self, const uint8_t* s, Py_ssize_t n, int64_t count) noexcept nogil:
+        """Count a piece; -1 when out of memory (it may then be counted or not)."""
         cdef uint64_t h = hash_bytes(s, n)
         cdef uint64_t i = h & self.mask
         cdef int32_t k
@@ -62,16 +105,15 @@ cdef class PieceCounter:
             if (self.hashes[k] == h and self.starts[k + 1] - self.starts[k] == n
                     and memcmp(&self.text[self.starts[k]], s, n) == 0):
                 self.counts[k] += count
-                return
+                return 0
             i = (i + 1) & self.mask
         k = <int32_t>self.counts.size()
+        if bpe_append_piece(self.text, self.starts, self.counts, self.hashes, s, n, count, h) != 0:
+            return -1
         self.slots[i] = k
-        self.text.insert(self.text.end(), s, s + n)
-        self.starts.push_back(self.text.size())
-        self.counts.push_back(count)
-        self.hashes.push_back(h)
         if 2 * self.counts.size() > self.slots.size():
-            self.grow()
+            return self.grow()
+        return 0
 
     def count_text(self, str text, Py_ssize_t limit, int pattern_id):
         """Count the pieces of text (no special tokens in it). With limit >= 0 count only the
@@ -79,14 +121,19 @@ cdef class PieceCounter:
         characters counted."""
         cdef Py_ssize_t n, i = 0, j, byte_limit
         cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+        cdef int failed = 0
         byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
         with nogil:
             while i < n:
                 j = next_piece(s, i, n, pattern_id)
                 if limit >= 0 and (j > byte_limit or j == n):
                     break
-                self.add_piece(s + i, j - i, 1)
+                if self.add_piece(s + i, j - i, 1) != 0:
+                    failed = 1
+                    break
                 i = j
+        if failed:
+            raise MemoryError("out of memory while counting pieces")
         return len(text) if i == n else char_count(text, s, i)
 
     def add(self, list pieces):
@@ -97,8 +144,8 @@ cdef class PieceCounter:
             if not PyUnicode_Check(piece):
                 raise TypeError(f"pieces must be str, got {type(piece).__name__}")
             s = <const uint8_t*>PyUnicode_AsUTF8AndSize(piece, &n)
-            if n:
-                self.add_piece(s, n, 1)
+            if n and self.add_piece(s, n, 1) != 0:
+                raise MemoryError("out of memory while counting pieces")
 
     def add_table(self, const uint8_t[::1] text, const int64_t[::1] offsets,
                   const int64_t[::1] counts):
@@ -112,9 +159,14 @@ cdef class PieceCounter:
                                  f"range inside the {text.shape[0]} bytes of text")
         if n_words == 0:
             return
+        cdef int failed = 0
         with nogil:
             for k in range(n_words):
-                self.add_piece(&text[offsets[k]], offsets[k + 1] - offsets[k], counts[k])
+                if self.add_piece(&text[offsets[k]], offsets[k + 1] - offsets[k], counts[k]) != 0:
+                    failed = 1
+                    break
+        if failed:
+            raise MemoryError("out of memory while adding counts")
 
     def byte_arrays(self):
         """(text uint8, offsets int64, counts int64): the counted pieces, compactly (what a

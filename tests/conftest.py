@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,30 @@ def official_tiktoken(name: str):
         return tiktoken.Encoding(**constructor())
     finally:
         load.read_file_cached = original
+
+
+_CAP = """
+import resource, sys
+
+def cap():
+    \"\"\"Cap the address space at what the process holds now plus argv[1] MB.\"\"\"
+    if sys.argv[1] != "none":
+        vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + (int(sys.argv[1]) << 20),
+                                                resource.RLIM_INFINITY))
+"""
+
+
+def under_memory_caps(script: str, caps_mb: list[int]) -> tuple[str, list[str]]:
+    """Run script (it builds its inputs, calls cap(), works, prints one line) in a fresh
+    interpreter uncapped and under each cap: (the uncapped line, the capped lines). Every
+    run must exit cleanly and print no "Exception ignored" (a failure a kernel swallowed)."""
+    def run(cap: str) -> str:
+        out = subprocess.run([sys.executable, "-c", _CAP + script, cap],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "Exception ignored" not in out.stderr, out.stderr[-2000:]
+        return out.stdout.strip()
+
+    return run("none"), [run(str(mb)) for mb in caps_mb]
+

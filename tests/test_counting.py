@@ -1,4 +1,5 @@
 """Counting at scale: safe chunk cuts, any number of workers, any chunk size, the same counts."""
+import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
@@ -9,7 +10,7 @@ import bpe
 from bpe.counting import chunk_ranges, count_files
 from bpe.patterns import Pretokenizer
 
-from .conftest import shared
+from .conftest import shared, under_memory_caps
 from .strategies import documents
 
 
@@ -166,3 +167,35 @@ def test_ctrl_c_leaves_no_output_and_no_workers(tmp_path):
     time.sleep(0.5)  # forked pool workers carry the parent's command line: none may be left
     left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"worker processes still running: {left.stdout}"
+
+
+OUT_OF_MEMORY_SCRIPT = """
+import hashlib
+import numpy as np
+from bpe._count import PieceCounter
+rng = np.random.default_rng(0)
+lengths = rng.integers(4, 16, size=1_000_000)
+offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+text = rng.integers(0, 256, size=int(offsets[-1])).astype(np.uint8)
+counts = np.ones(len(lengths), dtype=np.int64)
+counter = PieceCounter()
+cap()
+try:
+    counter.add_table(text, offsets, counts)
+except MemoryError as e:
+    print("MemoryError:", e)
+else:
+    print("done", len(counter))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_AS and /proc")
+def test_out_of_memory_while_counting_is_a_clean_memory_error():
+    """A million distinct pieces under capped address space: the counter either counts them
+    all or raises MemoryError; it never swallows a failed allocation and goes on (which once
+    aborted the process or left the table inconsistent)."""
+    free, capped = under_memory_caps(OUT_OF_MEMORY_SCRIPT, [10, 20, 30, 40, 50, 60])
+    assert free == "done 999999"
+    assert "MemoryError: out of memory while adding counts" in capped
+    assert all(o in (free, "MemoryError: out of memory while adding counts") for o in capped)
+
