@@ -967,30 +967,94 @@ ctypedef fused code_unit:
     uint32_t
 
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* If the 16 code units at src are all ASCII, write them to dst as 16 bytes and
+       return 1; else 0 (dst untouched). One function per str width (1, 2, 4 bytes). */
+    static inline int bpe_ascii16_u8(const uint8_t* src, uint8_t* dst) {
+        uint64_t a, b;
+        memcpy(&a, src, 8); memcpy(&b, src + 8, 8);
+        if ((a | b) & 0x8080808080808080ULL) return 0;
+        memcpy(dst, src, 16);
+        return 1;
+    }
+    static inline int bpe_ascii16_u16(const uint16_t* src, uint8_t* dst) {
+    #if defined(__SSE2__)
+        __m128i a = _mm_loadu_si128((const __m128i*)src);
+        __m128i b = _mm_loadu_si128((const __m128i*)(src + 8));
+        __m128i high = _mm_and_si128(_mm_or_si128(a, b), _mm_set1_epi16((short)0xFF80));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi16(high, _mm_setzero_si128())) != 0xFFFF) return 0;
+        _mm_storeu_si128((__m128i*)dst, _mm_packus_epi16(a, b));
+        return 1;
+    #else
+        uint16_t bits = 0;
+        for (int k = 0; k < 16; k++) bits |= src[k];
+        if (bits >= 0x80) return 0;
+        for (int k = 0; k < 16; k++) dst[k] = (uint8_t)src[k];
+        return 1;
+    #endif
+    }
+    static inline int bpe_ascii16_u32(const uint32_t* src, uint8_t* dst) {
+    #if defined(__SSE2__)
+        __m128i a = _mm_loadu_si128((const __m128i*)src);
+        __m128i b = _mm_loadu_si128((const __m128i*)(src + 4));
+        __m128i c = _mm_loadu_si128((const __m128i*)(src + 8));
+        __m128i d = _mm_loadu_si128((const __m128i*)(src + 12));
+        __m128i all = _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d));
+        __m128i high = _mm_and_si128(all, _mm_set1_epi32((int)0xFFFFFF80));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi32(high, _mm_setzero_si128())) != 0xFFFF) return 0;
+        /* every unit is below 0x80: the saturating packs keep each value */
+        _mm_storeu_si128((__m128i*)dst, _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d)));
+        return 1;
+    #else
+        uint32_t bits = 0;
+        for (int k = 0; k < 16; k++) bits |= src[k];
+        if (bits >= 0x80) return 0;
+        for (int k = 0; k < 16; k++) dst[k] = (uint8_t)src[k];
+        return 1;
+    #endif
+    }
+    """
+    bint bpe_ascii16_u8(const uint8_t* src, uint8_t* dst) nogil
+    bint bpe_ascii16_u16(const uint16_t* src, uint8_t* dst) nogil
+    bint bpe_ascii16_u32(const uint32_t* src, uint8_t* dst) nogil
+
+
 cdef inline Py_ssize_t _utf8_of(const code_unit* data, Py_ssize_t length, uint8_t* out) noexcept nogil:
-    """Write the code points as UTF-8 to out; the bytes written, or -1 at a surrogate."""
-    cdef Py_ssize_t i = 0, at = 0, k
-    cdef uint32_t c, bits
+    """Write the code points as UTF-8 to out; the bytes written, or -1 at a surrogate.
+    Sixteen ASCII characters at a time where they come in such blocks; a block that holds
+    another character goes one character at a time."""
+    cdef Py_ssize_t i = 0, at = 0, stop
+    cdef uint32_t c
+    cdef bint ascii
     while i < length:
-        if i + 8 <= length:
-            bits = 0
-            for k in range(8):
-                bits |= data[i + k]
-            if bits < 0x80:                  # eight ASCII characters at once
-                for k in range(8):
-                    out[at + k] = <uint8_t>data[i + k]
-                i += 8
-                at += 8
+        if i + 16 <= length:
+            if code_unit is uint8_t:
+                ascii = bpe_ascii16_u8(data + i, out + at)
+            elif code_unit is uint16_t:
+                ascii = bpe_ascii16_u16(data + i, out + at)
+            else:
+                ascii = bpe_ascii16_u32(data + i, out + at)
+            if ascii:
+                i += 16
+                at += 16
                 continue
-        c = data[i]
-        i += 1
-        if c < 0x80:
-            out[at] = <uint8_t>c
-            at += 1
-        elif 0xD800 <= c < 0xE000:
-            return -1
-        else:
-            at = _put_utf8(out, at, c)
+        stop = min(i + 16, length)
+        while i < stop:
+            c = data[i]
+            i += 1
+            if c < 0x80:
+                out[at] = <uint8_t>c
+                at += 1
+            elif 0xD800 <= c < 0xE000:
+                return -1
+            else:
+                at = _put_utf8(out, at, c)
     return at
 
 

@@ -127,12 +127,13 @@ def test_lone_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, text):
     assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
 
 
-@pytest.mark.parametrize("odd", ["\x7f", "\xe9", "\u4e2d", "\U0001f600", "\ud800"])
+@pytest.mark.parametrize("odd", ["\x7f", "\xe9", "\u4e2d", "\U0001f600", "\ud800",
+                                 "\xe9 \u4e2d", "\xe9 \U0001f600", "\u0100 \U0001f600"])
 def test_str_to_utf8_at_every_offset(gpt2, gpt2_tiktoken, odd):
-    """The kernel turns a str of each width into UTF-8 eight ASCII characters at a time:
+    """The kernel turns a str of each width into UTF-8 sixteen ASCII characters at a time:
     one odd character at every offset of an ASCII run meets each edge of those blocks."""
-    for at in range(26):
-        text = "ab cd" * 5
+    for at in range(51):
+        text = "ab cd" * 10
         text = text[:at] + odd + text[at:]
         if odd == "\ud800":
             assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
