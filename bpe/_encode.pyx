@@ -975,7 +975,16 @@ cdef extern from *:
     #include <emmintrin.h>
     #endif
     /* If the 16 code units at src are all ASCII, write them to dst as 16 bytes and
-       return 1; else 0 (dst untouched). One function per str width (1, 2, 4 bytes). */
+       return 1; else 0 (dst untouched). One function per str width (1, 2, 4 bytes); the
+       scalar version serves where SSE2 is missing. */
+    template <typename T>
+    static inline int bpe_ascii16_scalar(const T* src, uint8_t* dst) {
+        T bits = 0;
+        for (int k = 0; k < 16; k++) bits |= src[k];
+        if (bits >= 0x80) return 0;
+        for (int k = 0; k < 16; k++) dst[k] = (uint8_t)src[k];
+        return 1;
+    }
     static inline int bpe_ascii16_u8(const uint8_t* src, uint8_t* dst) {
         uint64_t a, b;
         memcpy(&a, src, 8); memcpy(&b, src + 8, 8);
@@ -992,11 +1001,7 @@ cdef extern from *:
         _mm_storeu_si128((__m128i*)dst, _mm_packus_epi16(a, b));
         return 1;
     #else
-        uint16_t bits = 0;
-        for (int k = 0; k < 16; k++) bits |= src[k];
-        if (bits >= 0x80) return 0;
-        for (int k = 0; k < 16; k++) dst[k] = (uint8_t)src[k];
-        return 1;
+        return bpe_ascii16_scalar(src, dst);
     #endif
     }
     static inline int bpe_ascii16_u32(const uint32_t* src, uint8_t* dst) {
@@ -1012,11 +1017,7 @@ cdef extern from *:
         _mm_storeu_si128((__m128i*)dst, _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d)));
         return 1;
     #else
-        uint32_t bits = 0;
-        for (int k = 0; k < 16; k++) bits |= src[k];
-        if (bits >= 0x80) return 0;
-        for (int k = 0; k < 16; k++) dst[k] = (uint8_t)src[k];
-        return 1;
+        return bpe_ascii16_scalar(src, dst);
     #endif
     }
     """
@@ -1273,11 +1274,7 @@ cdef class TokenArena:
                 if out.reserve(span.length) != 0:
                     self.fail(out, <object>item, i)
                 dst, stop = out.data + out.size, out.data + out.capacity - COPY
-            if span.length <= COPY:
-                memcpy(dst, self.arena + span.start, COPY)    # fixed size: no call
-            else:
-                memcpy(dst, self.arena + span.start, span.length)
-            dst += span.length
+            dst = _copy_token(self, span, dst)
         out.size = dst - out.data
         return out.result(as_text, errors)
 
@@ -1330,7 +1327,6 @@ cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Outp
     the end, out.failed = 2, when memory ran out)."""
     cdef Py_ssize_t i
     cdef size_t total = 0
-    cdef TokenSpan span
     for i in range(n):
         if <uint64_t>ids[i] >= <uint64_t>arena.n_vocab or arena.spans[ids[i]].length == ABSENT:
             out.failed = 1
@@ -1340,11 +1336,15 @@ cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Outp
         return n
     cdef uint8_t* dst = out.data + out.size
     for i in range(n):
-        span = arena.spans[ids[i]]
-        if span.length <= COPY:
-            memcpy(dst, arena.arena + span.start, COPY)    # fixed size: no call
-        else:
-            memcpy(dst, arena.arena + span.start, span.length)
-        dst += span.length
+        dst = _copy_token(arena, arena.spans[ids[i]], dst)
     out.size += total
     return -1
+
+
+cdef inline uint8_t* _copy_token(TokenArena arena, TokenSpan span, uint8_t* dst) noexcept nogil:
+    """Copy a token's bytes to dst (with COPY bytes of slack after it); past the copy."""
+    if span.length <= COPY:
+        memcpy(dst, arena.arena + span.start, COPY)    # fixed size: no call
+    else:
+        memcpy(dst, arena.arena + span.start, span.length)
+    return dst + span.length

@@ -242,8 +242,11 @@ class Tokenizer:
                 lists = self._table.encode_many(part, pre.native_id, cache,
                                                 self._specials(pre), self._ints)
             for k, ids in enumerate(lists):
-                if ids is None:         # not a str, or lone surrogates: encode's own path
-                    lists[k] = self._encode_buffer(part[k], pre).to_list(self._ints)
+                if ids is None:         # lone surrogates (as encode does them), or not a str
+                    text = part[k]
+                    if isinstance(text, str):
+                        text = _without_surrogates(text)
+                    lists[k] = self._encode_buffer(text, pre).to_list(self._ints)
             return lists
 
         if num_threads == 1 or len(texts) < 2:

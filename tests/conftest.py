@@ -100,6 +100,16 @@ def official_tiktoken(name: str):
 
 _CAP = """
 import resource, sys
+import numpy as np
+
+def random_words(count, shortest, longest, dtype):
+    \"\"\"(bytes of count random words of shortest..longest - 1 bytes, back to back, as
+    dtype; their int64 offsets; a count of 1 each).\"\"\"
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(shortest, longest, size=count)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return (rng.integers(0, 256, size=int(offsets[-1])).astype(dtype), offsets,
+            np.ones(count, dtype=np.int64))
 
 def cap():
     \"\"\"Cap the address space at what the process holds now plus argv[1] MB.\"\"\"
@@ -111,9 +121,10 @@ def cap():
 
 
 def under_memory_caps(script: str, caps_mb: list[int]) -> tuple[str, list[str]]:
-    """Run script (it builds its inputs, calls cap(), works, prints one line) in a fresh
-    interpreter uncapped and under each cap: (the uncapped line, the capped lines). Every
-    run must exit cleanly and print no "Exception ignored" (a failure a kernel swallowed)."""
+    """Run script (it builds its inputs, random_words() at hand, calls cap(), works, prints
+    one line) in a fresh interpreter uncapped and under each cap: (the uncapped line, the
+    capped lines). Every run must exit cleanly and print no "Exception ignored" (a failure
+    a kernel swallowed)."""
     def run(cap: str) -> str:
         out = subprocess.run([sys.executable, "-c", _CAP + script, cap],
                              capture_output=True, text=True, timeout=300)

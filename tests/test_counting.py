@@ -170,14 +170,8 @@ def test_ctrl_c_leaves_no_output_and_no_workers(tmp_path):
 
 
 OUT_OF_MEMORY_SCRIPT = """
-import hashlib
-import numpy as np
 from bpe._count import PieceCounter
-rng = np.random.default_rng(0)
-lengths = rng.integers(4, 16, size=1_000_000)
-offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-text = rng.integers(0, 256, size=int(offsets[-1])).astype(np.uint8)
-counts = np.ones(len(lengths), dtype=np.int64)
+text, offsets, counts = random_words(1_000_000, 4, 16, np.uint8)
 counter = PieceCounter()
 cap()
 try:

@@ -59,13 +59,8 @@ def test_symbols_must_be_bytes():
 
 OUT_OF_MEMORY_SCRIPT = """
 import hashlib
-import numpy as np
 from bpe import _merge
-rng = np.random.default_rng(0)
-lengths = rng.integers(6, 13, size=300_000)
-offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-symbols = rng.integers(0, 256, size=int(offsets[-1])).astype(np.int32)
-counts = np.ones(len(lengths), dtype=np.int64)
+symbols, offsets, counts = random_words(300_000, 6, 13, np.int32)
 cap()
 try:
     merges = _merge.merge_words(symbols, offsets, counts, 3000)
