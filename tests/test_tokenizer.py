@@ -195,6 +195,17 @@ def test_decode_arrays_of_each_dtype(gpt2, tmp_path, dtype):
         gpt2.decode(bad)
 
 
+@given(st.lists(st.integers(0, 50256), max_size=300),
+       st.sampled_from(["<u2", "<u4", "<i4", "<i8", ">u4", "<u8"]))
+def test_decode_arrays_equal_joined_token_bytes(gpt2, ids, dtype):
+    """Random ids (any token, so any bytes, valid UTF-8 or not) as arrays of each type:
+    the gather gives the vocabulary's bytes joined, and decode their replace-decoding."""
+    expected = b"".join(gpt2.vocab[i] for i in ids)
+    array = np.array(ids, dtype=dtype)
+    assert gpt2.decode_bytes(array) == expected
+    assert gpt2.decode(array) == expected.decode("utf-8", "replace") == gpt2.decode(ids)
+
+
 def test_decode_on_threads_with_their_own_buffers(gpt2):
     """Each thread reuses its own decode buffer: concurrent decodes of texts of different
     lengths never see each other's bytes."""
