@@ -106,7 +106,8 @@ cdef enum:
     CACHE_MAX_BYTES = 26    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
     MANY_IDS = 255          # a slot's n_ids when the piece's ids are in the long-piece cache
-    AHEAD = 8               # pieces found (and their cache slots prefetched) ahead of encoding
+    AHEAD = 8               # cache slots are prefetched this many pieces ahead of encoding
+    BLOCK = 64              # pieces found at a time, before they are encoded
     LONG_SLOTS = 1 << 14    # the long-piece cache: longer pieces, and short ones with many ids
     LONG_MAX_BYTES = 256    # at most 16384 * (256 B + 1 KB of ids): 21 MB, typically 2 MB
 
@@ -729,34 +730,36 @@ cdef class MergeTable:
         into out, which has room for end - start + CACHE_MAX_IDS more ids. With byte_limit
         >= 0 only the settled pieces: not the last, and ending by byte_limit. Returns where
         encoding stopped, or -1 out of memory."""
-        # A ring of the next AHEAD pieces: each one's cache slot is prefetched when it is
-        # found, so the slot's memory latency overlaps the encoding of the pieces before it.
-        cdef Py_ssize_t ends[AHEAD]
-        cdef CacheSlot* slots[AHEAD]
-        cdef Py_ssize_t i = start, head = 0, n_ahead = 0, scan = start, j
-        while True:
-            while n_ahead < AHEAD and scan < end:
-                j = next_piece(s, scan, end, pattern_id)
-                ends[(head + n_ahead) % AHEAD] = j
-                if 2 < j - scan <= CACHE_MAX_BYTES:
-                    slots[(head + n_ahead) % AHEAD] = cache.slot_for(s + scan, j - scan)
-                    __builtin_prefetch(slots[(head + n_ahead) % AHEAD])
+        # Blocks of up to BLOCK pieces: first find them all and their cache slots, then
+        # encode them, prefetching the slot AHEAD pieces on. Two tight loops, each with
+        # branches of its own to predict, instead of one that interleaves both.
+        cdef Py_ssize_t ends[BLOCK + 1]
+        cdef CacheSlot* slots[BLOCK + AHEAD]
+        cdef Py_ssize_t i = start, j, n, k, count
+        memset(slots + BLOCK, 0, AHEAD * sizeof(CacheSlot*))
+        while i < end:
+            ends[0] = i
+            count = 0
+            while count < BLOCK and ends[count] < end:
+                j = next_piece(s, ends[count], end, pattern_id)
+                n = j - ends[count]
+                if 2 < n <= CACHE_MAX_BYTES:
+                    slots[count] = cache.slot_for(s + ends[count], n)
+                    __builtin_prefetch(slots[count])
                 else:
-                    slots[(head + n_ahead) % AHEAD] = NULL
-                n_ahead += 1
-                scan = j
-            if n_ahead == 0:
-                return i
-            j = ends[head]
-            if byte_limit >= 0 and (j > byte_limit or j == end):
-                return i
-            if j - i <= 2:
-                self.encode_tiny(s + i, j - i, out)   # a third of all pieces: no cache needed
-            elif self.encode_in_slot(s + i, j - i, out, cache, slots[head]) != 0:
-                return -1
-            i = j
-            head = (head + 1) % AHEAD
-            n_ahead -= 1
+                    slots[count] = NULL
+                count += 1
+                ends[count] = j
+            for k in range(count):
+                j = ends[k + 1]
+                if byte_limit >= 0 and (j > byte_limit or j == end):
+                    return i
+                if j - i <= 2:
+                    self.encode_tiny(s + i, j - i, out)   # a third of all pieces: no cache needed
+                elif self.encode_in_slot(s + i, j - i, out, cache, slots[k]) != 0:
+                    return -1
+                i = j
+        return i
 
     def encode_text(self, str text, Py_ssize_t limit, int pattern_id, IdBuffer out,
                     PieceCache cache):
