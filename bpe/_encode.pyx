@@ -49,6 +49,34 @@ cdef extern from *:
 cdef extern from *:
     """
     #include <vector>
+    /* Each thread keeps its last buffer of each kind (ids, a str's UTF-8, decoded bytes;
+       up to 64 MB each) for the next call: a fresh one of many megabytes costs a page
+       fault per 4 KB on first touch, about as much as the work done in it. */
+    enum { SPARE_IDS, SPARE_TEXT, SPARE_DECODE, N_SPARES };
+    struct BpeSpare {
+        void* data = nullptr;
+        size_t capacity = 0;          // bytes
+        ~BpeSpare() { free(data); }
+    };
+    static thread_local BpeSpare bpe_spares[N_SPARES];
+    static void* bpe_take_spare(int kind, size_t* capacity) {
+        BpeSpare& spare = bpe_spares[kind];
+        void* data = spare.data;
+        *capacity = spare.capacity;
+        spare.data = nullptr;
+        spare.capacity = 0;
+        return data;
+    }
+    static void bpe_give_spare(int kind, void* data, size_t capacity) {
+        BpeSpare& spare = bpe_spares[kind];
+        if (spare.data == nullptr && capacity <= ((size_t)64 << 20)) {
+            spare.data = data;
+            spare.capacity = capacity;
+        } else {
+            free(data);
+        }
+    }
+
     // IdBuffer.to_list's per-thread tally: how many references to each id's int a list
     // took, and which ids it used.
     static thread_local std::vector<uint32_t> bpe_tally;
@@ -94,6 +122,12 @@ cdef extern from *:
     """
     int bpe_borrow(const int32_t* ids, size_t n, PyObject** table, size_t m, PyObject** items) nogil
     void bpe_own(PyObject** table)
+    enum:
+        SPARE_IDS
+        SPARE_TEXT
+        SPARE_DECODE
+    void* bpe_take_spare(int kind, size_t* capacity) nogil
+    void bpe_give_spare(int kind, void* data, size_t capacity) nogil
 
 cdef extern from "<string.h>":
     void* memmem(const void* haystack, size_t haystack_size, const void* needle,
@@ -236,20 +270,28 @@ cdef class PieceCache:
 
 @cython.final
 cdef class IdBuffer:
-    """A growable int32 array the encode kernels write ids into."""
+    """A growable int32 array the encode kernels write ids into. Its memory comes from,
+    and goes back to, the thread's spare (see bpe_take_spare)."""
     cdef int32_t* data
     cdef size_t size
     cdef size_t capacity
+    cdef bint started
 
     def __dealloc__(self):
-        free(self.data)
+        if self.data != NULL:
+            bpe_give_spare(SPARE_IDS, self.data, self.capacity * sizeof(int32_t))
 
     cdef int reserve(self, size_t extra) noexcept nogil:
         """Room for `extra` more ids; 0 on success, -1 when out of memory."""
-        cdef size_t capacity = self.capacity if self.capacity else 1024
+        cdef size_t capacity
         cdef int32_t* grown
+        if not self.started:
+            self.started = True
+            self.data = <int32_t*>bpe_take_spare(SPARE_IDS, &capacity)
+            self.capacity = capacity // sizeof(int32_t)
         if self.size + extra <= self.capacity:
             return 0
+        capacity = self.capacity if self.capacity else 1024
         while capacity < self.size + extra:
             capacity *= 2
         grown = <int32_t*>realloc(self.data, capacity * sizeof(int32_t))
@@ -842,15 +884,16 @@ cdef class MergeTable:
         """encode_all of a str's text; 1 out of memory, 2 for a surrogate."""
         cdef Py_ssize_t n
         cdef uint8_t* owned
+        cdef size_t capacity
         cdef int failed
         if view.ascii:                            # compact ASCII: the data is UTF-8
             return self.encode_all(<const uint8_t*>view.data, view.length, pattern_id, out,
                                    cache, specials)
-        owned = _utf8(view.kind, view.data, view.length, &n)
+        owned = _utf8(view.kind, view.data, view.length, &n, &capacity)
         if owned == NULL:
             return 2 if n == -2 else 1
         failed = self.encode_all(owned, n, pattern_id, out, cache, specials)
-        free(owned)
+        bpe_give_spare(SPARE_TEXT, owned, capacity)
         return failed
 
     def encode_utf8(self, const uint8_t[::1] data, int pattern_id, IdBuffer out,
@@ -942,12 +985,19 @@ cdef inline Py_ssize_t _put_utf8(uint8_t* out, Py_ssize_t at, uint32_t c) noexce
     return at + 4
 
 
-cdef uint8_t* _utf8(int kind, const void* data, Py_ssize_t length, Py_ssize_t* n) noexcept nogil:
-    """A str's code points (1, 2 or 4 bytes each) as UTF-8 in a new buffer, its size in n.
-    NULL with n = -2 for a surrogate (not encodable), n = -1 out of memory."""
-    cdef uint8_t* out = <uint8_t*>malloc(length * (2 if kind == 1 else kind + 1) + 1)
+cdef uint8_t* _utf8(int kind, const void* data, Py_ssize_t length, Py_ssize_t* n,
+                   size_t* capacity) noexcept nogil:
+    """A str's code points (1, 2 or 4 bytes each) as UTF-8 in the thread's spare text
+    buffer (grown as needed; give it back with its capacity), the UTF-8 size in n. NULL
+    with n = -2 for a surrogate (not encodable), n = -1 out of memory."""
+    cdef size_t needed = length * (2 if kind == 1 else kind + 1) + 1
+    cdef uint8_t* out = <uint8_t*>bpe_take_spare(SPARE_TEXT, capacity)
     cdef Py_ssize_t at = 0
     n[0] = -1
+    if capacity[0] < needed:
+        free(out)
+        out = <uint8_t*>malloc(needed)
+        capacity[0] = needed
     if out == NULL:
         return NULL
     if kind == 1:
@@ -957,7 +1007,7 @@ cdef uint8_t* _utf8(int kind, const void* data, Py_ssize_t length, Py_ssize_t* n
     else:
         at = _utf8_of(<const uint32_t*>data, length, out)
     if at < 0:
-        free(out)
+        bpe_give_spare(SPARE_TEXT, out, capacity[0])
         n[0] = -2
         return NULL
     n[0] = at
@@ -1159,34 +1209,8 @@ cdef extern from *:
         return 1;
     }
 
-    /* Each thread keeps its last decode buffer (up to 32 MB) for the next decode: a fresh
-       one of many megabytes costs a page fault per 4 KB on first touch, which is about as
-       much as the gather itself. */
-    struct BpeSpare {
-        unsigned char* data = nullptr;
-        size_t capacity = 0;
-        ~BpeSpare() { free(data); }
-    };
-    static thread_local BpeSpare bpe_spare;
-    static unsigned char* bpe_take_spare(size_t* capacity) {
-        unsigned char* data = bpe_spare.data;
-        *capacity = bpe_spare.capacity;
-        bpe_spare.data = nullptr;
-        bpe_spare.capacity = 0;
-        return data;
-    }
-    static void bpe_give_spare(unsigned char* data, size_t capacity) {
-        if (bpe_spare.data == nullptr && capacity <= ((size_t)32 << 20)) {
-            bpe_spare.data = data;
-            bpe_spare.capacity = capacity;
-        } else {
-            free(data);
-        }
-    }
     """
     bint bpe_small_int(PyObject* o, long long* value)
-    uint8_t* bpe_take_spare(size_t* capacity) nogil
-    void bpe_give_spare(uint8_t* data, size_t capacity) nogil
 
 
 cdef struct TokenSpan:
@@ -1297,11 +1321,11 @@ cdef class Output:
     cdef int failed         # 1: unknown id, 2: out of memory
 
     def __cinit__(self):
-        self.data = bpe_take_spare(&self.capacity)
+        self.data = <uint8_t*>bpe_take_spare(SPARE_DECODE, &self.capacity)
 
     def __dealloc__(self):
         if self.data != NULL:
-            bpe_give_spare(self.data, self.capacity)
+            bpe_give_spare(SPARE_DECODE, self.data, self.capacity)
 
     cdef int reserve(self, size_t extra) noexcept nogil:
         """Room for extra more bytes (and the slack); -1 (failed = 2) when out of memory."""

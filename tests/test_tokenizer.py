@@ -152,6 +152,33 @@ def test_encode_iterable_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, data):
     assert list(gpt2.encode_iterable(chunks)) == gpt2_tiktoken.encode(text) == gpt2.encode(text)
 
 
+def test_encode_on_threads_with_their_own_buffers(gpt2):
+    """Each thread reuses its own id and UTF-8 buffers: long and short texts of every str
+    width, and one with a lone surrogate (whose buffer goes back early), encoded in turn on
+    four threads, never see each other's or an earlier text's bytes or ids."""
+    texts = [("word%d é\u4e2d\U0001f600 " % k)[: 6 + 3 * (k % 3)] * (900 * k + 1) for k in range(6)]
+    texts += ["ascii only " * 3000, "a\ud800b " * 50]
+    expected = [gpt2.encode(t) for t in texts]
+    wrong = []
+
+    def work(k):
+        for round in range(20):
+            j = (k + 3 * round) % len(texts)
+            if (gpt2.encode(texts[j]) != expected[j]
+                    or gpt2.encode_to_numpy(texts[j]).tolist() != expected[j]):
+                wrong.append(j)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong
+    assert expected[-1] == gpt2.encode("a\ufffdb " * 50)
+    for text, ids in zip(texts[:-1], expected[:-1]):
+        assert ids == gpt2._encode_utf8_to_numpy(text.encode("utf-8")).tolist()
+
+
 def test_encode_rejects_bytes(gpt2):
     with pytest.raises(TypeError, match="expects str"):
         gpt2.encode(b"hello")
