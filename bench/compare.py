@@ -6,7 +6,8 @@
 
 Every (task, tool) runs in its own subprocess, so each peak RSS is that tool's alone (it
 includes the input text the process holds, and any worker processes it starts). Times are medians of --repeats runs after one
-warm-up; training runs once (it is long and has no warm state to speak of). Prints a
+warm-up, each run's clock started after the run before's output is freed (freeing millions
+of ints is not the next call's work); training runs once (it is long and has no warm state to speak of). Prints a
 Markdown table, ready for the README, with the machine and the date.
 
 Tasks:
@@ -102,6 +103,7 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:
     fn()  # warm-up
     seconds, result = [], None
     for _ in range(repeats):
+        result = None       # the last run's output is freed before the clock starts
         start = time.perf_counter()
         result = fn()
         seconds.append(time.perf_counter() - start)
@@ -114,6 +116,7 @@ def timed_fresh(make, paths, repeats: int) -> tuple[list[float], object]:
     make()(paths)  # warm-up: imports, the file in the page cache
     seconds, result = [], None
     for _ in range(repeats):
+        encode = result = None
         encode = make()
         start = time.perf_counter()
         result = encode(paths)
@@ -129,6 +132,7 @@ def timed_on_slices(fn, args, prepare=lambda text: text) -> tuple[list[float], i
         if k == 0:
             fn(prepare(text))
             continue
+        result = None       # the last slice's output is freed before the clock starts
         given = prepare(text)
         start = time.perf_counter()
         result = fn(given)
