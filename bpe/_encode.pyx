@@ -136,7 +136,7 @@ cdef extern from "<string.h>":
 cdef enum:
     SHORT_PIECE = 96        # pieces up to this many bytes use the array algorithm
     STACK_PIECE = 256       # merge_long's buffers live on the stack up to this many bytes
-    CACHE_BITS = 17         # the short-piece table has 1 << CACHE_BITS slots
+    CACHE_BITS = 18         # the short-piece table has 1 << CACHE_BITS slots
     CACHE_MAX_BYTES = 26    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
     MANY_IDS = 255          # a slot's n_ids when the piece's ids are in the long-piece cache
@@ -195,7 +195,7 @@ cdef extern from *:
 @cython.final
 cdef class PieceSlots:
     """The direct-mapped table of short pieces (up to CACHE_MAX_BYTES bytes and
-    CACHE_MAX_IDS ids; 8 MB, touched as used), shared by every PieceCache of a tokenizer:
+    CACHE_MAX_IDS ids; 16 MB, touched as used), shared by every PieceCache of a tokenizer:
     a piece one thread has encoded is a hit for all of them."""
     cdef CacheSlot* slots
     cdef uint64_t mask

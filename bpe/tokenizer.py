@@ -310,7 +310,7 @@ class Tokenizer:
                 cache = self._free_caches.pop()
             except KeyError:
                 with self._slots_lock:
-                    if self._piece_slots is None:      # made on first use: 8 MB
+                    if self._piece_slots is None:      # made on first use: 16 MB
                         self._piece_slots = PieceSlots()
                 cache = PieceCache(self._piece_slots)
         try:
