@@ -140,8 +140,7 @@ cdef enum:
     CACHE_MAX_BYTES = 26    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
     MANY_IDS = 255          # a slot's n_ids when the piece's ids are in the long-piece cache
-    AHEAD = 8               # cache slots are prefetched this many pieces ahead of encoding
-    BLOCK = 64              # pieces found at a time, before they are encoded
+    BLOCK = 64              # pieces found (their cache slots prefetched) before they are encoded
     LONG_SLOTS = 1 << 14    # the long-piece cache: longer pieces, and short ones with many ids
     LONG_MAX_BYTES = 256    # at most 16384 * (256 B + 1 KB of ids): 21 MB, typically 2 MB
 
@@ -772,13 +771,12 @@ cdef class MergeTable:
         into out, which has room for end - start + CACHE_MAX_IDS more ids. With byte_limit
         >= 0 only the settled pieces: not the last, and ending by byte_limit. Returns where
         encoding stopped, or -1 out of memory."""
-        # Blocks of up to BLOCK pieces: first find them all and their cache slots, then
-        # encode them, prefetching the slot AHEAD pieces on. Two tight loops, each with
+        # Blocks of up to BLOCK pieces: first find them all and prefetch their cache slots,
+        # then encode them, by when the slots have come in. Two tight loops, each with
         # branches of its own to predict, instead of one that interleaves both.
         cdef Py_ssize_t ends[BLOCK + 1]
-        cdef CacheSlot* slots[BLOCK + AHEAD]
+        cdef CacheSlot* slots[BLOCK]
         cdef Py_ssize_t i = start, j, n, k, count
-        memset(slots + BLOCK, 0, AHEAD * sizeof(CacheSlot*))
         while i < end:
             ends[0] = i
             count = 0
