@@ -5,10 +5,11 @@
     python bench/compare.py --input my.txt --tasks train --vocab-size 32000
 
 Every (task, tool) runs in its own subprocess, so each peak RSS is that tool's alone (it
-includes the input text the process holds, and any worker processes it starts). Times are medians of --repeats runs after one
-warm-up, each run's clock started after the run before's output is freed (freeing millions
-of ints is not the next call's work); training runs once (it is long and has no warm state to speak of). Prints a
-Markdown table, ready for the README, with the machine and the date.
+includes the input text the process holds, and any worker processes it starts). Times are
+medians of --repeats runs after one warm-up, each run's clock started after the run
+before's output is freed (freeing millions of ints is not the next call's work); training
+runs once (it is long and has no warm state to speak of). Prints a Markdown table, ready
+for the README, with the machine and the date.
 
 Tasks:
   pretokenize  pieces of --mb MB: the regex module vs the native matcher, for each pattern
