@@ -274,7 +274,6 @@ cdef class IdBuffer:
     cdef int32_t* data
     cdef size_t size
     cdef size_t capacity
-    cdef bint started
 
     def __dealloc__(self):
         if self.data != NULL:
@@ -284,8 +283,7 @@ cdef class IdBuffer:
         """Room for `extra` more ids; 0 on success, -1 when out of memory."""
         cdef size_t capacity
         cdef int32_t* grown
-        if not self.started:
-            self.started = True
+        if self.data == NULL:                  # first use: the thread's spare, if any
             self.data = <int32_t*>bpe_take_spare(SPARE_IDS, &capacity)
             self.capacity = capacity // sizeof(int32_t)
         if self.size + extra <= self.capacity:

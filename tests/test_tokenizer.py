@@ -152,6 +152,15 @@ def test_encode_iterable_surrogates_like_tiktoken(gpt2, gpt2_tiktoken, data):
     assert list(gpt2.encode_iterable(chunks)) == gpt2_tiktoken.encode(text) == gpt2.encode(text)
 
 
+def _on_four_threads(work) -> None:
+    """Run work(k) for k = 0..3 on four threads at once, and wait for them."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_encode_on_threads_with_their_own_buffers(gpt2):
     """Each thread reuses its own id and UTF-8 buffers: long and short texts of every str
     width, and one with a lone surrogate (whose buffer goes back early), encoded in turn on
@@ -168,11 +177,7 @@ def test_encode_on_threads_with_their_own_buffers(gpt2):
                     or gpt2.encode_to_numpy(texts[j]).tolist() != expected[j]):
                 wrong.append(j)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _on_four_threads(work)
     assert not wrong
     assert expected[-1] == gpt2.encode("a\ufffdb " * 50)
     for text, ids in zip(texts[:-1], expected[:-1]):
@@ -246,11 +251,7 @@ def test_decode_on_threads_with_their_own_buffers(gpt2):
             if gpt2.decode(ids[j]) != texts[j] or gpt2.decode(ids[j].tolist()) != texts[j]:
                 wrong.append(j)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _on_four_threads(work)
     assert not wrong
 
 
