@@ -26,7 +26,7 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset
 from libcpp.vector cimport vector
 
-from bpe._hashing cimport hash_bytes
+from bpe._hashing cimport KEY_BYTES, _load64, hash_bytes, hash_key, load_key
 from bpe._memory cimport table_alloc
 from bpe._pairmap cimport (PairMap, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
                           pairmap_init, pairmap_mix, pairmap_put)
@@ -158,7 +158,7 @@ cdef struct CacheSlot:      # 64 bytes: one cache line
     uint32_t version        # a seqlock: odd while a thread writes the slot
     uint8_t n_bytes         # 0: empty
     uint8_t n_ids
-    uint8_t text[CACHE_MAX_BYTES]
+    uint8_t text[CACHE_MAX_BYTES]   # zero past n_bytes: its first 16 bytes are a piece's key
     int32_t ids[CACHE_MAX_IDS]
 
 
@@ -239,7 +239,14 @@ cdef class PieceCache:
                 free(self.long_slots[k].ids)
             free(self.long_slots)
 
-    cdef inline CacheSlot* slot_for(self, const uint8_t* text, Py_ssize_t n) noexcept nogil:
+    cdef inline CacheSlot* slot_for(self, const uint8_t* text, Py_ssize_t n,
+                                    const uint8_t* limit) noexcept nogil:
+        """The slot of a piece of 3..CACHE_MAX_BYTES bytes that ends by limit (the end of
+        the buffer it is in): up to KEY_BYTES bytes, by its key (see load_key)."""
+        cdef uint64_t low, high
+        if n <= KEY_BYTES:
+            load_key(text, n, limit, &low, &high)
+            return &self.slots[hash_key(low, high) & self.mask]
         return &self.slots[hash_bytes(text, n) & self.mask]
 
     cdef Py_ssize_t find_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,
@@ -683,21 +690,27 @@ cdef class MergeTable:
 
     cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, IdBuffer out,
                         PieceCache cache) noexcept nogil:
-        return self.encode_in_slot(text, n, out, cache,
-                                   cache.slot_for(text, n) if n <= CACHE_MAX_BYTES else NULL)
+        return self.encode_in_slot(text, n, text + n, out, cache,
+                                   cache.slot_for(text, n, text + n) if n <= CACHE_MAX_BYTES else NULL)
 
-    cdef int encode_in_slot(self, const uint8_t* text, Py_ssize_t n, IdBuffer out,
-                            PieceCache cache, CacheSlot* slot) noexcept nogil:
-        """Encode one piece through its cache slot (NULL: too long to cache). The caller has
-        reserved room in out for n + CACHE_MAX_IDS ids."""
+    cdef int encode_in_slot(self, const uint8_t* text, Py_ssize_t n, const uint8_t* limit,
+                            IdBuffer out, PieceCache cache, CacheSlot* slot) noexcept nogil:
+        """Encode one piece, which ends by limit, through its cache slot (NULL: too long to
+        cache). The caller has reserved room in out for n + CACHE_MAX_IDS ids."""
         cdef int32_t* dst = out.data + out.size
         cdef Py_ssize_t m
-        cdef uint64_t h = 0
+        cdef uint64_t h = 0, low, high
         cdef uint32_t seen
-        cdef bint cacheable = n <= LONG_MAX_BYTES
+        cdef bint cacheable = n <= LONG_MAX_BYTES, same
         if slot != NULL:
             seen = bpe_slot_version(&slot.version)
-            if slot.n_bytes == n and same_piece(slot.text, text, n):
+            if n <= KEY_BYTES:                     # two words, whatever n: no branch on it
+                load_key(text, n, limit, &low, &high)
+                same = (((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
+                         | <uint64_t>(slot.n_bytes ^ n)) == 0)
+            else:
+                same = slot.n_bytes == n and same_piece(slot.text, text, n)
+            if same:
                 m = slot.n_ids
                 if m != MANY_IDS:
                     memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
@@ -730,6 +743,7 @@ cdef class MergeTable:
                 cache.keep_long(text, n, h, dst, m)
             if bpe_slot_lock(&slot.version, &seen):     # else another thread is writing it
                 slot.n_bytes = <uint8_t>n
+                memset(slot.text, 0, CACHE_MAX_BYTES)
                 memcpy(slot.text, text, n)
                 slot.n_ids = <uint8_t>m if m <= CACHE_MAX_IDS else MANY_IDS
                 memcpy(slot.ids, dst, min(m, CACHE_MAX_IDS) * sizeof(int32_t))
@@ -782,7 +796,7 @@ cdef class MergeTable:
                 j = next_piece(s, ends[count], end, pattern_id)
                 n = j - ends[count]
                 if 2 < n <= CACHE_MAX_BYTES:
-                    slots[count] = cache.slot_for(s + ends[count], n)
+                    slots[count] = cache.slot_for(s + ends[count], n, s + end)
                     __builtin_prefetch(slots[count])
                 else:
                     slots[count] = NULL
@@ -794,7 +808,7 @@ cdef class MergeTable:
                     return i
                 if j - i <= 2:
                     self.encode_tiny(s + i, j - i, out)   # a third of all pieces: no cache needed
-                elif self.encode_in_slot(s + i, j - i, out, cache, slots[k]) != 0:
+                elif self.encode_in_slot(s + i, j - i, s + end, out, cache, slots[k]) != 0:
                     return -1
                 i = j
         return i

@@ -1,6 +1,31 @@
 """A fast hash of short byte strings (pieces), shared by the piece cache and the counter."""
 from libc.stdint cimport uint32_t, uint8_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
+
+cdef extern from *:
+    """
+    /* bpe_low_mask[n], bpe_high_mask[n]: the bits of the first n bytes (n <= 16) of two
+       words loaded from 16 bytes, on a little-endian machine (elsewhere load_key copies). */
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #define BPE_KEY_LOADS 1
+    #else
+    #define BPE_KEY_LOADS 0
+    #endif
+    #define BPE_BYTES(k) ((k) >= 8 ? ~0ULL : ((1ULL << (8 * (k))) - 1))
+    static const unsigned long long bpe_low_mask[17] = {
+        BPE_BYTES(0), BPE_BYTES(1), BPE_BYTES(2), BPE_BYTES(3), BPE_BYTES(4), BPE_BYTES(5),
+        BPE_BYTES(6), BPE_BYTES(7), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8),
+        BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8)};
+    static const unsigned long long bpe_high_mask[17] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, BPE_BYTES(1), BPE_BYTES(2), BPE_BYTES(3), BPE_BYTES(4),
+        BPE_BYTES(5), BPE_BYTES(6), BPE_BYTES(7), BPE_BYTES(8)};
+    """
+    bint BPE_KEY_LOADS
+    const uint64_t bpe_low_mask[17]
+    const uint64_t bpe_high_mask[17]
+
+cdef enum:
+    KEY_BYTES = 16      # pieces up to this long are keyed by two words (see load_key)
 
 
 cdef inline uint64_t _load32(const uint8_t* s) noexcept nogil:
@@ -13,6 +38,32 @@ cdef inline uint64_t _load64(const uint8_t* s) noexcept nogil:
     cdef uint64_t word
     memcpy(&word, s, 8)
     return word
+
+
+cdef inline void load_key(const uint8_t* s, Py_ssize_t n, const uint8_t* limit,
+                          uint64_t* low, uint64_t* high) noexcept nogil:
+    """The n <= KEY_BYTES bytes at s as two words, zero past n, without a branch on n:
+    two whole loads and two masks, when 16 bytes from s are inside the buffer (s + 16 <=
+    limit); else through a zeroed copy, with the same result."""
+    cdef uint8_t copy[16]
+    if BPE_KEY_LOADS and s + 16 <= limit:
+        low[0] = _load64(s) & bpe_low_mask[n]
+        high[0] = _load64(s + 8) & bpe_high_mask[n]
+        return
+    memset(copy, 0, 16)
+    memcpy(copy, s, n)
+    low[0] = _load64(copy)
+    high[0] = _load64(copy + 8)
+
+
+cdef inline uint64_t hash_key(uint64_t low, uint64_t high) noexcept nogil:
+    """A hash of load_key's two words. It does not see the length (a piece may hold NUL
+    bytes), so a table keyed by it compares the length as well as the words."""
+    cdef uint64_t h = low * 0xBF58476D1CE4E5B9ULL ^ (high + 0x9E3779B97F4A7C15ULL) * 0x94D049BB133111EBULL
+    h ^= h >> 32
+    h *= 0xBF58476D1CE4E5B9ULL
+    h ^= h >> 29
+    return h
 
 
 cdef inline uint64_t hash_bytes(const uint8_t* s, Py_ssize_t n) noexcept nogil:

@@ -4,11 +4,14 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given
+import regex
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bpe import GPT2_PATTERN
 from bpe._encode import SHORT_PIECE_BYTES as SHORT_PIECE
 from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, TokenArena
+from bpe._pretokenize import PATTERN_IDS
 
 from . import reference
 
@@ -89,6 +92,22 @@ def test_short_pieces_with_many_ids_are_cached_transparently(pieces, n_merges):
         table.encode_pieces(pieces, out, cache)
     expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
     assert out.to_numpy().tolist() == expected * 3
+
+
+@given(st.text("ab\x00 -", max_size=300))
+@example("a\x00\x00\x00\x00b\x00\x00\x00c" + "-" * 16 + "a" + "-" * 17 + "b\x00\x00\x00")
+def test_pieces_in_one_slot_are_told_apart_by_length(text):
+    """Pieces of up to 16 bytes are keyed by two zero-padded words, so "\\0\\0\\0" and
+    "\\0\\0\\0\\0" have the same key: the slot must match the length too. With one slot
+    for all pieces, every piece meets the last one's key. Pieces of 16 and 17 bytes, and
+    pieces near the text's end (keyed through a copy), are in the example."""
+    table, _ = table_from(merges_for(b"ab\x00 -", 40, 2))
+    cache, out = PieceCache(PieceSlots(0)), IdBuffer()
+    for _ in range(2):
+        table.encode_text(text, -1, PATTERN_IDS["gpt2"], out, cache)
+    pieces = regex.findall(GPT2_PATTERN, text)
+    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    assert out.to_numpy().tolist() == expected * 2
 
 
 def test_encode_pieces_rejects_non_str():
