@@ -688,6 +688,25 @@ cdef class MergeTable:
         out.data[out.size] = self.byte_ids[text[0]]
         out.size += 1
 
+    cdef inline bint short_hit(self, const uint8_t* text, Py_ssize_t n, const uint8_t* limit,
+                               IdBuffer out, PieceCache cache, CacheSlot* slot) noexcept nogil:
+        """The common case of encode_in_slot, for the encode loop to inline: a piece of
+        3..KEY_BYTES bytes whose ids are in its slot. Whether they were (else nothing is
+        written, and encode_in_slot does the rest)."""
+        cdef uint64_t low, high
+        cdef uint32_t seen = bpe_slot_version(&slot.version)
+        cdef Py_ssize_t m = slot.n_ids
+        load_key(text, n, limit, &low, &high)
+        if (((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
+                | <uint64_t>(slot.n_bytes ^ n)) != 0 or m == MANY_IDS):
+            return False
+        memcpy(out.data + out.size, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size
+        if not bpe_slot_unchanged(&slot.version, seen):
+            return False
+        out.size += m
+        cache.hits += 1
+        return True
+
     cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, IdBuffer out,
                         PieceCache cache) noexcept nogil:
         return self.encode_in_slot(text, n, text + n, out, cache,
@@ -806,10 +825,12 @@ cdef class MergeTable:
                 j = ends[k + 1]
                 if byte_limit >= 0 and (j > byte_limit or j == end):
                     return i
-                if j - i <= 2:
-                    self.encode_tiny(s + i, j - i, out)   # a third of all pieces: no cache needed
-                elif self.encode_in_slot(s + i, j - i, s + end, out, cache, slots[k]) != 0:
-                    return -1
+                n = j - i
+                if n <= 2:
+                    self.encode_tiny(s + i, n, out)   # a third of all pieces: no cache needed
+                elif not (n <= KEY_BYTES and self.short_hit(s + i, n, s + end, out, cache, slots[k])):
+                    if self.encode_in_slot(s + i, n, s + end, out, cache, slots[k]) != 0:
+                        return -1
                 i = j
         return i
 
