@@ -672,40 +672,39 @@ cdef class MergeTable:
             return self.merge_short(text, n, out)
         return self.merge_long(text, n, out)
 
-    cdef inline void encode_tiny(self, const uint8_t* text, Py_ssize_t n, IdBuffer out) noexcept nogil:
-        """A piece of 1 or 2 bytes, straight from the byte tables."""
+    cdef inline Py_ssize_t encode_tiny(self, const uint8_t* text, Py_ssize_t n,
+                                       int32_t* dst) noexcept nogil:
+        """A piece of 1 or 2 bytes, straight from the byte tables: its ids at dst, and
+        their number."""
         cdef int64_t rank
         if n == 2:
             rank = self.byte_pair_ranks[(<Py_ssize_t>text[0] << 8) | text[1]]
             if rank != INT64_MAX:
-                out.data[out.size] = <int32_t>(rank & 0xFFFFFFFFULL)
-                out.size += 1
-                return
-            out.data[out.size] = self.byte_ids[text[0]]
-            out.data[out.size + 1] = self.byte_ids[text[1]]
-            out.size += 2
-            return
-        out.data[out.size] = self.byte_ids[text[0]]
-        out.size += 1
+                dst[0] = <int32_t>(rank & 0xFFFFFFFFULL)
+                return 1
+            dst[0] = self.byte_ids[text[0]]
+            dst[1] = self.byte_ids[text[1]]
+            return 2
+        dst[0] = self.byte_ids[text[0]]
+        return 1
 
-    cdef inline bint short_hit(self, const uint8_t* text, Py_ssize_t n, const uint8_t* limit,
-                               IdBuffer out, PieceCache cache, CacheSlot* slot) noexcept nogil:
+    cdef inline Py_ssize_t short_hit(self, const uint8_t* text, Py_ssize_t n,
+                                     const uint8_t* limit, int32_t* dst,
+                                     CacheSlot* slot) noexcept nogil:
         """The common case of encode_in_slot, for the encode loop to inline: a piece of
-        3..KEY_BYTES bytes whose ids are in its slot. Whether they were (else nothing is
-        written, and encode_in_slot does the rest)."""
+        3..KEY_BYTES bytes whose ids are in its slot. Their number, written at dst (which
+        has room for CACHE_MAX_IDS), or -1 (encode_in_slot does the rest)."""
         cdef uint64_t low, high
         cdef uint32_t seen = bpe_slot_version(&slot.version)
         cdef Py_ssize_t m = slot.n_ids
         load_key(text, n, limit, &low, &high)
         if (((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
                 | <uint64_t>(slot.n_bytes ^ n)) != 0 or m == MANY_IDS):
-            return False
-        memcpy(out.data + out.size, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size
+            return -1
+        memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
         if not bpe_slot_unchanged(&slot.version, seen):
-            return False
-        out.size += m
-        cache.hits += 1
-        return True
+            return -1
+        return m
 
     cdef int encode_one(self, const uint8_t* text, Py_ssize_t n, IdBuffer out,
                         PieceCache cache) noexcept nogil:
@@ -807,7 +806,8 @@ cdef class MergeTable:
         # branches of its own to predict, instead of one that interleaves both.
         cdef Py_ssize_t ends[BLOCK + 1]
         cdef CacheSlot* slots[BLOCK]
-        cdef Py_ssize_t i = start, j, n, k, count
+        cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0
+        cdef int32_t* dst                      # out's end, kept here in the loop
         while i < end:
             ends[0] = i
             count = 0
@@ -821,17 +821,27 @@ cdef class MergeTable:
                     slots[count] = NULL
                 count += 1
                 ends[count] = j
+            dst = out.data + out.size
             for k in range(count):
                 j = ends[k + 1]
                 if byte_limit >= 0 and (j > byte_limit or j == end):
+                    out.size = dst - out.data
+                    cache.hits += hits
                     return i
                 n = j - i
                 if n <= 2:
-                    self.encode_tiny(s + i, n, out)   # a third of all pieces: no cache needed
-                elif not (n <= KEY_BYTES and self.short_hit(s + i, n, s + end, out, cache, slots[k])):
+                    dst += self.encode_tiny(s + i, n, dst)   # a third of all pieces: no cache
+                elif n <= KEY_BYTES and (got := self.short_hit(s + i, n, s + end, dst, slots[k])) >= 0:
+                    dst += got
+                    hits += 1
+                else:
+                    out.size = dst - out.data
                     if self.encode_in_slot(s + i, n, s + end, out, cache, slots[k]) != 0:
                         return -1
+                    dst = out.data + out.size
                 i = j
+            out.size = dst - out.data
+        cache.hits += hits
         return i
 
     def encode_text(self, str text, Py_ssize_t limit, int pattern_id, IdBuffer out,
