@@ -241,7 +241,7 @@ cdef class PieceCache:
 
     cdef inline CacheSlot* slot_for(self, const uint8_t* text, Py_ssize_t n,
                                     const uint8_t* limit) noexcept nogil:
-        """The slot of a piece of 3..CACHE_MAX_BYTES bytes that ends by limit (the end of
+        """The slot of a piece of 1..CACHE_MAX_BYTES bytes that ends by limit (the end of
         the buffer it is in): up to KEY_BYTES bytes, by its key (see load_key)."""
         cdef uint64_t low, high
         if n <= KEY_BYTES:
@@ -672,27 +672,11 @@ cdef class MergeTable:
             return self.merge_short(text, n, out)
         return self.merge_long(text, n, out)
 
-    cdef inline Py_ssize_t encode_tiny(self, const uint8_t* text, Py_ssize_t n,
-                                       int32_t* dst) noexcept nogil:
-        """A piece of 1 or 2 bytes, straight from the byte tables: its ids at dst, and
-        their number."""
-        cdef int64_t rank
-        if n == 2:
-            rank = self.byte_pair_ranks[(<Py_ssize_t>text[0] << 8) | text[1]]
-            if rank != INT64_MAX:
-                dst[0] = <int32_t>(rank & 0xFFFFFFFFULL)
-                return 1
-            dst[0] = self.byte_ids[text[0]]
-            dst[1] = self.byte_ids[text[1]]
-            return 2
-        dst[0] = self.byte_ids[text[0]]
-        return 1
-
     cdef inline Py_ssize_t short_hit(self, const uint8_t* text, Py_ssize_t n,
                                      const uint8_t* limit, int32_t* dst,
                                      CacheSlot* slot) noexcept nogil:
         """The common case of encode_in_slot, for the encode loop to inline: a piece of
-        3..KEY_BYTES bytes whose ids are in its slot. Their number, written at dst (which
+        1..KEY_BYTES bytes whose ids are in its slot. Their number, written at dst (which
         has room for CACHE_MAX_IDS), or -1 (encode_in_slot does the rest)."""
         cdef uint64_t low, high
         cdef uint32_t seen = bpe_slot_version(&slot.version)
@@ -803,7 +787,8 @@ cdef class MergeTable:
         encoding stopped, or -1 out of memory."""
         # Blocks of up to BLOCK pieces: first find them all and prefetch their cache slots,
         # then encode them, by when the slots have come in. Two tight loops, each with
-        # branches of its own to predict, instead of one that interleaves both.
+        # branches of its own to predict, instead of one that interleaves both. Every piece
+        # of up to KEY_BYTES, one byte or sixteen, takes the same path: no branch on length.
         cdef Py_ssize_t ends[BLOCK + 1]
         cdef CacheSlot* slots[BLOCK]
         cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0
@@ -814,7 +799,7 @@ cdef class MergeTable:
             while count < BLOCK and ends[count] < end:
                 j = next_piece(s, ends[count], end, pattern_id)
                 n = j - ends[count]
-                if 2 < n <= CACHE_MAX_BYTES:
+                if n <= CACHE_MAX_BYTES:
                     slots[count] = cache.slot_for(s + ends[count], n, s + end)
                     __builtin_prefetch(slots[count])
                 else:
@@ -829,9 +814,7 @@ cdef class MergeTable:
                     cache.hits += hits
                     return i
                 n = j - i
-                if n <= 2:
-                    dst += self.encode_tiny(s + i, n, dst)   # a third of all pieces: no cache
-                elif n <= KEY_BYTES and (got := self.short_hit(s + i, n, s + end, dst, slots[k])) >= 0:
+                if n <= KEY_BYTES and (got := self.short_hit(s + i, n, s + end, dst, slots[k])) >= 0:
                     dst += got
                     hits += 1
                 else:
