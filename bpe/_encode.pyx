@@ -22,12 +22,12 @@ from cpython.ref cimport Py_INCREF
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
 from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeUTF8
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memmove, memset
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport KEY_BYTES, _load64, hash_bytes, hash_key, load_key
-from bpe._memory cimport table_alloc
+from bpe._memory cimport buffer_grow, table_alloc
 from bpe._pairmap cimport (PairMap, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
                           pairmap_init, pairmap_mix, pairmap_put)
 from bpe._pretokenize cimport byte_offset, char_count, next_piece
@@ -298,7 +298,8 @@ cdef class IdBuffer:
         capacity = self.capacity if self.capacity else 1024
         while capacity < self.size + extra:
             capacity *= 2
-        grown = <int32_t*>realloc(self.data, capacity * sizeof(int32_t))
+        grown = <int32_t*>buffer_grow(self.data, self.size * sizeof(int32_t),
+                                      capacity * sizeof(int32_t))
         if grown == NULL:
             return -1
         self.data = grown
@@ -1016,14 +1017,16 @@ cdef uint8_t* _utf8(int kind, const void* data, Py_ssize_t length, Py_ssize_t* n
     with n = -2 for a surrogate (not encodable), n = -1 out of memory."""
     cdef size_t needed = length * (2 if kind == 1 else kind + 1) + 1
     cdef uint8_t* out = <uint8_t*>bpe_take_spare(SPARE_TEXT, capacity)
+    cdef uint8_t* grown
     cdef Py_ssize_t at = 0
     n[0] = -1
     if capacity[0] < needed:
-        free(out)
-        out = <uint8_t*>malloc(needed)
+        grown = <uint8_t*>buffer_grow(out, 0, needed)
+        if grown == NULL:
+            free(out)
+            return NULL
+        out = grown
         capacity[0] = needed
-    if out == NULL:
-        return NULL
     if kind == 1:
         at = _utf8_of(<const uint8_t*>data, length, out)
     elif kind == 2:
@@ -1358,7 +1361,7 @@ cdef class Output:
         if self.size + extra + COPY <= self.capacity:
             return 0
         capacity = max(2 * self.capacity, self.size + extra + COPY)
-        grown = <uint8_t*>realloc(self.data, capacity)
+        grown = <uint8_t*>buffer_grow(self.data, self.size, capacity)
         if grown == NULL:
             self.failed = 2
             return -1

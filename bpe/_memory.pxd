@@ -1,13 +1,19 @@
-"""Allocation of the big lookup tables (piece cache, pair maps) on huge pages.
+"""Allocation of the big lookup tables (piece cache, pair maps) and buffers on huge pages.
 
-The kernels probe these tables at random. On 4 KB pages a table of a few megabytes spans
+The kernels probe the tables at random. On 4 KB pages a table of a few megabytes spans
 thousands of pages, so most probes also miss the TLB; on 2 MB pages it spans a handful.
-Tables of a megabyte or more are aligned to 2 MB and the kernel is asked (madvise) to back
-them with transparent huge pages; where that is not supported the advice is a no-op.
+The buffers (ids, UTF-8, decoded bytes: tens of megabytes for a large text) are written
+once through: on 4 KB pages each page costs a page fault when first touched, which on a
+virtual machine can cost as much as encoding into it; on 2 MB pages, one fault per 2 MB.
+Allocations of a megabyte or more are aligned to 2 MB and the kernel is asked (madvise) to
+back them with transparent huge pages; where that is not supported the advice is a no-op.
 Release them with free().
 """
-from libc.stdlib cimport malloc
-from libc.string cimport memset
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy, memset
+
+cdef enum:
+    HUGE_FROM = 1 << 20     # allocations from this size go on huge pages
 
 cdef extern from *:
     """
@@ -28,7 +34,22 @@ cdef extern from *:
 
 cdef inline void* table_alloc(size_t size, int fill) noexcept nogil:
     """size bytes, each set to fill; NULL when out of memory."""
-    cdef void* p = bpe_huge_alloc(size) if size >= (1 << 20) else malloc(size)
+    cdef void* p = bpe_huge_alloc(size) if size >= HUGE_FROM else malloc(size)
     if p != NULL:
         memset(p, fill, size)
     return p
+
+
+cdef inline void* buffer_grow(void* data, size_t keep, size_t size) noexcept nogil:
+    """realloc for the buffers: data (or NULL) grown to size bytes, its first keep bytes
+    kept; on huge pages from HUGE_FROM bytes. NULL when out of memory (data is then
+    left as it was)."""
+    cdef void* grown
+    if size < HUGE_FROM:
+        return realloc(data, size)
+    grown = bpe_huge_alloc(size)
+    if grown != NULL:
+        if keep:
+            memcpy(grown, data, keep)
+        free(data)
+    return grown

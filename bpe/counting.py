@@ -33,19 +33,28 @@ def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native:
                  chunk_bytes: int = CHUNK_BYTES, end: int | None = None) -> list[tuple[int, int]]:
     """Byte ranges covering the file (up to `end`), each about chunk_bytes long, cut only
     at safe places."""
+    return list(iter_chunk_ranges(path, special_tokens, native, chunk_bytes, end))
+
+
+def iter_chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool,
+                      chunk_bytes: int = CHUNK_BYTES, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """chunk_ranges one range at a time, each found when asked for: the first chunk can be
+    at work while the next cuts are searched for (a search may scan megabytes)."""
     size = os.path.getsize(path) if end is None else end
     if size <= chunk_bytes:
-        return [(0, size)]
+        yield 0, size
+        return
     specials = [t.encode("utf-8") for t in special_tokens]
-    cuts = [0]
+    start = 0
     found: dict = {}  # search results to reuse, so a rare special token is searched for once
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        while cuts[-1] + chunk_bytes < size:
-            cut = _next_safe_cut(data, cuts[-1] + chunk_bytes, specials, native, found)
+        while start + chunk_bytes < size:
+            cut = _next_safe_cut(data, start + chunk_bytes, specials, native, found)
             if cut is None or cut >= size:
                 break
-            cuts.append(cut)
-    return list(zip(cuts, cuts[1:] + [size]))
+            yield start, cut
+            start = cut
+    yield start, size
 
 
 def safe_cut_after(path: str | os.PathLike, position: int, special_tokens: Sequence[str],
@@ -57,18 +66,13 @@ def safe_cut_after(path: str | os.PathLike, position: int, special_tokens: Seque
         return _next_safe_cut(data, position, [t.encode("utf-8") for t in special_tokens], native, {})
 
 
-def _find(data: mmap.mmap, what: bytes | re.Pattern, position: int, found: dict) -> int:
-    """The next occurrence of `what` (its start, or a regex match's end) at or after
-    position, or -1; `found` keeps earlier answers, valid while they lie ahead."""
+def _find(data: mmap.mmap, what: bytes, position: int, found: dict) -> int:
+    """The next occurrence of `what` at or after position, or -1; `found` keeps earlier
+    answers, valid while they lie ahead."""
     known = found.get(what)
     if known is not None and (known >= position or known == -1):
         return known
-    if isinstance(what, bytes):
-        at = data.find(what, position)
-    else:
-        match = what.search(data, position)
-        at = match.end() if match is not None else -1
-    found[what] = at
+    at = found[what] = data.find(what, position)
     return at
 
 
@@ -77,8 +81,13 @@ def _next_safe_cut(data: mmap.mmap, start: int, specials: list[bytes], native: b
     """The first safe cut at or after `start`, or None."""
     position = start
     while True:
-        targets = specials + ([_NEWLINE_CUT] if native else [])
-        hits = [i for i in (_find(data, t, position, found) for t in targets) if i >= position]
+        hits = [i for i in (_find(data, t, position, found) for t in specials) if i >= position]
+        if native:
+            # Only a newline cut before the next special token can come first, so the
+            # (slower) regex scans only that far: in some text the next one is megabytes on.
+            newline = _NEWLINE_CUT.search(data, position, min(hits) + 1 if hits else len(data))
+            if newline is not None:
+                hits.append(newline.end())
         if not hits:
             return None
         cut = min(hits)

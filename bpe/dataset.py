@@ -2,9 +2,9 @@
 
 The CS336 step "encode the training set into a uint16 NumPy array", for files larger than
 memory. Files are cut into chunks where no piece can straddle the cut
-(`bpe.counting.chunk_ranges`), so the chunks' ids concatenate to exactly the file's encode;
-chunks are encoded on threads (the kernels release the GIL) and written in order, with at
-most 2 x workers chunks in flight. The `.npy` is written without knowing its length: a
+(`bpe.counting.iter_chunk_ranges`: each cut found as the work goes), so the chunks' ids
+concatenate to exactly the file's encode; chunks are encoded on threads (the kernels
+release the GIL) and written in order, with at most 2 x workers chunks in flight. The `.npy` is written without knowing its length: a
 fixed-size header is reserved, the ids streamed after it, and the header rewritten with the
 final shape. Output goes to temporary names and is renamed into place only when complete.
 
@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bpe.atomic import AtomicFile, commit_together, naming
-from bpe.counting import CHUNK_BYTES, chunk_ranges, read_text_chunks
+from bpe.counting import CHUNK_BYTES, iter_chunk_ranges, read_text_chunks
 from bpe.patterns import Pretokenizer
 
 EOT = "<|endoftext|>"
@@ -65,7 +65,7 @@ def encode_file(tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike
     native = Pretokenizer(tokenizer.pattern).native_id is not None
     jobs = ((path, start, end, end == size) for path in paths
             for size in [os.path.getsize(path)]
-            for start, end in chunk_ranges(path, tokenizer.special_tokens, native, chunk_bytes))
+            for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native, chunk_bytes))
     workers = workers or os.cpu_count() or 1
     bar = _progress_bar(sum(os.path.getsize(p) for p in paths), progress)
     in_flight: deque = deque()
