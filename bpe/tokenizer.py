@@ -254,9 +254,8 @@ class Tokenizer:
         # Slices of about equal length, a few per thread: the threads finish together even
         # when the texts differ widely in length.
         bounds = _even_slices([len(t) if isinstance(t, str) else 1 for t in texts], 4 * num_threads)
-        with ThreadPoolExecutor(num_threads, thread_name_prefix="bpe-encode") as pool:
-            parts = pool.map(encode_slice, [texts[a:b] for a, b in bounds])
-            return [ids for part in parts for ids in part]
+        parts = _thread_pool(num_threads).map(encode_slice, [texts[a:b] for a, b in bounds])
+        return [ids for part in parts for ids in part]
 
     def encode_file(self, paths, out: str | os.PathLike = "ids.npy", workers: int | None = None,
                     progress: bool | None = None, errors: str = "strict"):
@@ -477,6 +476,33 @@ def _special_regex(tokens: frozenset[str]) -> re.Pattern:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _thread_pool(num_threads: int) -> ThreadPoolExecutor:
+    """encode_batch's pool of num_threads threads, kept for the next call: its threads keep
+    their buffers, warm in memory, where a new pool's threads would first touch new ones on
+    every call."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(num_threads)
+        if pool is None:
+            pool = _POOLS[num_threads] = ThreadPoolExecutor(
+                num_threads, thread_name_prefix=f"bpe-encode-{num_threads}")
+        return pool
+
+
+def _forget_pools() -> None:
+    """In a forked child: the pools' threads stayed in the parent."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _even_slices(lengths: list[int], count: int) -> list[tuple[int, int]]:

@@ -1,7 +1,10 @@
 """The tiktoken-style API of Tokenizer: allowed/disallowed special tokens, encode_ordinary,
 encode_batch, decode_single_token_bytes, eot_token, pickling, to/from tiktoken; each checked
 against tiktoken itself (built offline) or against plain encode."""
+import os
 import pickle
+import select
+import signal
 
 import pytest
 from hypothesis import given, settings
@@ -142,6 +145,31 @@ def test_encode_batch_custom_pattern():
     batch = ["ab ab<s>", "xab", "", "ab\ud800"]
     assert tok.encode_batch(batch, num_threads=2) == [tok.encode(t) for t in batch]
     assert tok.encode_batch(batch)[0] == [256, 32, 256, 257]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_encode_batch_in_a_forked_child():
+    """encode_batch keeps its pool of threads for the next call. A child forked after a
+    call has none of the pool's threads: it must make its own, not wait on threads that
+    are not there."""
+    tok = bpe.Tokenizer.from_pretrained("gpt2")
+    batch = ["hello world", "a b c", "é中😀"] * 10
+    expected = tok.encode_batch(batch, num_threads=2)      # the parent's pool exists now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                            # the child: answer, then leave
+        try:
+            os.write(write, b"1" if tok.encode_batch(batch, num_threads=2) == expected else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answered, _, _ = select.select([read], [], [], 30)
+    if not answered:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert answered, "the forked child's encode_batch hung"
+    assert os.read(read, 1) == b"1"
+    os.close(read)
 
 
 def test_special_tokens_with_explicit_ids():
