@@ -23,7 +23,7 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
 from cpython.unicode cimport PyUnicode_Check, PyUnicode_DecodeUTF8
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcmp, memcpy, memmove, memset
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport KEY_BYTES, _load64, hash_bytes, hash_key, load_key
@@ -433,7 +433,8 @@ cdef class Specials:
     cdef vector[Py_ssize_t] sizes
     cdef vector[int32_t] ids
     cdef Py_ssize_t count
-    cdef tuple tokens                   # keeps the bytes alive
+    cdef int first                      # the byte all of them start with and hold nowhere
+    cdef tuple tokens                   # else (-1); keeps the bytes alive
 
     def __cinit__(self, tuple tokens, const int32_t[::1] ids):
         if ids.shape[0] != len(tokens):
@@ -446,6 +447,31 @@ cdef class Specials:
             self.needles.push_back(<const uint8_t*>PyBytes_AS_STRING(token))
             self.sizes.push_back(len(<bytes>token))
             self.ids.push_back(ids[k])
+        starts = {token[0] for token in tokens}
+        self.first = -1
+        if len(starts) == 1 and all(token.count(token[:1]) == 1 for token in tokens):
+            self.first = tokens[0][0]        # "<|endoftext|>" and its kind: one scan finds them
+
+    cdef Py_ssize_t next_one(self, const uint8_t* s, Py_ssize_t n, Py_ssize_t pos,
+                             Py_ssize_t* which) noexcept nogil:
+        """With a first byte (see first): the leftmost special token in s[pos:n], the
+        longest of those starting there: its start, its index in which; n and -1 if none.
+        One memchr pass for all of them; linear, as no token holds its first byte again
+        (a partial match ends before the next candidate)."""
+        cdef const uint8_t* p
+        cdef Py_ssize_t j, at
+        while pos < n:
+            p = <const uint8_t*>memchr(s + pos, self.first, n - pos)
+            if p == NULL:
+                break
+            at = p - s
+            for j in range(self.count):               # longest first
+                if self.sizes[j] <= n - at and memcmp(p, self.needles[j], self.sizes[j]) == 0:
+                    which[0] = j
+                    return at
+            pos = at + 1
+        which[0] = -1
+        return n
 
 
 @cython.final
@@ -958,6 +984,16 @@ cdef class MergeTable:
     cdef int encode_all_into(self, const uint8_t* s, Py_ssize_t n, int pattern_id, IdBuffer out,
                              PieceCache cache, Specials specials, Py_ssize_t* found) noexcept nogil:
         cdef Py_ssize_t k, j, at, pos = 0, count = specials.count
+        if specials.first >= 0:
+            while True:
+                at = specials.next_one(s, n, pos, &k)
+                if self.encode_span(s, pos, at, -1, pattern_id, out, cache) < 0:
+                    return 1
+                if k < 0:
+                    return 0
+                out.data[out.size] = specials.ids[k]
+                out.size += 1
+                pos = at + specials.sizes[k]
         for j in range(count):
             found[j] = _find(s, n, 0, specials.needles[j], specials.sizes[j])
         while True:

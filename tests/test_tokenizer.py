@@ -1,6 +1,7 @@
 """Tokenizer: GPT-2 against tiktoken, trained vocabularies against the reference encoder,
 encode_iterable, decode, save/load, params, bad input."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -67,6 +68,22 @@ def test_overlapping_special_tokens_longest_wins(trained):
     ids = tok.encode("x<|a|><|a|><|a|>y")
     assert ids[1:3] == [tok.special_ids["<|a|><|a|>"], tok.special_ids["<|a|>"]]
     assert tok.decode(ids) == "x<|a|><|a|><|a|>y"
+
+
+@given(st.lists(st.sampled_from(["<|a|>", "<|ab|>", "<|", "<s>", "[X]", "<<s>", "aa", "é"]),
+                min_size=1, max_size=4, unique=True),
+       st.lists(st.sampled_from(["<|a|>", "<|ab|>", "<", "|", "a", "b", "s>", "[X", "]", "é", " "]),
+                max_size=30).map("".join))
+def test_special_tokens_leftmost_then_longest(specials, text):
+    """Special tokens that share their first byte are found in one scan, others (a first
+    byte that differs, or comes back inside a token) one by one: both take the leftmost,
+    and the longest of those starting there."""
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)}, [], special_tokens=specials)
+    alternatives = "|".join(re.escape(t) for t in sorted(specials, key=len, reverse=True))
+    expected = []
+    for k, part in enumerate(re.split(f"({alternatives})", text)):
+        expected += [tok.special_ids[part]] if k % 2 else list(part.encode())
+    assert tok.encode(text) == expected
 
 
 @given(documents())
