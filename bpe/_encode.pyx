@@ -77,51 +77,31 @@ cdef extern from *:
         }
     }
 
-    // IdBuffer.to_list's per-thread tally: how many references to each id's int a list
-    // took, and which ids it used.
-    static thread_local std::vector<uint32_t> bpe_tally;
-    static thread_local std::vector<int32_t> bpe_used;
+    // Encode's lists hold the ints of a PinnedInts table: each pinned, with a count of
+    // references no list can bring down to zero (on Python 3.12+ it reads as immortal),
+    // so a list takes references without counting them, and is filled without the GIL.
+    static void bpe_pin(PyObject* value) {
+    #ifndef Py_GIL_DISABLED
+        Py_SET_REFCNT(value, PY_SSIZE_T_MAX >> 2);
+    #endif
+    }
 
-    // Point items[k] at table[ids[k]] (borrowed references) and tally them; -1 out of
-    // memory, -2 for an id past the table (the tally is then reset).
-    static int bpe_borrow(const int32_t* ids, size_t n, PyObject** table, size_t m,
-                          PyObject** items) noexcept {
-        std::vector<uint32_t>& tally = bpe_tally;     // one thread-local lookup, not one per id
-        std::vector<int32_t>& used = bpe_used;
-        try {
-            if (tally.size() < m) tally.resize(m, 0);
-            uint32_t* count = tally.data();
-            for (size_t k = 0; k < n; k++) {
-                int32_t t = ids[k];
-                if ((uint32_t)t >= m) {
-                    for (int32_t u : used) tally[u] = 0;
-                    used.clear();
-                    return -2;
-                }
-                items[k] = table[t];
-                if (count[t]++ == 0) used.push_back(t);
-            }
-        } catch (...) {
-            for (int32_t t : used) tally[t] = 0;
-            used.clear();
-            return -1;
+    // Point items[k] at table[ids[k]]; -2 for an id past the table.
+    static int bpe_gather_ints(const int32_t* ids, size_t n, PyObject** table, size_t m,
+                               PyObject** items) noexcept {
+        for (size_t k = 0; k < n; k++) {
+            uint32_t t = (uint32_t)ids[k];
+            if (t >= m) return -2;
+            items[k] = table[t];
+    #ifdef Py_GIL_DISABLED
+            Py_INCREF(table[t]);      // atomic there, and no count is pinned
+    #endif
         }
         return 0;
     }
-
-    // With the GIL: add the tallied references to the ints' counts, and reset the tally.
-    static void bpe_own(PyObject** table) {
-        std::vector<uint32_t>& tally = bpe_tally;
-        std::vector<int32_t>& used = bpe_used;
-        for (int32_t t : used) {
-            Py_SET_REFCNT(table[t], Py_REFCNT(table[t]) + tally[t]);
-            tally[t] = 0;
-        }
-        used.clear();
-    }
     """
-    int bpe_borrow(const int32_t* ids, size_t n, PyObject** table, size_t m, PyObject** items) nogil
-    void bpe_own(PyObject** table)
+    void bpe_pin(object value)
+    int bpe_gather_ints(const int32_t* ids, size_t n, PyObject** table, size_t m, PyObject** items) nogil
     enum:
         SPARE_IDS
         SPARE_TEXT
@@ -334,11 +314,10 @@ cdef class IdBuffer:
                 memcpy(&wide[0], self.data, n * sizeof(int32_t))
         return out
 
-    def to_list(self, list ints):
-        """The ids as a list of Python ints, each one the shared object ints[id] (ints[i]
-        is i), so that no int is created. The list is filled without the GIL; only the
-        reference counts are added under it, once per distinct id (a token's int is written
-        once, not once per use): several times faster than NumPy's tolist."""
+    def to_list(self, ints):
+        """The ids as a list of Python ints, each one the shared object ints[id], so that
+        no int is made and no reference counted (see PinnedInts); the list is filled
+        without the GIL: several times faster than NumPy's tolist."""
         cdef Py_ssize_t end = self.size
         cdef char keep = 0
         result = PyList_New(end)
@@ -365,10 +344,30 @@ cdef inline StrView _view(str text):
     return view
 
 
+class PinnedInts(list):
+    """The ints 0..n-1 for encode's lists (made by pinned_ints): each int pinned, so that
+    a list holds them without counting references. The int objects are made once per
+    process and shared by every table; they are never freed, as small ints are not."""
+
+
+_pinned = []
+
+
+def pinned_ints(Py_ssize_t n):
+    """A PinnedInts of the ints 0..n-1."""
+    while len(_pinned) < n:
+        value = int(len(_pinned))
+        bpe_pin(value)
+        _pinned.append(value)
+    return PinnedInts(_pinned[:n])
+
+
 cdef _fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const char* skipped,
-                 list ints):
+                 ints):
     """Fill lists[k] (made empty of items by PyList_New) with ints[id] for the ids in
-    [ends[k - 1], ends[k]), as IdBuffer.to_list does, without the GIL but for the counts."""
+    [ends[k - 1], ends[k]), as IdBuffer.to_list does, without the GIL."""
+    if type(ints) is not PinnedInts:
+        raise TypeError(f"ints must be a PinnedInts (see pinned_ints), got {type(ints).__name__}")
     cdef Py_ssize_t k, n = len(lists), m = len(ints), start = 0
     cdef PyObject** table = PySequence_Fast_ITEMS(ints)
     cdef vector[PyObject**] items
@@ -380,20 +379,17 @@ cdef _fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const c
     with nogil:
         for k in range(n):
             if not skipped[k]:
-                status = bpe_borrow(ids + start, ends[k] - start, table, m, items[k])
+                status = bpe_gather_ints(ids + start, ends[k] - start, table, m, items[k])
                 if status != 0:
                     break
             start = ends[k]
     if status != 0:
         start = 0
-        for k in range(n):                     # borrowed: not ours to drop
+        for k in range(n):                     # uncounted: not ours to drop
             if not skipped[k]:
                 memset(items[k], 0, (ends[k] - start) * sizeof(PyObject*))
             start = ends[k]
-        if status == -2:
-            raise ValueError(f"an id has no int in a table of {m}")
-        raise MemoryError("no memory to count references")
-    bpe_own(table)          # the GIL is held again: now the borrowed references become ours
+        raise ValueError(f"an id has no int in a table of {m}")
 
 
 cdef inline bint same_piece(const uint8_t* cached, const uint8_t* piece, Py_ssize_t n) noexcept nogil:
@@ -886,7 +882,7 @@ cdef class MergeTable:
             raise MemoryError("out of memory while encoding")
 
     def encode_many(self, texts, int pattern_id, PieceCache cache, Specials specials,
-                    list ints):
+                    ints):
         """encode_whole of each text, as lists of the shared ints (see IdBuffer.to_list),
         in one GIL-free pass over them all: the GIL is held only to make the lists. None
         for a text left to the caller: not a str, or holding a surrogate."""

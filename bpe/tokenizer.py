@@ -30,6 +30,7 @@ from bpe._encode import (
     PieceSlots,
     Specials,
     TokenArena,
+    pinned_ints,
 )
 from bpe.atomic import write_files
 from bpe.formats import (
@@ -93,7 +94,7 @@ class Tokenizer:
         self._merge_ids = _merge_ids(self.merges, token_ids)
         self._table = MergeTable(*np.ascontiguousarray(self._merge_ids.T), _byte_ids(token_ids))
         self._arena = _arena(self.vocab)
-        self._ints = list(range(self.n_vocab))  # encode's lists share these int objects
+        self._ints = pinned_ints(self.n_vocab)  # encode's lists share these int objects
         self._free_caches: set[PieceCache] = set()   # piece caches not in use
         self._piece_slots: PieceSlots | None = None     # their shared short-piece table
         self._slots_lock = threading.Lock()

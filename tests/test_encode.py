@@ -1,5 +1,6 @@
 """The encode kernels alone: short and long piece algorithms agree, the cache is transparent,
 decode gathers exactly."""
+import sys
 import threading
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from bpe import GPT2_PATTERN
 from bpe._encode import SHORT_PIECE_BYTES as SHORT_PIECE
-from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, TokenArena
+from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, TokenArena, pinned_ints
 from bpe._pretokenize import PATTERN_IDS
 
 from . import reference
@@ -108,6 +109,27 @@ def test_pieces_in_one_slot_are_told_apart_by_length(text):
     pieces = regex.findall(GPT2_PATTERN, text)
     expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
     assert out.to_numpy().tolist() == expected * 2
+
+
+def test_lists_hold_pinned_ints():
+    """Encode's lists take their ints from a PinnedInts table without counting references:
+    making and dropping many lists must leave every int alive and equal to its id (an
+    unpinned int would be freed by the first list dropped). A plain list is refused."""
+    ints = pinned_ints(300)
+    out = IdBuffer()
+    for token_id in [5, 299, 5, 0]:
+        out.append(token_id)
+    for _ in range(10_000):
+        ids = out.to_list(ints)
+        del ids
+    assert out.to_list(ints) == [5, 299, 5, 0]
+    assert ints == list(range(300)) and pinned_ints(300)[299] is ints[299]
+    assert sys.getrefcount(ints[299]) > 1 << 30
+    with pytest.raises(TypeError, match="ints must be a PinnedInts"):
+        out.to_list(list(range(300)))
+    out.append(300)
+    with pytest.raises(ValueError, match="an id has no int in a table of 300"):
+        out.to_list(ints)
 
 
 def test_encode_pieces_rejects_non_str():
