@@ -392,6 +392,16 @@ cdef _fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const c
         raise ValueError(f"an id has no int in a table of {m}")
 
 
+cdef inline bint _holds_key(const CacheSlot* slot, const uint8_t* text, Py_ssize_t n,
+                            const uint8_t* limit) noexcept nogil:
+    """Whether the slot holds the piece text[:n] (n <= KEY_BYTES, ending by limit): its key
+    and its length, compared without a branch on n."""
+    cdef uint64_t low, high
+    load_key(text, n, limit, &low, &high)
+    return ((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
+            | <uint64_t>(slot.n_bytes ^ n)) == 0
+
+
 cdef inline bint same_piece(const uint8_t* cached, const uint8_t* piece, Py_ssize_t n) noexcept nogil:
     """Whether the first n bytes (1 <= n <= CACHE_MAX_BYTES) agree, reading piece only
     inside [0, n): overlapping whole-word loads instead of a memcmp call."""
@@ -701,12 +711,9 @@ cdef class MergeTable:
         """The common case of encode_in_slot, for the encode loop to inline: a piece of
         1..KEY_BYTES bytes whose ids are in its slot. Their number, written at dst (which
         has room for CACHE_MAX_IDS), or -1 (encode_in_slot does the rest)."""
-        cdef uint64_t low, high
         cdef uint32_t seen = bpe_slot_version(&slot.version)
         cdef Py_ssize_t m = slot.n_ids
-        load_key(text, n, limit, &low, &high)
-        if (((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
-                | <uint64_t>(slot.n_bytes ^ n)) != 0 or m == MANY_IDS):
+        if not _holds_key(slot, text, n, limit) or m == MANY_IDS:
             return -1
         memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
         if not bpe_slot_unchanged(&slot.version, seen):
@@ -724,18 +731,13 @@ cdef class MergeTable:
         cache). The caller has reserved room in out for n + CACHE_MAX_IDS ids."""
         cdef int32_t* dst = out.data + out.size
         cdef Py_ssize_t m
-        cdef uint64_t h = 0, low, high
+        cdef uint64_t h = 0
         cdef uint32_t seen
-        cdef bint cacheable = n <= LONG_MAX_BYTES, same
+        cdef bint cacheable = n <= LONG_MAX_BYTES
         if slot != NULL:
             seen = bpe_slot_version(&slot.version)
-            if n <= KEY_BYTES:                     # two words, whatever n: no branch on it
-                load_key(text, n, limit, &low, &high)
-                same = (((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
-                         | <uint64_t>(slot.n_bytes ^ n)) == 0)
-            else:
-                same = slot.n_bytes == n and same_piece(slot.text, text, n)
-            if same:
+            if (_holds_key(slot, text, n, limit) if n <= KEY_BYTES
+                    else slot.n_bytes == n and same_piece(slot.text, text, n)):
                 m = slot.n_ids
                 if m != MANY_IDS:
                     memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
