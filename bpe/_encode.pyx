@@ -459,13 +459,22 @@ cdef class Specials:
             self.first = tokens[0][0]        # "<|endoftext|>" and its kind: one scan finds them
 
     cdef Py_ssize_t next_one(self, const uint8_t* s, Py_ssize_t n, Py_ssize_t pos,
-                             Py_ssize_t* which) noexcept nogil:
-        """With a first byte (see first): the leftmost special token in s[pos:n], the
-        longest of those starting there: its start, its index in which; n and -1 if none.
-        One memchr pass for all of them; linear, as no token holds its first byte again
-        (a partial match ends before the next candidate)."""
+                             Py_ssize_t* found, Py_ssize_t* which) noexcept nogil:
+        """The leftmost special token in s[pos:n], the longest of those starting there:
+        its start, its index in which; n and -1 if none. With a first byte (see first), one
+        memchr pass for all of them; linear, as no token holds its first byte again (a
+        partial match ends before the next candidate). Else one memmem pass per token,
+        found[j] keeping where token j was last found (-1 nowhere, -2 not searched yet)."""
         cdef const uint8_t* p
-        cdef Py_ssize_t j, at
+        cdef Py_ssize_t j, at, k = -1
+        if self.first < 0:
+            for j in range(self.count):
+                if found[j] == -2 or 0 <= found[j] < pos:
+                    found[j] = _find(s, n, pos, self.needles[j], self.sizes[j])
+                if found[j] >= 0 and (k < 0 or found[j] < found[k]):   # ties: the longer,
+                    k = j                                              # listed first
+            which[0] = k
+            return found[k] if k >= 0 else n
         while pos < n:
             p = <const uint8_t*>memchr(s + pos, self.first, n - pos)
             if p == NULL:
@@ -964,7 +973,7 @@ cdef class MergeTable:
     cdef int encode_all(self, const uint8_t* s, Py_ssize_t n, int pattern_id, IdBuffer out,
                         PieceCache cache, Specials specials) noexcept nogil:
         """Encode s[:n], special tokens and the pieces between them; -1 out of memory."""
-        cdef Py_ssize_t k, j, at, pos = 0, count = specials.count
+        cdef Py_ssize_t count = specials.count
         cdef Py_ssize_t on_stack[16]               # where each special token was last found
         cdef Py_ssize_t* found = on_stack
         cdef int status
@@ -981,25 +990,11 @@ cdef class MergeTable:
 
     cdef int encode_all_into(self, const uint8_t* s, Py_ssize_t n, int pattern_id, IdBuffer out,
                              PieceCache cache, Specials specials, Py_ssize_t* found) noexcept nogil:
-        cdef Py_ssize_t k, j, at, pos = 0, count = specials.count
-        if specials.first >= 0:
-            while True:
-                at = specials.next_one(s, n, pos, &k)
-                if self.encode_span(s, pos, at, -1, pattern_id, out, cache) < 0:
-                    return 1
-                if k < 0:
-                    return 0
-                out.data[out.size] = specials.ids[k]
-                out.size += 1
-                pos = at + specials.sizes[k]
-        for j in range(count):
-            found[j] = _find(s, n, 0, specials.needles[j], specials.sizes[j])
+        cdef Py_ssize_t k, j, at, pos = 0
+        for j in range(specials.count):
+            found[j] = -2
         while True:
-            k = -1
-            for j in range(count):     # the leftmost; on a tie the longer, listed first
-                if found[j] >= 0 and (k < 0 or found[j] < found[k]):
-                    k = j
-            at = found[k] if k >= 0 else n
+            at = specials.next_one(s, n, pos, found, &k)
             if self.encode_span(s, pos, at, -1, pattern_id, out, cache) < 0:
                 return 1
             if k < 0:
@@ -1007,9 +1002,6 @@ cdef class MergeTable:
             out.data[out.size] = specials.ids[k]
             out.size += 1
             pos = at + specials.sizes[k]
-            for j in range(count):
-                if 0 <= found[j] < pos:
-                    found[j] = _find(s, n, pos, specials.needles[j], specials.sizes[j])
 
     def encode_bytes(self, bytes piece):
         """The ids of one piece of bytes, uncached (for tests and for odd callers)."""
