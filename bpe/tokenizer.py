@@ -31,6 +31,7 @@ from bpe._encode import (
     Specials,
     TokenArena,
     pinned_ints,
+    track_lists,
 )
 from bpe.atomic import write_files
 from bpe.formats import (
@@ -251,12 +252,16 @@ class Tokenizer:
             return lists
 
         if num_threads == 1 or len(texts) < 2:
-            return encode_slice(texts)
-        # Slices of about equal length, a few per thread: the threads finish together even
-        # when the texts differ widely in length.
-        bounds = _even_slices([len(t) if isinstance(t, str) else 1 for t in texts], 4 * num_threads)
-        parts = _thread_pool(num_threads).map(encode_slice, [texts[a:b] for a, b in bounds])
-        return [ids for part in parts for ids in part]
+            result = encode_slice(texts)
+        else:
+            # Slices of about equal length, a few per thread: the threads finish together
+            # even when the texts differ widely in length.
+            bounds = _even_slices([len(t) if isinstance(t, str) else 1 for t in texts],
+                                  4 * num_threads)
+            parts = _thread_pool(num_threads).map(encode_slice, [texts[a:b] for a, b in bounds])
+            result = [ids for part in parts for ids in part]
+        track_lists(result)         # encode_many's lists, untracked while the batch was made
+        return result
 
     def encode_file(self, paths, out: str | os.PathLike = "ids.npy", workers: int | None = None,
                     progress: bool | None = None, errors: str = "strict"):

@@ -1,10 +1,12 @@
 """The tiktoken-style API of Tokenizer: allowed/disallowed special tokens, encode_ordinary,
 encode_batch, decode_single_token_bytes, eot_token, pickling, to/from tiktoken; each checked
 against tiktoken itself (built offline) or against plain encode."""
+import gc
 import os
 import pickle
 import select
 import signal
+import weakref
 
 import pytest
 from hypothesis import given, settings
@@ -145,6 +147,35 @@ def test_encode_batch_custom_pattern():
     batch = ["ab ab<s>", "xab", "", "ab\ud800"]
     assert tok.encode_batch(batch, num_threads=2) == [tok.encode(t) for t in batch]
     assert tok.encode_batch(batch)[0] == [256, 32, 256, 257]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_encode_batch_lists_are_tracked_by_the_collector(cl100k, threads):
+    """The batch kernel makes its lists untracked by the garbage collector, which collects
+    all the time here (a threshold of 1): each list must still be right, and be tracked
+    when returned, so that a cycle through one is collected."""
+    tok, _ = cl100k
+    batch = ["hello world", "", "é中😀 x<|endoftext|>y", "a\ud800b", "word " * 50] * 40
+    expected = [tok.encode(t) for t in batch]
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        result = tok.encode_batch(batch, num_threads=threads)
+    finally:
+        gc.set_threshold(*threshold)
+    assert result == expected
+    assert all(gc.is_tracked(ids) for ids in result)
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.ids = result[0]
+    result[0].append(holder)                    # holder -> list -> holder
+    gone = weakref.ref(holder)
+    del holder, result
+    gc.collect()
+    assert gone() is None
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
