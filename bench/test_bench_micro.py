@@ -1,4 +1,5 @@
-"""Microbenchmarks (pytest-benchmark): train, merge loop, encode, decode on a 2 MB slice.
+"""Microbenchmarks (pytest-benchmark): train, merge loop, encode, encode_batch, decode on a
+2 MB slice.
 
     pytest bench/ --benchmark-only
 """
@@ -30,6 +31,13 @@ def test_pretokenize_2mb(benchmark, corpus_text):
 def test_encode_2mb_gpt2(benchmark, gpt2, corpus_text, method):
     gpt2.encode(corpus_text[:10000])
     benchmark(getattr(gpt2, method), corpus_text)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_encode_batch_2mb_gpt2(benchmark, gpt2, corpus_text, threads):
+    documents = corpus_text.split("<|endoftext|>")
+    gpt2.encode_batch(documents[:10], num_threads=threads)
+    benchmark(gpt2.encode_batch, documents, num_threads=threads)
 
 
 def test_decode_2mb_gpt2(benchmark, gpt2, corpus_text):
