@@ -5,14 +5,41 @@ space). Errors name the path the caller asked for, not the temporary one.
 AtomicFile is one such file, written in pieces (the CLI's decode, the dataset's .npy);
 commit_together moves several into place once all are written; write_files does both for
 whole files held in memory (a tokenizer's vocab.json, merges.txt and config).
+
+A Ctrl-C can land between any two bytecodes, cleanup code included, so no `try` can
+promise to remove a temporary file. Each temporary name is therefore recorded before its
+file is made and forgotten once the file is renamed or removed; whatever is still
+recorded when the interpreter exits (a Ctrl-C that ended the program, included) is
+removed then. Cleanup in the normal flow removes it at once.
 """
 from __future__ import annotations
 
+import atexit
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+_pending: set[Path] = set()  # temporary files of this process not yet renamed or removed
+
+
+def remove_pending() -> None:
+    """Remove every temporary file this process made and has not yet renamed or removed."""
+    for tmp in list(_pending):
+        _remove(tmp)
+
+
+def _remove(tmp: Path) -> None:
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only folder, say, where it was never made: nothing to remove
+    _pending.discard(tmp)
+
+
+atexit.register(remove_pending)
+os.register_at_fork(after_in_child=_pending.clear)  # a child must not remove its parent's
 
 
 @contextmanager
@@ -29,7 +56,10 @@ class AtomicFile:
     """A binary file written to a temporary name beside `path` that appears at `path` only
     when committed (after fsync). Leaving its `with` block uncommitted, by an exception or
     Ctrl-C included, removes it. Errors name `path`: a missing or read-only folder, a full
-    disk."""
+    disk.
+
+    The constructor only checks the folder and picks the temporary name; `open` (which
+    `with` calls) makes the file."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -42,14 +72,27 @@ class AtomicFile:
                                      f"is not a folder")
         if self.path.is_dir():
             raise IsADirectoryError(f"cannot write {os.fspath(path)!r}: it is a folder")
-        with naming(self.path):
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        self.file = self.tmp = None
+
+    def open(self) -> AtomicFile:
+        """Make the temporary file and write what every such file starts with."""
         try:
-            self.file = os.fdopen(fd, "wb")
-        except BaseException:  # Ctrl-C included: no `with` block holds this file yet
-            os.close(fd)
-            os.unlink(self.tmp)
+            with naming(self.path):
+                while self.file is None:
+                    self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
+                    _pending.add(self.tmp)
+                    try:
+                        self.file = open(self.tmp, "xb")  # exclusive: never another's file
+                    except FileExistsError:
+                        _pending.discard(self.tmp)
+            self.started()
+        except BaseException:
+            self.discard()
             raise
+        return self
+
+    def started(self) -> None:
+        """Called once the file is open; subclasses write their header here."""
 
     def write(self, data) -> None:
         with naming(self.path):
@@ -66,18 +109,21 @@ class AtomicFile:
         commit_together(self)
 
     def discard(self) -> None:
+        """Remove the temporary file, if any; a no-op once committed."""
         try:
-            self.file.close()
+            if self.file is not None:
+                self.file.close()
         except OSError:
             pass  # on a full disk the last flush fails too; the file goes anyway
-        if self.tmp is not None:
-            Path(self.tmp).unlink(missing_ok=True)
+        finally:
+            if self.tmp is not None:
+                _remove(self.tmp)
 
     def __enter__(self):
-        return self
+        return self.open()
 
     def __exit__(self, *exc) -> None:
-        self.discard()  # a no-op once committed
+        self.discard()
 
 
 def commit_together(*files: AtomicFile) -> None:
@@ -86,13 +132,29 @@ def commit_together(*files: AtomicFile) -> None:
     try:
         for f in files:
             f.finish()
-        for f in files:
-            with naming(f.path):
-                os.replace(f.tmp, f.path)
-            f.tmp = None
+        _move_all(files)
     except BaseException:
         for f in files:
-            f.discard()
+            f.discard()  # a no-op for those moved
+        raise
+
+
+def _move_all(files) -> None:
+    """Rename each finished file into place. A Ctrl-C meanwhile is let through only once
+    all are moved, so it never leaves some files new and some old."""
+    try:
+        for f in files:
+            if f.tmp is not None:
+                with naming(f.path):
+                    os.replace(f.tmp, f.path)
+                _pending.discard(f.tmp)
+                f.tmp = None
+    except KeyboardInterrupt:
+        for f in files:
+            if f.tmp is not None and not f.tmp.exists():  # moved just before the Ctrl-C
+                _pending.discard(f.tmp)
+                f.tmp = None
+        _move_all(files)
         raise
 
 
@@ -104,8 +166,8 @@ def write_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
     written: list[AtomicFile] = []
     try:
         for name, data in files.items():
-            written.append(AtomicFile(folder / name))
-            written[-1].write(data)
+            written.append(AtomicFile(folder / name))  # nothing on disk until open()
+            written[-1].open().write(data)
         commit_together(*written)
     finally:
         for f in written:

@@ -159,11 +159,9 @@ class NpyWriter(AtomicFile):
     def __init__(self, path: str | os.PathLike, dtype: np.dtype):
         super().__init__(path)
         self.dtype, self.length = np.dtype(dtype), 0
-        try:
-            self.write(npy_header(self.dtype, 0))
-        except BaseException:
-            self.discard()
-            raise
+
+    def started(self) -> None:
+        self.write(npy_header(self.dtype, 0))
 
     def append(self, values: np.ndarray) -> None:
         values = np.ascontiguousarray(values, dtype=self.dtype)

@@ -134,3 +134,46 @@ def under_memory_caps(script: str, caps_mb: list[int]) -> tuple[str, list[str]]:
 
     return run("none"), [run(str(mb)) for mb in caps_mb]
 
+
+def interrupt_at_every_step(run, modules, folder: Path, check) -> int:
+    """Run `run()` once per bytecode executed in `modules`' code (this thread), raising
+    KeyboardInterrupt at that bytecode: a Ctrl-C can land between any two, cleanup code
+    included (more finely than Python's own checks). After each run, every temporary file
+    left in `folder` must be one that bpe.atomic removes at exit; they are then removed,
+    as at exit, and `check()` looks at what is left. Returns how many runs were
+    interrupted."""
+    from bpe import atomic
+
+    files = {m.__file__ for m in modules}
+
+    def runner(stop_at: int) -> bool:
+        step = 0
+
+        def trace(frame, event, arg):
+            nonlocal step
+            if frame.f_code.co_filename not in files:
+                return None
+            frame.f_trace_opcodes = True
+            if event == "opcode":
+                step += 1
+                if step == stop_at:
+                    raise KeyboardInterrupt
+            return trace
+
+        sys.settrace(trace)
+        try:
+            run()
+        except KeyboardInterrupt:
+            return True
+        finally:
+            sys.settrace(None)
+            left = {p for p in folder.iterdir() if p.name.endswith(".tmp")}
+            assert left <= atomic._pending, (stop_at, left)
+            atomic.remove_pending()
+            check()
+        return False
+
+    stop_at = 1
+    while runner(stop_at):
+        stop_at += 1
+    return stop_at - 1

@@ -1,8 +1,14 @@
 """Files that appear only when complete: write_files and AtomicFile leave either the whole
 new files or what was there before, never a part, and no temporary file behind."""
+import subprocess
+import sys
+
 import pytest
 
+from bpe import atomic
 from bpe.atomic import AtomicFile, write_files
+
+from .conftest import interrupt_at_every_step
 
 
 def test_write_files_writes_and_replaces(tmp_path):
@@ -37,3 +43,22 @@ def test_atomic_file_appears_only_when_committed(tmp_path):
 def test_atomic_file_names_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="folder '.*nowhere' does not exist"):
         AtomicFile(tmp_path / "nowhere" / "out.bin")
+
+
+def test_ctrl_c_anywhere_leaves_all_files_or_none_and_no_temporary_file(tmp_path):
+    def check():
+        contents = [p.read_bytes() for p in sorted(tmp_path.iterdir())]
+        assert contents in ([], [b"one", b"two"]), sorted(tmp_path.iterdir())
+        for p in tmp_path.iterdir():
+            p.unlink()
+
+    run = lambda: write_files(tmp_path, {"a.txt": b"one", "b.txt": b"two"})  # noqa: E731
+    assert interrupt_at_every_step(run, [atomic], tmp_path, check) > 100
+
+
+def test_temporary_files_left_open_are_removed_at_exit(tmp_path):
+    script = ("import sys; from bpe.atomic import AtomicFile; "
+              "AtomicFile(sys.argv[1]).open().write(b'part'); raise KeyboardInterrupt")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out.bin")],
+                          capture_output=True, text=True)
+    assert "KeyboardInterrupt" in done.stderr and list(tmp_path.iterdir()) == []

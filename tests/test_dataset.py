@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpe
-from bpe import dataset
+from bpe import atomic, dataset
 from bpe.dataset import encode_file, npy_header
 
-from .conftest import shared, tiktoken_pair
+from .conftest import interrupt_at_every_step, shared, tiktoken_pair
 from .strategies import documents
 
 EOT = "<|endoftext|>"
@@ -164,6 +164,26 @@ def test_invalid_utf8_names_file_and_offset_and_leaves_nothing(gpt2, tmp_path):
     result = encode_file(gpt2, bad, tmp_path / "ids.npy", errors="replace", chunk_bytes=64)
     expected = gpt2.encode(bad.read_bytes().decode("utf-8", "replace"))
     assert np.load(result.ids).tolist() == expected
+
+
+def test_ctrl_c_anywhere_leaves_both_files_or_nothing(gpt2, tmp_path):
+    text = ("Some words, then more." + EOT) * 50
+    (tmp_path / "in.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def check():
+        names = sorted(p.name for p in out.iterdir())
+        assert names in ([], ["ids.npy", "ids.offsets.npy"]), names
+        if names:
+            assert np.load(out / "ids.npy").tolist() == gpt2.encode(text)
+        for p in out.iterdir():
+            p.unlink()
+
+    def run():
+        encode_file(gpt2, tmp_path / "in.txt", out / "ids.npy", workers=2, chunk_bytes=256)
+
+    assert interrupt_at_every_step(run, [dataset, atomic], out, check) > 1000
 
 
 def test_missing_input(gpt2, tmp_path):
