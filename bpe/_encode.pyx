@@ -31,6 +31,7 @@ from bpe._memory cimport buffer_grow, table_alloc
 from bpe._pairmap cimport (PairMap, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
                           pairmap_init, pairmap_mix, pairmap_put)
 from bpe._pretokenize cimport byte_offset, char_count, next_piece
+from bpe._utf8 cimport utf8_to_str, valid_utf8
 
 cnp.import_array()
 
@@ -980,7 +981,7 @@ cdef class MergeTable:
         cdef const uint8_t* s = &data[0] if n else <const uint8_t*>""
         cdef int failed = 0
         with nogil:
-            if not _valid_utf8(s, n):
+            if not valid_utf8(s, n):
                 failed = 2
             else:
                 failed = self.encode_all(s, n, pattern_id, out, cache, specials)
@@ -1183,41 +1184,6 @@ cdef inline Py_ssize_t _utf8_of(const code_unit* data, Py_ssize_t length, uint8_
     return at
 
 
-cdef bint _valid_utf8(const uint8_t* s, Py_ssize_t n) noexcept nogil:
-    """Whether s[:n] is UTF-8 as Python's strict decoder takes it: shortest forms only, no
-    surrogates, nothing past U+10FFFF."""
-    cdef Py_ssize_t i = 0
-    cdef uint64_t word
-    cdef uint8_t c
-    while i < n:
-        if i + 8 <= n:
-            memcpy(&word, s + i, 8)
-            if not word & 0x8080808080808080ULL:
-                i += 8                       # eight ASCII bytes at once
-                continue
-        c = s[i]
-        if c < 0x80:
-            i += 1
-        elif 0xC2 <= c <= 0xDF:
-            if i + 1 >= n or s[i + 1] & 0xC0 != 0x80:
-                return False
-            i += 2
-        elif 0xE0 <= c <= 0xEF:
-            if (i + 2 >= n or s[i + 1] & 0xC0 != 0x80 or s[i + 2] & 0xC0 != 0x80
-                    or (c == 0xE0 and s[i + 1] < 0xA0) or (c == 0xED and s[i + 1] >= 0xA0)):
-                return False
-            i += 3
-        elif 0xF0 <= c <= 0xF4:
-            if (i + 3 >= n or s[i + 1] & 0xC0 != 0x80 or s[i + 2] & 0xC0 != 0x80
-                    or s[i + 3] & 0xC0 != 0x80 or (c == 0xF0 and s[i + 1] < 0x90)
-                    or (c == 0xF4 and s[i + 1] >= 0x90)):
-                return False
-            i += 4
-        else:
-            return False
-    return True
-
-
 cdef inline Py_ssize_t _find(const uint8_t* s, Py_ssize_t n, Py_ssize_t start,
                              const uint8_t* needle, Py_ssize_t size) noexcept nogil:
     """The first position >= start of needle in s[:n], or -1."""
@@ -1416,26 +1382,36 @@ cdef class Output:
     cdef result(self, bint as_text, str errors):
         """The bytes gathered, or the str they decode to."""
         if as_text:
-            return PyUnicode_DecodeUTF8(<char*>self.data, self.size, errors.encode("ascii"))
+            text = utf8_to_str(self.data, self.size)
+            if text is None:           # not UTF-8: the error handler decides
+                text = PyUnicode_DecodeUTF8(<char*>self.data, self.size, errors.encode("ascii"))
+            return text
         return PyBytes_FromStringAndSize(<char*>self.data, self.size)
 
 
 cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Output out) noexcept nogil:
-    """Append the ids' bytes to out: -1, or the position of the first unknown id (or of
-    the end, out.failed = 2, when memory ran out)."""
+    """Append the ids' bytes to out in one pass, growing it as needed: -1, or the position
+    of the first unknown id (or of the end, out.failed = 2, when memory ran out)."""
     cdef Py_ssize_t i
-    cdef size_t total = 0
+    cdef TokenSpan span
+    cdef uint8_t* dst
+    cdef uint8_t* stop                        # past it, dst has no room for a token
+    if out.reserve(4 * n) != 0:               # about right for English; grows if not
+        return n
+    dst, stop = out.data + out.size, out.data + out.capacity - COPY
     for i in range(n):
         if <uint64_t>ids[i] >= <uint64_t>arena.n_vocab or arena.spans[ids[i]].length == ABSENT:
+            out.size = dst - out.data
             out.failed = 1
             return i
-        total += arena.spans[ids[i]].length
-    if out.reserve(total) != 0:
-        return n
-    cdef uint8_t* dst = out.data + out.size
-    for i in range(n):
-        dst = _copy_token(arena, arena.spans[ids[i]], dst)
-    out.size += total
+        span = arena.spans[ids[i]]
+        if dst + span.length > stop:          # (a local dst: no store-to-load chain)
+            out.size = dst - out.data
+            if out.reserve(span.length + 4 * (n - i)) != 0:
+                return n
+            dst, stop = out.data + out.size, out.data + out.capacity - COPY
+        dst = _copy_token(arena, span, dst)
+    out.size = dst - out.data
     return -1
 
 

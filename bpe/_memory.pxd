@@ -17,6 +17,7 @@ cdef enum:
 
 cdef extern from *:
     """
+    #include <stdint.h>
     #include <stdlib.h>
     #include <sys/mman.h>
     static void* bpe_huge_alloc(size_t size) {
@@ -28,8 +29,19 @@ cdef extern from *:
     #endif
         return p;
     }
+    /* Ask for huge pages under the whole 2 MB pages inside [p, p + size): memory that
+       someone else allocated (a str's characters), before it is first written. */
+    static void bpe_advise_huge(void* p, size_t size) {
+    #ifdef MADV_HUGEPAGE
+        const uintptr_t page = (uintptr_t)2 << 20;
+        uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+        uintptr_t end = ((uintptr_t)p + size) & ~(page - 1);
+        if (end > start) madvise((void*)start, end - start, MADV_HUGEPAGE);
+    #endif
+    }
     """
     void* bpe_huge_alloc(size_t size) nogil
+    void bpe_advise_huge(void* p, size_t size) nogil
 
 
 cdef inline void* table_alloc(size_t size, int fill) noexcept nogil:

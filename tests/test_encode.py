@@ -1,5 +1,6 @@
 """The encode kernels alone: short and long piece algorithms agree, the cache is transparent,
 decode gathers exactly."""
+import re
 import sys
 import threading
 
@@ -158,6 +159,46 @@ def test_arena_decode(tokens, data):
             arena.decode(np.array([0, bad], dtype=np.int64))
         with pytest.raises(ValueError, match=f"token id {bad} at position 1 is not"):
             arena.decode_list([0, bad])
+
+
+BYTE_ARENA = TokenArena([bytes([b]) for b in range(256)])     # id b: the byte b
+# UTF-8 of every length and kind (ASCII, Latin-1, BMP, astral), with at most one break in
+# it: a lone continuation byte, an overlong form, a surrogate, past U+10FFFF, a cut sequence.
+UTF8 = st.lists(st.one_of(st.text(max_size=20).map(str.encode),
+                          st.sampled_from([b"a" * 9, b"\xc3\xa9", b"\xc4\x80", b"\xef\xbf\xbf",
+                                           b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf"])),
+                max_size=20).map(b"".join)
+BROKEN_UTF8 = [b"\x80", b"\xbf", b"\xc0\xaf", b"\xc1\xbf", b"\xe0\x80\xaf", b"\xe0\x9f\xbf",
+               b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xf0\x80\x80\xaf", b"\xf0\x8f\xbf\xbf",
+               b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff", b"\xe2\x82", b"\xf0\x9f\x98",
+               b"\xc3", b"\xe2\x28\xa1", b"\xf0\x9f\x28\x80"]
+BROKEN = st.one_of(st.sampled_from(BROKEN_UTF8), st.binary(min_size=1, max_size=4))
+
+
+@given(st.tuples(UTF8, st.one_of(st.just(b""), BROKEN), UTF8).map(b"".join),
+       st.sampled_from(["replace", "strict", "ignore"]))
+@example(b"plain ascii, more than eight bytes", "strict")
+@example("caf\u00e9 \u0100 \u4e2d \U0001f600".encode(), "strict")
+def test_decode_to_str_equals_python(data, errors):
+    ids = np.frombuffer(data, dtype=np.uint8).astype(np.uint16)
+    try:
+        expected = data.decode("utf-8", errors)
+    except UnicodeDecodeError as e:
+        with pytest.raises(UnicodeDecodeError, match=re.escape(str(e))):
+            BYTE_ARENA.decode(ids, True, errors)
+        return
+    got = BYTE_ARENA.decode(ids, True, errors)
+    # Equal is of the same kind too: CPython finds strs of different kinds unequal, and
+    # isascii reads the ASCII flag.
+    assert got == expected and hash(got) == hash(expected) and got.isascii() == expected.isascii()
+
+
+@pytest.mark.parametrize("broken", BROKEN_UTF8)
+@pytest.mark.parametrize("before, after", [(b"", b""), (b"abcdefg", b"h" * 9), (b"\xc3\xa9", b"\xe4\xb8\xad"),
+                                           (b"\xf0\x9f\x98\x80" * 3, b"z")])
+def test_decode_to_str_of_broken_utf8_equals_python(broken, before, after):
+    for errors in ["replace", "strict", "ignore"]:
+        test_decode_to_str_equals_python.hypothesis.inner_test(before + broken + after, errors)
 
 
 def test_long_piece_cache_is_transparent():
