@@ -21,10 +21,6 @@ cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
-    /* The number of characters in s[:n] if it is UTF-8 as Python's strict decoder takes
-       it (shortest forms only, no surrogates, nothing past U+10FFFF), written to out
-       when Write; else -1. Each character written stands for one byte that is not a
-       continuation byte, so out needs room for no more than those. */
     #ifdef __SSE2__
     #include <emmintrin.h>
     #endif
@@ -63,6 +59,10 @@ cdef extern from *:
         return true;
     #endif
     }
+    /* The number of characters in s[:n] if it is UTF-8 as Python's strict decoder takes
+       it (shortest forms only, no surrogates, nothing past U+10FFFF), written to out
+       when Write; else -1. Each character written stands for one byte that is not a
+       continuation byte, so out needs room for no more than those. */
     template <typename T, bool Write>
     static inline Py_ssize_t bpe_utf8_decode(const uint8_t* s, Py_ssize_t n, T* out) {
         Py_ssize_t i = 0, k = 0;
@@ -158,6 +158,8 @@ cdef inline object utf8_to_str(const uint8_t* s, Py_ssize_t n):
     below 0xF0 one in U+0100..U+FFFF (a lead byte), else one past U+FFFF."""
     cdef Py_ssize_t continuations, got
     cdef uint8_t top
+    if n == 0:
+        return ""
     with nogil:
         top = bpe_utf8_scan(s, n, &continuations)
     cdef int width = 1 if top < 0xC4 else 2 if top < 0xF0 else 4

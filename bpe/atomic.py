@@ -58,8 +58,8 @@ class AtomicFile:
     Ctrl-C included, removes it. Errors name `path`: a missing or read-only folder, a full
     disk.
 
-    The constructor only checks the folder and picks the temporary name; `open` (which
-    `with` calls) makes the file."""
+    The constructor only checks the folder; `open` (which `with` calls) picks the
+    temporary name, records it, and only then makes the file."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)

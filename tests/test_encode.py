@@ -1,5 +1,5 @@
 """The encode kernels alone: short and long piece algorithms agree, the cache is transparent,
-decode gathers exactly."""
+decode gathers exactly and makes the str Python's decoder would."""
 import re
 import sys
 import threading
@@ -199,6 +199,13 @@ def test_decode_to_str_equals_python(data, errors):
 def test_decode_to_str_of_broken_utf8_equals_python(broken, before, after):
     for errors in ["replace", "strict", "ignore"]:
         test_decode_to_str_equals_python.hypothesis.inner_test(before + broken + after, errors)
+
+
+@pytest.mark.parametrize("text", ["\U0001f600 " + "abc\u00e9 " * 200_000,     # past 1 MB of
+                                  "\u4e2d" * 600_000, "\u00e9" * 1_100_000])  # characters: huge pages
+def test_decode_to_a_big_str(text):
+    data = text.encode()
+    assert BYTE_ARENA.decode(np.frombuffer(data, dtype=np.uint8).astype(np.uint16), True) == text
 
 
 def test_long_piece_cache_is_transparent():
