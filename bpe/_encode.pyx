@@ -1318,9 +1318,9 @@ cdef class TokenArena:
         cdef TokenSpan span
         cdef uint8_t* dst
         cdef uint8_t* stop                        # past it, dst has no room for a token
-        if out.reserve(4 * n) != 0:               # about right for English; grows if not
+        dst = out.room(out.data, 4 * n, &stop)   # about right for English; grows if not
+        if dst == NULL:
             raise MemoryError("no memory for the decoded text")
-        dst, stop = out.data + out.size, out.data + out.capacity - COPY
         for i in range(n):
             item = <PyObject*>PyList_GET_ITEM(ids, i)
             if not bpe_small_int(item, &t):
@@ -1334,10 +1334,9 @@ cdef class TokenArena:
                 self.fail(out, <object>item, i)
             span = self.spans[t]
             if dst + span.length > stop:          # (a local dst: no store-to-load chain)
-                out.size = dst - out.data
-                if out.reserve(span.length) != 0:
+                dst = out.room(dst, span.length, &stop)
+                if dst == NULL:
                     self.fail(out, <object>item, i)
-                dst, stop = out.data + out.size, out.data + out.capacity - COPY
             dst = _copy_token(self, span, dst)
         out.size = dst - out.data
         return out.result(as_text, errors)
@@ -1379,6 +1378,16 @@ cdef class Output:
         self.capacity = capacity
         return 0
 
+    cdef uint8_t* room(self, uint8_t* dst, size_t extra, uint8_t** stop) noexcept nogil:
+        """For a writer at dst (the end of what is written): room for extra more bytes.
+        Where to write now (the buffer may have moved), with stop set to where the room
+        for a whole COPY block ends; NULL (failed = 2) when out of memory."""
+        self.size = dst - self.data
+        if self.reserve(extra) != 0:
+            return NULL
+        stop[0] = self.data + self.capacity - COPY
+        return self.data + self.size
+
     cdef result(self, bint as_text, str errors):
         """The bytes gathered, or the str they decode to."""
         if as_text:
@@ -1396,9 +1405,9 @@ cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Outp
     cdef TokenSpan span
     cdef uint8_t* dst
     cdef uint8_t* stop                        # past it, dst has no room for a token
-    if out.reserve(4 * n) != 0:               # about right for English; grows if not
+    dst = out.room(out.data, 4 * n, &stop)    # about right for English; grows if not
+    if dst == NULL:
         return n
-    dst, stop = out.data + out.size, out.data + out.capacity - COPY
     for i in range(n):
         if <uint64_t>ids[i] >= <uint64_t>arena.n_vocab or arena.spans[ids[i]].length == ABSENT:
             out.size = dst - out.data
@@ -1406,10 +1415,9 @@ cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Outp
             return i
         span = arena.spans[ids[i]]
         if dst + span.length > stop:          # (a local dst: no store-to-load chain)
-            out.size = dst - out.data
-            if out.reserve(span.length + 4 * (n - i)) != 0:
+            dst = out.room(dst, span.length + 4 * (n - i), &stop)
+            if dst == NULL:
                 return n
-            dst, stop = out.data + out.size, out.data + out.capacity - COPY
         dst = _copy_token(arena, span, dst)
     out.size = dst - out.data
     return -1

@@ -20,17 +20,9 @@ cdef extern from *:
     #include <stdint.h>
     #include <stdlib.h>
     #include <sys/mman.h>
-    static void* bpe_huge_alloc(size_t size) {
-        const size_t page = (size_t)2 << 20;
-        size_t rounded = (size + page - 1) & ~(page - 1);
-        void* p = aligned_alloc(page, rounded);
-    #ifdef MADV_HUGEPAGE
-        if (p) madvise(p, rounded, MADV_HUGEPAGE);
-    #endif
-        return p;
-    }
-    /* Ask for huge pages under the whole 2 MB pages inside [p, p + size): memory that
-       someone else allocated (a str's characters), before it is first written. */
+    /* Ask for huge pages under the whole 2 MB pages inside [p, p + size): our own
+       allocations, and memory someone else allocated (a str's characters) before it is
+       first written. */
     static void bpe_advise_huge(void* p, size_t size) {
     #ifdef MADV_HUGEPAGE
         const uintptr_t page = (uintptr_t)2 << 20;
@@ -38,6 +30,13 @@ cdef extern from *:
         uintptr_t end = ((uintptr_t)p + size) & ~(page - 1);
         if (end > start) madvise((void*)start, end - start, MADV_HUGEPAGE);
     #endif
+    }
+    static void* bpe_huge_alloc(size_t size) {
+        const size_t page = (size_t)2 << 20;
+        size_t rounded = (size + page - 1) & ~(page - 1);
+        void* p = aligned_alloc(page, rounded);
+        if (p) bpe_advise_huge(p, rounded);
+        return p;
     }
     """
     void* bpe_huge_alloc(size_t size) nogil

@@ -172,9 +172,9 @@ cdef inline object utf8_to_str(const uint8_t* s, Py_ssize_t n):
         memcpy(data, s, n)
         return text
     with nogil:
-        if top < 0xC4:
+        if width == 1:
             got = bpe_utf8_to_ucs1(s, n, data)
-        elif top < 0xF0:
+        elif width == 2:
             got = bpe_utf8_to_ucs2(s, n, data)
         else:
             got = bpe_utf8_to_ucs4(s, n, data)
