@@ -81,31 +81,34 @@ cdef extern from *:
         }
     }
 
-    // Encode's lists hold the ints of a PinnedInts table: each pinned, with a count of
-    // references no list can bring down to zero (on Python 3.12+ it reads as immortal),
-    // so a list takes references without counting them, and is filled without the GIL.
+    // Encode's lists hold the ints of PinnedInts: one block of int objects, id k at
+    // k << BPE_INT_SHIFT, each pinned with a count of references no list can bring down
+    // to zero (on Python 3.12+ it reads as immortal), so a list takes references without
+    // counting them, and is filled without the GIL.
+    #define BPE_INT_SHIFT 5
     static void bpe_pin(PyObject* value) {
     #ifndef Py_GIL_DISABLED
         Py_SET_REFCNT(value, PY_SSIZE_T_MAX >> 2);
     #endif
     }
 
-    // Point items[k] at table[ids[k]]; -2 for an id past the table.
-    static int bpe_gather_ints(const int32_t* ids, size_t n, PyObject** table, size_t m,
+    // Point items[k] at the int of ids[k] in the block; -2 for an id past its m ints.
+    static int bpe_gather_ints(const int32_t* ids, size_t n, char* block, size_t m,
                                PyObject** items) noexcept {
         for (size_t k = 0; k < n; k++) {
             uint32_t t = (uint32_t)ids[k];
             if (t >= m) return -2;
-            items[k] = table[t];
+            items[k] = (PyObject*)(block + ((size_t)t << BPE_INT_SHIFT));
     #ifdef Py_GIL_DISABLED
-            Py_INCREF(table[t]);      // atomic there, and no count is pinned
+            Py_INCREF(items[k]);      // atomic there, and no count is pinned
     #endif
         }
         return 0;
     }
     """
-    void bpe_pin(object value)
-    int bpe_gather_ints(const int32_t* ids, size_t n, PyObject** table, size_t m, PyObject** items) nogil
+    enum: BPE_INT_SHIFT
+    void bpe_pin(PyObject* value)
+    int bpe_gather_ints(const int32_t* ids, size_t n, char* block, size_t m, PyObject** items) nogil
     enum:
         SPARE_IDS
         SPARE_TEXT
@@ -348,22 +351,54 @@ cdef inline StrView _view(str text):
     return view
 
 
-class PinnedInts(list):
-    """The ints 0..n-1 for encode's lists (made by pinned_ints): each int pinned, so that
-    a list holds them without counting references. The int objects are made once per
-    process and shared by every table; they are never freed, as small ints are not."""
+cdef char* _int_block = NULL       # the pinned ints 0.._block_ints-1; an older, smaller
+cdef Py_ssize_t _block_ints = 0    # block is kept (lists may hold its ints), never freed
 
 
-_pinned = []
+@cython.final
+cdef class PinnedInts:
+    """The ints 0..n-1 for encode's lists (made by pinned_ints), side by side in one block
+    as CPython keeps its own small ints: id k at k << BPE_INT_SHIFT, each a byte copy of
+    the int Python makes, pinned, so that a list holds them without counting references.
+    decode_list reads the id of such an int from its address, without touching it. Every
+    table of a process shares the latest block; blocks are never freed, as small ints are
+    not."""
+    cdef char* block
+    cdef readonly Py_ssize_t n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, Py_ssize_t k):
+        if not 0 <= k < self.n:
+            raise IndexError(f"int {k} is not in a table of {self.n}")
+        return <object><PyObject*>(self.block + (k << BPE_INT_SHIFT))
 
 
 def pinned_ints(Py_ssize_t n):
-    """A PinnedInts of the ints 0..n-1."""
-    while len(_pinned) < n:
-        value = int(len(_pinned))
-        bpe_pin(value)
-        _pinned.append(value)
-    return PinnedInts(_pinned[:n])
+    """A PinnedInts of the ints 0..n-1 (a new block when the latest is too small: at least
+    twice its size, so that growing vocabularies make few)."""
+    global _int_block, _block_ints
+    cdef Py_ssize_t k, size, nbytes
+    cdef char* block
+    cdef object value
+    if n > _block_ints:
+        size = max(n, 2 * _block_ints)
+        block = <char*>table_alloc(<size_t>size << BPE_INT_SHIFT, 0)
+        if block == NULL:
+            raise MemoryError(f"no memory for {size} ints")
+        for k in range(size):
+            value = k
+            nbytes = value.__sizeof__()
+            if nbytes > (1 << BPE_INT_SHIFT):
+                free(block)
+                raise OverflowError(f"the int {k} takes {nbytes} bytes, more than {1 << BPE_INT_SHIFT}")
+            memcpy(block + (k << BPE_INT_SHIFT), <PyObject*>value, nbytes)
+            bpe_pin(<PyObject*>(block + (k << BPE_INT_SHIFT)))
+        _int_block, _block_ints = block, size
+    cdef PinnedInts ints = PinnedInts.__new__(PinnedInts)
+    ints.block, ints.n = _int_block, n
+    return ints
 
 
 def track_lists(list lists):
@@ -379,13 +414,13 @@ def track_lists(list lists):
 
 
 cdef _fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const char* skipped,
-                 ints):
+                 object ints):
     """Fill lists[k] (made empty of items by PyList_New) with ints[id] for the ids in
     [ends[k - 1], ends[k]), as IdBuffer.to_list does, without the GIL."""
     if type(ints) is not PinnedInts:
         raise TypeError(f"ints must be a PinnedInts (see pinned_ints), got {type(ints).__name__}")
-    cdef Py_ssize_t k, n = len(lists), m = len(ints), start = 0
-    cdef PyObject** table = PySequence_Fast_ITEMS(ints)
+    cdef Py_ssize_t k, n = len(lists), m = (<PinnedInts>ints).n, start = 0
+    cdef char* block = (<PinnedInts>ints).block
     cdef vector[PyObject**] items
     cdef int status = 0
     items.resize(n)
@@ -395,7 +430,7 @@ cdef _fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const c
     with nogil:
         for k in range(n):
             if not skipped[k]:
-                status = bpe_gather_ints(ids + start, ends[k] - start, table, m, items[k])
+                status = bpe_gather_ints(ids + start, ends[k] - start, block, m, items[k])
                 if status != 0:
                     break
             start = ends[k]
@@ -1318,12 +1353,15 @@ cdef class TokenArena:
         cdef TokenSpan span
         cdef uint8_t* dst
         cdef uint8_t* stop                        # past it, dst has no room for a token
+        cdef size_t block = <size_t>_int_block, block_bytes = <size_t>_block_ints << BPE_INT_SHIFT
         dst = out.room(out.data, 4 * n, &stop)   # about right for English; grows if not
         if dst == NULL:
             raise MemoryError("no memory for the decoded text")
         for i in range(n):
             item = <PyObject*>PyList_GET_ITEM(ids, i)
-            if not bpe_small_int(item, &t):
+            if <size_t>item - block < block_bytes:   # a pinned int: its id from its place
+                t = <long long>((<size_t>item - block) >> BPE_INT_SHIFT)
+            elif not bpe_small_int(item, &t):
                 if not PyLong_Check(<object>item):
                     raise TypeError(f"ids must be ints; item {i} is {type(<object>item).__name__}")
                 t = PyLong_AsLongLongAndOverflow(<object>item, &overflow)

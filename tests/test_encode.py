@@ -1,6 +1,9 @@
 """The encode kernels alone: short and long piece algorithms agree, the cache is transparent,
 decode gathers exactly and makes the str Python's decoder would."""
+import json
+import pickle
 import re
+import subprocess
 import sys
 import threading
 
@@ -113,9 +116,11 @@ def test_pieces_in_one_slot_are_told_apart_by_length(text):
 
 
 def test_lists_hold_pinned_ints():
-    """Encode's lists take their ints from a PinnedInts table without counting references:
+    """Encode's lists take their ints from a PinnedInts block without counting references:
     making and dropping many lists must leave every int alive and equal to its id (an
-    unpinned int would be freed by the first list dropped). A plain list is refused."""
+    unpinned int would be freed by the first list dropped). The ints are ints like any
+    other, id k's lies k blocks of 32 bytes from id 0's (decode_list reads ids from their
+    place). A plain list is refused."""
     ints = pinned_ints(300)
     out = IdBuffer()
     for token_id in [5, 299, 5, 0]:
@@ -123,14 +128,48 @@ def test_lists_hold_pinned_ints():
     for _ in range(10_000):
         ids = out.to_list(ints)
         del ids
-    assert out.to_list(ints) == [5, 299, 5, 0]
-    assert ints == list(range(300)) and pinned_ints(300)[299] is ints[299]
+    ids = out.to_list(ints)
+    assert ids == [5, 299, 5, 0] and ids[0] is ids[2] is ints[5]
+    assert list(ints) == list(range(300)) and pinned_ints(300)[299] is ints[299]
+    assert all(id(ints[k]) - id(ints[0]) == 32 * k for k in range(300))
     assert sys.getrefcount(ints[299]) > 1 << 30
+    for k in [0, 1, 256, 257, 299]:
+        value = ints[k]
+        assert type(value) is int and value == k and hash(value) == hash(k)
+        assert value + 1 == k + 1 and str(value) == str(k) and value.bit_length() == k.bit_length()
+        assert pickle.loads(pickle.dumps(value)) == k and json.dumps(value) == str(k)
+    with pytest.raises(IndexError, match="int 300 is not in a table of 300"):
+        ints[300]
     with pytest.raises(TypeError, match="ints must be a PinnedInts"):
         out.to_list(list(range(300)))
     out.append(300)
     with pytest.raises(ValueError, match="an id has no int in a table of 300"):
         out.to_list(ints)
+
+
+def test_ints_of_an_older_block_stay_alive():
+    """A vocabulary larger than the block makes a new one (twice the size); lists of the
+    old block's ints stay valid and still decode (read as any other int). In a fresh
+    process, where the first block is as small as asked."""
+    script = r"""
+import gc
+from bpe._encode import TokenArena, pinned_ints
+old = pinned_ints(300)
+ids = [old[k] for k in (5, 299, 0)]
+new = pinned_ints(301)
+assert new[5] is not old[5] and new[5] == old[5] == 5 and len(new) == 301
+for _ in range(1000):
+    copy = list(ids)
+    del copy
+gc.collect()
+arena = TokenArena([bytes([k % 256]) * (1 + k // 256) for k in range(600)])
+assert arena.decode_list(ids) == b"\x05" + b"\x2b\x2b" + b"\x00"
+assert arena.decode_list([new[5], old[5], 5, new[299], old[299]]) == b"\x05" * 3 + b"\x2b\x2b" * 2
+assert pinned_ints(600)[300] is new[300] and pinned_ints(299)[5] is new[5]
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
 
 
 def test_encode_pieces_rejects_non_str():
@@ -154,11 +193,18 @@ def test_arena_decode(tokens, data):
     assert arena.decode(np.array(ids, dtype=np.int64)) == expected
     assert arena.decode_list(ids) == expected
     assert arena.decode_list(ids, True, "replace") == expected.decode("utf-8", "replace")
+    # encode's pinned ints (read from their place in the block) mixed with other ints
+    pinned = pinned_ints(len(tokens) + 1)
+    mixed = [pinned[i] if data.draw(st.booleans()) else i for i in ids]
+    assert arena.decode_list(mixed) == expected
     for bad in [len(tokens), -1, *holes]:
         with pytest.raises(ValueError, match=f"token id {bad} at position 1 is not"):
             arena.decode(np.array([0, bad], dtype=np.int64))
         with pytest.raises(ValueError, match=f"token id {bad} at position 1 is not"):
             arena.decode_list([0, bad])
+        if bad >= 0:
+            with pytest.raises(ValueError, match=f"token id {bad} at position 1 is not"):
+                arena.decode_list([pinned[0], pinned[bad]])
 
 
 BYTE_ARENA = TokenArena([bytes([b]) for b in range(256)])     # id b: the byte b
