@@ -1,7 +1,8 @@
 # cython: language_level=3
 """Encoding and decoding kernels: per-piece BPE, the piece cache, the decode arena.
 
-- MergeTable: pair (a, b) -> (rank, new id) in a PairMap, plus the id of each single byte.
+- MergeTable: pair (a, b) -> (rank, new id) in a PackedPairs (or a PairMap when the ids do
+  not fit it), plus the id of each single byte.
   Inside a piece, the adjacent pair of lowest rank is merged (leftmost on ties) until no
   pair has a rank. Short pieces use arrays (a scan per merge); long ones a min-heap over a
   linked list, so a megabyte of spaces costs n log n, not n^2.
@@ -28,8 +29,10 @@ from libcpp.vector cimport vector
 
 from bpe._hashing cimport KEY_BYTES, _load64, hash_bytes, hash_key, load_key
 from bpe._memory cimport buffer_grow, table_alloc
-from bpe._pairmap cimport (PairMap, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
-                          pairmap_init, pairmap_mix, pairmap_put)
+from bpe._pairmap cimport (PACKED_ID_BITS, PackedPairs, PairMap, packed_add, packed_free,
+                          packed_get, packed_init, packed_pair, pair_key, pairmap_free,
+                          pairmap_get, pairmap_get_mixed, pairmap_init, pairmap_mix,
+                          pairmap_put)
 from bpe._pretokenize cimport byte_offset, char_count, next_piece
 from bpe._utf8 cimport utf8_to_str, valid_utf8
 
@@ -540,9 +543,26 @@ cdef class Specials:
         return n
 
 
+cdef vector[int32_t] _merge_ranks(const int32_t[::1] merged):
+    """The rank of each merge: its place in the list, or, in a run of merges that make one
+    token (tiktoken's splits of it: merges_from_ranks), the run's first place. Such merges
+    tie, and the leftmost pair goes first, as in tiktoken."""
+    cdef Py_ssize_t k
+    cdef vector[int32_t] ranks
+    ranks.resize(merged.shape[0])
+    for k in range(merged.shape[0]):
+        if k > 0 and merged[k] == merged[k - 1] and merged[k] >= 0:
+            ranks[k] = ranks[k - 1]
+        else:
+            ranks[k] = <int32_t>k
+    return ranks
+
+
 @cython.final
 cdef class MergeTable:
-    """Merge ranks for encoding: rank k merges (left[k], right[k]) into merged[k]."""
+    """Merge ranks for encoding: merge k joins (left[k], right[k]) into merged[k], at rank
+    k (or its run's first place: see _merge_ranks)."""
+    cdef PackedPairs packed              # pair -> merged id, which stands for the rank; or
     cdef PairMap ranks                   # pair -> rank << 32 | merged id
     cdef int32_t byte_ids[256]
     cdef int64_t* byte_pair_ranks        # [256 * first byte + second byte]: the first round
@@ -553,7 +573,9 @@ cdef class MergeTable:
     cdef readonly Py_ssize_t n_merges
 
     def __cinit__(self, const int32_t[::1] left, const int32_t[::1] right,
-                  const int32_t[::1] merged, const int32_t[::1] byte_ids):
+                  const int32_t[::1] merged, const int32_t[::1] byte_ids, bint pack=True):
+        """pack=False keeps the pairs in a PairMap even where they fit a PackedPairs (the
+        tests compare the two)."""
         if not (left.shape[0] == right.shape[0] == merged.shape[0]):
             raise ValueError("left, right and merged must have the same length")
         if byte_ids.shape[0] != 256:
@@ -562,15 +584,8 @@ cdef class MergeTable:
         for k in range(256):
             self.byte_ids[k] = byte_ids[k]
         self.n_merges = left.shape[0]
-        if pairmap_init(&self.ranks, self.n_merges) != 0:
-            raise MemoryError("no memory for the merge table")
-        cdef uint64_t key
-        for k in range(self.n_merges):
-            key = pair_key(left[k], right[k])
-            if pairmap_get(&self.ranks, key, -1) >= 0:
-                continue                 # a repeated merge keeps its first (lowest) rank
-            if pairmap_put(&self.ranks, key, (<int64_t>k << 32) | <uint64_t><uint32_t>merged[k]) != 0:
-                raise MemoryError("no memory for the merge table")
+        if not (pack and self.pack(left, right, merged)):
+            self.fill_ranks(left, right, merged)
         # The filter: at least 8 bits per merge, indexed by the top bits of the pair's hash.
         cdef int bits = 12
         while (<Py_ssize_t>1 << bits) < 8 * self.n_merges:
@@ -587,6 +602,42 @@ cdef class MergeTable:
         for k in range(65536):
             self.byte_pair_ranks[k] = self.rank_of(self.byte_ids[k >> 8], self.byte_ids[k & 255])
         self.find_junctions(left, right, merged)
+
+    cdef bint pack(self, const int32_t[::1] left, const int32_t[::1] right,
+                   const int32_t[::1] merged) except -1:
+        """Fill the PackedPairs, the merged id standing for the rank, where that orders the
+        same: every id below 2**21, and the merged ids never falling down the list (GPT-2's
+        vocabularies, tiktoken's, any trained here). Whether it did."""
+        cdef Py_ssize_t k
+        cdef uint32_t limit = 1 << PACKED_ID_BITS
+        for k in range(256):
+            if <uint32_t>self.byte_ids[k] >= limit:
+                return False
+        for k in range(self.n_merges):
+            if (<uint32_t>left[k] >= limit or <uint32_t>right[k] >= limit
+                    or <uint32_t>merged[k] >= limit or (k > 0 and merged[k] < merged[k - 1])):
+                return False
+        if packed_init(&self.packed, self.n_merges) != 0:
+            raise MemoryError("no memory for the merge table")
+        for k in range(self.n_merges):
+            packed_add(&self.packed, packed_pair(left[k], right[k]),
+                       pairmap_mix(pair_key(left[k], right[k])), <uint64_t>merged[k])
+        return True
+
+    cdef fill_ranks(self, const int32_t[::1] left, const int32_t[::1] right,
+                    const int32_t[::1] merged):
+        """Fill the PairMap with each pair's rank and merged id."""
+        cdef Py_ssize_t k
+        cdef uint64_t key
+        cdef vector[int32_t] ranks = _merge_ranks(merged)
+        if pairmap_init(&self.ranks, self.n_merges) != 0:
+            raise MemoryError("no memory for the merge table")
+        for k in range(self.n_merges):
+            key = pair_key(left[k], right[k])
+            if pairmap_get(&self.ranks, key, -1) >= 0:
+                continue                 # a repeated merge keeps its first (lowest) rank
+            if pairmap_put(&self.ranks, key, (<int64_t>ranks[k] << 32) | <uint64_t><uint32_t>merged[k]) != 0:
+                raise MemoryError("no memory for the merge table")
 
     cdef find_junctions(self, const int32_t[::1] left, const int32_t[::1] right,
                         const int32_t[::1] merged):
@@ -618,16 +669,28 @@ cdef class MergeTable:
             last[merged[k]] = last[b]
 
     def __dealloc__(self):
+        packed_free(&self.packed)
         pairmap_free(&self.ranks)
         free(self.byte_pair_ranks)
         free(self.present)
 
+    @property
+    def is_packed(self):
+        """Whether the pairs are in a PackedPairs (else in a PairMap)."""
+        return self.packed.entries != NULL
+
     cdef inline int64_t rank_of(self, int32_t a, int32_t b) noexcept nogil:
+        """rank << 32 | merged id of the pair's merge (packed: merged id << 32 | merged
+        id, which orders the same), or INT64_MAX where the pair does not merge."""
         cdef uint64_t key = pair_key(a, b)
         cdef uint64_t mixed = pairmap_mix(key)
         cdef uint64_t spot = mixed >> self.present_shift
+        cdef int64_t found
         if not (self.present[spot >> 6] >> (spot & 63)) & 1:
             return INT64_MAX
+        if self.packed.entries != NULL:
+            found = packed_get(&self.packed, packed_pair(a, b), mixed, -1)
+            return INT64_MAX if found < 0 else (found << 32) | found
         return pairmap_get_mixed(&self.ranks, key, mixed, INT64_MAX)
 
     cdef Py_ssize_t merge_short(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil:

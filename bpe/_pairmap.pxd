@@ -1,9 +1,15 @@
-"""An open-addressing hash map from a token pair to an int64, shared by the kernels.
+"""Open-addressing hash maps from a token pair, shared by the kernels.
 
-A pair (a, b) of token ids packs into one uint64 key. Training maps pairs to pair slots,
-encoding maps pairs to (rank, new id). Linear probing over a power-of-two table kept at most
-half full; the all-ones key marks an empty slot (no real pair packs to it). No deletion:
-neither kernel needs it.
+PairMap: a pair (a, b) of token ids packs into one uint64 key, with an int64 value beside
+it. Training maps pairs to pair slots, encoding maps pairs to (rank, new id).
+
+PackedPairs: key and value in one uint64, for encoding when every id is below 2**21: the
+pair in the top 42 bits, a 22-bit value (the new id) in the rest. Half PairMap's size, so
+that a large vocabulary's table (o200k's: 8 MB, not 16) shares the L3 cache better with the
+piece cache; a pair is found by masking, with no second load.
+
+Both: linear probing over a power-of-two table kept at most half full; all ones marks an
+empty slot (no real pair packs to it). No deletion: no kernel needs it.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free
@@ -12,6 +18,8 @@ from bpe._memory cimport table_alloc
 
 cdef enum:
     PAIRMAP_EMPTY_BYTE = 0xFF
+    PACKED_ID_BITS = 21             # PackedPairs: ids below 2**21, values below 2**22
+    PACKED_VALUE_BITS = 22
 
 cdef struct PairEntry:
     uint64_t key
@@ -108,3 +116,57 @@ cdef inline int pairmap_put(PairMap* m, uint64_t key, int64_t value) noexcept no
     m.entries[i].value = value
     m.size += 1
     return 0
+
+
+cdef struct PackedPairs:
+    uint64_t* entries               # (a << 21 | b) << 22 | value
+    uint64_t mask
+
+
+cdef inline uint64_t packed_pair(uint32_t a, uint32_t b) noexcept nogil:
+    """The pair's 42 bits (a and b below 2**PACKED_ID_BITS)."""
+    return (<uint64_t>a << PACKED_ID_BITS) | b
+
+
+cdef inline int packed_init(PackedPairs* m, uint64_t expected) noexcept nogil:
+    """Allocate room for `expected` pairs (never more); 0 on success, -1 when out of memory."""
+    cdef uint64_t capacity = 16
+    while capacity < 2 * expected:
+        capacity <<= 1
+    m.entries = <uint64_t*>table_alloc(capacity * sizeof(uint64_t), PAIRMAP_EMPTY_BYTE)
+    if m.entries == NULL:
+        return -1
+    m.mask = capacity - 1
+    return 0
+
+
+cdef inline void packed_free(PackedPairs* m) noexcept nogil:
+    free(m.entries)
+    m.entries = NULL
+
+
+cdef inline bint packed_add(PackedPairs* m, uint64_t pair, uint64_t mixed,
+                            uint64_t value) noexcept nogil:
+    """Add pair -> value (below 2**PACKED_VALUE_BITS), given pairmap_mix of its pair_key,
+    unless the pair is there already (its first value stays): whether it was added."""
+    cdef uint64_t i = mixed & m.mask
+    while m.entries[i] != <uint64_t>-1:
+        if (m.entries[i] >> PACKED_VALUE_BITS) == pair:
+            return False
+        i = (i + 1) & m.mask
+    m.entries[i] = (pair << PACKED_VALUE_BITS) | value
+    return True
+
+
+cdef inline int64_t packed_get(const PackedPairs* m, uint64_t pair, uint64_t mixed,
+                               int64_t missing) noexcept nogil:
+    """The pair's value, given pairmap_mix of its pair_key; missing if absent."""
+    cdef uint64_t i = mixed & m.mask
+    cdef uint64_t entry
+    while True:
+        entry = m.entries[i]
+        if (entry >> PACKED_VALUE_BITS) == pair:
+            return <int64_t>(entry & ((<uint64_t>1 << PACKED_VALUE_BITS) - 1))
+        if entry == <uint64_t>-1:
+            return missing
+        i = (i + 1) & m.mask

@@ -83,11 +83,16 @@ def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int) -> list[tuple
 
 def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],
            special_tokens: list[str], pattern: str = GPT2_PATTERN) -> list[int]:
-    """Apply, inside each piece, the adjacent pair of lowest rank (leftmost on ties)."""
+    """Apply, inside each piece, the adjacent pair of lowest rank (leftmost on ties). A
+    merge's rank is its place in the list, except in a run of merges that make one token
+    (tiktoken's splits of it), which all take the run's first place and so tie."""
     ids = {token: i for i, token in sorted(vocab.items(), reverse=True)}
     ranks: dict[tuple[bytes, bytes], int] = {}
-    for rank, pair in enumerate(merges):
-        ranks.setdefault(pair, rank)
+    run = 0                             # where the run of merges making this token starts
+    for k, (a, b) in enumerate(merges):
+        if k == 0 or a + b != b"".join(merges[k - 1]):
+            run = k
+        ranks.setdefault((a, b), run)
     out = []
     for segment, is_special in split_special(text, special_tokens):
         if is_special:

@@ -14,6 +14,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bpe import GPT2_PATTERN
+from bpe.formats import merges_from_ranks
 from bpe._encode import SHORT_PIECE_BYTES as SHORT_PIECE
 from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, TokenArena, pinned_ints
 from bpe._pretokenize import PATTERN_IDS
@@ -21,9 +22,11 @@ from bpe._pretokenize import PATTERN_IDS
 from . import reference
 
 
-def table_from(merges: list[tuple[bytes, bytes]]):
-    """A MergeTable plus vocab for the given merges, ids in creation order."""
-    vocab = {i: bytes([i]) for i in range(256)}
+def table_from(merges: list[tuple[bytes, bytes]], pack: bool = True,
+               vocab: dict[int, bytes] | None = None):
+    """A MergeTable plus vocab for the given merges, ids in creation order unless a vocab
+    is given (pack=False: its pairs in a PairMap, though they fit a PackedPairs)."""
+    vocab = dict(vocab or {i: bytes([i]) for i in range(256)})
     ids = {v: k for k, v in vocab.items()}
     rows = []
     for a, b in merges:
@@ -32,7 +35,8 @@ def table_from(merges: list[tuple[bytes, bytes]]):
             vocab[len(vocab)] = a + b
         rows.append((ids[a], ids[b], ids[a + b]))
     rows = np.array(rows, dtype=np.int32).reshape(-1, 3)
-    table = MergeTable(*np.ascontiguousarray(rows.T), np.arange(256, dtype=np.int32))
+    table = MergeTable(*np.ascontiguousarray(rows.T), np.arange(256, dtype=np.int32), pack)
+    assert table.is_packed == (pack and all(np.diff(rows[:, 2]) >= 0))
     return table, vocab
 
 
@@ -48,10 +52,27 @@ def merges_for(alphabet: bytes, n: int, seed: int) -> list[tuple[bytes, bytes]]:
     return merges
 
 
-@given(st.integers(0, 2**32 - 1), st.binary(min_size=1, max_size=300).map(lambda b: bytes(97 + x % 3 for x in b)))
-def test_pieces_equal_reference_both_algorithms(seed, piece):
-    merges = merges_for(b"abc", 40, seed)
-    table, vocab = table_from(merges)
+def every_split(merges: list[tuple[bytes, bytes]]):
+    """(vocab, merges) from tiktoken's ranks of the tokens these merges make, in that
+    order: every split of each token, side by side (merges_from_ranks)."""
+    ranks = {bytes([b]): b for b in range(256)}
+    for a, b in merges:
+        ranks.setdefault(a + b, len(ranks))
+    return merges_from_ranks(ranks)
+
+
+@pytest.mark.parametrize("pack", [True, False])
+@pytest.mark.parametrize("splits", [False, True])
+@given(seed=st.integers(0, 2**32 - 1),
+       piece=st.binary(min_size=1, max_size=300).map(lambda b: bytes(97 + x % 3 for x in b)))
+def test_pieces_equal_reference_both_algorithms(pack, splits, seed, piece):
+    """Both piece algorithms, on both kinds of pair table. Random merges over three letters
+    often make one token again later, from another pair; every split of each token, side
+    by side, share a rank (and pack)."""
+    merges, vocab = merges_for(b"abc", 40, seed), None
+    if splits:
+        vocab, merges = every_split(merges)
+    table, vocab = table_from(merges, pack, vocab)
     expected = reference.encode(piece.decode(), vocab, merges, [], pattern=r"(?s).+")
     assert table.encode_bytes(piece) == expected
     # the same piece padded past the short limit runs the heap algorithm
@@ -71,11 +92,32 @@ def test_pieces_cut_where_no_merge_joins(seed, piece):
 
 def test_pieces_uncut_when_a_merge_comes_before_its_token():
     """A merge whose left token is made only by a later merge: no junctions can be known
-    in one pass, so no piece is cut (and "abc" still ends as one token)."""
+    in one pass, so no piece is cut (and "abc" still ends as one token). Its merged ids
+    fall with the rank, so the ranks stay in a PairMap."""
     table = MergeTable(np.array([256, 97], dtype=np.int32), np.array([99, 98], dtype=np.int32),
                        np.array([257, 256], dtype=np.int32), np.arange(256, dtype=np.int32))
+    assert not table.is_packed
     assert table.encode_bytes(b"abc") == [257]
     assert table.encode_bytes(b"xabcabc") == [120, 257, 257]
+
+
+def test_ids_past_the_packed_range_use_a_pair_map():
+    """A token id of 2**21 or more does not fit a PackedPairs: the same merges with the
+    ids moved past it encode to the moved ids."""
+    merges = merges_for(b"abc", 40, 3)
+    small, vocab = table_from(merges)
+    rows = np.array([[a, b, c] for a, b, c in _rows(merges, vocab)], dtype=np.int32)
+    moved = np.where(rows >= 256, rows + (1 << 21), rows).astype(np.int32)
+    table = MergeTable(*np.ascontiguousarray(moved.T), np.arange(256, dtype=np.int32))
+    assert not table.is_packed
+    for piece in [b"abcabc", b"cababbbca" * 20, b"a"]:
+        expected = [i + (1 << 21) if i >= 256 else i for i in small.encode_bytes(piece)]
+        assert table.encode_bytes(piece) == expected
+
+
+def _rows(merges, vocab):
+    ids = {token: i for i, token in vocab.items()}
+    return [(ids[a], ids[b], ids[a + b]) for a, b in merges]
 
 
 @given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]), max_size=50))

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from bpe.atomic import write_files
 from bpe.formats import (
     byte_to_char,
+    merges_from_ranks,
     merges_txt_bytes,
     read_merges_txt,
     read_vocab_json,
@@ -80,3 +81,28 @@ def test_missing_files(tmp_path):
         read_vocab_json(tmp_path / "vocab.json")
     with pytest.raises(FileNotFoundError, match="merges.txt"):
         read_merges_txt(tmp_path / "merges.txt")
+
+
+@given(st.data())
+def test_merges_from_ranks_encode_as_tiktoken(data):
+    """Random vocabularies grown as BPE grows them (each token two earlier ones joined), in
+    random rank order: tiktoken and the merges derived from its ranks encode every text
+    alike. A token often has several splits, all at its rank, leftmost first."""
+    tiktoken = pytest.importorskip("tiktoken")
+    import bpe
+
+    alphabet = data.draw(st.sampled_from(["ab", "abc"]))
+    tokens = list(alphabet)
+    for _ in range(data.draw(st.integers(1, 14))):
+        joined = data.draw(st.sampled_from(tokens)) + data.draw(st.sampled_from(tokens))
+        if joined not in tokens and len(joined) <= 8:
+            tokens.append(joined)
+    ranks = {bytes([b]): b for b in range(256)}
+    for token in data.draw(st.permutations(tokens[len(alphabet):])):
+        ranks[token.encode()] = len(ranks)
+    pattern = r"[\s\S]+"               # one piece: the whole text
+    enc = tiktoken.Encoding("random", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+    tok = bpe.Tokenizer(*merges_from_ranks(ranks), pattern=pattern)
+    for text in data.draw(st.lists(st.text(alphabet, min_size=1, max_size=40), max_size=10)):
+        if text.encode() not in ranks:   # (tiktoken takes a piece that is a token whole)
+            assert tok.encode(text) == enc.encode_ordinary(text), text
