@@ -1358,12 +1358,15 @@ cdef enum:
 
 
 cdef class TokenArena:
-    """Every token's bytes back to back; decode gathers them. Short tokens (most) are
-    copied as fixed 16-byte blocks, which needs COPY bytes of slack after the arena and
-    after the output."""
+    """Every token's bytes back to back; decode gathers them. A token of up to COPY bytes
+    (most) is also in a block of its own at COPY * id, copied whole: one load that needs
+    only the id, where the arena needs the token's place first. Copies of COPY bytes need
+    that much slack after the arena and after the output."""
     cdef uint8_t* arena
     cdef TokenSpan* spans
-    cdef readonly Py_ssize_t n_vocab
+    cdef uint8_t* blocks                 # [COPY * id]: the bytes of a token of up to COPY
+    cdef uint8_t* short_length           # bytes, zero-padded, and its length; 0: longer,
+    cdef readonly Py_ssize_t n_vocab     # or no token (see spans)
 
     def __cinit__(self, list tokens):
         """tokens[i]: the bytes of id i, or None where no token has that id."""
@@ -1376,7 +1379,10 @@ cdef class TokenArena:
             raise ValueError("the vocabulary holds 4 GB of token bytes or more")
         self.arena = <uint8_t*>calloc(total + COPY, 1)
         self.spans = <TokenSpan*>malloc(max(self.n_vocab, 1) * sizeof(TokenSpan))
-        if self.arena == NULL or self.spans == NULL:
+        self.blocks = <uint8_t*>table_alloc(max(self.n_vocab, 1) * COPY, 0)
+        self.short_length = <uint8_t*>calloc(max(self.n_vocab, 1), 1)
+        if (self.arena == NULL or self.spans == NULL or self.blocks == NULL
+                or self.short_length == NULL):
             raise MemoryError("no memory for the decode table")
         total = 0
         for i in range(self.n_vocab):
@@ -1387,10 +1393,15 @@ cdef class TokenArena:
             self.spans[i].start, self.spans[i].length = total, len(<bytes>token)
             memcpy(self.arena + total, PyBytes_AS_STRING(token), len(<bytes>token))
             total += len(<bytes>token)
+            if 0 < len(<bytes>token) <= COPY:
+                memcpy(self.blocks + i * COPY, PyBytes_AS_STRING(token), len(<bytes>token))
+                self.short_length[i] = len(<bytes>token)
 
     def __dealloc__(self):
         free(self.arena)
         free(self.spans)
+        free(self.blocks)
+        free(self.short_length)
 
     def decode(self, const id_type[::1] ids, bint as_text=False, str errors="replace"):
         """The bytes of the ids (uint16, uint32, int32 or int64), concatenated (as_text:
@@ -1417,6 +1428,7 @@ cdef class TokenArena:
         cdef uint8_t* dst
         cdef uint8_t* stop                        # past it, dst has no room for a token
         cdef size_t block = <size_t>_int_block, block_bytes = <size_t>_block_ints << BPE_INT_SHIFT
+        cdef uint8_t length
         dst = out.room(out.data, 4 * n, &stop)   # about right for English; grows if not
         if dst == NULL:
             raise MemoryError("no memory for the decoded text")
@@ -1430,6 +1442,12 @@ cdef class TokenArena:
                 t = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
                 if overflow:
                     t = -1
+            if <unsigned long long>t < <unsigned long long>self.n_vocab:
+                length = self.short_length[t]
+                if length and dst + length <= stop:
+                    memcpy(dst, self.blocks + t * COPY, COPY)    # fixed size: no call
+                    dst += length
+                    continue
             if t < 0 or t >= self.n_vocab or self.spans[t].length == ABSENT:
                 out.failed = 1
                 self.fail(out, <object>item, i)
@@ -1509,13 +1527,22 @@ cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Outp
     dst = out.room(out.data, 4 * n, &stop)    # about right for English; grows if not
     if dst == NULL:
         return n
+    cdef uint64_t t
+    cdef uint8_t length
     for i in range(n):
-        if <uint64_t>ids[i] >= <uint64_t>arena.n_vocab or arena.spans[ids[i]].length == ABSENT:
+        t = <uint64_t>ids[i]
+        if t < <uint64_t>arena.n_vocab:
+            length = arena.short_length[t]
+            if length and dst + length <= stop:   # (a local dst: no store-to-load chain)
+                memcpy(dst, arena.blocks + t * COPY, COPY)    # fixed size: no call
+                dst += length
+                continue
+        if t >= <uint64_t>arena.n_vocab or arena.spans[t].length == ABSENT:
             out.size = dst - out.data
             out.failed = 1
             return i
-        span = arena.spans[ids[i]]
-        if dst + span.length > stop:          # (a local dst: no store-to-load chain)
+        span = arena.spans[t]
+        if dst + span.length > stop:
             dst = out.room(dst, span.length + 4 * (n - i), &stop)
             if dst == NULL:
                 return n

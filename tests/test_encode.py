@@ -225,8 +225,11 @@ def test_repeated_merge_keeps_first_rank():
     assert table.encode_bytes(b"abc") == [256, 99]
 
 
-@given(st.lists(st.binary(max_size=5), min_size=1, max_size=20), st.data())
+@given(st.lists(st.one_of(st.binary(max_size=5), st.binary(min_size=15, max_size=40)),
+                min_size=1, max_size=20), st.data())
 def test_arena_decode(tokens, data):
+    """Tokens of up to 16 bytes (copied as one block) and longer, some ids without a token;
+    ids from NumPy, Python ints, and encode's pinned ints."""
     holes = data.draw(st.sets(st.integers(0, len(tokens) - 1))) - {0}   # ids with no token
     arena = TokenArena([None if i in holes else t for i, t in enumerate(tokens)])
     ids = [i for i in data.draw(st.lists(st.integers(0, len(tokens) - 1), max_size=3000))
