@@ -45,11 +45,17 @@ cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
     return x
 
 
-cdef inline int pairmap_init(PairMap* m, uint64_t expected) noexcept nogil:
-    """Allocate room for `expected` keys; 0 on success, -1 when out of memory."""
+cdef inline uint64_t _capacity(uint64_t expected) noexcept nogil:
+    """The power of two, 16 or more, that holds `expected` keys at most half full."""
     cdef uint64_t capacity = 16
     while capacity < 2 * expected:
         capacity <<= 1
+    return capacity
+
+
+cdef inline int pairmap_init(PairMap* m, uint64_t expected) noexcept nogil:
+    """Allocate room for `expected` keys; 0 on success, -1 when out of memory."""
+    cdef uint64_t capacity = _capacity(expected)
     m.entries = <PairEntry*>table_alloc(capacity * sizeof(PairEntry), PAIRMAP_EMPTY_BYTE)
     if m.entries == NULL:
         return -1
@@ -130,9 +136,7 @@ cdef inline uint64_t packed_pair(uint32_t a, uint32_t b) noexcept nogil:
 
 cdef inline int packed_init(PackedPairs* m, uint64_t expected) noexcept nogil:
     """Allocate room for `expected` pairs (never more); 0 on success, -1 when out of memory."""
-    cdef uint64_t capacity = 16
-    while capacity < 2 * expected:
-        capacity <<= 1
+    cdef uint64_t capacity = _capacity(expected)
     m.entries = <uint64_t*>table_alloc(capacity * sizeof(uint64_t), PAIRMAP_EMPTY_BYTE)
     if m.entries == NULL:
         return -1
