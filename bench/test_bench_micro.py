@@ -1,5 +1,5 @@
-"""Microbenchmarks (pytest-benchmark): train, merge loop, encode, encode_batch, decode on a
-2 MB slice.
+"""Microbenchmarks (pytest-benchmark): train, merge loop, encode (GPT-2, cl100k, o200k),
+encode_batch, decode (from a list and from NumPy) on a 2 MB slice.
 
     pytest bench/ --benchmark-only
 """
@@ -40,6 +40,14 @@ def test_encode_batch_2mb_gpt2(benchmark, gpt2, corpus_text, threads):
     benchmark(gpt2.encode_batch, documents, num_threads=threads)
 
 
-def test_decode_2mb_gpt2(benchmark, gpt2, corpus_text):
-    ids = gpt2.encode(corpus_text)
+@pytest.mark.parametrize("source", ["list", "numpy"])
+def test_decode_2mb_gpt2(benchmark, gpt2, corpus_text, source):
+    ids = gpt2.encode(corpus_text) if source == "list" else gpt2.encode_to_numpy(corpus_text)
     assert benchmark(gpt2.decode, ids) == corpus_text
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_encode_2mb_tiktoken_vocabularies(benchmark, corpus_text, name):
+    tok = bpe.Tokenizer.from_pretrained(name)
+    tok.encode(corpus_text[:10000])
+    benchmark(tok.encode, corpus_text)
