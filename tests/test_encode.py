@@ -106,18 +106,14 @@ def test_ids_past_the_packed_range_use_a_pair_map():
     ids moved past it encode to the moved ids."""
     merges = merges_for(b"abc", 40, 3)
     small, vocab = table_from(merges)
-    rows = np.array([[a, b, c] for a, b, c in _rows(merges, vocab)], dtype=np.int32)
+    ids = {token: i for i, token in vocab.items()}
+    rows = np.array([(ids[a], ids[b], ids[a + b]) for a, b in merges], dtype=np.int32)
     moved = np.where(rows >= 256, rows + (1 << 21), rows).astype(np.int32)
     table = MergeTable(*np.ascontiguousarray(moved.T), np.arange(256, dtype=np.int32))
     assert not table.is_packed
     for piece in [b"abcabc", b"cababbbca" * 20, b"a"]:
         expected = [i + (1 << 21) if i >= 256 else i for i in small.encode_bytes(piece)]
         assert table.encode_bytes(piece) == expected
-
-
-def _rows(merges, vocab):
-    ids = {token: i for i, token in vocab.items()}
-    return [(ids[a], ids[b], ids[a + b]) for a, b in merges]
 
 
 @given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]), max_size=50))

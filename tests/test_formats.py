@@ -1,10 +1,12 @@
-"""GPT-2 file formats: the bytes-to-unicode table, reading, writing, errors."""
+"""File formats: the GPT-2 bytes-to-unicode table, reading, writing, errors; merges derived
+from tiktoken ranks encode as tiktoken does."""
 import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bpe
 from bpe.atomic import write_files
 from bpe.formats import (
     byte_to_char,
@@ -89,8 +91,6 @@ def test_merges_from_ranks_encode_as_tiktoken(data):
     random rank order: tiktoken and the merges derived from its ranks encode every text
     alike. A token often has several splits, all at its rank, leftmost first."""
     tiktoken = pytest.importorskip("tiktoken")
-    import bpe
-
     alphabet = data.draw(st.sampled_from(["ab", "abc"]))
     tokens = list(alphabet)
     for _ in range(data.draw(st.integers(1, 14))):
