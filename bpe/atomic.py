@@ -142,13 +142,15 @@ def commit_together(*files: AtomicFile) -> None:
 def _move_all(files) -> None:
     """Rename each finished file into place. A Ctrl-C meanwhile is let through only once
     all are moved, so it never leaves some files new and some old."""
+    moving = [f for f in files if f.tmp is not None]
     try:
-        for f in files:
-            if f.tmp is not None:
-                with naming(f.path):
-                    os.replace(f.tmp, f.path)
-                _pending.discard(f.tmp)
-                f.tmp = None
+        # (No test inside this loop: Python 3.13 leaves a jump that skips to the next turn
+        # outside the try, so a Ctrl-C that lands on it would escape the handler.)
+        for f in moving:
+            with naming(f.path):
+                os.replace(f.tmp, f.path)
+            _pending.discard(f.tmp)
+            f.tmp = None
     except KeyboardInterrupt:
         for f in files:
             if f.tmp is not None and not f.tmp.exists():  # moved just before the Ctrl-C
