@@ -173,6 +173,7 @@ def interrupt_at_every_step(run, modules, folder: Path, check) -> int:
             check()
         return False
 
+    runner(0)   # once through: Python 3.12 sends a code's opcode events from its next call
     stop_at = 1
     while runner(stop_at):
         stop_at += 1
