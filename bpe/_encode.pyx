@@ -1417,8 +1417,9 @@ cdef class TokenArena:
         return out.result(as_text, errors)
 
     def decode_list(self, list ids, bint as_text=False, str errors="replace"):
-        """decode for a list of Python ints, read in place (ints of one digit, as every id
-        is) without a NumPy copy."""
+        """decode for a list of Python ints, read in place without a NumPy copy: the id of
+        one of encode's pinned ints from its place in the block, without touching it; of
+        any other int of one digit (as every id is), from its digit."""
         cdef Py_ssize_t i, n = len(ids)
         cdef Output out = Output()
         cdef long long t

@@ -144,8 +144,8 @@ def _move_all(files) -> None:
     all are moved, so it never leaves some files new and some old."""
     moving = [f for f in files if f.tmp is not None]
     try:
-        # (No test inside this loop: Python 3.13 leaves a jump that skips to the next turn
-        # outside the try, so a Ctrl-C that lands on it would escape the handler.)
+        # (No `if` in this loop: on Python 3.13 the jump of such a test to the next turn
+        # lies outside the try, and a Ctrl-C landing on it would escape the handler.)
         for f in moving:
             with naming(f.path):
                 os.replace(f.tmp, f.path)
