@@ -1429,7 +1429,7 @@ cdef class TokenArena:
         cdef uint8_t* dst
         cdef uint8_t* stop                        # past it, dst has no room for a token
         cdef size_t block = <size_t>_int_block, block_bytes = <size_t>_block_ints << BPE_INT_SHIFT
-        cdef uint8_t length
+        cdef uint8_t* copied
         dst = out.room(out.data, 4 * n, &stop)   # about right for English; grows if not
         if dst == NULL:
             raise MemoryError("no memory for the decoded text")
@@ -1443,12 +1443,10 @@ cdef class TokenArena:
                 t = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
                 if overflow:
                     t = -1
-            if <unsigned long long>t < <unsigned long long>self.n_vocab:
-                length = self.short_length[t]
-                if length and dst + length <= stop:
-                    memcpy(dst, self.blocks + t * COPY, COPY)    # fixed size: no call
-                    dst += length
-                    continue
+            copied = _copy_short(self, <uint64_t>t, dst, stop)
+            if copied != NULL:
+                dst = copied
+                continue
             if t < 0 or t >= self.n_vocab or self.spans[t].length == ABSENT:
                 out.failed = 1
                 self.fail(out, <object>item, i)
@@ -1529,15 +1527,13 @@ cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Outp
     if dst == NULL:
         return n
     cdef uint64_t t
-    cdef uint8_t length
+    cdef uint8_t* copied
     for i in range(n):
         t = <uint64_t>ids[i]
-        if t < <uint64_t>arena.n_vocab:
-            length = arena.short_length[t]
-            if length and dst + length <= stop:   # (a local dst: no store-to-load chain)
-                memcpy(dst, arena.blocks + t * COPY, COPY)    # fixed size: no call
-                dst += length
-                continue
+        copied = _copy_short(arena, t, dst, stop)
+        if copied != NULL:                    # (a local dst: no store-to-load chain)
+            dst = copied
+            continue
         if t >= <uint64_t>arena.n_vocab or arena.spans[t].length == ABSENT:
             out.size = dst - out.data
             out.failed = 1
@@ -1550,6 +1546,20 @@ cdef Py_ssize_t _gather(TokenArena arena, const id_type* ids, Py_ssize_t n, Outp
         dst = _copy_token(arena, span, dst)
     out.size = dst - out.data
     return -1
+
+
+cdef inline uint8_t* _copy_short(TokenArena arena, uint64_t t, uint8_t* dst,
+                                 const uint8_t* stop) noexcept nogil:
+    """The common case of the gathers: id t is a token of up to COPY bytes, with room for
+    it before stop. Its block copied to dst, and past the copy; else NULL (the caller's
+    general path)."""
+    cdef uint8_t length
+    if t < <uint64_t>arena.n_vocab:
+        length = arena.short_length[t]
+        if length and dst + length <= stop:
+            memcpy(dst, arena.blocks + t * COPY, COPY)    # fixed size: no call
+            return dst + length
+    return NULL
 
 
 cdef inline uint8_t* _copy_token(TokenArena arena, TokenSpan span, uint8_t* dst) noexcept nogil:

@@ -45,23 +45,21 @@ cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
     return x
 
 
-cdef inline uint64_t _capacity(uint64_t expected) noexcept nogil:
-    """The power of two, 16 or more, that holds `expected` keys at most half full."""
+cdef inline void* _empty_table(uint64_t expected, size_t entry_size, uint64_t* mask) noexcept nogil:
+    """Entries for `expected` keys at most half full (a power of two, 16 or more), all
+    empty, with mask set to their number less one; NULL when out of memory."""
     cdef uint64_t capacity = 16
     while capacity < 2 * expected:
         capacity <<= 1
-    return capacity
+    mask[0] = capacity - 1
+    return table_alloc(capacity * entry_size, PAIRMAP_EMPTY_BYTE)
 
 
 cdef inline int pairmap_init(PairMap* m, uint64_t expected) noexcept nogil:
     """Allocate room for `expected` keys; 0 on success, -1 when out of memory."""
-    cdef uint64_t capacity = _capacity(expected)
-    m.entries = <PairEntry*>table_alloc(capacity * sizeof(PairEntry), PAIRMAP_EMPTY_BYTE)
-    if m.entries == NULL:
-        return -1
-    m.mask = capacity - 1
+    m.entries = <PairEntry*>_empty_table(expected, sizeof(PairEntry), &m.mask)
     m.size = 0
-    return 0
+    return 0 if m.entries != NULL else -1
 
 
 cdef inline void pairmap_free(PairMap* m) noexcept nogil:
@@ -136,12 +134,8 @@ cdef inline uint64_t packed_pair(uint32_t a, uint32_t b) noexcept nogil:
 
 cdef inline int packed_init(PackedPairs* m, uint64_t expected) noexcept nogil:
     """Allocate room for `expected` pairs (never more); 0 on success, -1 when out of memory."""
-    cdef uint64_t capacity = _capacity(expected)
-    m.entries = <uint64_t*>table_alloc(capacity * sizeof(uint64_t), PAIRMAP_EMPTY_BYTE)
-    if m.entries == NULL:
-        return -1
-    m.mask = capacity - 1
-    return 0
+    m.entries = <uint64_t*>_empty_table(expected, sizeof(uint64_t), &m.mask)
+    return 0 if m.entries != NULL else -1
 
 
 cdef inline void packed_free(PackedPairs* m) noexcept nogil:
