@@ -281,25 +281,21 @@ def tools_for(task: str) -> list[str]:
 
 
 def tree_rss_mb(root: int) -> float:
-    """The resident memory of a process and all its descendants, from /proc."""
-    parents, rss = {}, {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            statm = Path(f"/proc/{entry}/statm").read_text()
-        except OSError:
-            continue
-        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-        rss[int(entry)] = int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    tree, frontier = {root}, [root]
+    """The resident memory of a process and all its descendants, from /proc. It reads only
+    that tree's files (each thread's `children`), not every process's: the sampler shares
+    the machine with the run it measures, and a scan of all of /proc every 20 ms took a
+    tenth of a core from it."""
+    total, frontier = 0, [root]
     while frontier:
         pid = frontier.pop()
-        children = [c for c, p in parents.items() if p == pid and c not in tree]
-        tree.update(children)
-        frontier += children
-    return sum(rss.get(pid, 0) for pid in tree) / 2**20
+        try:
+            statm = Path(f"/proc/{pid}/statm").read_text()
+            for task in os.scandir(f"/proc/{pid}/task"):
+                frontier += map(int, Path(task.path, "children").read_text().split())
+        except OSError:         # it has just exited
+            continue
+        total += int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return total / 2**20
 
 
 def run_one(task: str, tool: str, args) -> dict | str:
