@@ -15,7 +15,8 @@ from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
-from bpe._pretokenize cimport byte_offset, char_count, next_piece
+from bpe._pretokenize cimport (PATTERN_GPT2, PieceWindow, byte_offset, char_count, gpt2_next,
+                               next_piece, no_window)
 
 cnp.import_array()
 
@@ -122,10 +123,15 @@ cdef class PieceCounter:
         cdef Py_ssize_t n, i = 0, j, byte_limit
         cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
         cdef int failed = 0
+        cdef PieceWindow window
+        no_window(&window)
         byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
         with nogil:
             while i < n:
-                j = next_piece(s, i, n, pattern_id)
+                if pattern_id == PATTERN_GPT2:
+                    j = gpt2_next(s, i, 0, n, &window)
+                else:
+                    j = next_piece(s, i, n, pattern_id)
                 if limit >= 0 and (j > byte_limit or j == n):
                     break
                 if self.add_piece(s + i, j - i, 1) != 0:

@@ -33,7 +33,8 @@ from bpe._pairmap cimport (PACKED_ID_BITS, PackedPairs, PairMap, packed_add, pac
                           packed_get, packed_init, packed_pair, pair_key, pairmap_free,
                           pairmap_get, pairmap_get_mixed, pairmap_init, pairmap_mix,
                           pairmap_put)
-from bpe._pretokenize cimport byte_offset, char_count, next_piece
+from bpe._pretokenize cimport (PATTERN_GPT2, PieceWindow, byte_offset, char_count, gpt2_next,
+                               next_piece, no_window)
 from bpe._utf8 cimport utf8_to_str, valid_utf8
 
 cnp.import_array()
@@ -686,6 +687,8 @@ cdef class MergeTable:
         cdef uint64_t mixed = pairmap_mix(key)
         cdef uint64_t spot = mixed >> self.present_shift
         cdef int64_t found
+        if self.packed.entries != NULL:      # its line comes in while the filter is read
+            __builtin_prefetch(&self.packed.entries[mixed & self.packed.mask])
         if not (self.present[spot >> 6] >> (spot & 63)) & 1:
             return INT64_MAX
         if self.packed.entries != NULL:
@@ -941,11 +944,16 @@ cdef class MergeTable:
         cdef CacheSlot* slots[BLOCK]
         cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0
         cdef int32_t* dst                      # out's end, kept here in the loop
+        cdef PieceWindow window
+        no_window(&window)
         while i < end:
             ends[0] = i
             count = 0
             while count < BLOCK and ends[count] < end:
-                j = next_piece(s, ends[count], end, pattern_id)
+                if pattern_id == PATTERN_GPT2:
+                    j = gpt2_next(s, ends[count], start, end, &window)
+                else:
+                    j = next_piece(s, ends[count], end, pattern_id)
                 n = j - ends[count]
                 if n <= CACHE_MAX_BYTES:
                     slots[count] = cache.slot_for(s + ends[count], n, s + end)

@@ -15,13 +15,19 @@ cdef extern from "Python.h":
 PATTERN_IDS = {"gpt2": PATTERN_GPT2, "cl100k": PATTERN_CL100K, "o200k": PATTERN_O200K}
 
 
-def pieces(str text, int pattern_id):
-    """The pieces of text under the named pattern (its id from PATTERN_IDS)."""
+def pieces(str text, int pattern_id, bint windows=True):
+    """The pieces of text under the named pattern (its id from PATTERN_IDS). windows=False
+    keeps GPT-2's matcher off the ASCII windows (gpt2_next), as on a machine without them."""
     cdef Py_ssize_t n, i = 0, j
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+    cdef PieceWindow window
+    no_window(&window)
     out = []
     while i < n:
-        j = next_piece(s, i, n, pattern_id)
+        if pattern_id == PATTERN_GPT2 and windows:
+            j = gpt2_next(s, i, 0, n, &window)
+        else:
+            j = next_piece(s, i, n, pattern_id)
         out.append(PyUnicode_DecodeUTF8(<const char*>s + i, j - i, NULL))
         i = j
     return out
@@ -51,12 +57,19 @@ cdef Py_ssize_t char_count(str text, const uint8_t* s, Py_ssize_t n_bytes) noexc
     return count
 
 
+def windows_work():
+    """Whether GPT-2's ASCII windows run here (SSE2, and the tables class ASCII as they do)."""
+    return BPE_PIECE_WINDOWS and bpe_ascii_as_windows()
+
+
 def count(str text, int pattern_id):
     """How many pieces text has (pre-tokenization alone, for benchmarks)."""
     cdef Py_ssize_t n, i = 0, n_pieces = 0
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
+    cdef PieceWindow window
+    no_window(&window)
     with nogil:
         while i < n:
-            i = next_piece(s, i, n, pattern_id)
+            i = gpt2_next(s, i, 0, n, &window) if pattern_id == PATTERN_GPT2 else next_piece(s, i, n, pattern_id)
             n_pieces += 1
     return n_pieces

@@ -2,6 +2,7 @@
 random strings biased toward the tricky classes, and every file under ../shared/data."""
 import gzip
 import lzma
+import platform
 
 import pytest
 import regex
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
-from bpe._pretokenize import PATTERN_IDS, pieces
+from bpe._pretokenize import PATTERN_IDS, pieces, windows_work
 
 from .conftest import SHARED_DATA
 from .strategies import texts
@@ -51,10 +52,68 @@ tricky_texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.characters(exclude
                         max_size=60).map("".join)
 
 
+@pytest.mark.parametrize("windows", [True, False])
 @pytest.mark.parametrize("name", NAMES)
 @given(text=st.one_of(tricky_texts, texts))
-def test_random_strings_equal_regex(name, text):
-    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
+def test_random_strings_equal_regex(name, windows, text):
+    assert pieces(text, PATTERN_IDS[name], windows) == regex_pieces(text, name)
+
+
+# GPT-2's matcher reads ASCII 48 bytes at a time (a window, with 8 bytes before it) and
+# finds the piece starts of all of it at once. Long ASCII texts of the bytes its rules turn
+# on (spaces before words, whitespace runs that give back their last character, contractions
+# and apostrophes that are not), with now and then a character past ASCII, which hands the
+# pieces near it to the byte-by-byte matcher and back.
+ASCII_PARTS = [" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "'", "''", "'s", "'S", "'t", "'d",
+               "'m", "'ll", "'lL", "'ve", "'re", "'r", "'v", "'l", "s", "t", "ll", "e", "word", "Word",
+               "x", "1", "23", ".", ",", "!?", "-", "\x00", "\x7f", "@", "[", "`", "{", "_"]
+PAST_ASCII = ["é", "\u00a0", "\u3000", "中", "😀", "\u0301", "\u0663"]
+ascii_texts = st.tuples(
+    st.integers(0, 70),
+    st.lists(st.one_of(st.sampled_from(ASCII_PARTS), st.sampled_from(ASCII_PARTS),
+                       st.sampled_from(ASCII_PARTS), st.sampled_from(PAST_ASCII)), max_size=150),
+).map(lambda t: "a" * t[0] + "".join(t[1]))
+
+
+@given(text=ascii_texts)
+def test_ascii_windows_equal_regex(text):
+    assert pieces(text, PATTERN_IDS["gpt2"]) == regex_pieces(text, "gpt2")
+    assert pieces(text, PATTERN_IDS["gpt2"], False) == regex_pieces(text, "gpt2")
+
+
+def test_ascii_windows_run_on_x86():
+    """The window tests above test windows: SSE2 is part of x86-64."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip(f"windows need SSE2; this machine is {platform.machine()}")
+    assert windows_work()
+
+
+def test_every_ascii_pair_in_context_equals_regex():
+    """Every two ASCII characters in ASCII contexts: alone (each string on its own), and
+    joined into one long text (the windows read it in place)."""
+    pairs = [chr(a) + chr(b) for a in range(128) for b in range(128)]
+    contexts = ["{}", "x{}", "{}y", " {}", "{} ", "'{}", "{}'s", "\n{}\n", "1{}"]
+    separators = [" ", "\n", "x", "1", "'", "  ", "\r\n", "!", "\t", ""]
+    pattern = regex.compile(bpe.PATTERNS["gpt2"])
+    wrong = [t for t in (c.format(p) for p in pairs[::7] for c in contexts)
+             if pieces(t, PATTERN_IDS["gpt2"]) != pattern.findall(t)]
+    assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:5]}"
+    text = "".join(c.format(p) + separators[k % len(separators)]
+                   for k, (p, c) in enumerate((p, c) for p in pairs for c in contexts))
+    got, expected = pieces(text, PATTERN_IDS["gpt2"]), pattern.findall(text)
+    if got != expected:
+        at = next(i for i, (g, e) in enumerate(zip(got, expected)) if g != e)
+        pytest.fail(f"piece {at}: native {got[at - 3:at + 3]!r} vs regex {expected[at - 3:at + 3]!r}")
+
+
+def test_every_short_ascii_string_equals_regex():
+    """Every string of up to 5 characters over the bytes the window rules turn on."""
+    alphabet = " \n'sle1.é"
+    texts, pattern = [""], regex.compile(bpe.PATTERNS["gpt2"])
+    for _ in range(5):
+        texts = [t + c for t in texts for c in alphabet]
+        wrong = [t for t in texts if pieces(t, PATTERN_IDS["gpt2"]) != pattern.findall(t)]
+        assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:5]}"
 
 
 def shared_texts():
