@@ -468,6 +468,12 @@ cdef inline bint _holds_key(const CacheSlot* slot, const uint8_t* text, Py_ssize
     and its length, compared without a branch on n."""
     cdef uint64_t low, high
     load_key(text, n, limit, &low, &high)
+    return _slot_key_is(slot, low, high, n)
+
+
+cdef inline bint _slot_key_is(const CacheSlot* slot, uint64_t low, uint64_t high,
+                              Py_ssize_t n) noexcept nogil:
+    """Whether the slot holds the piece of n <= KEY_BYTES bytes whose key is low, high."""
     return ((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
             | <uint64_t>(slot.n_bytes ^ n)) == 0
 
@@ -845,15 +851,15 @@ cdef class MergeTable:
             return self.merge_short(text, n, out)
         return self.merge_long(text, n, out)
 
-    cdef inline Py_ssize_t short_hit(self, const uint8_t* text, Py_ssize_t n,
-                                     const uint8_t* limit, int32_t* dst,
-                                     CacheSlot* slot) noexcept nogil:
+    cdef inline Py_ssize_t short_hit(self, uint64_t low, uint64_t high, Py_ssize_t n,
+                                     int32_t* dst, CacheSlot* slot) noexcept nogil:
         """The common case of encode_in_slot, for the encode loop to inline: a piece of
-        1..KEY_BYTES bytes whose ids are in its slot. Their number, written at dst (which
-        has room for CACHE_MAX_IDS), or -1 (encode_in_slot does the rest)."""
+        1..KEY_BYTES bytes (its key: load_key's low and high words) whose ids are in its
+        slot. Their number, written at dst (which has room for CACHE_MAX_IDS), or -1
+        (encode_in_slot does the rest)."""
         cdef uint32_t seen = bpe_slot_version(&slot.version)
         cdef Py_ssize_t m = slot.n_ids
-        if not _holds_key(slot, text, n, limit) or m == MANY_IDS:
+        if not _slot_key_is(slot, low, high, n) or m == MANY_IDS:
             return -1
         memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
         if not bpe_slot_unchanged(&slot.version, seen):
@@ -956,6 +962,8 @@ cdef class MergeTable:
         # of up to KEY_BYTES, one byte or sixteen, takes the same path: no branch on length.
         cdef Py_ssize_t ends[BLOCK + 1]
         cdef CacheSlot* slots[BLOCK]
+        cdef uint64_t lows[BLOCK]              # the keys (load_key) of pieces of up to
+        cdef uint64_t highs[BLOCK]             # KEY_BYTES, kept for the second loop
         cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0
         cdef int32_t* dst                      # out's end, kept here in the loop
         cdef PieceWindow window
@@ -969,8 +977,12 @@ cdef class MergeTable:
                 else:
                     j = next_piece(s, ends[count], end, pattern_id)
                 n = j - ends[count]
-                if n <= CACHE_MAX_BYTES:
-                    slots[count] = cache.slot_for(s + ends[count], n, s + end)
+                if n <= KEY_BYTES:
+                    load_key(s + ends[count], n, s + end, &lows[count], &highs[count])
+                    slots[count] = &cache.slots[hash_key(lows[count], highs[count]) & cache.mask]
+                    __builtin_prefetch(slots[count])
+                elif n <= CACHE_MAX_BYTES:
+                    slots[count] = &cache.slots[hash_bytes(s + ends[count], n) & cache.mask]
                     __builtin_prefetch(slots[count])
                 else:
                     slots[count] = NULL
@@ -984,7 +996,7 @@ cdef class MergeTable:
                     cache.hits += hits
                     return i
                 n = j - i
-                if n <= KEY_BYTES and (got := self.short_hit(s + i, n, s + end, dst, slots[k])) >= 0:
+                if n <= KEY_BYTES and (got := self.short_hit(lows[k], highs[k], n, dst, slots[k])) >= 0:
                     dst += got
                     hits += 1
                 else:
