@@ -322,7 +322,7 @@ cdef inline Py_ssize_t o200k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t en
 
 cdef extern from *:
     """
-    /* GPT-2's pieces of ASCII text, 48 bytes at a time (a PieceWindow), as a bitmap of
+    /* GPT-2's pieces of ASCII text, 54 bytes at a time (a PieceWindow), as a bitmap of
        where pieces start. Over ASCII the pattern's pieces start where the class (letter,
        number, whitespace, other) changes, with three exceptions, each decided by the
        bytes around it alone:
@@ -433,7 +433,7 @@ cdef extern from *:
             uint8_t a, b;                      /* past end: zero (the copy's) */
             at_quote &= at_quote - 1;
             if (q + 3 >= 64)
-                continue;                      /* only bits past the settled range change */
+                continue;                      /* it changes only bits past the settled 61 */
             a = p[q + 1];
             b = p[q + 2];
             if (a == 's' || a == 'd' || a == 'm' || a == 't')
@@ -447,8 +447,9 @@ cdef extern from *:
         }
         if (end - base < 64)
             starts |= 1ULL << (end - base);    /* the last piece ends at end */
+        /* settled: bits 8 to 61 (each rule reads at most 3 bytes before a bit, 1 after) */
         w->lo = lo;
-        w->hi = lo + 48 < end + 1 ? lo + 48 : end + 1;
+        w->hi = lo + 54 < end + 1 ? lo + 54 : end + 1;
         w->base = base;
         w->bits = starts & (~0ULL << 8) & ((1ULL << (w->hi - base)) - 1);
         return 1;

@@ -59,7 +59,7 @@ def test_random_strings_equal_regex(name, windows, text):
     assert pieces(text, PATTERN_IDS[name], windows) == regex_pieces(text, name)
 
 
-# GPT-2's matcher reads ASCII 48 bytes at a time (a window, with 8 bytes before it) and
+# GPT-2's matcher reads ASCII 54 bytes at a time (a window, with 8 bytes before it) and
 # finds the piece starts of all of it at once. Long ASCII texts of the bytes its rules turn
 # on (spaces before words, whitespace runs that give back their last character, contractions
 # and apostrophes that are not), with now and then a character past ASCII, which hands the
