@@ -3,7 +3,7 @@
 hash table keyed by their bytes, then out as a WordTable's arrays.
 
 No Python string is made per piece: the counter reads the UTF-8 of each settled stretch of
-text and walks its pieces with `next_piece`. The regex fallback (custom patterns) hands
+text and walks its pieces with `piece_end`. The regex fallback (custom patterns) hands
 lists of str pieces to `add` instead.
 """
 import numpy as np
@@ -15,8 +15,7 @@ from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
-from bpe._pretokenize cimport (PATTERN_GPT2, PieceWindow, byte_offset, char_count, gpt2_next,
-                               next_piece, no_window)
+from bpe._pretokenize cimport PieceWindow, byte_offset, char_count, no_window, piece_end
 
 cnp.import_array()
 
@@ -128,10 +127,7 @@ cdef class PieceCounter:
         byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
         with nogil:
             while i < n:
-                if pattern_id == PATTERN_GPT2:
-                    j = gpt2_next(s, i, 0, n, &window)
-                else:
-                    j = next_piece(s, i, n, pattern_id)
+                j = piece_end(s, i, 0, n, pattern_id, &window)
                 if limit >= 0 and (j > byte_limit or j == n):
                     break
                 if self.add_piece(s + i, j - i, 1) != 0:

@@ -33,8 +33,7 @@ from bpe._pairmap cimport (PACKED_ID_BITS, PackedPairs, PairMap, packed_add, pac
                           packed_get, packed_init, packed_pair, pair_key, pairmap_free,
                           pairmap_get, pairmap_get_mixed, pairmap_init, pairmap_mix,
                           pairmap_put)
-from bpe._pretokenize cimport (PATTERN_GPT2, PieceWindow, byte_offset, char_count, gpt2_next,
-                               next_piece, no_window)
+from bpe._pretokenize cimport PieceWindow, byte_offset, char_count, no_window, piece_end
 from bpe._utf8 cimport utf8_to_str, valid_utf8
 
 cnp.import_array()
@@ -972,10 +971,7 @@ cdef class MergeTable:
             ends[0] = i
             count = 0
             while count < BLOCK and ends[count] < end:
-                if pattern_id == PATTERN_GPT2:
-                    j = gpt2_next(s, ends[count], start, end, &window)
-                else:
-                    j = next_piece(s, ends[count], end, pattern_id)
+                j = piece_end(s, ends[count], start, end, pattern_id, &window)
                 n = j - ends[count]
                 if n <= KEY_BYTES:
                     load_key(s + ends[count], n, s + end, &lows[count], &highs[count])

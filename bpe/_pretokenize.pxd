@@ -6,6 +6,10 @@ cover every character, so pieces are back to back and a caller walks them with
 `while i < end: j = next_piece(...); ...; i = j`. Each function below follows one pattern's
 alternatives in order, backtracking only where the regex would.
 
+Callers walk with `piece_end`, the same with a PieceWindow: GPT-2's pieces of ASCII text
+(nearly all of English text and code) come from a bitmap of a window's piece starts, made
+54 bytes at a time (bpe_gpt2_window), and next_piece does the rest.
+
 Inline here so that the encode and count kernels compile the matcher into their loops.
 The text must be valid UTF-8 (it comes from a Python str).
 """
@@ -495,6 +499,15 @@ cdef inline Py_ssize_t next_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end
     if pattern == PATTERN_CL100K:
         return cl100k_piece(s, i, end)
     return o200k_piece(s, i, end)
+
+
+cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end,
+                                 int pattern, PieceWindow* w) noexcept nogil:
+    """next_piece for a piece start i of s[start:end]; GPT-2's through the ASCII windows
+    (w: no_window at the scan's start)."""
+    if pattern == PATTERN_GPT2:
+        return gpt2_next(s, i, start, end, w)
+    return next_piece(s, i, end, pattern)
 
 
 cdef Py_ssize_t byte_offset(str text, const uint8_t* s, Py_ssize_t n_bytes, Py_ssize_t n_chars) noexcept

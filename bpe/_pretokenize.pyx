@@ -24,10 +24,7 @@ def pieces(str text, int pattern_id, bint windows=True):
     no_window(&window)
     out = []
     while i < n:
-        if pattern_id == PATTERN_GPT2 and windows:
-            j = gpt2_next(s, i, 0, n, &window)
-        else:
-            j = next_piece(s, i, n, pattern_id)
+        j = piece_end(s, i, 0, n, pattern_id, &window) if windows else next_piece(s, i, n, pattern_id)
         out.append(PyUnicode_DecodeUTF8(<const char*>s + i, j - i, NULL))
         i = j
     return out
@@ -70,6 +67,6 @@ def count(str text, int pattern_id):
     no_window(&window)
     with nogil:
         while i < n:
-            i = gpt2_next(s, i, 0, n, &window) if pattern_id == PATTERN_GPT2 else next_piece(s, i, n, pattern_id)
+            i = piece_end(s, i, 0, n, pattern_id, &window)
             n_pieces += 1
     return n_pieces
