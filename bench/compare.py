@@ -284,7 +284,7 @@ def tree_rss_mb(root: int) -> float:
     """The resident memory of a process and all its descendants, from /proc. It reads only
     that tree's files (each thread's `children`), not every process's: the sampler shares
     the machine with the run it measures, and a scan of all of /proc every 20 ms took a
-    tenth of a core from it."""
+    share of a core from it that a 2-thread run felt."""
     total, frontier = 0, [root]
     while frontier:
         pid = frontier.pop()
