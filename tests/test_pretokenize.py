@@ -89,8 +89,8 @@ def test_ascii_windows_run_on_x86():
 
 
 def test_every_ascii_pair_in_context_equals_regex():
-    """Every two ASCII characters in ASCII contexts: alone (each string on its own), and
-    joined into one long text (the windows read it in place)."""
+    """Every two ASCII characters in ASCII contexts, joined into one long text (the windows
+    read it in place); and every seventh pair's strings on their own (through a copy)."""
     pairs = [chr(a) + chr(b) for a in range(128) for b in range(128)]
     contexts = ["{}", "x{}", "{}y", " {}", "{} ", "'{}", "{}'s", "\n{}\n", "1{}"]
     separators = [" ", "\n", "x", "1", "'", "  ", "\r\n", "!", "\t", ""]
