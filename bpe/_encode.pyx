@@ -58,15 +58,13 @@ cdef extern from *:
     /* Move a[from + 1 .. to) down by one: a few items, where a call to memmove (which
        compilers make of such a loop; the empty asm hides the index from them) costs more
        than the move. */
-    static inline void bpe_close_gap32(int32_t* a, Py_ssize_t from, Py_ssize_t to) {
-        for (Py_ssize_t i = from; i + 1 < to; i++) { __asm__("" : "+r"(i)); a[i] = a[i + 1]; }
-    }
-    static inline void bpe_close_gap64(int64_t* a, Py_ssize_t from, Py_ssize_t to) {
+    template <typename T>
+    static inline void bpe_close_gap(T* a, Py_ssize_t from, Py_ssize_t to) {
         for (Py_ssize_t i = from; i + 1 < to; i++) { __asm__("" : "+r"(i)); a[i] = a[i + 1]; }
     }
     """
-    void bpe_close_gap32(int32_t* a, Py_ssize_t start, Py_ssize_t end) nogil
-    void bpe_close_gap64(int64_t* a, Py_ssize_t start, Py_ssize_t end) nogil
+    void bpe_close_gap(int32_t* a, Py_ssize_t start, Py_ssize_t end) nogil
+    void bpe_close_gap(int64_t* a, Py_ssize_t start, Py_ssize_t end) nogil
 
 cdef extern from *:
     """
@@ -734,8 +732,8 @@ cdef class MergeTable:
             if low == INT64_MAX:
                 break
             out[best] = <int32_t>(low & 0xFFFFFFFFULL)
-            bpe_close_gap32(out, best + 1, m)
-            bpe_close_gap64(ranks, best + 1, m - 1)
+            bpe_close_gap(out, best + 1, m)
+            bpe_close_gap(ranks, best + 1, m - 1)
             m -= 1
             if best > 0:
                 ranks[best - 1] = self.rank_of(out[best - 1], out[best])
@@ -973,6 +971,8 @@ cdef class MergeTable:
             while count < BLOCK and ends[count] < end:
                 j = piece_end(s, ends[count], start, end, pattern_id, &window)
                 n = j - ends[count]
+                # cache.slot_for written out, keeping the key: a call to it that handed the
+                # key back through pointers measured slower in this loop.
                 if n <= KEY_BYTES:
                     load_key(s + ends[count], n, s + end, &lows[count], &highs[count])
                     slots[count] = &cache.slots[hash_key(lows[count], highs[count]) & cache.mask]
