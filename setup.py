@@ -18,26 +18,28 @@ HERE = Path(__file__).parent
 
 
 def write_unicode_tables() -> None:
-    """Generate bpe/_unicode_tables.h from the `regex` module installed for the build, so
+    """Generate bpe/include/bpe_unicode_tables.h from the `regex` module installed for the build, so
     the native pre-tokenizer's character classes are that version's, code point by code
     point (pip installs the same latest `regex` for the build and for the package)."""
     spec = importlib.util.spec_from_file_location("_gen_unicode", HERE / "bpe" / "_gen_unicode.py")
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
-    target = HERE / "bpe" / "_unicode_tables.h"
+    target = HERE / "bpe" / "include" / "bpe_unicode_tables.h"
     text = generator.render()
     if not target.exists() or target.read_text(encoding="ascii") != text:
         target.write_text(text, encoding="ascii")
 
 
 write_unicode_tables()
-KERNELS = ["_pretokenize", "_count", "_merge", "_encode"]
+# One extension per kernel module; their C lives in bpe/include.
+KERNELS = ["_pretokenize", "_count", "_merge", "_utf8", "_ids", "_piece_cache", "_merge_table",
+           "_encode", "_decode"]
 
 extensions = [
     Extension(
         f"bpe.{name}",
         [f"bpe/{name}.pyx"],
-        include_dirs=[numpy.get_include(), "bpe"],
+        include_dirs=[numpy.get_include(), "bpe/include"],
         language="c++",
         extra_compile_args=["-O3", "-std=c++17"] + (["-O0", "-g"] if DEBUG else []),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

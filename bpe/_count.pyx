@@ -22,40 +22,7 @@ cnp.import_array()
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
 
-cdef extern from *:
-    """
-    #include <vector>
-    // The counter's growth, reporting running out of memory (-1, nothing changed) instead
-    // of throwing: it runs without the GIL in functions that cannot raise.
-    static int bpe_append_piece(std::vector<uint8_t>& text, std::vector<int64_t>& starts,
-                                std::vector<int64_t>& counts, std::vector<uint64_t>& hashes,
-                                const uint8_t* s, Py_ssize_t n, int64_t count,
-                                uint64_t h) noexcept {
-        size_t n_text = text.size(), n_pieces = counts.size();
-        try {
-            text.insert(text.end(), s, s + n);
-            starts.push_back((int64_t)text.size());
-            counts.push_back(count);
-            hashes.push_back(h);
-            return 0;
-        } catch (...) {
-            text.resize(n_text);
-            starts.resize(n_pieces + 1);
-            counts.resize(n_pieces);
-            hashes.resize(n_pieces);
-            return -1;
-        }
-    }
-    static int bpe_empty_slots(std::vector<int32_t>& slots, size_t n) noexcept {
-        try {
-            std::vector<int32_t> fresh(n, -1);
-            slots.swap(fresh);
-            return 0;
-        } catch (...) {
-            return -1;
-        }
-    }
-    """
+cdef extern from "bpe_vectors.h" nogil:
     int bpe_append_piece(vector[uint8_t]& text, vector[int64_t]& starts, vector[int64_t]& counts,
                          vector[uint64_t]& hashes, const uint8_t* s, Py_ssize_t n,
                          int64_t count, uint64_t h) nogil

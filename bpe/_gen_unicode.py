@@ -1,4 +1,4 @@
-"""Generate bpe/_unicode_tables.h: the character classes of the native pre-tokenizer.
+"""Generate bpe/include/bpe_unicode_tables.h: the character classes of the native pre-tokenizer.
 
 setup.py runs this at build time (`python -m bpe._gen_unicode` does it by hand). Every class
 is computed by asking the installed `regex` module about every code point, so the native
@@ -81,6 +81,6 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    target = Path(__file__).with_name("_unicode_tables.h")
+    target = Path(__file__).parent / "include" / "bpe_unicode_tables.h"
     target.write_text(render(), encoding="ascii")
     print(f"wrote {target}", file=sys.stderr)

@@ -1,25 +1,10 @@
-"""A fast hash of short byte strings (pieces), shared by the piece cache and the counter."""
+"""A fast hash of short byte strings (pieces), shared by the piece cache and the counter.
+
+Inline here: the encode and count loops hash every piece, and compile these into them."""
 from libc.stdint cimport uint32_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 
-cdef extern from *:
-    """
-    /* bpe_low_mask[n], bpe_high_mask[n]: the bits of the first n bytes (n <= 16) of two
-       words loaded from 16 bytes, on a little-endian machine (elsewhere load_key copies). */
-    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    #define BPE_KEY_LOADS 1
-    #else
-    #define BPE_KEY_LOADS 0
-    #endif
-    #define BPE_BYTES(k) ((k) >= 8 ? ~0ULL : ((1ULL << (8 * (k))) - 1))
-    static const unsigned long long bpe_low_mask[17] = {
-        BPE_BYTES(0), BPE_BYTES(1), BPE_BYTES(2), BPE_BYTES(3), BPE_BYTES(4), BPE_BYTES(5),
-        BPE_BYTES(6), BPE_BYTES(7), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8),
-        BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8), BPE_BYTES(8)};
-    static const unsigned long long bpe_high_mask[17] = {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, BPE_BYTES(1), BPE_BYTES(2), BPE_BYTES(3), BPE_BYTES(4),
-        BPE_BYTES(5), BPE_BYTES(6), BPE_BYTES(7), BPE_BYTES(8)};
-    """
+cdef extern from "bpe_hashing.h" nogil:
     bint BPE_KEY_LOADS
     const uint64_t bpe_low_mask[17]
     const uint64_t bpe_high_mask[17]

@@ -25,17 +25,7 @@ from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_
 
 cnp.import_array()
 
-cdef extern from *:
-    """
-    #include <vector>
-    // push_back that reports running out of memory (-1) instead of throwing: the loop
-    // runs without the GIL in functions that cannot raise, so the failure is passed up
-    // and merge_words raises MemoryError.
-    template <typename T>
-    static inline int bpe_push(std::vector<T>& v, const T& x) noexcept {
-        try { v.push_back(x); return 0; } catch (...) { return -1; }
-    }
-    """
+cdef extern from "bpe_vectors.h" nogil:
     int bpe_push[T](vector[T]& v, T x) nogil
 
 

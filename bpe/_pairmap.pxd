@@ -10,6 +10,9 @@ piece cache; a pair is found by masking, with no second load.
 
 Both: linear probing over a power-of-two table kept at most half full; all ones marks an
 empty slot (no real pair packs to it). No deletion: no kernel needs it.
+
+Inline here: the training merge loop and the encode merge table probe them for every pair,
+and compile them into their loops.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free

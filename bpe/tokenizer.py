@@ -1,7 +1,7 @@
 """Tokenizer: the user-facing encode/decode class over the native kernels.
 
-The class checks its inputs and holds the tables; the work happens in `bpe._encode`
-(per-piece BPE with a piece cache, the decode arena) after `bpe.patterns.Pretokenizer` has
+The class checks its inputs and holds the tables; the work happens in the kernels
+(`bpe._encode`'s loops over the piece cache and merge table, `bpe._decode`) after `bpe.patterns.Pretokenizer` has
 cut the text. The constructor and `from_files` follow the Stanford CS336 interface; the rest
 follows tiktoken (`encode(..., allowed_special=, disallowed_special=)`, `encode_ordinary`,
 `encode_batch`, `decode_single_token_bytes`, `eot_token`, ...), so code written for either
@@ -23,16 +23,18 @@ from typing import Literal
 
 import numpy as np
 
+from bpe._decode import TokenArena
 from bpe._encode import (
-    IdBuffer,
-    MergeTable,
-    PieceCache,
-    PieceSlots,
     Specials,
-    TokenArena,
-    pinned_ints,
-    track_lists,
+    encode_ordinary,
+    encode_pieces,
+    encode_str,
+    encode_strs,
+    encode_utf8,
 )
+from bpe._ids import IdBuffer, pinned_ints, track_lists
+from bpe._merge_table import MergeTable
+from bpe._piece_cache import PieceCache, PieceSlots
 from bpe.atomic import write_files
 from bpe.formats import (
     merges_from_ranks,
@@ -89,7 +91,7 @@ class Tokenizer:
         self.special_ids = _special_ids(special_tokens, self.vocab, token_ids)
         self.special_tokens = list(self.special_ids)
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
-        self._kernel_specials: dict[Pretokenizer, Specials] = {}   # for MergeTable.encode_whole
+        self._kernel_specials: dict[Pretokenizer, Specials] = {}   # for encode_str
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
 
         self._merge_ids = _merge_ids(self.merges, token_ids)
@@ -241,8 +243,8 @@ class Tokenizer:
             if pre.native_id is None:
                 return [self._encode_buffer(text, pre).to_list(self._ints) for text in part]
             with self._borrowed_cache() as cache:       # one GIL-free call for the slice
-                lists = self._table.encode_many(part, pre.native_id, cache,
-                                                self._specials(pre), self._ints)
+                lists = encode_strs(self._table, part, pre.native_id, cache,
+                                    self._specials(pre), self._ints)
             for k, ids in enumerate(lists):
                 if ids is None:         # lone surrogates (as encode does them), or not a str
                     text = part[k]
@@ -260,7 +262,7 @@ class Tokenizer:
                                   4 * num_threads)
             parts = _thread_pool(num_threads).map(encode_slice, [texts[a:b] for a, b in bounds])
             result = [ids for part in parts for ids in part]
-        track_lists(result)         # encode_many's lists, untracked while the batch was made
+        track_lists(result)         # encode_strs' lists, untracked while the batch was made
         return result
 
     def encode_file(self, paths, out: str | os.PathLike = "ids.npy", workers: int | None = None,
@@ -294,7 +296,7 @@ class Tokenizer:
             return
         # A native pattern: one call does it all (special tokens, pieces, merges), GIL-free.
         with self._borrowed_cache() as cache:
-            self._table.encode_whole(text, pre.native_id, out, cache, self._specials(pre))
+            encode_str(self._table, text, pre.native_id, out, cache, self._specials(pre))
 
     @contextmanager
     def _borrowed_cache(self) -> Iterator[PieceCache]:
@@ -341,7 +343,7 @@ class Tokenizer:
             return None
         out = IdBuffer()
         with self._borrowed_cache() as cache:
-            if not self._table.encode_utf8(data, pre.native_id, out, cache, self._specials(pre)):
+            if not encode_utf8(self._table, data, pre.native_id, out, cache, self._specials(pre)):
                 return None
         return self._to_numpy(out)
 
@@ -557,10 +559,10 @@ class _EncodeSink:
         self.table, self.out, self.cache, self.special_ids = table, out, cache, special_ids
 
     def native(self, text: str, limit: int, pattern_id: int) -> int:
-        return self.table.encode_text(text, limit, pattern_id, self.out, self.cache)
+        return encode_ordinary(self.table, text, limit, pattern_id, self.out, self.cache)
 
     def pieces(self, pieces: list[str]) -> None:
-        self.table.encode_pieces(pieces, self.out, self.cache)
+        encode_pieces(self.table, pieces, self.out, self.cache)
 
     def special(self, token: str) -> None:
         self.out.append(self.special_ids[token])

@@ -14,10 +14,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bpe import GPT2_PATTERN
-from bpe.formats import merges_from_ranks
-from bpe._encode import SHORT_PIECE_BYTES as SHORT_PIECE
-from bpe._encode import IdBuffer, MergeTable, PieceCache, PieceSlots, TokenArena, pinned_ints
+from bpe._decode import TokenArena
+from bpe._encode import encode_ordinary, encode_pieces
+from bpe._ids import IdBuffer, pinned_ints
+from bpe._merge_table import SHORT_PIECE_BYTES as SHORT_PIECE
+from bpe._merge_table import MergeTable
+from bpe._piece_cache import PieceCache, PieceSlots
 from bpe._pretokenize import PATTERN_IDS
+from bpe.formats import merges_from_ranks
 
 from . import reference
 
@@ -74,20 +78,22 @@ def test_pieces_equal_reference_both_algorithms(pack, splits, seed, piece):
         vocab, merges = every_split(merges)
     table, vocab = table_from(merges, pack, vocab)
     expected = reference.encode(piece.decode(), vocab, merges, [], pattern=r"(?s).+")
-    assert table.encode_bytes(piece) == expected
+    assert table.encode_piece(piece) == expected
     # the same piece padded past the short limit runs the heap algorithm
     long_piece = piece * (SHORT_PIECE // len(piece) + 2)
-    assert table.encode_bytes(long_piece) == reference.encode(long_piece.decode(), vocab, merges, [], pattern=r"(?s).+")
+    expected = reference.encode(long_piece.decode(), vocab, merges, [], pattern=r"(?s).+")
+    assert table.encode_piece(long_piece) == expected
 
 
-@given(st.integers(0, 2**32 - 1), st.binary(min_size=1, max_size=200).map(lambda b: bytes(97 + x % 6 for x in b)))
+@given(st.integers(0, 2**32 - 1),
+       st.binary(min_size=1, max_size=200).map(lambda b: bytes(97 + x % 6 for x in b)))
 def test_pieces_cut_where_no_merge_joins(seed, piece):
     """Few merges over six letters leave many byte pairs that no merge joins: pieces are cut
     there and encoded part by part, with the reference's ids."""
     merges = merges_for(b"abcdef", 12, seed)
     table, vocab = table_from(merges)
     expected = reference.encode(piece.decode(), vocab, merges, [], pattern=r"(?s).+")
-    assert table.encode_bytes(piece) == expected
+    assert table.encode_piece(piece) == expected
 
 
 def test_pieces_uncut_when_a_merge_comes_before_its_token():
@@ -97,8 +103,8 @@ def test_pieces_uncut_when_a_merge_comes_before_its_token():
     table = MergeTable(np.array([256, 97], dtype=np.int32), np.array([99, 98], dtype=np.int32),
                        np.array([257, 256], dtype=np.int32), np.arange(256, dtype=np.int32))
     assert not table.is_packed
-    assert table.encode_bytes(b"abc") == [257]
-    assert table.encode_bytes(b"xabcabc") == [120, 257, 257]
+    assert table.encode_piece(b"abc") == [257]
+    assert table.encode_piece(b"xabcabc") == [120, 257, 257]
 
 
 def test_ids_past_the_packed_range_use_a_pair_map():
@@ -112,28 +118,30 @@ def test_ids_past_the_packed_range_use_a_pair_map():
     table = MergeTable(*np.ascontiguousarray(moved.T), np.arange(256, dtype=np.int32))
     assert not table.is_packed
     for piece in [b"abcabc", b"cababbbca" * 20, b"a"]:
-        expected = [i + (1 << 21) if i >= 256 else i for i in small.encode_bytes(piece)]
-        assert table.encode_bytes(piece) == expected
+        expected = [i + (1 << 21) if i >= 256 else i for i in small.encode_piece(piece)]
+        assert table.encode_piece(piece) == expected
 
 
-@given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]), max_size=50))
+@given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]),
+                max_size=50))
 def test_cache_is_transparent(pieces):
     table, _ = table_from(merges_for(b"abc", 30, 7))
     cache, out = PieceCache(), IdBuffer()
-    table.encode_pieces(pieces, out, cache)
-    table.encode_pieces(pieces, out, cache)  # second time: from the cache
-    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    encode_pieces(table, pieces, out, cache)
+    encode_pieces(table, pieces, out, cache)  # second time: from the cache
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
     assert out.to_numpy().tolist() == expected * 2
 
 
-@given(st.lists(st.text("abc", min_size=9, max_size=26), min_size=1, max_size=20), st.integers(0, 3))
+@given(st.lists(st.text("abc", min_size=9, max_size=26), min_size=1, max_size=20),
+       st.integers(0, 3))
 def test_short_pieces_with_many_ids_are_cached_transparently(pieces, n_merges):
     """Pieces of at most 26 bytes with more than 8 ids keep them in the long-piece cache."""
     table, _ = table_from(merges_for(b"abc", n_merges, 11))
     cache, out = PieceCache(), IdBuffer()
     for _ in range(3):
-        table.encode_pieces(pieces, out, cache)
-    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+        encode_pieces(table, pieces, out, cache)
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
     assert out.to_numpy().tolist() == expected * 3
 
 
@@ -147,9 +155,9 @@ def test_pieces_in_one_slot_are_told_apart_by_length(text):
     table, _ = table_from(merges_for(b"ab\x00 -", 40, 2))
     cache, out = PieceCache(PieceSlots(0)), IdBuffer()
     for _ in range(2):
-        table.encode_text(text, -1, PATTERN_IDS["gpt2"], out, cache)
+        encode_ordinary(table, text, -1, PATTERN_IDS["gpt2"], out, cache)
     pieces = regex.findall(GPT2_PATTERN, text)
-    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
     assert out.to_numpy().tolist() == expected * 2
 
 
@@ -191,7 +199,8 @@ def test_ints_of_an_older_block_stay_alive():
     process, where the first block is as small as asked."""
     script = r"""
 import gc
-from bpe._encode import TokenArena, pinned_ints
+from bpe._decode import TokenArena
+from bpe._ids import pinned_ints
 old = pinned_ints(300)
 ids = [old[k] for k in (5, 299, 0)]
 new = pinned_ints(301)
@@ -206,19 +215,20 @@ assert arena.decode_list([new[5], old[5], 5, new[299], old[299]]) == b"\x05" * 3
 assert pinned_ints(600)[300] is new[300] and pinned_ints(299)[5] is new[5]
 print("ok")
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
 
 
 def test_encode_pieces_rejects_non_str():
     table, _ = table_from([])
     with pytest.raises(TypeError, match="piece 1 is bytes"):
-        table.encode_pieces(["a", b"b"], IdBuffer(), PieceCache())
+        encode_pieces(table, ["a", b"b"], IdBuffer(), PieceCache())
 
 
 def test_repeated_merge_keeps_first_rank():
     table, _ = table_from([(b"a", b"b"), (b"b", b"c"), (b"a", b"b")])
-    assert table.encode_bytes(b"abc") == [256, 99]
+    assert table.encode_piece(b"abc") == [256, 99]
 
 
 @given(st.lists(st.one_of(st.binary(max_size=5), st.binary(min_size=15, max_size=40)),
@@ -285,15 +295,17 @@ def check_decode_to_str(data: bytes, errors: str) -> None:
 
 
 @pytest.mark.parametrize("broken", BROKEN_UTF8)
-@pytest.mark.parametrize("before, after", [(b"", b""), (b"abcdefg", b"h" * 9), (b"\xc3\xa9", b"\xe4\xb8\xad"),
+@pytest.mark.parametrize("before, after", [(b"", b""), (b"abcdefg", b"h" * 9),
+                                           (b"\xc3\xa9", b"\xe4\xb8\xad"),
                                            (b"\xf0\x9f\x98\x80" * 3, b"z")])
 def test_decode_to_str_of_broken_utf8_equals_python(broken, before, after):
     for errors in ["replace", "strict", "ignore"]:
         check_decode_to_str(before + broken + after, errors)
 
 
-@pytest.mark.parametrize("text", ["\U0001f600 " + "abc\u00e9 " * 200_000,     # past 1 MB of
-                                  "\u4e2d" * 600_000, "\u00e9" * 1_100_000])  # characters: huge pages
+@pytest.mark.parametrize("text", ["\U0001f600 " + "abc\u00e9 " * 200_000,  # past 1 MB of
+                                  "\u4e2d" * 600_000,  # characters: huge pages
+                                  "\u00e9" * 1_100_000])
 def test_decode_to_a_big_str(text):
     data = text.encode()
     assert BYTE_ARENA.decode(np.frombuffer(data, dtype=np.uint8).astype(np.uint16), True) == text
@@ -304,9 +316,9 @@ def test_long_piece_cache_is_transparent():
     table, _ = table_from(merges_for(b"abc", 30, 11))
     pieces = ["abc" * 10, "cab" * 40, "abc" * 10, "b" * 5000, "b" * 5000, "ab" * 12]
     cache, out = PieceCache(), IdBuffer()
-    table.encode_pieces(pieces, out, cache)
-    table.encode_pieces(pieces, out, cache)
-    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    encode_pieces(table, pieces, out, cache)
+    encode_pieces(table, pieces, out, cache)
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
     assert out.to_numpy().tolist() == expected * 2
     assert cache.hits >= 5  # repeats of the 30-byte and 120-byte pieces hit
 
@@ -318,7 +330,7 @@ def test_shared_slots_stay_exact_under_threads():
     table, _ = table_from(merges_for(b"abc", 80, 5))
     rng = np.random.default_rng(3)
     pieces = ["".join(rng.choice(list("abc"), size=int(rng.integers(3, 27)))) for _ in range(3000)]
-    expected = [i for p in pieces for i in table.encode_bytes(p.encode())]
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
     slots = PieceSlots(2)
     wrong, hits = [], []
 
@@ -326,7 +338,7 @@ def test_shared_slots_stay_exact_under_threads():
         cache = PieceCache(slots)
         for _ in range(60):
             out = IdBuffer()
-            table.encode_pieces(pieces, out, cache)      # without the GIL
+            encode_pieces(table, pieces, out, cache)      # without the GIL
             if out.to_numpy().tolist() != expected:
                 wrong.append(out.to_numpy().tolist())
         hits.append(cache.hits)

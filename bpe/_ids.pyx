@@ -1,0 +1,206 @@
+# cython: language_level=3
+"""Ids on their way out of the encode kernels: the growable id buffer, and the int objects
+that encode's lists share.
+
+- IdBuffer: a growable int32 array the encode kernels append to, turned into a NumPy array
+  or a list of ints at the end.
+- PinnedInts: the ints 0..n-1, side by side in one block as CPython keeps its own small
+  ints, pinned (include/bpe_ints.h), so that a list holds them without counting references
+  and is filled without the GIL (`fill_lists`). decode reads the id of such an int from its
+  address (`pinned_block`).
+- track_lists: hands encode_strs' lists to the garbage collector once a batch is made.
+"""
+import numpy as np
+
+cimport cython
+from cpython.list cimport PyList_New
+from libc.stdint cimport int32_t, uint16_t
+from libc.stdlib cimport free
+from libc.string cimport memcpy, memset
+from libcpp.vector cimport vector
+
+from bpe._memory cimport buffer_reserve, table_alloc
+
+cdef extern from "Python.h":
+    ctypedef struct PyObject
+    PyObject** PySequence_Fast_ITEMS(object items)
+    void PyObject_GC_Track(object op)
+    bint PyObject_GC_IsTracked(object op)
+
+cdef extern from "bpe_ints.h" nogil:
+    enum: BPE_INT_SHIFT
+    void bpe_pin(PyObject* value)
+    int bpe_gather_ints(const int32_t* ids, size_t n, char* block, size_t m, PyObject** items)
+
+cdef extern from "bpe_spare.h" nogil:
+    enum: BPE_SPARE_IDS
+    void* bpe_take_spare(int kind, size_t* capacity)
+    void bpe_give_spare(int kind, void* data, size_t capacity)
+
+
+@cython.final
+cdef class IdBuffer:
+    """A growable int32 array the encode kernels write ids into. Its memory comes from,
+    and goes back to, the thread's spare (include/bpe_spare.h).
+
+    Attributes: data (the ids), size (how many), capacity (room, in ids).
+    Thread-safety: one thread at a time."""
+
+    def __dealloc__(self):
+        if self.data != NULL:
+            bpe_give_spare(BPE_SPARE_IDS, self.data, self.capacity * sizeof(int32_t))
+
+    cdef int reserve(self, size_t extra) noexcept nogil:
+        """Room for `extra` more ids; 0 on success, -1 when out of memory."""
+        cdef size_t capacity
+        cdef void* data
+        if self.data == NULL:                  # first use: the thread's spare, if any
+            self.data = <int32_t*>bpe_take_spare(BPE_SPARE_IDS, &capacity)
+            self.capacity = capacity // sizeof(int32_t)
+        if self.size + extra <= self.capacity:
+            return 0
+        data, capacity = self.data, self.capacity * sizeof(int32_t)
+        if buffer_reserve(&data, &capacity, self.size * sizeof(int32_t),
+                          (self.size + extra) * sizeof(int32_t)) != 0:
+            return -1
+        self.data, self.capacity = <int32_t*>data, capacity // sizeof(int32_t)
+        return 0
+
+    def append(self, int32_t token_id):
+        if self.reserve(1) != 0:
+            raise MemoryError("no memory for more ids")
+        self.data[self.size] = token_id
+        self.size += 1
+
+    def __len__(self):
+        return self.size
+
+    def to_numpy(self, bint small=False):
+        """The ids as int32, or as uint16 when `small` (the caller knows they fit)."""
+        cdef size_t k, n = self.size
+        cdef int32_t[::1] wide
+        cdef uint16_t[::1] narrow
+        if small:
+            out = np.empty(n, dtype=np.uint16)
+            narrow = out
+            with nogil:
+                for k in range(n):
+                    narrow[k] = <uint16_t>self.data[k]
+            return out
+        out = np.empty(n, dtype=np.int32)
+        wide = out
+        if n:
+            with nogil:
+                memcpy(&wide[0], self.data, n * sizeof(int32_t))
+        return out
+
+    def to_list(self, ints):
+        """The ids as a list of Python ints, each one the shared object ints[id], so that
+        no int is made and no reference counted (see PinnedInts); the list is filled
+        without the GIL: several times faster than NumPy's tolist."""
+        cdef Py_ssize_t end = self.size
+        cdef char keep = 0
+        result = PyList_New(end)
+        fill_lists([result], self.data, &end, &keep, ints)
+        return result
+
+    def clear(self):
+        self.size = 0
+
+
+cdef char* _int_block = NULL       # the pinned ints 0.._block_ints-1; an older, smaller
+cdef Py_ssize_t _block_ints = 0    # block is kept (lists may hold its ints), never freed
+
+
+@cython.final
+cdef class PinnedInts:
+    """The ints 0..n-1 for encode's lists (made by pinned_ints), side by side in one block
+    as CPython keeps its own small ints: id k at k << BPE_INT_SHIFT, each a byte copy of
+    the int Python makes, pinned, so that a list holds them without counting references.
+
+    Attributes: block (the ints), n (how many this table uses).
+    Thread-safety: read-only once made; every table of a process shares the latest block,
+    and blocks are never freed, as small ints are not."""
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, Py_ssize_t k):
+        if not 0 <= k < self.n:
+            raise IndexError(f"int {k} is not in a table of {self.n}")
+        return <object><PyObject*>(self.block + (k << BPE_INT_SHIFT))
+
+
+def pinned_ints(Py_ssize_t n):
+    """A PinnedInts of the ints 0..n-1 (a new block when the latest is too small: at least
+    twice its size, so that growing vocabularies make few)."""
+    global _int_block, _block_ints
+    cdef Py_ssize_t k, size, nbytes
+    cdef char* block
+    cdef object value
+    if n > _block_ints:
+        size = max(n, 2 * _block_ints)
+        block = <char*>table_alloc(<size_t>size << BPE_INT_SHIFT, 0)
+        if block == NULL:
+            raise MemoryError(f"no memory for {size} ints")
+        for k in range(size):
+            value = k
+            nbytes = value.__sizeof__()
+            if nbytes > (1 << BPE_INT_SHIFT):
+                free(block)
+                raise OverflowError(f"the int {k} takes {nbytes} bytes, more than {1 << BPE_INT_SHIFT}")
+            memcpy(block + (k << BPE_INT_SHIFT), <PyObject*>value, nbytes)
+            bpe_pin(<PyObject*>(block + (k << BPE_INT_SHIFT)))
+        _int_block, _block_ints = block, size
+    cdef PinnedInts ints = PinnedInts.__new__(PinnedInts)
+    ints.block, ints.n = _int_block, n
+    return ints
+
+
+cdef char* pinned_block(size_t* n_bytes) noexcept nogil:
+    """The latest block of pinned ints and its size in bytes (an int's id is its offset
+    >> BPE_INT_SHIFT); NULL and 0 before the first."""
+    n_bytes[0] = <size_t>_block_ints << BPE_INT_SHIFT
+    return _int_block
+
+
+def track_lists(list lists):
+    """Have the garbage collector track the lists not yet tracked (encode_strs').
+
+    A batch makes a list per text, and every few hundred new lists the collector walks the
+    young ones, each item of each: a tenth of a batch's time in a profile, under the GIL,
+    while the lists were made tracked. A list of ints being built is in no cycle; it is
+    tracked before the caller sees it, as any list is."""
+    for item in lists:
+        if type(item) is list and not PyObject_GC_IsTracked(item):
+            PyObject_GC_Track(item)
+
+
+cdef fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const char* skipped,
+                object ints):
+    """Fill lists[k] (made empty of items by PyList_New) with ints[id] for the ids in
+    [ends[k - 1], ends[k]), as IdBuffer.to_list does, without the GIL."""
+    if type(ints) is not PinnedInts:
+        raise TypeError(f"ints must be a PinnedInts (see pinned_ints), got {type(ints).__name__}")
+    cdef Py_ssize_t k, n = len(lists), m = (<PinnedInts>ints).n, start = 0
+    cdef char* block = (<PinnedInts>ints).block
+    cdef vector[PyObject**] items
+    cdef int status = 0
+    items.resize(n)
+    for k in range(n):
+        if not skipped[k]:
+            items[k] = PySequence_Fast_ITEMS(lists[k])
+    with nogil:
+        for k in range(n):
+            if not skipped[k]:
+                status = bpe_gather_ints(ids + start, ends[k] - start, block, m, items[k])
+                if status != 0:
+                    break
+            start = ends[k]
+    if status != 0:
+        start = 0
+        for k in range(n):                     # uncounted: not ours to drop
+            if not skipped[k]:
+                memset(items[k], 0, (ends[k] - start) * sizeof(PyObject*))
+            start = ends[k]
+        raise ValueError(f"an id has no int in a table of {m}")

@@ -1,0 +1,57 @@
+/* The int objects of encode's lists, and reading ints in place for decode.
+
+   Encode's lists hold the ints of a PinnedInts block (bpe/_ids.pyx): one block of int
+   objects, id k at k << BPE_INT_SHIFT, each pinned with a reference count no list can bring
+   down to zero (on Python 3.12+ it reads as immortal). A list then takes references without
+   counting them, so it can be filled without the GIL; and decode reads the id of such an
+   int from its address. */
+#ifndef BPE_INTS_H
+#define BPE_INTS_H
+
+#include <Python.h>
+#include <stdint.h>
+
+#define BPE_INT_SHIFT 5
+
+static inline void bpe_pin(PyObject* value) {
+#ifndef Py_GIL_DISABLED
+    Py_SET_REFCNT(value, PY_SSIZE_T_MAX >> 2);
+#else
+    (void)value;
+#endif
+}
+
+/* Point items[k] at the int of ids[k] in the block; -2 for an id past its m ints. */
+static inline int bpe_gather_ints(const int32_t* ids, size_t n, char* block, size_t m,
+                                  PyObject** items) {
+    for (size_t k = 0; k < n; k++) {
+        uint32_t t = (uint32_t)ids[k];
+        if (t >= m) return -2;
+        items[k] = (PyObject*)(block + ((size_t)t << BPE_INT_SHIFT));
+#ifdef Py_GIL_DISABLED
+        Py_INCREF(items[k]);  // atomic there, and no count is pinned
+#endif
+    }
+    return 0;
+}
+
+/* The value of an int that fits one digit (every token id does), read in place; 0 for any
+   other object, which takes the general path. */
+static inline int bpe_small_int(PyObject* o, long long* value) {
+    if (!PyLong_CheckExact(o)) return 0;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyUnstable_Long_IsCompact((PyLongObject*)o)) return 0;
+    *value = (long long)PyUnstable_Long_CompactValue((PyLongObject*)o);
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    if (size == 0)
+        *value = 0;
+    else if (size == 1)
+        *value = (long long)((PyLongObject*)o)->ob_digit[0];
+    else
+        return 0;
+#endif
+    return 1;
+}
+
+#endif
