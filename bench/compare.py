@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import corpus_path, shared_data  # noqa: E402
+from corpus import corpus_path, shared_data
 
 SPECIALS = ["<|endoftext|>"]
 
@@ -210,11 +210,12 @@ def work(task: str, tool: str, args) -> dict:
 
             make = peers.file_encoders(shared_data() / "gpt2")[tool]
         seconds, n_tokens = timed_fresh(make, [args.input], args.repeats)
-        return {"seconds": seconds, "n_bytes": os.path.getsize(args.input), "note": f"{n_tokens} tokens"}
+        return {"seconds": seconds, "n_bytes": os.path.getsize(args.input),
+                "note": f"{n_tokens} tokens"}
     if task == "merge":
         from bpe.counting import count_pieces, read_text_chunks
-        from bpe.train import learn_merges
         from bpe.patterns import Pretokenizer
+        from bpe.train import learn_merges
         from bpe.wordtable import WordTable
 
         n_bytes = os.path.getsize(args.input)
@@ -343,11 +344,14 @@ def machine() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, help="UTF-8 text (default: the mix corpus)")
-    parser.add_argument("--tasks", default="pretokenize,encode,encode_batch,decode,encode_file,merge,train")
+    parser.add_argument("--tasks",
+                        default="pretokenize,encode,encode_batch,decode,encode_file,merge,train")
     parser.add_argument("--mb", type=float, default=10.0,
-                        help="MB of input for pretokenize/encode/decode (encode reads repeats + 1 slices)")
+                        help="MB of input for pretokenize/encode/decode "
+                             "(encode reads repeats + 1 slices)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--vocab-size", type=int, default=10_000)
     parser.add_argument("--tools", help="only these tools (comma-separated)")
@@ -378,8 +382,9 @@ def main() -> None:
             median = statistics.median(result["seconds"])
             baseline = baseline or median
             mb_per_s = result["n_bytes"] / 1e6 / median
-            print(f"| {task} | {tool} | {median:.3f} | {mb_per_s:.1f} | {result['peak_rss_mb']:.0f} "
-                  f"| {median / baseline:.2f}× | {result['note']} |", flush=True)
+            print(f"| {task} | {tool} | {median:.3f} | {mb_per_s:.1f} "
+                  f"| {result['peak_rss_mb']:.0f} | {median / baseline:.2f}× | {result['note']} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -102,14 +102,14 @@ TRAINER_NOTES: dict[str, str] = {
     "hf": "tokenizers BpeTrainer(initial_alphabet=ByteLevel.alphabet(), special tokens) with "
           "ByteLevel(add_prefix_space=False), fed documents by train_from_iterator. rayon on "
           "all cores (2 here) for counting and merge updates (cpu/wall ~1.7). Ties to the "
-          "smallest pair of HF ids (special tokens first, then the 256 bytes in order of their unicode "
-          "stand-in, then merges) - not the CS336 rule. Not Tokenizer.train(files): that "
+          "smallest pair of HF ids (special tokens first, then the 256 bytes in order of their "
+          "unicode stand-in, then merges) - not the CS336 rule. Not Tokenizer.train(files): that "
           "reads line by line, so whitespace runs are cut at newlines and special tokens "
           "are not cut out (merges differ from merge 58 on 2 MB).",
     "bpeasy": "bpeasy.train_bpe(documents, GPT-2 pattern, ...): rayon on all cores (2 here) "
               "for pre-tokenizing (fancy_regex) and merge updates (cpu/wall ~1.3). Same tie "
-              "rule as rustbpe (smallest id pair; identical merges on 2 MB). max_token_length is set to "
-              "sys.maxsize (bpeasy's own default is 128, which CS336 does not have). No "
+              "rule as rustbpe (smallest id pair; identical merges on 2 MB). max_token_length is "
+              "set to sys.maxsize (bpeasy's own default is 128, which CS336 does not have). No "
               "special tokens: documents cut in Python, vocab_size - len(special_tokens).",
     "tokie": "Not in trainers(): tokie has no training API (load/encode only).",
 }
@@ -125,7 +125,8 @@ def _gpt2_ranks(gpt2_dir: Path) -> dict[bytes, int]:
     """GPT-2's tiktoken-style ranks (token bytes -> id), from the local data-gym files."""
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 
-    return data_gym_to_mergeable_bpe_ranks(str(gpt2_dir / "vocab.bpe"), str(gpt2_dir / "encoder.json"))
+    return data_gym_to_mergeable_bpe_ranks(str(gpt2_dir / "vocab.bpe"),
+                                           str(gpt2_dir / "encoder.json"))
 
 
 def _gpt2_tokenizer_json(gpt2_dir: Path) -> str:
@@ -247,7 +248,8 @@ def bpeasy_encoder(gpt2_dir: Path) -> Callable[[str], Sequence[int]]:
     from bpeasy.tokenizer import BPEasyTokenizer
 
     tokenizer = BPEasyTokenizer(
-        vocab=_gpt2_ranks(gpt2_dir), regex_pattern=GPT2_PATTERN, special_tokens=[], name="gpt2-local"
+        vocab=_gpt2_ranks(gpt2_dir), regex_pattern=GPT2_PATTERN, special_tokens=[],
+        name="gpt2-local",
     )
     return tokenizer.encode
 
@@ -299,7 +301,8 @@ def hf_file_encoder(gpt2_dir: Path) -> Callable[[list[Path]], int]:
     tokenizer = _hf_tokenizer(gpt2_dir)
 
     def encode_files(paths: list[Path]) -> int:
-        encodings = tokenizer.encode_batch_fast(_documents_of_files(paths), add_special_tokens=False)
+        encodings = tokenizer.encode_batch_fast(_documents_of_files(paths),
+                                                add_special_tokens=False)
         return sum(len(e.ids) for e in encodings)
 
     return encode_files
@@ -323,7 +326,8 @@ def tokie_file_encoder(gpt2_dir: Path) -> Callable[[list[Path]], int]:
     tokenizer = _tokie_tokenizer(gpt2_dir)
 
     def encode_files(paths: list[Path]) -> int:
-        ids, _offsets = tokenizer.encode_files([str(p) for p in paths], separator=SEPARATOR.encode())
+        ids, _offsets = tokenizer.encode_files([str(p) for p in paths],
+                                               separator=SEPARATOR.encode())
         return len(ids)
 
     return encode_files

@@ -15,8 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import machine, run_one, tools_for  # noqa: E402
-from corpus import CACHE, corpus_path  # noqa: E402
+from compare import machine, run_one, tools_for
+from corpus import CACHE, corpus_path
 
 PLOTS = Path(__file__).resolve().parent / "plots"
 
@@ -33,7 +33,8 @@ def slice_of(mb: float) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,20,40,78", help="MB, comma-separated")
     parser.add_argument("--vocab-size", type=int, default=10_000)
     parser.add_argument("--tools", help="peers besides bpe (default: every trainer installed)")
@@ -71,8 +72,9 @@ def plot(sizes: list[float], seconds: dict[str, list[float | None]], vocab_size:
     PLOTS.mkdir(exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for tool, values in seconds.items():
-        points = [(mb, s) for mb, s in zip(sizes, values) if s is not None]
-        ax.plot(*zip(*points), marker="o", label=tool, linewidth=2.5 if tool == "bpe" else 1.2)
+        points = [(mb, s) for mb, s in zip(sizes, values, strict=True) if s is not None]
+        ax.plot(*zip(*points, strict=True), marker="o", label=tool,
+                linewidth=2.5 if tool == "bpe" else 1.2)
     ax.set_xlabel("corpus MB (mix corpus slices)")
     ax.set_ylabel("seconds, end-to-end training")
     ax.set_title(f"Training to vocab {vocab_size:,}: time vs corpus size")

@@ -7,8 +7,8 @@ import pytest
 
 import bpe
 from bpe._merge import merge_words
-from bpe.patterns import Pretokenizer
 from bpe.counting import count_pieces
+from bpe.patterns import Pretokenizer
 
 
 def test_train_bpe_2mb_vocab_2000(benchmark, corpus_file):
@@ -17,7 +17,8 @@ def test_train_bpe_2mb_vocab_2000(benchmark, corpus_file):
 
 
 def test_merge_loop_2mb_vocab_5000(benchmark, corpus_text):
-    table = bpe.WordTable.from_counter(count_pieces([corpus_text], Pretokenizer("gpt2", ["<|endoftext|>"])))
+    pretokenizer = Pretokenizer("gpt2", ["<|endoftext|>"])
+    table = bpe.WordTable.from_counter(count_pieces([corpus_text], pretokenizer))
     merges = benchmark(merge_words, table.symbols, table.offsets, table.counts, 5000 - 257)
     assert len(merges) > 0
 

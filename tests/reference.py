@@ -6,6 +6,7 @@ Every fast path is tested against these functions on random inputs. They share n
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import regex
 
@@ -68,7 +69,7 @@ def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int) -> list[tuple
     while len(merges) < n_merges:
         pairs: Counter[tuple[bytes, bytes]] = Counter()
         for word, count in words.items():
-            for pair in zip(word, word[1:]):
+            for pair in pairwise(word):
                 pairs[pair] += count
         if not pairs:
             break
@@ -102,7 +103,7 @@ def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]]
             parts = [bytes([b]) for b in piece.encode("utf-8")]
             while len(parts) > 1:
                 candidates = [(ranks.get(pair, len(merges)), i)
-                              for i, pair in enumerate(zip(parts, parts[1:]))]
+                              for i, pair in enumerate(pairwise(parts))]
                 rank, i = min(candidates)
                 if rank == len(merges):
                     break

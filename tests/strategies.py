@@ -1,4 +1,6 @@
 """Hypothesis strategies for text that exercises the tricky parts of BPE and its patterns."""
+from itertools import pairwise
+
 from hypothesis import strategies as st
 
 TRICKY = [
@@ -17,7 +19,8 @@ texts = st.lists(pieces, max_size=40).map("".join)
 # regex 2026.11 and unassigned for tiktoken 0.14) is classed differently. Code points that
 # Python's own, older unicodedata already assigns are classed alike by both.
 assigned_chars = st.characters(exclude_categories=("Cs", "Cn"))
-tiktoken_texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(assigned_chars, min_size=1, max_size=3)),
+tiktoken_texts = st.lists(st.one_of(st.sampled_from(TRICKY),
+                                    st.text(assigned_chars, min_size=1, max_size=3)),
                           max_size=40).map("".join)
 # A small alphabet gives many repeated pairs, so merges and ties happen often.
 small_texts = st.text(st.sampled_from("ab c\n'é1"), max_size=60)
@@ -33,7 +36,7 @@ def documents(draw):
     if not tokens:
         return "".join(docs), tokens
     seps = draw(st.lists(st.sampled_from(tokens), min_size=len(docs), max_size=len(docs)))
-    return "".join(d + s for d, s in zip(docs, seps)), tokens
+    return "".join(d + s for d, s in zip(docs, seps, strict=True)), tokens
 
 
 @st.composite
@@ -41,4 +44,4 @@ def chunkings(draw, text: str):
     """text cut at random places (including empty chunks)."""
     cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=8)))
     bounds = [0, *cuts, len(text)]
-    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [text[a:b] for a, b in pairwise(bounds)]

@@ -41,7 +41,7 @@ def test_atomic_file_appears_only_when_committed(tmp_path):
 
 
 def test_atomic_file_names_a_missing_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="folder '.*nowhere' does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"folder '.*nowhere' does not exist"):
         AtomicFile(tmp_path / "nowhere" / "out.bin")
 
 

@@ -32,8 +32,9 @@ def test_count_then_train_from_counts(tmp_path):
     for part in (a, b):
         assert main(["count", str(part), "-o", str(tmp_path / f"{part.stem}.npz"),
                      "--special-token", "<|endoftext|>", "--workers", "1"]) == 0
-    assert main(["train", "--from-counts", str(tmp_path / "a.npz"), "--from-counts", str(tmp_path / "b.npz"),
-                 "--vocab-size", "300", "--special-token", "<|endoftext|>", "--out", str(tmp_path / "tok")]) == 0
+    assert main(["train", "--from-counts", str(tmp_path / "a.npz"),
+                 "--from-counts", str(tmp_path / "b.npz"), "--vocab-size", "300",
+                 "--special-token", "<|endoftext|>", "--out", str(tmp_path / "tok")]) == 0
     from_files = bpe.train([a, b], 300, ["<|endoftext|>"], progress=False)
     assert bpe.Tokenizer.load(tmp_path / "tok").merges == from_files.merges
 
@@ -88,7 +89,8 @@ def test_encode_then_decode_round_trip(tok_dir, tmp_path, capsys):
     a.write_text(TEXT, encoding="utf-8")
     b.write_text("third one", encoding="utf-8")
     out = tmp_path / "ids.npy"
-    assert main(["encode", "--tokenizer", folder, str(a), str(b), "-o", str(out), "--workers", "2"]) == 0
+    assert main(["encode", "--tokenizer", folder, str(a), str(b), "-o", str(out),
+                 "--workers", "2"]) == 0
     err = capsys.readouterr().err
     assert "tokens, 3 documents" in err and "MB/s" in err and "ids.offsets.npy" in err
     assert np.load(out).tolist() == tok.encode(TEXT) + tok.encode("third one")
@@ -103,7 +105,8 @@ def test_decode_blocks_do_not_split_characters(tok_dir, tmp_path, monkeypatch):
     np.save(tmp_path / "ids.npy", np.array(tok.encode(TEXT), dtype=np.uint16))
     assert any(len(tok.decode_bytes([i]).decode("utf-8", "ignore")) == 0 for i in tok.encode("😀"))
     monkeypatch.setattr(cli, "DECODE_BLOCK", 1)
-    assert main(["decode", "--tokenizer", folder, str(tmp_path / "ids.npy"), "-o", str(tmp_path / "t.txt")]) == 0
+    assert main(["decode", "--tokenizer", folder, str(tmp_path / "ids.npy"),
+                 "-o", str(tmp_path / "t.txt")]) == 0
     assert (tmp_path / "t.txt").read_text(encoding="utf-8") == TEXT
 
 
@@ -119,12 +122,14 @@ def test_encode_and_decode_refuse_to_overwrite(tok_dir, tmp_path, capsys):
     folder, tok = tok_dir
     (tmp_path / "a.txt").write_text("hello", encoding="utf-8")
     (tmp_path / "ids.offsets.npy").write_bytes(b"keep")
-    encode = ["encode", "--tokenizer", folder, str(tmp_path / "a.txt"), "-o", str(tmp_path / "ids.npy")]
+    encode = ["encode", "--tokenizer", folder, str(tmp_path / "a.txt"),
+              "-o", str(tmp_path / "ids.npy")]
     assert main(encode) == 2
     assert "ids.offsets.npy exists" in capsys.readouterr().err
     assert main([*encode, "--force"]) == 0
     assert np.load(tmp_path / "ids.offsets.npy").tolist() == [0, len(tok.encode("hello"))]
-    assert main(["decode", "--tokenizer", folder, str(tmp_path / "ids.npy"), "-o", str(tmp_path / "a.txt")]) == 2
+    assert main(["decode", "--tokenizer", folder, str(tmp_path / "ids.npy"),
+                 "-o", str(tmp_path / "a.txt")]) == 2
     assert (tmp_path / "a.txt").read_text() == "hello"
 
 
@@ -164,7 +169,8 @@ def test_tokenizer_names_and_unknown(tmp_path, capsys):
 def test_pretrained_names(name, capsys):
     assert main(["show", "--tokenizer", name, "Hello world"]) == 0
     expected = {"gpt2": [15496, 995], "r50k_base": [15496, 995], "cl100k_base": [9906, 1917]}[name]
-    assert capsys.readouterr().out.splitlines() == ["Hello| world", str(expected), "2 tokens, 11 characters"]
+    assert capsys.readouterr().out.splitlines() == ["Hello| world", str(expected),
+                                                    "2 tokens, 11 characters"]
 
 
 def test_show_plain_and_colour(tok_dir, monkeypatch, capsys):
@@ -173,7 +179,8 @@ def test_show_plain_and_colour(tok_dir, monkeypatch, capsys):
     ids = tok.encode(text)
     assert main(["show", "--tokenizer", folder, text]) == 0  # captured: not a terminal
     lines = capsys.readouterr().out.splitlines()
-    assert "\x1b" not in "".join(lines) and lines[1] == str(ids) and lines[2].startswith(f"{len(ids)} tokens")
+    assert "\x1b" not in "".join(lines) and lines[1] == str(ids)
+    assert lines[2].startswith(f"{len(ids)} tokens")
     # Bytes that are not whole characters, and control characters, as \xNN.
     assert lines[0] == r"a| |\xf0|\x9f|\x98|\x80|\x1b|<|endoftext|>" and len(ids) == 8
     monkeypatch.setattr(sys, "stdin", io.StringIO("from stdin"))
@@ -206,13 +213,15 @@ def test_ctrl_c_during_encode_leaves_nothing(tmp_path):
     import time
 
     # A custom pattern runs on the regex module (slow), so the encode is surely still going.
-    tok = bpe.train(sample_corpus(), 260, [EOT], pattern=r"\w+|\s+|[^\w\s]+", workers=1, progress=False)
+    tok = bpe.train(sample_corpus(), 260, [EOT], pattern=r"\w+|\s+|[^\w\s]+", workers=1,
+                    progress=False)
     tok.save(tmp_path / "tok")
     big = tmp_path / "big.txt"
     big.write_text(("some words here\nand more words" + EOT) * 400_000, encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "bpe", "encode", "--tokenizer", str(tmp_path / "tok"),
+    process = subprocess.Popen([sys.executable, "-m", "bpe", "encode",
+                                "--tokenizer", str(tmp_path / "tok"),
                                 str(big), "-o", str(out / "ids.npy"), "--workers", "2"],
                                stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 30

@@ -1,6 +1,7 @@
 """Counting at scale: safe chunk cuts, any number of workers, any chunk size, the same counts."""
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -39,10 +40,11 @@ def test_cuts_fall_on_safe_places(tmp_path):
     data = path.read_bytes()
     ranges = chunk_ranges(path, ["<|eot|>"], native=True, chunk_bytes=16)
     assert len(ranges) > 50 and ranges[0][0] == 0 and ranges[-1][1] == len(data)
-    assert all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:]))
+    assert all(b == c for (_, b), (c, _) in pairwise(ranges))
     for a, _ in ranges[1:]:
         at_special = data[a:].startswith(b"<|eot|>")
-        at_newline = data[a - 1:a] == b"\n" and data[a - 2:a - 1].isalnum() and data[a:a + 1].isalpha()
+        at_newline = (data[a - 1:a] == b"\n" and data[a - 2:a - 1].isalnum()
+                      and data[a:a + 1].isalpha())
         assert at_special or at_newline, data[a - 5:a + 5]
 
 
@@ -60,13 +62,15 @@ def test_rare_special_token_plans_fast(tmp_path):
 def test_custom_pattern_cuts_only_at_special_tokens(tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes(b"one two\nthree\n" * 100 + b"<|eot|>" + b"x\ny\n" * 100)
-    assert chunk_ranges(path, ["<|eot|>"], native=False, chunk_bytes=16) == [(0, 1400), (1400, 1807)]
+    ranges = chunk_ranges(path, ["<|eot|>"], native=False, chunk_bytes=16)
+    assert ranges == [(0, 1400), (1400, 1807)]
 
 
 def test_process_pool_and_thread_pool_same_counts():
     path = shared("cs336/corpus.en")
     expected = whole(path, "gpt2", ["<|endoftext|>"])
-    assert counts(count_files([path], "gpt2", ["<|endoftext|>"], workers=2, chunk_bytes=4096)) == expected
+    got = count_files([path], "gpt2", ["<|endoftext|>"], workers=2, chunk_bytes=4096)
+    assert counts(got) == expected
     with ThreadPoolExecutor(2) as pool:
         got = count_files([path], "gpt2", ["<|endoftext|>"], executor=pool, chunk_bytes=1000)
     assert counts(got) == expected
@@ -88,7 +92,7 @@ def test_bad_utf8_in_a_later_chunk_names_the_absolute_offset(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.txt"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.txt"):
         count_files([tmp_path / "nope.txt"], "gpt2", [], workers=1)
 
 
@@ -114,9 +118,11 @@ def test_dask_cluster_same_counts_and_merges():
     path = shared("cs336/corpus.en")
     specials = ["<|endoftext|>"]
     local = bpe.train(path, 500, specials, workers=1, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        got = count_files([path], "gpt2", specials, executor=client.get_executor(), chunk_bytes=4096)
+    with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   dashboard_address=None) as cluster,
+          distributed.Client(cluster) as client):
+        got = count_files([path], "gpt2", specials, executor=client.get_executor(),
+                          chunk_bytes=4096)
         assert counts(got) == whole(path, "gpt2", specials)
         tok = bpe.train(path, 500, specials, executor=client, progress=False)
     assert (tok.vocab, tok.merges) == (local.vocab, local.merges)
@@ -157,7 +163,8 @@ def test_ctrl_c_leaves_no_output_and_no_workers(tmp_path):
     # A custom pattern runs on the regex module (slow), so the count is surely still going.
     process = subprocess.Popen([sys.executable, "-m", "bpe", "count", str(path), "-o", str(out),
                                 "--workers", "2", "--special-token", "<s>",
-                                "--pattern", r"\w+|\s+|[^\w\s]+"], stderr=subprocess.PIPE, text=True,
+                                "--pattern", r"\w+|\s+|[^\w\s]+"],
+                               stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)

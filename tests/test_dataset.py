@@ -55,11 +55,12 @@ def outputs_left(folder) -> list[str]:
 @given(docs=st.lists(st.tuples(documents(), st.sampled_from(["", "x\nyz 1\nw", EOT])),
                     min_size=1, max_size=3),
        chunk_bytes=st.integers(1, 64), workers=st.sampled_from([1, 2, 8]))
-def test_same_ids_as_encode_any_chunks_and_workers(tmp_path_factory, tok, docs, chunk_bytes, workers):
+def test_same_ids_as_encode_any_chunks_and_workers(tmp_path_factory, tok, docs, chunk_bytes,
+                                                   workers):
     folder = tmp_path_factory.mktemp("d")
     texts = ["ab\ncd ef\ngh " * 5 + text + end for (text, _), end in docs]
     paths = [folder / f"{k}.txt" for k in range(len(texts))]
-    for path, text in zip(paths, texts):
+    for path, text in zip(paths, texts, strict=True):
         path.write_text(text, encoding="utf-8")
     result = encode_file(tok, paths, folder / "ids.npy", workers=workers, chunk_bytes=chunk_bytes)
     check(result, tok, texts)
@@ -102,7 +103,8 @@ def test_uint32_for_a_big_vocabulary(tmp_path):
     ids = np.load(result.ids)
     assert ids.dtype == np.uint32
     assert ids.tolist() == enc.encode(text, allowed_special="all") == tok.encode(text)
-    assert np.load(result.offsets).tolist() == [0, len(tok.encode(text.split(EOT)[0] + EOT)), len(ids)]
+    first_doc = len(tok.encode(text.split(EOT)[0] + EOT))
+    assert np.load(result.offsets).tolist() == [0, first_doc, len(ids)]
 
 
 def test_empty_files(gpt2, tmp_path):
@@ -188,7 +190,7 @@ def test_ctrl_c_anywhere_leaves_both_files_or_nothing(gpt2, tmp_path):
 
 def test_missing_input(gpt2, tmp_path):
     (tmp_path / "a.txt").write_text("hi", encoding="utf-8")
-    with pytest.raises(FileNotFoundError, match="nope.txt"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.txt"):
         encode_file(gpt2, [tmp_path / "a.txt", tmp_path / "nope.txt"], tmp_path / "ids.npy")
     with pytest.raises(IsADirectoryError, match="is a folder"):
         encode_file(gpt2, tmp_path, tmp_path / "ids.npy")
@@ -199,9 +201,9 @@ def test_missing_input(gpt2, tmp_path):
 
 def test_output_folder_missing_or_a_file(gpt2, tmp_path):
     (tmp_path / "a.txt").write_text("hi", encoding="utf-8")
-    with pytest.raises(FileNotFoundError, match="no/such/folder.*does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"no/such/folder.*does not exist"):
         encode_file(gpt2, tmp_path / "a.txt", tmp_path / "no/such/folder/ids.npy")
-    with pytest.raises(NotADirectoryError, match="a.txt.* is not a folder"):
+    with pytest.raises(NotADirectoryError, match=r"a\.txt.* is not a folder"):
         encode_file(gpt2, tmp_path / "a.txt", tmp_path / "a.txt" / "ids.npy")
     assert outputs_left(tmp_path) == []
 
@@ -217,7 +219,8 @@ def tiny_tmpfs(tmp_path):
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
                               check=False, capture_output=True, text=True)
         if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
+            pytest.skip("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): "
+                        f"{done.stderr.strip()}")
         mounted.append(target)
         return target
 

@@ -40,7 +40,8 @@ def test_token_text_round_trip(token):
 def test_vocab_and_merges_round_trip(tmp_path):
     vocab = {i: bytes([i]) for i in range(256)} | {256: b" t", 257: b" th"}
     merges = [(b" ", b"t"), (b" t", b"h")]
-    write_files(tmp_path, {"vocab.json": vocab_json_bytes(vocab), "merges.txt": merges_txt_bytes(merges)})
+    write_files(tmp_path, {"vocab.json": vocab_json_bytes(vocab),
+                           "merges.txt": merges_txt_bytes(merges)})
     assert read_vocab_json(tmp_path / "vocab.json") == vocab
     assert read_merges_txt(tmp_path / "merges.txt") == merges
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -61,7 +62,7 @@ def test_bad_merge_line(tmp_path):
 def test_merge_outside_alphabet(tmp_path):
     path = tmp_path / "merges.txt"
     path.write_text("a \u4e2d\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="line 1.*not in GPT-2's bytes-to-unicode alphabet"):
+    with pytest.raises(ValueError, match=r"line 1.*not in GPT-2's bytes-to-unicode alphabet"):
         read_merges_txt(path)
 
 
@@ -79,9 +80,9 @@ def test_bad_vocab(tmp_path, content, message):
 
 
 def test_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="vocab.json"):
+    with pytest.raises(FileNotFoundError, match=r"vocab\.json"):
         read_vocab_json(tmp_path / "vocab.json")
-    with pytest.raises(FileNotFoundError, match="merges.txt"):
+    with pytest.raises(FileNotFoundError, match=r"merges\.txt"):
         read_merges_txt(tmp_path / "merges.txt")
 
 

@@ -13,13 +13,14 @@ from bpe.wordtable import WordTable
 from . import reference
 from .conftest import under_memory_caps
 
-words = st.dictionaries(st.binary(min_size=1, max_size=12).map(lambda b: bytes(x % 4 + 97 for x in b)),
-                        st.integers(1, 1000), max_size=30)
+words = st.dictionaries(
+    st.binary(min_size=1, max_size=12).map(lambda b: bytes(x % 4 + 97 for x in b)),
+    st.integers(1, 1000), max_size=30)
 
 
 def reference_merges(counts: dict[bytes, int], n_merges: int) -> list[tuple[bytes, bytes]]:
-    return reference.learn_merges(Counter({tuple(bytes([b]) for b in w): c for w, c in counts.items()}),
-                                  n_merges)
+    words = Counter({tuple(bytes([b]) for b in w): c for w, c in counts.items()})
+    return reference.learn_merges(words, n_merges)
 
 
 @given(words, st.integers(0, 60))
@@ -54,7 +55,8 @@ def test_bad_offsets():
 
 def test_symbols_must_be_bytes():
     with pytest.raises(ValueError, match="byte ids"):
-        merge_words(np.array([1, 300], np.int32), np.array([0, 2], np.int64), np.ones(1, np.int64), 1)
+        merge_words(np.array([1, 300], np.int32), np.array([0, 2], np.int64),
+                    np.ones(1, np.int64), 1)
 
 
 OUT_OF_MEMORY_SCRIPT = """

@@ -23,7 +23,8 @@ def flatten(stream):
 def expected(text, specials, pattern=reference.GPT2_PATTERN):
     out = []
     for segment, is_special in reference.split_special(text, specials):
-        out.extend([("special", segment)] if is_special else reference.pretokenize(segment, pattern))
+        out.extend([("special", segment)] if is_special
+                   else reference.pretokenize(segment, pattern))
     return out
 
 

@@ -16,7 +16,8 @@ from bpe.pretrained import NAMES
 from .conftest import official_tiktoken, shared
 from .strategies import tiktoken_texts
 
-FIXTURES = ["cs336/tinystories_sample.txt", "cs336/address.txt", "cs336/german.txt", "cs336/corpus.en"]
+FIXTURES = ["cs336/tinystories_sample.txt", "cs336/address.txt", "cs336/german.txt",
+            "cs336/corpus.en"]
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -49,7 +50,8 @@ def test_corpus_slice_equals_tiktoken(pair):
 
 
 specials_mixed = st.lists(st.one_of(tiktoken_texts, st.sampled_from(
-    ["<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|endoftext", "<|"])), max_size=6).map("".join)
+    ["<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|endoftext", "<|"])),
+    max_size=6).map("".join)
 
 
 @given(text=specials_mixed)
@@ -66,7 +68,7 @@ def test_shared_once_per_process():
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="unknown pretrained tokenizer 'gpt3'.*cl100k_base"):
+    with pytest.raises(ValueError, match=r"unknown pretrained tokenizer 'gpt3'.*cl100k_base"):
         bpe.Tokenizer.from_pretrained("gpt3")
 
 
@@ -85,4 +87,5 @@ def test_pickle_round_trip():
     tok = bpe.Tokenizer.from_pretrained("gpt2")
     again = pickle.loads(pickle.dumps(tok))
     assert again.encode("hello <|endoftext|> world") == tok.encode("hello <|endoftext|> world")
-    assert (again.name, again.special_ids, again.pattern) == (tok.name, tok.special_ids, tok.pattern)
+    assert ((again.name, again.special_ids, again.pattern)
+            == (tok.name, tok.special_ids, tok.pattern))

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
-from bpe.formats import text_to_token
 from bpe.counting import read_text_chunks
+from bpe.formats import text_to_token
 
 from . import reference
 from .conftest import shared
@@ -23,7 +23,8 @@ def write(tmp_path, text: str, name="corpus.txt"):
 def test_cs336_reference_merges_and_vocab():
     vocab, merges = bpe.train_bpe(shared("cs336/corpus.en"), 500, ["<|endoftext|>"])
     lines = shared("cs336/train-bpe-reference-merges.txt").read_text(encoding="utf-8").splitlines()
-    expected = [tuple(text_to_token(t, "reference") for t in line.split(" ")) for line in lines if line]
+    expected = [tuple(text_to_token(t, "reference") for t in line.split(" "))
+                for line in lines if line]
     assert merges == expected
     ref = json.loads(shared("cs336/train-bpe-reference-vocab.json").read_text(encoding="utf-8"))
     assert set(vocab) == set(ref.values())
@@ -31,7 +32,8 @@ def test_cs336_reference_merges_and_vocab():
 
 
 def test_id_layout(tmp_path):
-    vocab, merges = bpe.train_bpe(write(tmp_path, "low lower lowest<|eot|>newest"), 262, ["<|eot|>"])
+    path = write(tmp_path, "low lower lowest<|eot|>newest")
+    vocab, merges = bpe.train_bpe(path, 262, ["<|eot|>"])
     assert [vocab[i] for i in range(256)] == [bytes([b]) for b in range(256)]
     assert [vocab[256 + k] for k in range(len(merges))] == [a + b for a, b in merges]
     assert vocab[max(vocab)] == b"<|eot|>" and len(vocab) == 262
@@ -56,7 +58,8 @@ def test_train_several_files_returns_tokenizer(tmp_path):
     a = write(tmp_path, "hello hello world<|endoftext|>", "a.txt")
     b = write(tmp_path, "hello there", "b.txt")
     tok = bpe.train([a, b], 270, ["<|endoftext|>"])
-    vocab, merges = reference.train("hello hello world<|endoftext|>hello there", 270, ["<|endoftext|>"])
+    vocab, merges = reference.train("hello hello world<|endoftext|>hello there", 270,
+                                    ["<|endoftext|>"])
     assert tok.vocab == vocab and tok.merges == merges
     assert tok.decode(tok.encode("hello<|endoftext|>x")) == "hello<|endoftext|>x"
 
@@ -67,18 +70,20 @@ def test_empty_corpus_gives_base_vocabulary(tmp_path):
 
 
 def test_only_special_tokens(tmp_path):
-    vocab, merges = bpe.train_bpe(write(tmp_path, "<|endoftext|>" * 50), 300, ["<|endoftext|>"])
+    _, merges = bpe.train_bpe(write(tmp_path, "<|endoftext|>" * 50), 300, ["<|endoftext|>"])
     assert merges == []
 
 
-@pytest.mark.parametrize("vocab_size, specials", [(255, []), (256, ["<|endoftext|>"]), (100, ["a", "b"])])
+@pytest.mark.parametrize("vocab_size, specials",
+                         [(255, []), (256, ["<|endoftext|>"]), (100, ["a", "b"])])
 def test_vocab_size_too_small(tmp_path, vocab_size, specials):
-    with pytest.raises(ValueError, match=f"vocab_size={vocab_size} is smaller than the 256 byte tokens"):
+    with pytest.raises(ValueError,
+                       match=f"vocab_size={vocab_size} is smaller than the 256 byte tokens"):
         bpe.train_bpe(write(tmp_path, "abc"), vocab_size, specials)
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.txt"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.txt"):
         bpe.train_bpe(tmp_path / "nope.txt", 300)
 
 

@@ -15,7 +15,8 @@ def test_from_counts_layout(counts):
     assert table.symbols.dtype.name == "int32" and table.offsets.dtype.name == "int64"
 
 
-@given(st.lists(st.dictionaries(st.text(min_size=1, max_size=5), st.integers(1, 100), max_size=10), max_size=4))
+@given(st.lists(st.dictionaries(st.text(min_size=1, max_size=5), st.integers(1, 100), max_size=10),
+                max_size=4))
 def test_merge_adds_counts(parts):
     merged = WordTable.merge(WordTable.from_counts(p) for p in parts)
     expected: dict[bytes, int] = {}
@@ -41,5 +42,5 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(ValueError, match="not a count table"):
         WordTable.load(tmp_path / "other.npz")
-    with pytest.raises(FileNotFoundError, match="missing.npz"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.npz"):
         WordTable.load(tmp_path / "missing.npz")
