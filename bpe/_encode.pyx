@@ -80,8 +80,6 @@ cdef class Specials:
         for k, token in enumerate(tokens):
             if not isinstance(token, bytes) or not token:
                 raise ValueError(f"special token {token!r} must be non-empty bytes")
-            if k and len(<bytes>token) > len(<bytes>tokens[k - 1]):
-                raise ValueError("special tokens must come longest first")
             self.needles.push_back(<const uint8_t*>PyBytes_AS_STRING(token))
             self.sizes.push_back(len(<bytes>token))
             self.ids.push_back(ids[k])
@@ -119,6 +117,20 @@ cdef class Specials:
             pos = at + 1
         which[0] = -1
         return n
+
+    def find_all(self, bytes data):
+        """(start, index) of each special token in data, as the encode loops find them
+        (for tests: specials.find_specials is the rule in Python)."""
+        cdef vector[Py_ssize_t] found
+        cdef Py_ssize_t pos = 0, at, k, n = len(data)
+        found.assign(max(self.count, 1), -2)
+        result = []
+        while True:
+            at = self.next_one(<const uint8_t*>PyBytes_AS_STRING(data), n, pos, found.data(), &k)
+            if k < 0:
+                return result
+            result.append((at, k))
+            pos = at + self.sizes[k]
 
 
 cdef inline Py_ssize_t _find(const uint8_t* s, Py_ssize_t n, Py_ssize_t start,

@@ -24,6 +24,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 
 from bpe._count import PieceCounter
 from bpe.patterns import Pretokenizer
+from bpe.specials import straddles
 
 CHUNK_BYTES = 4 << 20
 _NEWLINE_CUT = re.compile(rb"[A-Za-z0-9]\n(?=[A-Za-z])")
@@ -91,18 +92,9 @@ def _next_safe_cut(data: mmap.mmap, start: int, specials: list[bytes], native: b
         if not hits:
             return None
         cut = min(hits)
-        if not _inside_special(data, cut, specials):
+        if not straddles(data, cut, specials):
             return cut
         position = cut + 1
-
-
-def _inside_special(data: mmap.mmap, cut: int, specials: list[bytes]) -> bool:
-    """Whether some special token starts before `cut` and ends after it."""
-    for s in specials:
-        i = data.find(s, max(0, cut - len(s) + 1), cut + len(s) - 1)
-        if 0 <= i < cut < i + len(s):
-            return True
-    return False
 
 
 def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = None,

@@ -119,9 +119,11 @@ def _encode_range(tokenizer, path: str, start: int, end: int, errors: str) -> np
     if errors == "strict":
         with open(path, "rb") as f:
             f.seek(start)
-            ids = tokenizer._encode_utf8_to_numpy(f.read(end - start))
-        if ids is not None:
-            return ids
+            data = f.read(end - start)
+        try:
+            return tokenizer.encode_utf8_to_numpy(data)
+        except UnicodeDecodeError:
+            pass                # the text path says which file and byte
     return tokenizer.encode_to_numpy("".join(read_text_chunks(path, start, end, errors=errors)))
 
 

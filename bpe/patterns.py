@@ -21,6 +21,7 @@ import regex
 
 from bpe._pretokenize import PATTERN_IDS
 from bpe._pretokenize import pieces as native_pieces
+from bpe.specials import check_special_tokens, find_specials, longest_first
 
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 CL100K_PATTERN = (
@@ -67,20 +68,6 @@ def pattern_name(pattern: str) -> str:
     return names.get(pattern) or EQUIVALENT_PATTERNS.get(pattern) or pattern
 
 
-def check_special_tokens(special_tokens: Sequence[str] | None) -> list[str]:
-    """The special tokens as a list, refusing empty strings, non-str and duplicates."""
-    tokens = list(special_tokens or [])
-    for token in tokens:
-        if not isinstance(token, str) or not token:
-            raise ValueError(f"special token {token!r} must be a non-empty str")
-    seen = set()
-    for token in tokens:
-        if token in seen:
-            raise ValueError(f"special token {token!r} is given twice in {tokens!r}")
-        seen.add(token)
-    return tokens
-
-
 class Sink(Protocol):
     """Where `Pretokenizer.feed` sends the text."""
 
@@ -112,8 +99,7 @@ class Pretokenizer:
         names = {text: name for name, text in PATTERNS.items()}
         self.native_id: int | None = PATTERN_IDS.get(names.get(self.pattern))
         self.special_tokens = check_special_tokens(special_tokens)
-        # Longest first, so that of two specials starting at one place the longer wins.
-        self._by_length = sorted(self.special_tokens, key=len, reverse=True)
+        self._by_length = longest_first(self.special_tokens)
         self._margin = _LOOKAHEAD + max(map(len, self._by_length), default=0)
 
     def pieces(self, text: str) -> list[str]:
@@ -157,7 +143,7 @@ class Pretokenizer:
             run = _TRAILING_RUN.search(text)
             limit = min(len(text) - self._margin, run.start() if run else len(text))
         start, stop = 0, len(text)
-        for at, token in self._specials_in(text):
+        for at, token in find_specials(text, self._by_length):
             if at + len(token) > limit:
                 stop = at  # a special token, maybe not final: cut before it
                 break
@@ -169,25 +155,6 @@ class Pretokenizer:
             return ""
         taken = self._send(text[start:stop], limit - start, sink) if limit > start else 0
         return text[start + taken :]
-
-    def _specials_in(self, text: str) -> Iterator[tuple[int, str]]:
-        """(start, token) of each special token in text, left to right, the longer where two
-        start at one place: what a regex alternation of them (longest first) finds. (Whole
-        texts under a native pattern skip this: the kernel finds them in the UTF-8.)"""
-        tokens = self._by_length
-        found = [text.find(token) for token in tokens]
-        while True:
-            at, token = -1, ""
-            for k, where in enumerate(found):
-                if where >= 0 and (at < 0 or where < at):  # on a tie the longer (earlier) stays
-                    at, token = where, tokens[k]
-            if at < 0:
-                return
-            yield at, token
-            end = at + len(token)
-            for k, where in enumerate(found):
-                if 0 <= where < end:
-                    found[k] = text.find(tokens[k], end)
 
     def _send(self, text: str, limit: int, sink: Sink) -> int:
         if not text:

@@ -3,12 +3,11 @@
 `gpt2` (also called `r50k_base`) comes from GPT-2's own encoder.json + vocab.bpe;
 `cl100k_base` and `o200k_base` from tiktoken's rank files, whose merges are derived so that
 encoding equals tiktoken's (`formats.merges_from_ranks`). The files and their licences live
-in `bpe.data/pretrained/`. Each vocabulary is built once per process and shared, as
-`tiktoken.get_encoding` does.
+in `bpe.data/pretrained/`. This module only reads them; `Tokenizer.from_pretrained` builds
+each once per process and shares it, as `tiktoken.get_encoding` does.
 """
 from __future__ import annotations
 
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -33,28 +32,24 @@ PRETRAINED = {
 ALIASES = {"r50k_base": "gpt2"}   # tiktoken's name for the same vocabulary
 NAMES = (*PRETRAINED, *ALIASES)
 
-_loaded: dict[str, object] = {}
-_lock = threading.Lock()
 
 
-def load(name: str):
-    """The bundled tokenizer `name` (see NAMES), built on first use."""
-    from bpe.tokenizer import Tokenizer
-
+def canonical(name: str) -> str:
+    """The bundled vocabulary's own name for `name` (see NAMES)."""
     if name not in NAMES:
         raise ValueError(f"unknown pretrained tokenizer {name!r}; choose one of {', '.join(NAMES)}")
-    name = ALIASES.get(name, name)
-    with _lock:
-        if name not in _loaded:
-            spec = PRETRAINED[name]
-            paths = [_path(file) for file in spec.files]
-            if len(paths) == 2:
-                vocab, merges = read_vocab_json(paths[0]), read_merges_txt(paths[1])
-            else:
-                vocab, merges = merges_from_ranks(read_tiktoken_ranks(paths[0]))
-            _loaded[name] = Tokenizer(vocab, merges, special_tokens=spec.special_tokens,
-                                      pattern=spec.pattern, name=name)
-        return _loaded[name]
+    return ALIASES.get(name, name)
+
+
+def read(name: str) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]], Pretrained]:
+    """The vocabulary and merges of the bundled vocabulary `name`, with its spec (pattern,
+    special tokens)."""
+    spec = PRETRAINED[canonical(name)]
+    paths = [_path(file) for file in spec.files]
+    if len(paths) == 2:
+        return read_vocab_json(paths[0]), read_merges_txt(paths[1]), spec
+    vocab, merges = merges_from_ranks(read_tiktoken_ranks(paths[0]))
+    return vocab, merges, spec
 
 
 def _path(file: str) -> Path:

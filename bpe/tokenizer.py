@@ -1,28 +1,27 @@
 """Tokenizer: the user-facing encode/decode class over the native kernels.
 
 The class checks its inputs and holds the tables; the work happens in the kernels
-(`bpe._encode`'s loops over the piece cache and merge table, `bpe._decode`) after `bpe.patterns.Pretokenizer` has
-cut the text. The constructor and `from_files` follow the Stanford CS336 interface; the rest
-follows tiktoken (`encode(..., allowed_special=, disallowed_special=)`, `encode_ordinary`,
-`encode_batch`, `decode_single_token_bytes`, `eot_token`, ...), so code written for either
-runs unchanged.
+(`bpe._encode`'s loops over the piece cache and merge table, `bpe._decode`) after
+`bpe.patterns.Pretokenizer` has cut the text. The constructor and `from_files` follow the
+Stanford CS336 interface; the rest follows tiktoken (`encode(..., allowed_special=,
+disallowed_special=)`, `encode_ordinary`, `encode_batch`, `decode_single_token_bytes`,
+`eot_token`, ...).
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from bpe import pretrained
 from bpe._decode import TokenArena
 from bpe._encode import (
     Specials,
@@ -44,12 +43,8 @@ from bpe.formats import (
     read_vocab_json,
     vocab_json_bytes,
 )
-from bpe.patterns import (
-    Pretokenizer,
-    check_special_tokens,
-    pattern_name,
-    resolve_pattern,
-)
+from bpe.patterns import Pretokenizer, pattern_name, resolve_pattern
+from bpe.specials import SpecialSet, allowed_in, assign_ids, native_specials
 
 _CONFIG = "tokenizer_config.json"
 
@@ -87,8 +82,9 @@ class Tokenizer:
         self.merges = _checked_merges(merges)
         self.pattern = pattern
         self.name = name
-        token_ids = {token: token_id for token_id, token in sorted(self.vocab.items(), reverse=True)}
-        self.special_ids = _special_ids(special_tokens, self.vocab, token_ids)
+        token_ids = {token: token_id
+                     for token_id, token in sorted(self.vocab.items(), reverse=True)}
+        self.special_ids = assign_ids(special_tokens, self.vocab, token_ids)
         self.special_tokens = list(self.special_ids)
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
         self._kernel_specials: dict[Pretokenizer, Specials] = {}   # for encode_str
@@ -108,9 +104,14 @@ class Tokenizer:
         """A bundled vocabulary, offline: "gpt2" (= "r50k_base"), "cl100k_base" or
         "o200k_base", with its pattern and special tokens; encodes equal tiktoken's. Built
         once per process and shared."""
-        from bpe import pretrained
-
-        return pretrained.load(name)
+        name = pretrained.canonical(name)
+        with _PRETRAINED_LOCK:
+            tok = _PRETRAINED.get(name)
+            if tok is None:
+                vocab, merges, spec = pretrained.read(name)
+                tok = _PRETRAINED[name] = Tokenizer(vocab, merges, spec.special_tokens,
+                                                    spec.pattern, name=name)
+            return tok
 
     @classmethod
     def from_hf(cls, path: str | os.PathLike) -> Tokenizer:
@@ -186,8 +187,9 @@ class Tokenizer:
         try:
             config = read_json_object(config_path, repr(os.fspath(config_path)))
         except FileNotFoundError:
-            raise FileNotFoundError(f"{os.fspath(config_path)!r} is missing: is {os.fspath(folder)!r} "
-                                    f"a folder written by Tokenizer.save?") from None
+            raise FileNotFoundError(f"{os.fspath(config_path)!r} is missing: is "
+                                    f"{os.fspath(folder)!r} a folder written by Tokenizer.save?"
+                                    ) from None
         return cls.from_files(folder / "vocab.json", folder / "merges.txt",
                               special_tokens=config.get("special_tokens"),
                               pattern=config.get("pattern", "gpt2"))
@@ -329,50 +331,34 @@ class Tokenizer:
     def _specials(self, pre: Pretokenizer) -> Specials:
         specials = self._kernel_specials.get(pre)
         if specials is None:
-            tokens = sorted(pre.special_tokens, key=len, reverse=True)
-            specials = self._kernel_specials[pre] = Specials(
-                tuple(token.encode("utf-8") for token in tokens),
-                np.array([self.special_ids[token] for token in tokens], dtype=np.int32))
+            specials = self._kernel_specials[pre] = native_specials(pre.special_tokens,
+                                                                    self.special_ids)
         return specials
 
-    def _encode_utf8_to_numpy(self, data: bytes) -> np.ndarray | None:
-        """encode_to_numpy of UTF-8 bytes without making a str (for encode_file); None when
-        the bytes are not valid UTF-8 or the pattern has no native matcher."""
+    def encode_utf8_to_numpy(self, data: bytes | bytearray | memoryview) -> np.ndarray:
+        """encode_to_numpy of UTF-8 bytes, as of data.decode("utf-8"), without making the
+        str where the pattern has a native matcher (encode_file reads files this way).
+        UnicodeDecodeError where data is not UTF-8.
+
+        >>> tok.encode_utf8_to_numpy(b"hello world").tolist()
+        [31373, 995]
+        """
         pre = self._pretokenizer
-        if pre.native_id is None:
-            return None
-        out = IdBuffer()
-        with self._borrowed_cache() as cache:
-            if not encode_utf8(self._table, data, pre.native_id, out, cache, self._specials(pre)):
-                return None
-        return self._to_numpy(out)
+        if pre.native_id is not None:
+            out = IdBuffer()
+            with self._borrowed_cache() as cache:
+                if encode_utf8(self._table, data, pre.native_id, out, cache, self._specials(pre)):
+                    return self._to_numpy(out)
+        return self.encode_to_numpy(bytes(data).decode("utf-8"))
 
     def _pretokenizer_checked(self, text: str, allowed_special: SpecialSet | None,
                               disallowed_special: SpecialSet | None) -> Pretokenizer:
         """The pre-tokenizer for these tiktoken-style arguments, after checking that text
-        holds no disallowed special token (tiktoken's error, word for word)."""
+        holds no disallowed special token (specials.allowed_in)."""
         if allowed_special is None and disallowed_special is None:
             return self._pretokenizer
-        specials = self.special_tokens_set
-        allowed = specials if allowed_special == "all" else set(allowed_special or ())
-        if disallowed_special is None or disallowed_special == "all":
-            disallowed = specials - allowed
-        else:
-            disallowed = set(disallowed_special)
-        if disallowed and isinstance(text, str):
-            match = _special_regex(frozenset(disallowed)).search(text)
-            if match:
-                token = match.group()
-                raise ValueError(
-                    f"Encountered text corresponding to disallowed special token {token!r}.\n"
-                    "If you want this text to be encoded as a special token, "
-                    f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
-                    f"If you want this text to be encoded as normal text, disable the check for "
-                    f"this token by passing `disallowed_special=(enc.special_tokens_set - "
-                    f"{{{token!r}}})`.\n"
-                    "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
-                )
-        return self._pretokenizer_for(frozenset(allowed & specials))
+        return self._pretokenizer_for(
+            allowed_in(text, self.special_tokens, allowed_special, disallowed_special))
 
     def _pretokenizer_for(self, specials: frozenset[str]) -> Pretokenizer:
         pre = self._pretokenizers.get(specials)
@@ -469,18 +455,14 @@ class Tokenizer:
                 f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
 
 
-SpecialSet = Literal["all"] | Collection[str]
 _DONE = object()
+_PRETRAINED: dict[str, Tokenizer] = {}     # from_pretrained's, built once
+_PRETRAINED_LOCK = threading.Lock()
 
 
 def _rebuild(vocab, merges, special_ids, pattern, name) -> Tokenizer:
     """Unpickle: the tables are rebuilt from the vocabulary, not pickled."""
     return Tokenizer(vocab, merges, special_tokens=special_ids, pattern=pattern, name=name)
-
-
-@functools.lru_cache(maxsize=64)
-def _special_regex(tokens: frozenset[str]) -> re.Pattern:
-    return re.compile("|".join(map(re.escape, sorted(tokens, key=len, reverse=True))))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -553,7 +535,7 @@ def _chunks_without_surrogates(chunks: Iterable[str]) -> Iterator[str]:
 class _EncodeSink:
     """Receives the pre-tokenizer's output and appends ids (see patterns.Sink)."""
 
-    __slots__ = ("table", "out", "cache", "special_ids")
+    __slots__ = ("cache", "out", "special_ids", "table")
 
     def __init__(self, table: MergeTable, out: IdBuffer, cache: PieceCache, special_ids: dict):
         self.table, self.out, self.cache, self.special_ids = table, out, cache, special_ids
@@ -579,37 +561,6 @@ def _checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
             raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")
         checked[int(token_id)] = bytes(token)
     return checked
-
-
-def _special_ids(special_tokens, vocab: dict[int, bytes], token_ids: dict[bytes, int]
-                 ) -> dict[str, int]:
-    """token -> id for the special tokens, adding them to vocab (and token_ids)."""
-    tokens = check_special_tokens(special_tokens)
-    ids: dict[str, int] = {}
-    if isinstance(special_tokens, Mapping):
-        for token in tokens:
-            token_id, token_bytes = special_tokens[token], token.encode("utf-8")
-            if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < 2**31 - 1:
-                raise ValueError(f"special token {token!r} has id {token_id!r}; expected an int "
-                                 f"in 0..{2**31 - 2}")
-            if int(token_id) in ids.values():
-                raise ValueError(f"special tokens share the id {token_id}: {special_tokens!r}")
-            if vocab.get(int(token_id), token_bytes) != token_bytes:
-                raise ValueError(f"special token {token!r} has id {token_id}, which the "
-                                 f"vocabulary gives to {vocab[int(token_id)]!r}")
-            vocab[int(token_id)] = token_bytes
-            token_ids.setdefault(token_bytes, int(token_id))
-            ids[token] = int(token_id)
-        return ids
-    next_id = max(vocab, default=-1) + 1
-    for token in tokens:
-        token_bytes = token.encode("utf-8")
-        if token_bytes not in token_ids:
-            vocab[next_id] = token_bytes
-            token_ids[token_bytes] = next_id
-            next_id += 1
-        ids[token] = token_ids[token_bytes]
-    return ids
 
 
 def _checked_merges(merges) -> list[tuple[bytes, bytes]]:

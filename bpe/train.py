@@ -19,7 +19,8 @@ import numpy as np
 
 from bpe._merge import merge_words
 from bpe.counting import count_files, count_pieces, read_text_chunks, safe_cut_after
-from bpe.patterns import Pretokenizer, check_special_tokens
+from bpe.patterns import Pretokenizer
+from bpe.specials import check_special_tokens
 from bpe.wordtable import WordTable
 
 

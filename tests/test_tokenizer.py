@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
+from bpe.specials import native_specials
 
 from . import reference
 from .conftest import shared
@@ -155,7 +156,7 @@ def test_str_to_utf8_at_every_offset(gpt2, gpt2_tiktoken, odd):
         if odd == "\ud800":
             assert gpt2.encode(text) == gpt2_tiktoken.encode(text)
         else:
-            expected = gpt2._encode_utf8_to_numpy(text.encode("utf-8"))
+            expected = gpt2.encode_utf8_to_numpy(text.encode("utf-8"))
             assert gpt2.encode_to_numpy(text).tolist() == expected.tolist()
 
 
@@ -198,7 +199,7 @@ def test_encode_on_threads_with_their_own_buffers(gpt2):
     assert not wrong
     assert expected[-1] == gpt2.encode("a\ufffdb " * 50)
     for text, ids in zip(texts[:-1], expected[:-1], strict=True):
-        assert ids == gpt2._encode_utf8_to_numpy(text.encode("utf-8")).tolist()
+        assert ids == gpt2.encode_utf8_to_numpy(text.encode("utf-8")).tolist()
 
 
 def test_encode_rejects_bytes(gpt2):
@@ -468,12 +469,20 @@ UTF8_EDGES = [b"\xc0\x80", b"\xc2\x80", b"\xe0\x80\x80", b"\xe0\xa0\x80", b"\xed
 @given(st.lists(st.one_of(st.sampled_from(UTF8_EDGES), st.binary(max_size=4),
                           st.text(max_size=5).map(str.encode)), max_size=12).map(b"".join))
 def test_utf8_bytes_path_equals_text_path(gpt2, data):
-    """encode_file's bytes path: valid exactly when Python's strict decoder says so, and
-    then the ids of encode_to_numpy."""
-    ids = gpt2._encode_utf8_to_numpy(data)
+    """encode_file's bytes path: valid exactly when Python's strict decoder says so (the
+    kernel's own check: encode_utf8's answer), and then the ids of encode_to_numpy."""
+    from bpe._encode import encode_utf8
+    from bpe._ids import IdBuffer
+    from bpe._piece_cache import PieceCache
+
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        assert ids is None
-        return
-    assert ids is not None and ids.tolist() == gpt2.encode(text)
+        text = None
+        with pytest.raises(UnicodeDecodeError):
+            gpt2.encode_utf8_to_numpy(data)
+    else:
+        assert gpt2.encode_utf8_to_numpy(data).tolist() == gpt2.encode(text)
+    specials = native_specials(gpt2.special_tokens, gpt2.special_ids)
+    valid = encode_utf8(gpt2._table, data, 0, IdBuffer(), PieceCache(), specials)
+    assert valid == (text is not None)

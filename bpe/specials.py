@@ -1,0 +1,149 @@
+"""Special tokens: their validation, their ids, the rule that finds them, and tiktoken's check.
+
+The rule, everywhere a text is cut at special tokens (training, encoding, streaming): the
+leftmost special token, and of those starting there the longest, is taken; the search goes
+on after it. `find_specials` is that rule in Python; the kernels' own search
+(`bpe._encode.Specials.next_one`, over UTF-8 bytes) follows it too, and
+tests/test_specials.py holds the two equal on random texts.
+
+tiktoken's arguments (`allowed_special`, `disallowed_special`) pick which special tokens a
+call treats as tokens, and refuse text that holds a disallowed one: `allowed_in`.
+"""
+from __future__ import annotations
+
+import functools
+import mmap
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+from bpe._encode import Specials
+
+SpecialSet = Literal["all"] | Collection[str]
+MAX_ID = 2**31 - 2
+
+
+def check_special_tokens(special_tokens: Sequence[str] | None) -> list[str]:
+    """The special tokens as a list, refusing empty strings, non-str and duplicates."""
+    tokens = list(special_tokens or [])
+    for token in tokens:
+        if not isinstance(token, str) or not token:
+            raise ValueError(f"special token {token!r} must be a non-empty str")
+    seen = set()
+    for token in tokens:
+        if token in seen:
+            raise ValueError(f"special token {token!r} is given twice in {tokens!r}")
+        seen.add(token)
+    return tokens
+
+
+def longest_first(tokens: Collection[str]) -> list[str]:
+    """The tokens in the order the rule tries them at one place: longest first (a stable
+    sort, so tokens of one length keep their order)."""
+    return sorted(tokens, key=len, reverse=True)
+
+
+def assign_ids(special_tokens: Sequence[str] | Mapping[str, int] | None,
+               vocab: dict[int, bytes], token_ids: dict[bytes, int]) -> dict[str, int]:
+    """token -> id for the special tokens, adding them to vocab (and token_ids).
+
+    A list gives each token the id of its bytes in vocab, or a new id after the largest; a
+    dict (tiktoken's form) keeps its ids, which must not clash with other tokens."""
+    tokens = check_special_tokens(special_tokens)
+    ids: dict[str, int] = {}
+    if isinstance(special_tokens, Mapping):
+        for token in tokens:
+            token_id, token_bytes = special_tokens[token], token.encode("utf-8")
+            if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id <= MAX_ID:
+                raise ValueError(f"special token {token!r} has id {token_id!r}; expected an int "
+                                 f"in 0..{MAX_ID}")
+            if int(token_id) in ids.values():
+                raise ValueError(f"special tokens share the id {token_id}: {special_tokens!r}")
+            if vocab.get(int(token_id), token_bytes) != token_bytes:
+                raise ValueError(f"special token {token!r} has id {token_id}, which the "
+                                 f"vocabulary gives to {vocab[int(token_id)]!r}")
+            vocab[int(token_id)] = token_bytes
+            token_ids.setdefault(token_bytes, int(token_id))
+            ids[token] = int(token_id)
+        return ids
+    next_id = max(vocab, default=-1) + 1
+    for token in tokens:
+        token_bytes = token.encode("utf-8")
+        if token_bytes not in token_ids:
+            vocab[next_id] = token_bytes
+            token_ids[token_bytes] = next_id
+            next_id += 1
+        ids[token] = token_ids[token_bytes]
+    return ids
+
+
+def find_specials(text: str, tokens: Sequence[str]) -> Iterator[tuple[int, str]]:
+    """(start, token) of each special token in text, left to right, by the rule: the
+    leftmost, the longest of those starting there (tokens: longest_first's order)."""
+    found = [text.find(token) for token in tokens]
+    while True:
+        at, token = -1, ""
+        for k, where in enumerate(found):
+            if where >= 0 and (at < 0 or where < at):  # on a tie the longer (earlier) stays
+                at, token = where, tokens[k]
+        if at < 0:
+            return
+        yield at, token
+        end = at + len(token)
+        for k, where in enumerate(found):
+            if 0 <= where < end:
+                found[k] = text.find(tokens[k], end)
+
+
+def straddles(data: bytes | mmap.mmap, cut: int, specials: Sequence[bytes]) -> bool:
+    """Whether some special token (as bytes) in data starts before `cut` and ends after it:
+    a cut there would split it."""
+    for s in specials:
+        i = data.find(s, max(0, cut - len(s) + 1), cut + len(s) - 1)
+        if 0 <= i < cut < i + len(s):
+            return True
+    return False
+
+
+def native_specials(tokens: Collection[str], ids: Mapping[str, int]) -> Specials:
+    """The kernels' form of the tokens: UTF-8 bytes, longest first, with their ids. (Two
+    tokens that match at one place are one the other's prefix, so longest in characters is
+    longest in bytes there.)"""
+    ordered = longest_first(tokens)
+    return Specials(tuple(token.encode("utf-8") for token in ordered),
+                    np.array([ids[token] for token in ordered], dtype=np.int32))
+
+
+def allowed_in(text: str, specials: Collection[str], allowed_special: SpecialSet | None,
+               disallowed_special: SpecialSet | None) -> frozenset[str]:
+    """The special tokens that a call with tiktoken's arguments treats as tokens, after
+    checking that text holds no disallowed one (tiktoken's error, word for word). Only
+    allowed ones count ("all" or a set; default none); disallowed ones (default "all" the
+    others) must not occur; disallowed_special=() encodes them as ordinary text."""
+    specials = set(specials)
+    allowed = specials if allowed_special == "all" else set(allowed_special or ())
+    if disallowed_special is None or disallowed_special == "all":
+        disallowed = specials - allowed
+    else:
+        disallowed = set(disallowed_special)
+    if disallowed and isinstance(text, str):
+        match = _search_regex(frozenset(disallowed)).search(text)
+        if match:
+            token = match.group()
+            raise ValueError(
+                f"Encountered text corresponding to disallowed special token {token!r}.\n"
+                "If you want this text to be encoded as a special token, "
+                f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
+                f"If you want this text to be encoded as normal text, disable the check for "
+                f"this token by passing `disallowed_special=(enc.special_tokens_set - "
+                f"{{{token!r}}})`.\n"
+                "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
+            )
+    return frozenset(allowed & specials)
+
+
+@functools.lru_cache(maxsize=64)
+def _search_regex(tokens: frozenset[str]) -> re.Pattern:
+    return re.compile("|".join(map(re.escape, longest_first(tokens))))

@@ -1,0 +1,88 @@
+"""bpe/specials.py: validation, ids, tiktoken's check, and the leftmost-then-longest rule,
+in Python (find_specials) and in the kernels (Specials.next_one), held equal."""
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpe.specials import (
+    allowed_in,
+    assign_ids,
+    check_special_tokens,
+    find_specials,
+    longest_first,
+    native_specials,
+    straddles,
+)
+
+# Token sets for both native searches: one first byte held nowhere else (one memchr pass),
+# and tokens that overlap, nest and repeat their first byte (a memmem pass per token).
+TOKEN_SETS = [
+    ["<|endoftext|>", "<|fim|>", "<|end|>"],
+    ["<|a|>", "<|a|>b", "a<|", "aa", "a", "é<", "<"],
+]
+
+
+def regex_rule(text: str, tokens: list[str]) -> list[tuple[int, str]]:
+    """The rule as a regex alternation of the tokens, longest first: the slow twin."""
+    pattern = re.compile("|".join(map(re.escape, longest_first(tokens))))
+    return [(m.start(), m.group()) for m in pattern.finditer(text)]
+
+
+@pytest.mark.parametrize("tokens", TOKEN_SETS)
+@given(data=st.data())
+def test_python_and_native_search_agree(tokens, data):
+    alphabet = [*tokens, *{c for t in tokens for c in t}, " ", "x"]
+    text = "".join(data.draw(st.lists(st.sampled_from(alphabet), max_size=30)))
+    expected = regex_rule(text, tokens)
+    assert list(find_specials(text, longest_first(tokens))) == expected
+
+    ids = {token: 1000 + k for k, token in enumerate(tokens)}
+    native = native_specials(tokens, ids)
+    ordered = longest_first(tokens)
+    found = [(at, ordered[k]) for at, k in native.find_all(text.encode("utf-8"))]
+    assert found == [(len(text[:at].encode("utf-8")), token) for at, token in expected]
+
+
+def test_longest_wins_at_one_place():
+    assert list(find_specials("<|a|>b", longest_first(["<|a|>", "<|a|>b"]))) == [(0, "<|a|>b")]
+
+
+def test_check_special_tokens_refuses_bad_tokens():
+    assert check_special_tokens(None) == []
+    with pytest.raises(ValueError, match="must be a non-empty str"):
+        check_special_tokens([""])
+    with pytest.raises(ValueError, match="must be a non-empty str"):
+        check_special_tokens([b"<|x|>"])
+    with pytest.raises(ValueError, match="is given twice"):
+        check_special_tokens(["<|x|>", "<|x|>"])
+
+
+def test_assign_ids_from_a_list_and_a_dict():
+    vocab = {i: bytes([i]) for i in range(256)}
+    token_ids = {token: i for i, token in vocab.items()}
+    assert assign_ids(["<|a|>", "a"], vocab, token_ids) == {"<|a|>": 256, "a": 97}
+    assert vocab[256] == b"<|a|>"
+    vocab = {i: bytes([i]) for i in range(256)}
+    assert assign_ids({"<|b|>": 1000}, vocab, dict(token_ids)) == {"<|b|>": 1000}
+    with pytest.raises(ValueError, match="which the vocabulary gives to"):
+        assign_ids({"<|b|>": 97}, dict(vocab), dict(token_ids))
+    with pytest.raises(ValueError, match="share the id"):
+        assign_ids({"<|b|>": 500, "<|c|>": 500}, dict(vocab), dict(token_ids))
+
+
+def test_allowed_in_follows_tiktoken():
+    specials = ["<|endoftext|>", "<|fim|>"]
+    assert allowed_in("hi", specials, None, None) == frozenset()
+    assert allowed_in("<|fim|>", specials, "all", None) == frozenset(specials)
+    assert allowed_in("<|endoftext|>", specials, None, ()) == frozenset()
+    assert allowed_in("<|fim|>", specials, {"<|fim|>"}, None) == {"<|fim|>"}
+    with pytest.raises(ValueError, match="disallowed special token '<|endoftext|>'"):
+        allowed_in("a <|endoftext|>", specials, {"<|fim|>"}, None)
+
+
+def test_straddles():
+    data = b"ab<|x|>cd"
+    assert straddles(data, 4, [b"<|x|>"])
+    assert not straddles(data, 2, [b"<|x|>"]) and not straddles(data, 7, [b"<|x|>"])
