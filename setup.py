@@ -41,7 +41,7 @@ extensions = [
         [f"bpe/{name}.pyx"],
         include_dirs=[numpy.get_include(), "bpe/include"],
         language="c++",
-        extra_compile_args=["-O3", "-std=c++17"] + (["-O0", "-g"] if DEBUG else []),
+        extra_compile_args=["-O3", "-std=c++17", "-Wall", "-Wextra"] + (["-O0", "-g"] if DEBUG else []),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for name in KERNELS

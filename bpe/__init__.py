@@ -13,13 +13,13 @@ from bpe.train import train, train_bpe
 from bpe.wordtable import WordTable
 
 __all__ = [
-    "BPETokenizerParams",
-    "ByteTokenizer",
     "CL100K_PATTERN",
-    "CharacterTokenizer",
     "GPT2_PATTERN",
     "O200K_PATTERN",
     "PATTERNS",
+    "BPETokenizerParams",
+    "ByteTokenizer",
+    "CharacterTokenizer",
     "Pretokenizer",
     "Tokenizer",
     "WordTable",

@@ -61,8 +61,9 @@ cdef object utf8_to_str(const uint8_t* s, Py_ssize_t n):
     text = PyUnicode_New(n - continuations, 0x7F if top < 0x80 else 0xFF if width == 1
                          else 0xFFFF if width == 2 else 0x10FFFF)
     cdef void* data = PyUnicode_DATA(text)
-    if width * (n - continuations) >= HUGE_FROM:
-        bpe_advise_huge(data, width * (n - continuations))   # a fault per 2 MB, not 4 KB
+    cdef size_t n_bytes = <size_t>(width * (n - continuations))
+    if n_bytes >= HUGE_FROM:
+        bpe_advise_huge(data, n_bytes)     # a fault per 2 MB, not 4 KB
     if top < 0x80:
         memcpy(data, s, n)
         return text

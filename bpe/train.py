@@ -2,9 +2,9 @@
 
 `train_bpe` is the Stanford CS336 function (same name, arguments and return value);
 `train` returns a ready Tokenizer, takes files, an iterable of str or a saved count table,
-and reports each phase. The rules (DESIGN.md, "Semantics"): the vocabulary starts with the
-256 bytes, special tokens cut documents and are never merged, pairs never cross a piece,
-the most frequent pair wins with ties to the greater (bytes_a, bytes_b).
+and reports each phase. The rules (docs/architecture.md, "What is exact"): the vocabulary
+starts with the 256 bytes, special tokens cut documents and are never merged, pairs never
+cross a piece, the most frequent pair wins with ties to the greater (bytes_a, bytes_b).
 Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens.
 """
 from __future__ import annotations

@@ -42,7 +42,7 @@ typedef struct {
 
 /* Whether the generated tables class ASCII as the windows do (they come from the
    installed regex module, which could one day differ): else no window is made. */
-static int bpe_ascii_as_windows(void) {
+static inline int bpe_ascii_as_windows(void) {
     static int checked = -1;
     if (checked < 0) {
         int ok = 1, c;
@@ -85,8 +85,8 @@ static inline void bpe_classes16(const uint8_t* p, int k, uint64_t* letter, uint
 /* Make w the window whose settled range starts at lo (start <= lo <= end), for the
    piece starts of s[start:end]; 0 where a byte past ASCII is in it (w then has no
    window, and its retry is past that byte's reach). */
-static int bpe_gpt2_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
-                           Py_ssize_t end, PieceWindow* w) {
+static inline int bpe_gpt2_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
+                                  Py_ssize_t end, PieceWindow* w) {
 #if BPE_PIECE_WINDOWS
     Py_ssize_t base = lo - 8, k;
     const uint8_t* p = s + base;
