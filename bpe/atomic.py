@@ -18,7 +18,7 @@ import atexit
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 _pending: set[Path] = set()  # temporary files of this process not yet renamed or removed
@@ -31,10 +31,9 @@ def remove_pending() -> None:
 
 
 def _remove(tmp: Path) -> None:
-    try:
+    # A read-only folder, say, where it was never made: nothing to remove.
+    with suppress(OSError):
         tmp.unlink(missing_ok=True)
-    except OSError:
-        pass  # a read-only folder, say, where it was never made: nothing to remove
     _pending.discard(tmp)
 
 
@@ -82,7 +81,9 @@ class AtomicFile:
                     self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
                     _pending.add(self.tmp)
                     try:
-                        self.file = open(self.tmp, "xb")  # exclusive: never another's file
+                        # Exclusive: never another's file. Kept open on self and closed
+                        # by finish() or discard(), so no `with` here.
+                        self.file = open(self.tmp, "xb")  # noqa: SIM115
                     except FileExistsError:
                         _pending.discard(self.tmp)
             self.started()
@@ -94,7 +95,7 @@ class AtomicFile:
     def started(self) -> None:
         """Called once the file is open; subclasses write their header here."""
 
-    def write(self, data) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         with naming(self.path):
             self.file.write(data)
 

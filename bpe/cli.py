@@ -4,7 +4,8 @@
     python -m bpe train data/*.txt --vocab-size 32000 --special-token '<|endoftext|>' \\
         --pattern gpt2 --workers 8 --out tok/
     python -m bpe count shard1/*.txt -o shard1.npz --special-token '<|endoftext|>'
-    python -m bpe train --from-counts shard1.npz --from-counts shard2.npz --vocab-size 32000 --out tok/
+    python -m bpe train --from-counts shard1.npz --from-counts shard2.npz \\
+        --vocab-size 32000 --out tok/
     python -m bpe encode --tokenizer tok/ data/*.txt -o train.npy   # + train.offsets.npy
     python -m bpe decode --tokenizer tok/ train.npy -o train.txt    # or to stdout
     python -m bpe show --tokenizer gpt2 "Hello world"               # token boundaries, ids
@@ -20,6 +21,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -49,7 +51,7 @@ def _refuse_existing(path: str | None, force: bool, is_folder: bool) -> bool:
     return False
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     if _refuse_existing(args.out, args.force, is_folder=True):
         return 2
     if args.from_counts:
@@ -67,7 +69,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_count(args) -> int:
+def cmd_count(args: argparse.Namespace) -> int:
     if _refuse_existing(args.output, args.force, is_folder=False):
         return 2
     start = time.perf_counter()
@@ -91,32 +93,33 @@ def load_tokenizer(spec: str) -> bpe.Tokenizer:
                          f"nor a pretrained name: {e}") from None
 
 
-def cmd_encode(args) -> int:
+def cmd_encode(args: argparse.Namespace) -> int:
     offsets = Path(args.output).with_suffix(".offsets.npy")
-    if _refuse_existing(args.output, args.force, False) or _refuse_existing(offsets, args.force, False):
+    if (_refuse_existing(args.output, args.force, False)
+            or _refuse_existing(offsets, args.force, False)):
         return 2
     tok = load_tokenizer(args.tokenizer)
     start = time.perf_counter()
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors)
     seconds = time.perf_counter() - start
     n_mb = sum(os.path.getsize(f) for f in args.files) / 1e6
-    print(f"encoded {result.n_tokens:,} tokens, {result.n_documents:,} documents from {n_mb:,.1f} MB "
-          f"in {seconds:.2f} s ({n_mb / seconds:,.1f} MB/s); saved to {result.ids} and "
-          f"{result.offsets}", file=sys.stderr)
+    print(f"encoded {result.n_tokens:,} tokens, {result.n_documents:,} documents "
+          f"from {n_mb:,.1f} MB in {seconds:.2f} s ({n_mb / seconds:,.1f} MB/s); "
+          f"saved to {result.ids} and {result.offsets}", file=sys.stderr)
     return 0
 
 
 DECODE_BLOCK = 1 << 20  # ids per block
 
 
-def cmd_decode(args) -> int:
+def cmd_decode(args: argparse.Namespace) -> int:
     if _refuse_existing(args.output, args.force, False):
         return 2
     tok = load_tokenizer(args.tokenizer)
     ids = _load_ids(args.ids)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def write_all(write) -> None:
+    def write_all(write: Callable[[bytes], object]) -> None:
         # A block may end inside a character: the decoder keeps its bytes for the next one.
         for start in range(0, len(ids), DECODE_BLOCK):
             write(decoder.decode(tok.decode_bytes(ids[start:start + DECODE_BLOCK])).encode("utf-8"))
@@ -154,7 +157,7 @@ _BACKGROUNDS = (153, 186, 217, 151, 223)  # 256-colour pastels: blue, green, pin
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def cmd_show(args) -> int:
+def cmd_show(args: argparse.Namespace) -> int:
     tok = load_tokenizer(args.tokenizer)
     text = args.text if args.text is not None else sys.stdin.read()
     ids = tok.encode(text)
@@ -162,8 +165,9 @@ def cmd_show(args) -> int:
     tokens = [token_text(tok.vocab[i]) for i in ids]
     if colour:
         colours = [_BACKGROUNDS[k % len(_BACKGROUNDS)] for k in range(len(ids))]
-        print("".join(_paint(t, c) for t, c in zip(tokens, colours)))
-        print("[" + ", ".join(_paint(str(i), c) for i, c in zip(ids, colours)) + "]")
+        # One colour per token: ids, tokens and colours all have len(ids) entries.
+        print("".join(_paint(t, c) for t, c in zip(tokens, colours, strict=True)))
+        print("[" + ", ".join(_paint(str(i), c) for i, c in zip(ids, colours, strict=True)) + "]")
     else:
         print("|".join(tokens))
         print(ids)
@@ -202,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--from-counts", action="append", default=[], metavar="NPZ",
                        help="train on saved count tables instead of files (repeatable: added up)")
     train.add_argument("--held-out-mb", type=float, default=0.0,
-                       help="keep this much of the last file out of training to measure compression")
+                       help="keep this much of the last file out of training "
+                            "to measure compression")
     train.add_argument("--out", help="folder to save the tokenizer to")
     _common(train)
     train.set_defaults(run=cmd_train)
@@ -226,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     show = commands.add_parser("show", help="show how a text is cut into tokens, and the ids")
     show.add_argument("text", nargs="?", help="the text (default: read stdin)")
     show.add_argument("--plain", action="store_true",
-                      help="| between tokens instead of colours (also when not a terminal or NO_COLOR is set)")
+                      help="| between tokens instead of colours "
+                           "(also when not a terminal or NO_COLOR is set)")
     for command, run in [(encode, cmd_encode), (decode, cmd_decode), (show, cmd_show)]:
         command.add_argument("--tokenizer", required=True,
                              help="a folder written by Tokenizer.save, or gpt2, r50k_base, "

@@ -21,10 +21,14 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from bpe._count import PieceCounter
 from bpe.patterns import Pretokenizer
 from bpe.specials import straddles
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CHUNK_BYTES = 4 << 20
 _NEWLINE_CUT = re.compile(rb"[A-Za-z0-9]\n(?=[A-Za-z])")
@@ -38,7 +42,8 @@ def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native:
 
 
 def iter_chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool,
-                      chunk_bytes: int = CHUNK_BYTES, end: int | None = None) -> Iterator[tuple[int, int]]:
+                      chunk_bytes: int = CHUNK_BYTES, end: int | None = None
+                      ) -> Iterator[tuple[int, int]]:
     """chunk_ranges one range at a time, each found when asked for: the first chunk can be
     at work while the next cuts are searched for (a search may scan megabytes)."""
     size = os.path.getsize(path) if end is None else end
@@ -64,7 +69,8 @@ def safe_cut_after(path: str | os.PathLike, position: int, special_tokens: Seque
     if position >= os.path.getsize(path):
         return None
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return _next_safe_cut(data, position, [t.encode("utf-8") for t in special_tokens], native, {})
+        specials = [t.encode("utf-8") for t in special_tokens]
+        return _next_safe_cut(data, position, specials, native, {})
 
 
 def _find(data: mmap.mmap, what: bytes, position: int, found: dict) -> int:
@@ -104,7 +110,8 @@ def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = 
     offset = start
     carry = b""
     try:
-        f = open(path, "rb")
+        # Opened alone so that only a missing file gets this message; `with f` closes it.
+        f = open(path, "rb")  # noqa: SIM115
     except FileNotFoundError:
         raise FileNotFoundError(f"file {os.fspath(path)!r} does not exist") from None
     with f:
@@ -169,7 +176,7 @@ def count_pieces(texts: Iterable[str], pretokenizer: Pretokenizer,
 
 
 def count_range(path: str, start: int, end: int, pattern: str, special_tokens: list[str],
-                errors: str = "strict"):
+                errors: str = "strict") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces."""
     counter = count_pieces(read_text_chunks(path, start, end, errors=errors),
                            Pretokenizer(pattern, special_tokens))
@@ -191,7 +198,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
         if not os.path.exists(path):
             raise FileNotFoundError(f"training file {path!r} does not exist")
         end = (ends or {}).get(path)
-        jobs += [(path, a, b) for a, b in chunk_ranges(path, special_tokens, native, chunk_bytes, end)]
+        ranges = chunk_ranges(path, special_tokens, native, chunk_bytes, end)
+        jobs += [(path, a, b) for a, b in ranges]
     total = PieceCounter()
 
     def add(job, table):
@@ -209,7 +217,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     try:
         limit = 2 * (workers or os.cpu_count() or 1)
         for job in jobs:
-            in_flight.append((job, executor.submit(count_range, *job, pattern, special_tokens, errors)))
+            future = executor.submit(count_range, *job, pattern, special_tokens, errors)
+            in_flight.append((job, future))
             if len(in_flight) >= limit:
                 add(*_done(in_flight.popleft()))
         while in_flight:

@@ -4,9 +4,10 @@ The CS336 step "encode the training set into a uint16 NumPy array", for files la
 memory. Files are cut into chunks where no piece can straddle the cut
 (`bpe.counting.iter_chunk_ranges`: each cut found as the work goes), so the chunks' ids
 concatenate to exactly the file's encode; chunks are encoded on threads (the kernels
-release the GIL) and written in order, with at most 2 x workers chunks in flight. The `.npy` is written without knowing its length: a
-fixed-size header is reserved, the ids streamed after it, and the header rewritten with the
-final shape. Output goes to temporary names and is renamed into place only when complete.
+release the GIL) and written in order, with at most 2 x workers chunks in flight. The
+`.npy` is written without knowing its length: a fixed-size header is reserved, the ids
+streamed after it, and the header rewritten with the final shape. Output goes to temporary
+names and is renamed into place only when complete.
 
 Next to `ids.npy`, `ids.offsets.npy` (int64) holds where each document starts, and the
 total at the end: document k is ids[offsets[k]:offsets[k + 1]]. A document ends after each
@@ -20,13 +21,16 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from bpe.atomic import AtomicFile, commit_together, naming
 from bpe.counting import CHUNK_BYTES, iter_chunk_ranges, read_text_chunks
 from bpe.patterns import Pretokenizer
+
+if TYPE_CHECKING:
+    from bpe.tokenizer import Tokenizer
 
 EOT = "<|endoftext|>"
 _HEADER_BYTES = 128  # a .npy v1.0 header, padded to this size whatever the length
@@ -39,7 +43,7 @@ class EncodedFile(NamedTuple):
     n_documents: int
 
 
-def encode_file(tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike],
+def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike],
                 out: str | os.PathLike = "ids.npy", workers: int | None = None,
                 progress: bool | None = None, errors: str = "strict",
                 chunk_bytes: int = CHUNK_BYTES) -> EncodedFile:
@@ -65,7 +69,8 @@ def encode_file(tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike
     native = Pretokenizer(tokenizer.pattern).native_id is not None
     jobs = ((path, start, end, end == size) for path in paths
             for size in [os.path.getsize(path)]
-            for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native, chunk_bytes))
+            for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native,
+                                                chunk_bytes))
     workers = workers or os.cpu_count() or 1
     bar = _progress_bar(sum(os.path.getsize(p) for p in paths), progress)
     in_flight: deque = deque()
@@ -74,7 +79,7 @@ def encode_file(tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike
         with NpyWriter(out, dtype) as ids, NpyWriter(offsets_path, np.dtype("<i8")) as offsets:
             documents = _Documents(offsets, tokenizer.special_ids.get(EOT))
 
-            def write_oldest():
+            def write_oldest() -> None:
                 (_, start, end, file_end), future = in_flight.popleft()
                 chunk = future.result()
                 documents.add(chunk, ids.length, file_end)

@@ -131,7 +131,8 @@ def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
     return ranks
 
 
-def merges_from_ranks(ranks: dict[bytes, int]) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
+def merges_from_ranks(ranks: dict[bytes, int]
+                      ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     """(vocab, merges) that encode exactly as tiktoken does with these byte ranks.
 
     tiktoken merges the adjacent pair whose concatenation has the lowest rank. So every way

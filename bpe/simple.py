@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import regex
 
 from bpe.patterns import resolve_pattern
+
+
+class _Encoder(Protocol):
+    """Anything with .encode: a Tokenizer, or one of the simple tokenizers below."""
+
+    def encode(self, text: str) -> Sequence[int]: ...
 
 
 class CharacterTokenizer:
@@ -62,7 +69,8 @@ class WordTokenizer:
             raise ValueError(f"words must not repeat: {repeated!r} is given twice")
 
     @classmethod
-    def train(cls, text: str, pattern: str = r"\w+|.", vocab_size: int | None = None) -> WordTokenizer:
+    def train(cls, text: str, pattern: str = r"\w+|.",
+              vocab_size: int | None = None) -> WordTokenizer:
         """Learn the vocabulary: the most frequent words (ties: first seen), UNK included."""
         if vocab_size is not None and vocab_size < 1:
             raise ValueError(f"vocab_size={vocab_size} must leave room for the UNK token")
@@ -88,7 +96,7 @@ class WordTokenizer:
         return "".join(words)
 
 
-def compression_ratio(tokenizer, text: str) -> float:
+def compression_ratio(tokenizer: _Encoder, text: str) -> float:
     """UTF-8 bytes per token of `text` under `tokenizer` (anything with .encode)."""
     n_bytes = len(text.encode("utf-8"))
     n_tokens = len(tokenizer.encode(text))

@@ -13,7 +13,9 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,8 +25,12 @@ from bpe.patterns import Pretokenizer
 from bpe.specials import check_special_tokens
 from bpe.wordtable import WordTable
 
+if TYPE_CHECKING:
+    from bpe.tokenizer import Tokenizer
 
-def learn_merges(table: WordTable, n_merges: int, progress=None
+
+def learn_merges(table: WordTable, n_merges: int,
+                 progress: Callable[[int], object] | None = None
                  ) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
     """Run the merge loop; return the vocabulary of bytes and merged tokens, and the id pairs."""
     pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges, progress)
@@ -71,11 +77,11 @@ def train(
     special_tokens: Sequence[str] | None = None,
     pattern: str = "gpt2",
     workers: int | None = None,
-    executor=None,
+    executor: Executor | None = None,
     progress: bool = True,
     errors: str = "strict",
     held_out_bytes: int = 0,
-):
+) -> Tokenizer:
     """Train a Tokenizer.
 
     inputs: a path or a list/tuple of paths (counted in chunks on `executor`, any
@@ -123,7 +129,8 @@ def _count(inputs, pattern, specials, workers, executor, errors, held_out_bytes,
         if held_out_bytes > 0 and paths:
             native = Pretokenizer(pattern).native_id is not None
             last = paths[-1]
-            cut = safe_cut_after(last, max(0, os.path.getsize(last) - held_out_bytes), specials, native)
+            start_at = max(0, os.path.getsize(last) - held_out_bytes)
+            cut = safe_cut_after(last, start_at, specials, native)
             if cut is not None:
                 ends[last] = cut
                 held_out = ("".join(read_text_chunks(last, cut, errors="replace")), "held out")
@@ -134,7 +141,8 @@ def _count(inputs, pattern, specials, workers, executor, errors, held_out_bytes,
         if held_out is None and paths and report.enabled:  # only the report reads it
             why = "; no safe place to cut a held-out slice" if held_out_bytes > 0 else ""
             with open(paths[0], encoding="utf-8", errors="replace") as f:
-                held_out = (f.read(1_000_000), f"first 1 MB of the training text, not held out{why}")
+                held_out = (f.read(1_000_000),
+                            f"first 1 MB of the training text, not held out{why}")
     else:
         n_bytes = None
         counter = count_pieces(inputs, Pretokenizer(pattern, specials))

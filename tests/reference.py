@@ -1,4 +1,5 @@
-"""The slow, obviously correct twin of the library: pure Python, docs/architecture.md ("What is exact") read literally.
+"""The slow, obviously correct twin of the library: pure Python, docs/architecture.md
+("What is exact") read literally.
 
 Every fast path is tested against these functions on random inputs. They share nothing with
 `bpe` but the pattern strings; the `regex` module is the oracle for the patterns themselves.

@@ -440,8 +440,8 @@ def test_cl100k_o200k_random_equal_tiktoken(tiktoken_encoding, text):
 
 @pytest.mark.parametrize("text", ["\U0003d000:a", "x\U0003d000y"])
 def test_newest_unicode_follows_regex(tiktoken_encoding, text):
-    """Where the Unicode versions differ, pieces follow the regex module (docs/architecture.md: exact to
-    regex); tiktoken may cut otherwise. Both still round-trip."""
+    """Where the Unicode versions differ, pieces follow the regex module (docs/architecture.md:
+    exact to regex); tiktoken may cut otherwise. Both still round-trip."""
     import regex
 
     tok, _ = tiktoken_encoding
