@@ -23,10 +23,14 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bpe.atomic import write_files
 from bpe.formats import read_json_object, text_to_token, token_to_text
 from bpe.patterns import PATTERNS, pattern_name, resolve_pattern
+
+if TYPE_CHECKING:
+    from bpe.tokenizer import Tokenizer
 
 FILE_NAME = "tokenizer.json"
 # The regex HF's ByteLevel pre-tokenizer runs when use_regex is true: GPT-2's, spelled out.
@@ -48,7 +52,7 @@ def _byte_level(use_regex: bool) -> dict:
 
 # --- writing --------------------------------------------------------------------------
 
-def tokenizer_json_bytes(tok) -> bytes:
+def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
     """The HF tokenizer.json of a bpe.Tokenizer, as UTF-8 bytes."""
     split = {"type": "Split", "pattern": {"Regex": _hf_regex(tok.pattern)},
              "behavior": "Isolated", "invert": False}
@@ -99,7 +103,7 @@ def _model_vocab(tok) -> dict[str, int]:
     return vocab
 
 
-def write_tokenizer_json(tok, path: str | os.PathLike) -> Path:
+def write_tokenizer_json(tok: Tokenizer, path: str | os.PathLike) -> Path:
     """Write tok as a HF tokenizer.json at path (or inside it, if path is a folder), never
     leaving a half-written file. Returns the file's path."""
     path = _json_path(path)

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,11 @@ from bpe.formats import (
 )
 from bpe.patterns import Pretokenizer, pattern_name, resolve_pattern
 from bpe.specials import SpecialSet, allowed_in, assign_ids, native_specials
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from bpe.dataset import EncodedFile
 
 _CONFIG = "tokenizer_config.json"
 
@@ -131,14 +137,14 @@ class Tokenizer:
         return write_tokenizer_json(self, path)
 
     @classmethod
-    def from_tiktoken(cls, encoding) -> Tokenizer:
+    def from_tiktoken(cls, encoding: tiktoken.Encoding) -> Tokenizer:
         """The tokenizer of a `tiktoken.Encoding`: its ranks (as merges), pattern and special
         tokens with their ids; encodes as the encoding does."""
         vocab, merges = merges_from_ranks(encoding._mergeable_ranks)
         return cls(vocab, merges, special_tokens=dict(encoding._special_tokens),
                    pattern=pattern_name(encoding._pat_str), name=encoding.name)
 
-    def to_tiktoken(self):
+    def to_tiktoken(self) -> tiktoken.Encoding:
         """A `tiktoken.Encoding` with this vocabulary (ids as ranks), pattern and special
         tokens. tiktoken merges by the rank of the merged token, not by merge list: the two
         agree for the pretrained vocabularies and, in the tests, for ones from BPE training,
@@ -267,8 +273,9 @@ class Tokenizer:
         track_lists(result)         # encode_strs' lists, untracked while the batch was made
         return result
 
-    def encode_file(self, paths, out: str | os.PathLike = "ids.npy", workers: int | None = None,
-                    progress: bool | None = None, errors: str = "strict"):
+    def encode_file(self, paths: str | os.PathLike | Sequence[str | os.PathLike],
+                    out: str | os.PathLike = "ids.npy", workers: int | None = None,
+                    progress: bool | None = None, errors: str = "strict") -> EncodedFile:
         """Encode text files (larger than memory too) into the .npy `out`, uint16 when the
         vocabulary fits, and the document offsets `<out stem>.offsets.npy`; streaming, on
         `workers` threads. Returns bpe.dataset.EncodedFile (paths, tokens, documents).

@@ -11,8 +11,12 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bpe._count import PieceCounter
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class WordTable:
         return cls(symbols, offsets, table_counts)
 
     @classmethod
-    def from_counter(cls, counter) -> WordTable:
+    def from_counter(cls, counter: PieceCounter) -> WordTable:
         """Build the table from a native PieceCounter."""
         return cls(*counter.arrays())
 
