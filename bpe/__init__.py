@@ -6,6 +6,8 @@
 >>> tok.decode(tok.encode("Hello <|endoftext|> world"))
 'Hello <|endoftext|> world'
 """
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
+
 from bpe.patterns import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN, PATTERNS, Pretokenizer
 from bpe.simple import ByteTokenizer, CharacterTokenizer, WordTokenizer, compression_ratio
 from bpe.tokenizer import BPETokenizerParams, Tokenizer

@@ -1,4 +1,4 @@
-"""`python -m bpe ...`: train tokenizers, count corpora, encode datasets from the command line.
+"""The `bpe` command (also `python -m bpe`): train tokenizers, count corpora, encode datasets.
 
     python -m bpe train                       # the bundled sample corpus, vocab 1000
     python -m bpe train data/*.txt --vocab-size 32000 --special-token '<|endoftext|>' \\
@@ -198,7 +198,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bpe", description="byte-level BPE tokenizer")
+    parser = argparse.ArgumentParser(prog="bpe", description="byte-level BPE tokenizer")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {bpe.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a vocabulary on text files or count tables")
     train.add_argument("files", nargs="*", help=f"UTF-8 text files (default: the bundled {SAMPLE})")
