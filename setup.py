@@ -42,6 +42,7 @@ extensions = [
         include_dirs=[numpy.get_include(), "bpe/include"],
         language="c++",
         extra_compile_args=["-O3", "-std=c++17", "-Wall", "-Wextra"] + (["-O0", "-g"] if DEBUG else []),
+        extra_link_args=[] if DEBUG else ["-s"],   # stripped: no debug info in the wheel
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for name in KERNELS
