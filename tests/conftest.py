@@ -1,9 +1,11 @@
-"""Shared fixtures: paths to ../shared/data, GPT-2 loaded by bpe and by tiktoken (offline)."""
+"""Shared fixtures: the test data inside the repository (bundled package data and
+tests/fixtures), the benchmark corpus outside it, GPT-2 loaded by bpe and by tiktoken (offline)."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -17,20 +19,80 @@ settings.register_profile("ci", deadline=None, max_examples=1000,
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Only the benchmark corpus lives outside the repository (../shared/data unless this is set).
 SHARED_DATA = Path(os.environ.get("BPE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def shared(relative: str) -> Path:
-    """A file under ../shared/data, or skip the test saying what is missing."""
-    path = SHARED_DATA / relative
-    if not path.exists():
-        pytest.skip(f"{path} is not here (set BPE_SHARED_DATA to the shared data folder)")
+def _bundled() -> Path:
+    """The package's bundled data (bpe.data, from data/), as installed; the checkout's data/
+    where bpe.data is not importable (bpe imported from the source folder)."""
+    try:
+        return Path(str(resources.files("bpe.data")))
+    except ModuleNotFoundError:
+        return ROOT / "data"
+
+
+BUNDLED = _bundled()
+_CS336 = ["address.txt", "german.txt", "train-bpe-reference-merges.txt",
+          "train-bpe-reference-vocab.json"]
+# Each test data file by name (the names of ../shared/data, where they came from) -> where the
+# repository holds it (licences in data/README.md and tests/fixtures/README.md).
+REPO_FILES = {
+    "gpt2/encoder.json": BUNDLED / "pretrained" / "encoder.json",
+    "gpt2/vocab.bpe": BUNDLED / "pretrained" / "vocab.bpe",
+    "tiktoken/cl100k_base.tiktoken.gz": BUNDLED / "pretrained" / "cl100k_base.tiktoken.gz",
+    "tiktoken/o200k_base.tiktoken.gz": BUNDLED / "pretrained" / "o200k_base.tiktoken.gz",
+    "cs336/corpus.en": BUNDLED / "corpus.en",
+    "cs336/tinystories_sample.txt": BUNDLED / "tinystories_sample.txt",
+    **{f"cs336/{name}": FIXTURES / "cs336" / name for name in _CS336},
+}
+
+
+def repo_file(name: str) -> Path:
+    """A test data file from inside the repository (see REPO_FILES); never skips: a missing
+    one fails the test."""
+    path = REPO_FILES[name]
+    assert path.is_file(), f"{path} ({name}) is missing from the repository"
     return path
+
+
+def bench_corpus() -> Path:
+    """The 78 MB benchmark corpus, mix.txt.xz, which is not in the repository: from
+    $BPE_SHARED_DATA/bench (default ../shared/data/bench), or skip saying so."""
+    path = SHARED_DATA / "bench" / "mix.txt.xz"
+    if not path.is_file():
+        pytest.skip(f"needs the 78 MB benchmark corpus, not in the repository: {path} is not "
+                    "here (set BPE_SHARED_DATA to the folder holding bench/mix.txt.xz)")
+    return path
+
+
+def _too_many_skips(config) -> str | None:
+    """With BPE_MAX_SKIPS=N set, what is wrong when more than N tests skipped (CI's check that
+    the tests stand alone: only those needing the benchmark corpus may skip)."""
+    limit = os.environ.get("BPE_MAX_SKIPS")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if limit is None or reporter is None:
+        return None
+    skipped = len(reporter.stats.get("skipped", []))
+    return (f"{skipped} tests skipped, more than BPE_MAX_SKIPS={limit}"
+            if skipped > int(limit) else None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _too_many_skips(session.config) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    message = _too_many_skips(config)
+    if message:
+        terminalreporter.write_sep("=", message, red=True, bold=True)
 
 
 @pytest.fixture(scope="session")
 def gpt2() -> bpe.Tokenizer:
-    return bpe.Tokenizer.from_files(shared("gpt2/encoder.json"), shared("gpt2/vocab.bpe"),
+    return bpe.Tokenizer.from_files(repo_file("gpt2/encoder.json"), repo_file("gpt2/vocab.bpe"),
                                     special_tokens=["<|endoftext|>"])
 
 
@@ -39,19 +101,19 @@ def gpt2_tiktoken():
     tiktoken = pytest.importorskip("tiktoken")
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 
-    ranks = data_gym_to_mergeable_bpe_ranks(str(shared("gpt2/vocab.bpe")),
-                                            str(shared("gpt2/encoder.json")))
+    ranks = data_gym_to_mergeable_bpe_ranks(str(repo_file("gpt2/vocab.bpe")),
+                                            str(repo_file("gpt2/encoder.json")))
     return tiktoken.Encoding("gpt2-offline", pat_str=bpe.GPT2_PATTERN, mergeable_ranks=ranks,
                              special_tokens={"<|endoftext|>": 50256})
 
 
 def tiktoken_pair(name: str):
     """(bpe.Tokenizer, tiktoken.Encoding) for cl100k_base or o200k_base, both built offline
-    from ../shared/data/tiktoken/NAME.tiktoken.gz."""
+    from the bundled rank file NAME.tiktoken.gz."""
     tiktoken = pytest.importorskip("tiktoken")
     from bpe.formats import merges_from_ranks, read_tiktoken_ranks
 
-    ranks = read_tiktoken_ranks(shared(f"tiktoken/{name}.tiktoken.gz"))
+    ranks = read_tiktoken_ranks(repo_file(f"tiktoken/{name}.tiktoken.gz"))
     pattern = {"cl100k_base": "cl100k", "o200k_base": "o200k"}[name]
     special = {"<|endoftext|>": 100257 if name == "cl100k_base" else 199999}
     enc = tiktoken.Encoding(name, pat_str=bpe.PATTERNS[pattern], mergeable_ranks=ranks,
@@ -66,15 +128,15 @@ def tiktoken_encoding(request):
     return tiktoken_pair(request.param)
 
 
-_SHARED_FILES = {"encoder.json": "gpt2/encoder.json", "vocab.bpe": "gpt2/vocab.bpe",
-                 "cl100k_base.tiktoken": "tiktoken/cl100k_base.tiktoken.gz",
-                 "o200k_base.tiktoken": "tiktoken/o200k_base.tiktoken.gz"}
+_TIKTOKEN_FILES = {"encoder.json": "gpt2/encoder.json", "vocab.bpe": "gpt2/vocab.bpe",
+                   "cl100k_base.tiktoken": "tiktoken/cl100k_base.tiktoken.gz",
+                   "o200k_base.tiktoken": "tiktoken/o200k_base.tiktoken.gz"}
 
 
 def official_tiktoken(name: str):
     """tiktoken's own encoding `name`, built by tiktoken_ext.openai_public's constructor
-    (its pattern, special tokens and hash checks) with each download served from
-    ../shared/data instead of the network."""
+    (its pattern, special tokens and hash checks) with each download served from the
+    bundled files instead of the network."""
     import gzip
     import hashlib
 
@@ -83,12 +145,12 @@ def official_tiktoken(name: str):
     from tiktoken_ext import openai_public
 
     def read_local(blobpath: str, expected_hash: str | None = None) -> bytes:
-        path = shared(_SHARED_FILES[blobpath.rsplit("/", 1)[-1]])
+        path = repo_file(_TIKTOKEN_FILES[blobpath.rsplit("/", 1)[-1]])
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         assert expected_hash is None or hashlib.sha256(data).hexdigest() == expected_hash, blobpath
         return data
 
-    # r50k_base's own rank file is not in ../shared/data; it holds GPT-2's vocabulary, and
+    # r50k_base's own rank file is not bundled; it holds GPT-2's vocabulary, and
     # tiktoken gives both the same pattern and special token, so gpt2's constructor stands in.
     constructor = openai_public.ENCODING_CONSTRUCTORS["gpt2" if name == "r50k_base" else name]
     original, load.read_file_cached = load.read_file_cached, read_local

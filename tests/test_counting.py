@@ -11,7 +11,7 @@ import bpe
 from bpe.counting import chunk_ranges, count_files
 from bpe.patterns import Pretokenizer
 
-from .conftest import shared, under_memory_caps
+from .conftest import repo_file, under_memory_caps
 from .strategies import documents
 
 
@@ -67,7 +67,7 @@ def test_custom_pattern_cuts_only_at_special_tokens(tmp_path):
 
 
 def test_process_pool_and_thread_pool_same_counts():
-    path = shared("cs336/corpus.en")
+    path = repo_file("cs336/corpus.en")
     expected = whole(path, "gpt2", ["<|endoftext|>"])
     got = count_files([path], "gpt2", ["<|endoftext|>"], workers=2, chunk_bytes=4096)
     assert counts(got) == expected
@@ -77,7 +77,7 @@ def test_process_pool_and_thread_pool_same_counts():
 
 
 def test_train_same_merges_for_any_workers():
-    path = shared("cs336/corpus.en")
+    path = repo_file("cs336/corpus.en")
     one = bpe.train_bpe(path, 500, ["<|endoftext|>"], workers=1)
     assert bpe.train_bpe(path, 500, ["<|endoftext|>"], workers=2) == one
     with ProcessPoolExecutor(2) as pool:
@@ -115,7 +115,7 @@ def test_custom_pattern_with_groups_and_lookbehind(tmp_path):
 def test_dask_cluster_same_counts_and_merges():
     """A real distributed.LocalCluster with two worker processes: same counts, same merges."""
     distributed = pytest.importorskip("distributed", reason="pip install -e '.[dask]'")
-    path = shared("cs336/corpus.en")
+    path = repo_file("cs336/corpus.en")
     specials = ["<|endoftext|>"]
     local = bpe.train(path, 500, specials, workers=1, progress=False)
     with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

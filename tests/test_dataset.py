@@ -13,7 +13,7 @@ import bpe
 from bpe import atomic, dataset
 from bpe.dataset import encode_file, npy_header
 
-from .conftest import interrupt_at_every_step, shared, tiktoken_pair
+from .conftest import interrupt_at_every_step, repo_file, tiktoken_pair
 from .strategies import documents
 
 EOT = "<|endoftext|>"
@@ -21,7 +21,7 @@ EOT = "<|endoftext|>"
 
 @pytest.fixture(scope="module")
 def trained() -> bpe.Tokenizer:
-    return bpe.train(shared("cs336/corpus.en"), 300, [EOT], pattern="cl100k", workers=1,
+    return bpe.train(repo_file("cs336/corpus.en"), 300, [EOT], pattern="cl100k", workers=1,
                      progress=False)
 
 
@@ -67,7 +67,7 @@ def test_same_ids_as_encode_any_chunks_and_workers(tmp_path_factory, tok, docs, 
 
 
 def test_files_ending_in_eot_give_the_encode_of_their_concatenation(gpt2, tmp_path):
-    stories = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    stories = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
     parts = stories.split(EOT)
     texts = [EOT.join(parts[:5]) + EOT, EOT.join(parts[5:10]) + EOT, EOT.join(parts[10:])]
     for k, text in enumerate(texts):
@@ -118,7 +118,7 @@ def test_empty_files(gpt2, tmp_path):
 
 
 def test_without_an_eot_token_documents_are_files(tmp_path):
-    tok = bpe.train(shared("cs336/corpus.en"), 280, workers=1, progress=False)
+    tok = bpe.train(repo_file("cs336/corpus.en"), 280, workers=1, progress=False)
     (tmp_path / "a.txt").write_text("one<|endoftext|>two", encoding="utf-8")
     (tmp_path / "b.txt").write_text("three", encoding="utf-8")
     result = encode_file(tok, [tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "ids.npy")
@@ -247,7 +247,7 @@ def test_read_only_folder(gpt2, tmp_path, tiny_tmpfs):
 
 
 def test_tokenizer_method(gpt2, tmp_path):
-    text = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    text = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
     (tmp_path / "a.txt").write_text(text, encoding="utf-8")
     result = gpt2.encode_file(tmp_path / "a.txt", tmp_path / "ids.npy", workers=2)
     assert np.load(result.ids, mmap_mode="r").tolist() == gpt2.encode(text)

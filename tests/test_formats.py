@@ -19,11 +19,11 @@ from bpe.formats import (
     vocab_json_bytes,
 )
 
-from .conftest import shared
+from .conftest import repo_file
 
 
 def test_byte_to_char_matches_gpt2_files():
-    encoder = json.loads(shared("gpt2/encoder.json").read_text(encoding="utf-8"))
+    encoder = json.loads(repo_file("gpt2/encoder.json").read_text(encoding="utf-8"))
     # GPT-2's first 256 ids are the single bytes, in its table's order.
     singles = sorted((i, t) for t, i in encoder.items() if i < 256)
     assert sorted(byte_to_char()) == sorted(t for _, t in singles)
@@ -48,8 +48,8 @@ def test_vocab_and_merges_round_trip(tmp_path):
 
 
 def test_gpt2_files_load():
-    assert len(read_vocab_json(shared("gpt2/encoder.json"))) == 50257
-    assert read_merges_txt(shared("gpt2/vocab.bpe"))[0] == (b" ", b"t")
+    assert len(read_vocab_json(repo_file("gpt2/encoder.json"))) == 50257
+    assert read_merges_txt(repo_file("gpt2/vocab.bpe"))[0] == (b" ", b"t")
 
 
 def test_bad_merge_line(tmp_path):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import bpe
 from bpe.hf import read_tokenizer_json, tokenizer_json_bytes, write_tokenizer_json
 
-from .conftest import shared, tiktoken_pair
+from .conftest import repo_file, tiktoken_pair
 from .strategies import tiktoken_texts
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -32,7 +32,7 @@ def hf_ids(hf, text):
 
 @pytest.fixture(scope="module")
 def trained():
-    vocab, merges = bpe.train_bpe(shared("cs336/corpus.en"), 500, ["<|endoftext|>"])
+    vocab, merges = bpe.train_bpe(repo_file("cs336/corpus.en"), 500, ["<|endoftext|>"])
     return bpe.Tokenizer(vocab, merges, special_tokens=SPECIALS)
 
 
@@ -46,7 +46,7 @@ def pair(request, tmp_path_factory):
 @pytest.mark.parametrize("name", FIXTURES)
 def test_fixtures_encode_like_hf(pair, name):
     tok, hf = pair
-    plain = shared(f"cs336/{name}").read_text(encoding="utf-8")
+    plain = repo_file(f"cs336/{name}").read_text(encoding="utf-8")
     for text in (plain, f"{plain}<|endoftext|>{plain[:500]}<|endoftext|>"):
         ids = tok.encode(text)
         assert hf_ids(hf, text) == ids
@@ -64,7 +64,7 @@ def test_cl100k_encodes_like_hf(tmp_path):
     hf = hf_from(tok, tmp_path)
     # cl100k cuts digits in threes: a pattern HF's regex engine reads differently unless
     # written for it (see bpe/hf.py).
-    text = shared("cs336/corpus.en").read_text(encoding="utf-8") + " 1234567<|endoftext|>"
+    text = repo_file("cs336/corpus.en").read_text(encoding="utf-8") + " 1234567<|endoftext|>"
     assert hf_ids(hf, text) == tok.encode(text)
     assert read_tokenizer_json(tmp_path)[3] == "cl100k"
 
@@ -88,10 +88,10 @@ def test_folder_paths(trained, tmp_path):
 
 def test_custom_pattern_round_trip(tmp_path):
     pattern = r"\p{L}+|\p{N}|\s+|[^\s\p{L}\p{N}]+"
-    vocab, merges = bpe.train_bpe(shared("cs336/tinystories_sample.txt"), 300, pattern=pattern)
+    vocab, merges = bpe.train_bpe(repo_file("cs336/tinystories_sample.txt"), 300, pattern=pattern)
     tok = bpe.Tokenizer(vocab, merges, pattern=pattern)
     hf = hf_from(tok, tmp_path)
-    text = shared("cs336/german.txt").read_text(encoding="utf-8")
+    text = repo_file("cs336/german.txt").read_text(encoding="utf-8")
     assert hf_ids(hf, text) == tok.encode(text)
     assert read_tokenizer_json(tmp_path)[3] == pattern
 
@@ -117,8 +117,8 @@ def hf_gpt2_file(request, tmp_path_factory):
     Older files write each merge as one "a b" string."""
     from tokenizers import AddedToken, decoders, models, pre_tokenizers
 
-    hf = tokenizers.Tokenizer(models.BPE.from_file(str(shared("gpt2/encoder.json")),
-                                                   str(shared("gpt2/vocab.bpe"))))
+    hf = tokenizers.Tokenizer(models.BPE.from_file(str(repo_file("gpt2/encoder.json")),
+                                                   str(repo_file("gpt2/vocab.bpe"))))
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     hf.decoder = decoders.ByteLevel()
     hf.add_special_tokens([AddedToken("<|endoftext|>", special=True, normalized=False)])
@@ -139,7 +139,7 @@ def from_hf(hf_gpt2_file):
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_hf_gpt2_file_encodes_like_tiktoken(from_hf, gpt2_tiktoken, name):
-    text = shared(f"cs336/{name}").read_text(encoding="utf-8") + "<|endoftext|>"
+    text = repo_file(f"cs336/{name}").read_text(encoding="utf-8") + "<|endoftext|>"
     assert from_hf.encode(text) == gpt2_tiktoken.encode(text, allowed_special="all")
 
 
@@ -223,7 +223,7 @@ def test_pretrained_round_trip_through_hf(name, tmp_path):
     """Each bundled vocabulary, written for HF, encodes there as here and reads back whole."""
     tok = bpe.Tokenizer.from_pretrained(name)
     hf = hf_from(tok, tmp_path)
-    text = "".join(shared(f"cs336/{f}").read_text(encoding="utf-8")[:20_000] for f in FIXTURES)
+    text = "".join(repo_file(f"cs336/{f}").read_text(encoding="utf-8")[:20_000] for f in FIXTURES)
     text += " 1234567 <|endoftext|>\r\n\r\n  x"
     assert hf_ids(hf, text) == tok.encode(text)
     back = bpe.Tokenizer.from_hf(tmp_path)

@@ -1,5 +1,6 @@
 """The native pre-tokenizer against the regex module: every code point in several contexts,
-random strings biased toward the tricky classes, and every file under ../shared/data."""
+random strings biased toward the tricky classes, every test data file in the repository, and
+the benchmark corpus."""
 import gzip
 import lzma
 import platform
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 import bpe
 from bpe._pretokenize import PATTERN_IDS, pieces, windows_work
 
-from .conftest import SHARED_DATA
+from .conftest import REPO_FILES, bench_corpus
 from .strategies import texts
 
 NAMES = sorted(PATTERN_IDS)
@@ -121,19 +122,12 @@ def test_every_short_ascii_string_equals_regex():
         assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:5]}"
 
 
-def shared_texts():
-    """Every file under ../shared/data as text (compressed ones decompressed)."""
-    if not SHARED_DATA.exists():
-        return []
+def repo_texts():
+    """Every test data file in the repository as text (compressed ones decompressed)."""
     out = []
-    for path in sorted(p for p in SHARED_DATA.rglob("*") if p.is_file()):
-        if path.suffix == ".xz":
-            data = lzma.decompress(path.read_bytes())
-        elif path.suffix == ".gz":
-            data = gzip.decompress(path.read_bytes())
-        else:
-            data = path.read_bytes()
-        out.append(pytest.param(path, data, id=str(path.relative_to(SHARED_DATA))))
+    for name, path in sorted(REPO_FILES.items()):
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        out.append(pytest.param(name, data, id=name))
     return out
 
 
@@ -150,12 +144,23 @@ def test_letter_runs_at_every_offset_equal_regex(name, lead, pair, stop, tail):
     assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
 
 
+def split_identically(name, text):
+    """The native pieces of text equal regex's under every named pattern."""
+    for pattern in NAMES:
+        assert pieces(text, PATTERN_IDS[pattern]) == regex_pieces(text, pattern), \
+            f"{name} under {pattern}"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path, data", shared_texts())
-def test_shared_files_split_identically(path, data):
-    text = data.decode("utf-8")
-    for name in NAMES:
-        assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name), f"{path} under {name}"
+@pytest.mark.parametrize("name, data", repo_texts())
+def test_repository_files_split_identically(name, data):
+    split_identically(name, data.decode("utf-8"))
+
+
+@pytest.mark.slow
+def test_benchmark_corpus_splits_identically():
+    text = lzma.decompress(bench_corpus().read_bytes()).decode("utf-8")
+    split_identically("bench/mix.txt.xz", text)
 
 
 def test_named_patterns_use_the_native_matcher():

@@ -1,5 +1,7 @@
 """Tokenizer.from_pretrained: the bundled vocabularies equal tiktoken's own encodings (built
-offline by tiktoken_ext from ../shared/data), with and without special tokens."""
+offline by tiktoken_ext from the bundled files, which it checks against its own hashes), with
+and without special tokens."""
+import gzip
 import hashlib
 import lzma
 import pickle
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 import bpe
 from bpe.pretrained import NAMES
 
-from .conftest import official_tiktoken, shared
+from .conftest import bench_corpus, official_tiktoken, repo_file
 from .strategies import tiktoken_texts
 
 FIXTURES = ["cs336/tinystories_sample.txt", "cs336/address.txt", "cs336/german.txt",
@@ -36,7 +38,7 @@ def test_names_and_specials(pair):
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_fixtures_equal_tiktoken(pair, fixture):
     tok, enc = pair
-    text = shared(fixture).read_text(encoding="utf-8")
+    text = repo_file(fixture).read_text(encoding="utf-8")
     assert tok.encode(text) == enc.encode(text, allowed_special="all")
     assert tok.encode_ordinary(text) == enc.encode_ordinary(text)
 
@@ -44,7 +46,7 @@ def test_fixtures_equal_tiktoken(pair, fixture):
 def test_corpus_slice_equals_tiktoken(pair):
     """2 MB of the benchmark corpus (only that much is decompressed)."""
     tok, enc = pair
-    with lzma.open(shared("bench/mix.txt.xz"), "rt", encoding="utf-8") as f:
+    with lzma.open(bench_corpus(), "rt", encoding="utf-8") as f:
         text = f.read(2_000_000)
     assert tok.encode(text) == enc.encode(text, allowed_special="all")
 
@@ -72,14 +74,22 @@ def test_unknown_name():
         bpe.Tokenizer.from_pretrained("gpt3")
 
 
-@pytest.mark.parametrize("bundled, original", [
-    ("encoder.json", "gpt2/encoder.json"), ("vocab.bpe", "gpt2/vocab.bpe"),
-    ("cl100k_base.tiktoken.gz", "tiktoken/cl100k_base.tiktoken.gz"),
-    ("o200k_base.tiktoken.gz", "tiktoken/o200k_base.tiktoken.gz")])
-def test_bundled_files_are_the_originals_with_licences(bundled, original):
+# sha256 of the official files (unzipped), as tiktoken_ext.openai_public pins them.
+OFFICIAL_SHA256 = {
+    "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+    "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+    "cl100k_base.tiktoken.gz": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base.tiktoken.gz": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+
+
+@pytest.mark.parametrize("bundled", list(OFFICIAL_SHA256))
+def test_bundled_files_are_the_originals_with_licences(bundled):
     folder = Path(str(resources.files("bpe.data") / "pretrained"))
-    digest = hashlib.sha256((folder / bundled).read_bytes()).hexdigest()
-    assert digest == hashlib.sha256(shared(original).read_bytes()).hexdigest()
+    data = (folder / bundled).read_bytes()
+    if bundled.endswith(".gz"):
+        data = gzip.decompress(data)
+    assert hashlib.sha256(data).hexdigest() == OFFICIAL_SHA256[bundled]
     assert (folder / "LICENSE-gpt2").exists() and (folder / "LICENSE-tiktoken").exists()
 
 

@@ -16,7 +16,7 @@ import bpe
 from bpe.specials import native_specials
 
 from . import reference
-from .conftest import shared
+from .conftest import bench_corpus, repo_file
 from .strategies import chunkings, documents, texts, tiktoken_texts
 
 FIXTURES = ["tinystories_sample.txt", "address.txt", "german.txt", "corpus.en"]
@@ -26,7 +26,7 @@ FIXTURES = ["tinystories_sample.txt", "address.txt", "german.txt", "corpus.en"]
 def trained(tmp_path_factory):
     """A small trained tokenizer, plus its (vocab, merges) for the reference encoder."""
     specials = ["<|endoftext|>", "<|a|>", "<|a|><|a|>"]
-    corpus = shared("cs336/corpus.en").read_text(encoding="utf-8")
+    corpus = repo_file("cs336/corpus.en").read_text(encoding="utf-8")
     path = tmp_path_factory.mktemp("t") / "corpus.txt"
     path.write_text(corpus[:60_000] + "<|a|> aaa aa a 'll  \n\n" * 5, encoding="utf-8")
     vocab, merges = bpe.train_bpe(path, 700, specials)
@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_gpt2_fixtures_equal_tiktoken(gpt2, gpt2_tiktoken, name):
-    text = shared(f"cs336/{name}").read_text(encoding="utf-8")
+    text = repo_file(f"cs336/{name}").read_text(encoding="utf-8")
     ids = gpt2.encode(text)
     assert ids == gpt2_tiktoken.encode(text, allowed_special="all")
     assert gpt2.decode(ids) == text
@@ -102,7 +102,8 @@ def test_encode_iterable_any_chunking(gpt2, data):
 
 
 def test_encode_iterable_over_file_lines(gpt2, tmp_path):
-    text = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8") * 400  # > 1 MB chunk
+    story = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    text = story * 400  # > 1 MB chunk
     path = tmp_path / "big.txt"
     path.write_text(text, encoding="utf-8")
     with open(path, encoding="utf-8") as f:
@@ -111,7 +112,7 @@ def test_encode_iterable_over_file_lines(gpt2, tmp_path):
 
 def test_encode_iterable_memory_stays_flat(tmp_path):
     """50 MB through encode_iterable: peak RSS grows far less than the input size."""
-    gpt2_files = [shared("gpt2/encoder.json"), shared("gpt2/vocab.bpe")]
+    gpt2_files = [repo_file("gpt2/encoder.json"), repo_file("gpt2/vocab.bpe")]
     path = tmp_path / "big.txt"
     line = "The quick brown fox, 1234 jumps over the lazy dog's back!  \n"
     with open(path, "w", encoding="utf-8") as f:
@@ -378,9 +379,9 @@ def test_gpt2_save_matches_original_files(gpt2, tmp_path):
     import json
 
     gpt2.save(tmp_path)
-    original = json.loads(shared("gpt2/encoder.json").read_text(encoding="utf-8"))
+    original = json.loads(repo_file("gpt2/encoder.json").read_text(encoding="utf-8"))
     assert json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8")) == original
-    original_merges = shared("gpt2/vocab.bpe").read_text(encoding="utf-8").splitlines()[1:]
+    original_merges = repo_file("gpt2/vocab.bpe").read_text(encoding="utf-8").splitlines()[1:]
     assert (tmp_path / "merges.txt").read_text(encoding="utf-8").splitlines()[1:] == original_merges
 
 
@@ -428,7 +429,7 @@ def test_huge_vocab_id_is_refused():
 @pytest.mark.parametrize("name", FIXTURES)
 def test_cl100k_o200k_fixtures_equal_tiktoken(tiktoken_encoding, name):
     tok, enc = tiktoken_encoding
-    text = shared(f"cs336/{name}").read_text(encoding="utf-8")
+    text = repo_file(f"cs336/{name}").read_text(encoding="utf-8")
     assert tok.encode(text) == enc.encode(text, allowed_special="all")
 
 
@@ -454,7 +455,7 @@ def test_newest_unicode_follows_regex(tiktoken_encoding, text):
 def test_cl100k_o200k_mix_corpus_equals_tiktoken(tiktoken_encoding):
     import lzma
 
-    with lzma.open(shared("bench/mix.txt.xz"), "rt", encoding="utf-8") as f:
+    with lzma.open(bench_corpus(), "rt", encoding="utf-8") as f:
         text = f.read(3_000_000)
     tok, enc = tiktoken_encoding
     assert tok.encode(text) == enc.encode(text, allowed_special="all")

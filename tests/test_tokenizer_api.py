@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import bpe
 
-from .conftest import official_tiktoken, shared
+from .conftest import official_tiktoken, repo_file
 from .strategies import documents, texts, tiktoken_texts
 
 SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|endofprompt|>"]
@@ -29,7 +29,7 @@ def cl100k():
 
 @pytest.fixture(scope="module")
 def trained():
-    vocab, merges = bpe.train_bpe(shared("cs336/corpus.en"), 600, ["<|endoftext|>"])
+    vocab, merges = bpe.train_bpe(repo_file("cs336/corpus.en"), 600, ["<|endoftext|>"])
     return bpe.Tokenizer(vocab, merges, special_tokens=["<|endoftext|>"])
 
 
@@ -126,7 +126,7 @@ def test_encode_batch_equals_encode(cl100k, threads, batch, assigned):
 
 def test_encode_batch_many_texts_and_errors(cl100k):
     tok, enc = cl100k
-    text = shared("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    text = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
     batch = [text[i : i + 97] for i in range(0, len(text), 97)] * 20
     assert tok.encode_batch(batch, num_threads=2) == enc.encode_batch(batch, allowed_special="all")
     with pytest.raises(ValueError, match="disallowed special token"):
@@ -228,7 +228,7 @@ def test_special_tokens_with_explicit_ids():
 @settings(max_examples=50)
 def test_pickle_round_trip(doc):
     text, specials = doc
-    vocab, merges = bpe.train_bpe(shared("cs336/tinystories_sample.txt"), 300, specials)
+    vocab, merges = bpe.train_bpe(repo_file("cs336/tinystories_sample.txt"), 300, specials)
     tok = bpe.Tokenizer(vocab, merges, special_tokens=specials)
     again = pickle.loads(pickle.dumps(tok))
     assert again.encode(text) == tok.encode(text)
@@ -248,7 +248,7 @@ def test_from_tiktoken_round_trip(cl100k):
     back = bpe.Tokenizer.from_tiktoken(enc)
     assert ((back.pattern, back.special_ids, back.name)
             == ("cl100k", enc._special_tokens, "cl100k_base"))
-    text = shared("cs336/german.txt").read_text(encoding="utf-8")
+    text = repo_file("cs336/german.txt").read_text(encoding="utf-8")
     assert back.encode(text) == enc.encode(text, allowed_special="all")
     assert bpe.Tokenizer.from_tiktoken(back.to_tiktoken()).merges == back.merges
 

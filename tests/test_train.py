@@ -10,7 +10,7 @@ from bpe.counting import read_text_chunks
 from bpe.formats import text_to_token
 
 from . import reference
-from .conftest import shared
+from .conftest import repo_file
 from .strategies import documents
 
 
@@ -21,12 +21,13 @@ def write(tmp_path, text: str, name="corpus.txt"):
 
 
 def test_cs336_reference_merges_and_vocab():
-    vocab, merges = bpe.train_bpe(shared("cs336/corpus.en"), 500, ["<|endoftext|>"])
-    lines = shared("cs336/train-bpe-reference-merges.txt").read_text(encoding="utf-8").splitlines()
+    vocab, merges = bpe.train_bpe(repo_file("cs336/corpus.en"), 500, ["<|endoftext|>"])
+    merges_txt = repo_file("cs336/train-bpe-reference-merges.txt")
+    lines = merges_txt.read_text(encoding="utf-8").splitlines()
     expected = [tuple(text_to_token(t, "reference") for t in line.split(" "))
                 for line in lines if line]
     assert merges == expected
-    ref = json.loads(shared("cs336/train-bpe-reference-vocab.json").read_text(encoding="utf-8"))
+    ref = json.loads(repo_file("cs336/train-bpe-reference-vocab.json").read_text(encoding="utf-8"))
     assert set(vocab) == set(ref.values())
     assert set(vocab.values()) == {text_to_token(t, "reference") for t in ref}
 
