@@ -15,8 +15,8 @@ removed then. Cleanup in the normal flow removes it at once.
 from __future__ import annotations
 
 import atexit
+import io
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -38,7 +38,8 @@ def _remove(tmp: Path) -> None:
 
 
 atexit.register(remove_pending)
-os.register_at_fork(after_in_child=_pending.clear)  # a child must not remove its parent's
+if hasattr(os, "register_at_fork"):  # POSIX only; Windows has no fork
+    os.register_at_fork(after_in_child=_pending.clear)  # a child must not remove its parent's
 
 
 @contextmanager
@@ -71,14 +72,16 @@ class AtomicFile:
                                      f"is not a folder")
         if self.path.is_dir():
             raise IsADirectoryError(f"cannot write {os.fspath(path)!r}: it is a folder")
-        self.file = self.tmp = None
+        self.file: io.BufferedWriter | None = None  # open() makes both
+        self.tmp: Path | None = None
 
     def open(self) -> AtomicFile:
         """Make the temporary file and write what every such file starts with."""
         try:
             with naming(self.path):
                 while self.file is None:
-                    self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
+                    # (secrets.token_hex(6), without importing secrets and hmac)
+                    self.tmp = self.path.with_name(f".{self.path.name}.{os.urandom(6).hex()}.tmp")
                     _pending.add(self.tmp)
                     try:
                         # Exclusive: never another's file. Kept open on self and closed
@@ -96,11 +99,13 @@ class AtomicFile:
         """Called once the file is open; subclasses write their header here."""
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        assert self.file is not None, "open() first"
         with naming(self.path):
             self.file.write(data)
 
     def finish(self) -> None:
         """Flush everything to disk; the file is complete but not yet at `path`."""
+        assert self.file is not None, "open() first"
         with naming(self.path):
             self.file.flush()
             os.fsync(self.file.fileno())

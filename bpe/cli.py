@@ -22,25 +22,29 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 import bpe
 from bpe.atomic import AtomicFile
-from bpe.counting import count_files
-from bpe.dataset import encode_file
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Each command imports what it needs (NumPy, the kernels, process pools) when it runs, so
+# `bpe --version` and `bpe --help` start as fast as `import bpe`.
 
 SAMPLE = "corpus.en"
 
 
 def sample_corpus() -> Path:
     """The bundled sample corpus (CS336's training fixture, MIT licence)."""
+    from importlib import resources
+
     return Path(str(resources.files("bpe.data") / SAMPLE))
 
 
-def _refuse_existing(path: str | None, force: bool, is_folder: bool) -> bool:
+def _refuse_existing(path: str | Path | None, force: bool, is_folder: bool) -> bool:
     if path is None or force:
         return False
     target = Path(path)
@@ -54,6 +58,7 @@ def _refuse_existing(path: str | None, force: bool, is_folder: bool) -> bool:
 def cmd_train(args: argparse.Namespace) -> int:
     if _refuse_existing(args.out, args.force, is_folder=True):
         return 2
+    inputs: bpe.WordTable | list[str] | list[Path]
     if args.from_counts:
         inputs = bpe.WordTable.merge(bpe.WordTable.load(p) for p in args.from_counts)
     else:
@@ -72,6 +77,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_count(args: argparse.Namespace) -> int:
     if _refuse_existing(args.output, args.force, is_folder=False):
         return 2
+    from bpe.counting import count_files
+
     start = time.perf_counter()
     counter = count_files(args.files, args.pattern, args.special_token, workers=args.workers,
                           errors=args.errors)
@@ -98,6 +105,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if (_refuse_existing(args.output, args.force, False)
             or _refuse_existing(offsets, args.force, False)):
         return 2
+    from bpe.dataset import encode_file
+
     tok = load_tokenizer(args.tokenizer)
     start = time.perf_counter()
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors)
@@ -141,6 +150,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def _load_ids(path: str) -> np.ndarray:
+    import numpy as np
+
     try:
         ids = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:

@@ -20,7 +20,6 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from bpe._count import PieceCounter
@@ -28,6 +27,8 @@ from bpe.patterns import Pretokenizer
 from bpe.specials import straddles
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     import numpy as np
 
 CHUNK_BYTES = 4 << 20
@@ -212,7 +213,12 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
             add(job, count_range(*job, pattern, special_tokens, errors))
         return total
     own = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+    if executor is None:
+        # Imported here: concurrent.futures.process brings in multiprocessing, which no
+        # caller that counts in this process (or on its own executor) needs.
+        from concurrent.futures import ProcessPoolExecutor
+
+        executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
     in_flight: deque = deque()
     try:
         limit = 2 * (workers or os.cpu_count() or 1)

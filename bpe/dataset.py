@@ -172,10 +172,11 @@ class NpyWriter(AtomicFile):
 
     def append(self, values: np.ndarray) -> None:
         values = np.ascontiguousarray(values, dtype=self.dtype)
-        self.write(memoryview(values).cast("B"))
+        self.write(values.data.cast("B"))
         self.length += len(values)
 
     def finish(self) -> None:
+        assert self.file is not None, "open() first"
         with naming(self.path):
             self.file.seek(0)
         self.write(npy_header(self.dtype, self.length))

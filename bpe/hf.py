@@ -133,8 +133,7 @@ def read_tokenizer_json(path: str | os.PathLike) -> tuple[
     data = read_json_object(path, where)
     _check_normalizer(data.get("normalizer"), where)
     pattern = _pattern(data.get("pre_tokenizer"), where)
-    model = data.get("model")
-    _check_model(model, where)
+    model = _check_model(data.get("model"), where)
     texts = _texts(model.get("vocab"), where)
     special_tokens = _special_tokens(data.get("added_tokens") or [], texts, where)
     vocab = _vocab(texts, special_tokens, where)
@@ -152,7 +151,7 @@ def _check_normalizer(normalizer, where: str) -> None:
 
 def _pattern(pre_tokenizer, where: str) -> str:
     """The pre-tokenizer's regex: a pattern name when it is a known one."""
-    steps = [pre_tokenizer]
+    steps: object = [pre_tokenizer]
     if isinstance(pre_tokenizer, dict) and pre_tokenizer.get("type") == "Sequence":
         steps = pre_tokenizer.get("pretokenizers")
     regex = None
@@ -174,7 +173,8 @@ def _is_byte_level(step, use_regex: bool) -> bool:
             and not step.get("add_prefix_space") and step.get("use_regex", True) == use_regex)
 
 
-def _check_model(model, where: str) -> None:
+def _check_model(model, where: str) -> dict:
+    """The model, checked to be a byte-level BPE's."""
     kind = model.get("type") if isinstance(model, dict) else None
     if kind != "BPE":
         raise ValueError(f"{where}: expected model type 'BPE', got {kind!r}")
@@ -185,6 +185,7 @@ def _check_model(model, where: str) -> None:
     if model.get("ignore_merges"):
         raise ValueError(f"{where}: the BPE model sets ignore_merges (a word found in the vocab "
                          f"skips the merges); bpe always applies the merges")
+    return model
 
 
 def _texts(encoder, where: str) -> dict[str, int]:

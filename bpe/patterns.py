@@ -11,13 +11,15 @@ Streaming keeps results exact however the input is chunked: after each chunk onl
 pieces whose match cannot change with more text are taken, and the rest waits for the next
 round (see `_feed_text`). A custom pattern may look arbitrarily far, so its text is only cut
 at special tokens: without them, the whole text is held before it is cut.
+
+`regex` is imported only when needed (a custom pattern, streaming): the named patterns
+encode without it.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol
-
-import regex
+from typing import Any, Protocol
 
 from bpe._pretokenize import PATTERN_IDS
 from bpe._pretokenize import pieces as native_pieces
@@ -52,8 +54,14 @@ EQUIVALENT_PATTERNS = {
 _LOOKAHEAD = 3
 # Runs the built-in patterns read to their end before cutting inside them (cl100k/o200k's
 # `\s*[\r\n]`, o200k's backtracking letter classes): a run that reaches the chunk's end
-# could still grow, so no piece ending inside it is settled.
-_TRAILING_RUN = regex.compile(r"(?r)(?:\s+|[\p{L}\p{M}]+)\Z")
+# could still grow, so no piece ending inside it is settled. (Compiled on first use.)
+@functools.cache
+def _trailing_run():
+    import regex
+
+    return regex.compile(r"(?r)(?:\s+|[\p{L}\p{M}]+)\Z")
+
+
 _CHUNK_CHARS = 1 << 20
 
 
@@ -92,12 +100,18 @@ class Pretokenizer:
 
     def __init__(self, pattern: str = "gpt2", special_tokens: Sequence[str] | None = None):
         self.pattern = resolve_pattern(pattern)
-        try:
-            self._regex = regex.compile(self.pattern)
-        except regex.error as e:
-            raise ValueError(f"pattern {pattern!r} is not a valid regex: {e}") from None
         names = {text: name for name, text in PATTERNS.items()}
-        self.native_id: int | None = PATTERN_IDS.get(names.get(self.pattern))
+        self.native_id: int | None = PATTERN_IDS.get(names.get(self.pattern, ""))
+        # A regex.Pattern (`regex` has no type information); a named pattern runs
+        # natively, with no regex compiled.
+        self._regex: Any = None
+        if self.native_id is None:
+            import regex
+
+            try:
+                self._regex = regex.compile(self.pattern)
+            except regex.error as e:
+                raise ValueError(f"pattern {pattern!r} is not a valid regex: {e}") from None
         self.special_tokens = check_special_tokens(special_tokens)
         self._by_length = longest_first(self.special_tokens)
         self._margin = _LOOKAHEAD + max(map(len, self._by_length), default=0)
@@ -140,7 +154,7 @@ class Pretokenizer:
         """Send what is settled in `text` to sink; return the unsettled tail ("" if final)."""
         limit = len(text)
         if not final:
-            run = _TRAILING_RUN.search(text)
+            run = _trailing_run().search(text)
             limit = min(len(text) - self._margin, run.start() if run else len(text))
         start, stop = 0, len(text)
         for at, token in find_specials(text, self._by_length):

@@ -12,8 +12,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-import regex
-
 from bpe.patterns import resolve_pattern
 
 
@@ -60,6 +58,8 @@ class WordTokenizer:
     UNK = "<unk>"
 
     def __init__(self, words: Sequence[str], pattern: str = r"\w+|."):
+        import regex  # on first use: the other tokenizers and compression_ratio need none
+
         self.pattern = resolve_pattern(pattern)
         self._regex = regex.compile(self.pattern)
         self.id_to_word = [self.UNK, *(w for w in words if w != self.UNK)]
@@ -74,6 +74,8 @@ class WordTokenizer:
         """Learn the vocabulary: the most frequent words (ties: first seen), UNK included."""
         if vocab_size is not None and vocab_size < 1:
             raise ValueError(f"vocab_size={vocab_size} must leave room for the UNK token")
+        import regex
+
         counts = Counter(m.group() for m in regex.finditer(resolve_pattern(pattern), text))
         limit = None if vocab_size is None else vocab_size - 1
         return cls([w for w, _ in counts.most_common(limit)], pattern=pattern)

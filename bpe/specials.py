@@ -15,17 +15,16 @@ import functools
 import mmap
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-
-from bpe._encode import Specials
+if TYPE_CHECKING:
+    from bpe._encode import Specials
 
 SpecialSet = Literal["all"] | Collection[str]
 MAX_ID = 2**31 - 2
 
 
-def check_special_tokens(special_tokens: Sequence[str] | None) -> list[str]:
+def check_special_tokens(special_tokens: Collection[str] | None) -> list[str]:
     """The special tokens as a list, refusing empty strings, non-str and duplicates."""
     tokens = list(special_tokens or [])
     for token in tokens:
@@ -54,6 +53,8 @@ def assign_ids(special_tokens: Sequence[str] | Mapping[str, int] | None,
     tokens = check_special_tokens(special_tokens)
     ids: dict[str, int] = {}
     if isinstance(special_tokens, Mapping):
+        import numpy as np  # NumPy and the kernels load on first use (Pretokenizer needs neither)
+
         for token in tokens:
             token_id, token_bytes = special_tokens[token], token.encode("utf-8")
             if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id <= MAX_ID:
@@ -111,6 +112,10 @@ def native_specials(tokens: Collection[str], ids: Mapping[str, int]) -> Specials
     """The kernels' form of the tokens: UTF-8 bytes, longest first, with their ids. (Two
     tokens that match at one place are one the other's prefix, so longest in characters is
     longest in bytes there.)"""
+    import numpy as np
+
+    from bpe._encode import Specials
+
     ordered = longest_first(tokens)
     return Specials(tuple(token.encode("utf-8") for token in ordered),
                     np.array([ids[token] for token in ordered], dtype=np.int32))

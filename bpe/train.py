@@ -10,11 +10,9 @@ Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens.
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +24,8 @@ from bpe.specials import check_special_tokens
 from bpe.wordtable import WordTable
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from bpe.tokenizer import Tokenizer
 
 
@@ -162,8 +162,9 @@ class _Report:
 
     def phase(self, name: str, seconds: float, what: str) -> None:
         if self.enabled:
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{name}: {what} in {seconds:.2f} s (peak RSS {peak_mb:.0f} MB)", file=sys.stderr)
+            peak = _peak_rss_mb()
+            rss = f" (peak RSS {peak:.0f} MB)" if peak is not None else ""
+            print(f"{name}: {what} in {seconds:.2f} s{rss}", file=sys.stderr)
 
     def bar(self, total: int, unit: str):
         if not (self.enabled and sys.stderr.isatty()):
@@ -185,6 +186,17 @@ class _Report:
         if held_out and held_out[0]:
             ratio = compression_ratio(tok, held_out[0])
             print(f"compression: {ratio:.2f} bytes/token on the {held_out[1]}", file=sys.stderr)
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB, or None where `resource` is missing
+    (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes / KiB
 
 
 class _NoBar:

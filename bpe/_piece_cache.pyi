@@ -1,0 +1,13 @@
+"""Stub for the compiled module bpe._piece_cache (source: _piece_cache.pyx)."""
+
+from typing import Self, final
+
+@final
+class PieceSlots:
+    def __new__(cls, bits: int = 18) -> Self: ...
+
+@final
+class PieceCache:
+    hits: int
+    misses: int
+    def __new__(cls, shared: PieceSlots | None = None) -> Self: ...
