@@ -68,7 +68,8 @@ def test_import_bpe_is_lazy():
         new = sorted(set(sys.modules) - before)
         heavy = [m for m in {HEAVY!r} if m in sys.modules]
         assert not heavy, f"import bpe imported {{heavy}}"
-        assert new == ["bpe"], f"import bpe imported {{new}}"   # no kernel, no submodule
+        ours = [m for m in new if m.split(".")[0] == "bpe"]
+        assert ours == ["bpe"], f"import bpe imported {{ours}}"   # no kernel, no submodule
 
         assert isinstance(bpe.__version__, str) and bpe.__version__
         names = dir(bpe)
