@@ -1,12 +1,15 @@
 """Build the Cython kernels.
 
-The character tables of the pre-tokenizer are generated first, from the installed `regex`.
+The character tables of the pre-tokenizer are generated first, from the installed `regex`,
+and the precomputed tables of the bundled vocabularies (data/pretrained/<name>.tables.npz,
+their merges as ids: see bpe/pretrained.py), from the files beside them.
 `BPE_DEBUG=1 pip install -e .` builds the kernels with bounds checks and wraparound on, for hunting
 memory errors in the kernels; the default build turns them off (every such loop is covered by
 a differential test against tests/reference.py).
 """
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy
@@ -30,7 +33,34 @@ def write_unicode_tables() -> None:
         target.write_text(text, encoding="ascii")
 
 
+def write_pretrained_tables() -> None:
+    """Write data/pretrained/<name>.tables.npz for each bundled vocabulary whose tables are
+    missing or were made from other files (bpe.pretrained.write_tables), so that
+    `Tokenizer.from_pretrained` loads arrays instead of deriving every merge in Python.
+    bpe.formats and bpe.pretrained are loaded from their files alone: the package itself
+    cannot be imported before its kernels are built."""
+    names = ("bpe.formats", "bpe.pretrained")
+    saved = {name: sys.modules.get(name) for name in names}
+    try:
+        for name in names:
+            spec = importlib.util.spec_from_file_location(
+                name, HERE / "bpe" / f"{name.split('.')[1]}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module          # bpe.pretrained imports bpe.formats
+            spec.loader.exec_module(module)
+        written = sys.modules["bpe.pretrained"].write_tables(HERE / "data" / "pretrained")
+        if written:
+            print(f"bpe: precomputed the tables of {', '.join(written)}")
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
 write_unicode_tables()
+write_pretrained_tables()
 # One extension per kernel module; their C lives in bpe/include.
 KERNELS = ["_pretokenize", "_count", "_merge", "_utf8", "_ids", "_piece_cache", "_merge_table",
            "_encode", "_decode"]
@@ -41,7 +71,8 @@ extensions = [
         [f"bpe/{name}.pyx"],
         include_dirs=[numpy.get_include(), "bpe/include"],
         language="c++",
-        extra_compile_args=["-O3", "-std=c++17", "-Wall", "-Wextra"] + (["-O0", "-g"] if DEBUG else []),
+        extra_compile_args=(["-O3", "-std=c++17", "-Wall", "-Wextra"]
+                            + (["-O0", "-g"] if DEBUG else [])),
         extra_link_args=[] if DEBUG else ["-s"],   # stripped: no debug info in the wheel
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -5,14 +5,31 @@
 encoding equals tiktoken's (`formats.merges_from_ranks`). The files and their licences live
 in `bpe.data/pretrained/`. This module only reads them; `Tokenizer.from_pretrained` builds
 each once per process and shares it, as `tiktoken.get_encoding` does.
+
+Deriving the merges is a Python loop over every way of cutting every token, so setup.py
+does it once, at build time (`write_tables`): `<name>.tables.npz` beside the files holds
+the vocabulary and merges as arrays (formats.TokenTables) with the sha256 of the files they
+were made from, and `tables(name)` loads them after checking those. Where they were not
+built (bpe imported from a source folder before setup.py ran), `read` derives everything
+from the files, with the same result.
 """
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
-from bpe.formats import merges_from_ranks, read_merges_txt, read_tiktoken_ranks, read_vocab_json
+from bpe.formats import (
+    TokenTables,
+    merges_from_ranks,
+    read_merges_txt,
+    read_tiktoken_ranks,
+    read_token_tables,
+    read_vocab_json,
+    token_tables,
+    write_token_tables,
+)
 
 
 class Pretrained(NamedTuple):
@@ -43,17 +60,65 @@ def canonical(name: str) -> str:
 
 def read(name: str) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]], Pretrained]:
     """The vocabulary and merges of the bundled vocabulary `name`, with its spec (pattern,
-    special tokens)."""
+    special tokens), derived from its files (the slow way: see `tables`)."""
     spec = PRETRAINED[canonical(name)]
-    paths = [_path(file) for file in spec.files]
-    if len(paths) == 2:
-        return read_vocab_json(paths[0]), read_merges_txt(paths[1]), spec
-    vocab, merges = merges_from_ranks(read_tiktoken_ranks(paths[0]))
+    vocab, merges = read_files([_path(file) for file in spec.files])
     return vocab, merges, spec
 
 
+def read_files(paths: list[Path]) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
+    """The vocabulary and merges in a bundled vocabulary's files: [encoder.json, vocab.bpe]
+    or [a tiktoken rank file]."""
+    if len(paths) == 2:
+        return read_vocab_json(paths[0]), read_merges_txt(paths[1])
+    return merges_from_ranks(read_tiktoken_ranks(paths[0]))
+
+
+def tables_file(name: str) -> str:
+    """The name of the precomputed tables' file of the bundled vocabulary `name`."""
+    return f"{canonical(name)}.tables.npz"
+
+
+def tables(name: str) -> TokenTables | None:
+    """The precomputed tables of the bundled vocabulary `name` (its vocabulary and merges,
+    without special tokens), or None where they were not built. ValueError when they were
+    made from other files than the ones bundled now."""
+    spec = PRETRAINED[canonical(name)]
+    folder = _folder()
+    try:
+        return read_token_tables(folder / tables_file(name),
+                                 [folder / file for file in spec.files])
+    except FileNotFoundError:
+        return None         # no tables (or no source file: read() will say which)
+
+
+def write_tables(folder: str | os.PathLike) -> list[str]:
+    """Write the tables of every bundled vocabulary whose files are in `folder` and whose
+    tables there are missing or were made from other files; the names written. (setup.py
+    calls this at build time, before the kernels exist: it needs this module and formats.)"""
+    folder = Path(folder)
+    written = []
+    for name, spec in PRETRAINED.items():
+        sources = [folder / file for file in spec.files]
+        target = folder / tables_file(name)
+        if not all(source.exists() for source in sources):
+            continue
+        try:
+            read_token_tables(target, sources)
+            continue                            # made from these files: nothing to do
+        except (FileNotFoundError, ValueError):
+            pass
+        write_token_tables(target, token_tables(*read_files(sources)), sources)
+        written.append(name)
+    return written
+
+
+def _folder() -> Path:
+    return Path(str(resources.files("bpe.data") / "pretrained"))
+
+
 def _path(file: str) -> Path:
-    path = Path(str(resources.files("bpe.data") / "pretrained" / file))
+    path = _folder() / file
     if not path.exists():
         raise FileNotFoundError(f"the bundled file {path} is missing: reinstall bpe")
     return path

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -32,16 +33,20 @@ from bpe._encode import (
     encode_strs,
     encode_utf8,
 )
-from bpe._ids import IdBuffer, pinned_ints, track_lists
+from bpe._ids import IdBuffer, PinnedInts, pinned_ints, track_lists
 from bpe._merge_table import MergeTable
 from bpe._piece_cache import PieceCache, PieceSlots
 from bpe.atomic import write_files
 from bpe.formats import (
+    TokenTables,
+    byte_ids,
+    merge_ids,
     merges_from_ranks,
     merges_txt_bytes,
     read_json_object,
     read_merges_txt,
     read_vocab_json,
+    token_ids,
     vocab_json_bytes,
 )
 from bpe.patterns import Pretokenizer, pattern_name, resolve_pattern
@@ -84,26 +89,67 @@ class Tokenizer:
     ):
         """special_tokens: a list (each gets the id of its bytes in vocab, or a new id after
         the largest) or a dict of token -> id (tiktoken's form: the ids are kept)."""
-        self.vocab = _checked_vocab(vocab)
-        self.merges = _checked_merges(merges)
+        vocab = _checked_vocab(vocab)
+        merges = _checked_merges(merges)
+        ids = token_ids(vocab)
+        self._start(assign_ids(special_tokens, vocab, ids), pattern, name)
+        self._vocab: dict[int, bytes] | None = vocab
+        self._merges: list[tuple[bytes, bytes]] | None = merges
+        self._tables: TokenTables | None = None
+        merge_cols = merge_ids(merges, ids)
+        self._build(merge_cols, byte_ids(ids), [vocab.get(i) for i in range(max(vocab) + 1)])
+
+    def _start(self, special_ids: dict[str, int], pattern: str, name: str | None) -> None:
+        """The part of construction that is not the vocabulary: names, special tokens,
+        pre-tokenizers, caches."""
         self.pattern = pattern
         self.name = name
-        token_ids = {token: token_id
-                     for token_id, token in sorted(self.vocab.items(), reverse=True)}
-        self.special_ids = assign_ids(special_tokens, self.vocab, token_ids)
+        self.special_ids = special_ids
         self.special_tokens = list(self.special_ids)
+        self._pretrained: str | None = None   # the bundled vocabulary's name, if it is one
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
         self._kernel_specials: dict[Pretokenizer, Specials] = {}   # for encode_str
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
-
-        self._merge_ids = _merge_ids(self.merges, token_ids)
-        self._table = MergeTable(*np.ascontiguousarray(self._merge_ids.T), _byte_ids(token_ids))
-        self._arena = _arena(self.vocab)
-        self._ints = pinned_ints(self.n_vocab)  # encode's lists share these int objects
         self._free_caches: set[PieceCache] = set()   # piece caches not in use
         self._piece_slots: PieceSlots | None = None     # their shared short-piece table
         self._slots_lock = threading.Lock()
         self._local = threading.local()                 # .cache: the one this thread used last
+
+    def _build(self, merge_cols: np.ndarray, bytes_ids: np.ndarray,
+               tokens_by_id: list[bytes | None]) -> None:
+        """The kernels' tables: merges as ids (formats.merge_ids' rows), the id of each byte,
+        and every id's bytes (None where no token has that id; the list is emptied, so that
+        its bytes are freed before the merge table is made, if the caller holds no other
+        reference). encode's lists share the ints of `_ints`, made on first use."""
+        self._arena = TokenArena(tokens_by_id)
+        tokens_by_id.clear()
+        self._merge_cols = merge_cols
+        self._byte_ids = bytes_ids
+        self._table = MergeTable(merge_cols[0], merge_cols[1], merge_cols[2], bytes_ids)
+
+    @cached_property
+    def _ints(self) -> PinnedInts:
+        """The ints that encode's lists share (32 bytes per id, so made on first use; after
+        that, a plain attribute)."""
+        return pinned_ints(self.n_vocab)
+
+    @classmethod
+    def _from_tables(cls, tables: TokenTables, special_ids: Mapping[str, int], pattern: str,
+                     name: str | None) -> Tokenizer:
+        """A tokenizer from trusted tables (the bundled vocabularies', a pickled tokenizer's)
+        and a dict of special tokens that fits them: no Python loop over the merges, and
+        `vocab` and `merges` are made from the tables on first use."""
+        self = cls.__new__(cls)
+        by_id = tables.tokens_by_id()
+        for token, token_id in special_ids.items():
+            if token_id >= len(by_id):
+                by_id.extend([None] * (token_id + 1 - len(by_id)))
+            by_id[token_id] = token.encode("utf-8")
+        self._start(dict(special_ids), pattern, name)
+        self._vocab = self._merges = None
+        self._tables = tables
+        self._build(tables.merges, tables.byte_ids, by_id)
+        return self
 
     @classmethod
     def from_pretrained(cls, name: str) -> Tokenizer:
@@ -114,9 +160,15 @@ class Tokenizer:
         with _PRETRAINED_LOCK:
             tok = _PRETRAINED.get(name)
             if tok is None:
-                vocab, merges, spec = pretrained.read(name)
-                tok = _PRETRAINED[name] = Tokenizer(vocab, merges, spec.special_tokens,
-                                                    spec.pattern, name=name)
+                spec = pretrained.PRETRAINED[name]
+                tables = pretrained.tables(name)     # precomputed at build time
+                if tables is None:                   # not built: derived from the files
+                    vocab, merges, spec = pretrained.read(name)
+                    tok = Tokenizer(vocab, merges, spec.special_tokens, spec.pattern, name=name)
+                else:
+                    tok = Tokenizer._from_tables(tables, spec.special_tokens, spec.pattern, name)
+                tok._pretrained = name
+                _PRETRAINED[name] = tok
             return tok
 
     @classmethod
@@ -159,7 +211,13 @@ class Tokenizer:
                                  mergeable_ranks=ranks, special_tokens=dict(self.special_ids))
 
     def __reduce__(self):
-        return _rebuild, (self.vocab, self.merges, self.special_ids, self.pattern, self.name)
+        """A bundled vocabulary is pickled by name (as tiktoken does), any other tokenizer
+        as its tables: flat arrays of bytes, which load without a loop per merge."""
+        if self._pretrained is not None:
+            return _unpickle_pretrained, (self._pretrained,)
+        tables = self._tables or TokenTables.from_vocab(self.vocab, self._merge_cols,
+                                                        self._byte_ids)
+        return _unpickle, (tables.to_state(), dict(self.special_ids), self.pattern, self.name)
 
     # --- construction from files --------------------------------------------------------
 
@@ -259,7 +317,7 @@ class Tokenizer:
                     if isinstance(text, str):
                         text = _without_surrogates(text)
                     lists[k] = self._encode_buffer(text, pre).to_list(self._ints)
-            return lists
+            return cast("list[list[int]]", lists)     # no None left
 
         if num_threads == 1 or len(texts) < 2:
             result = encode_slice(texts)
@@ -434,6 +492,32 @@ class Tokenizer:
     # --- views --------------------------------------------------------------------------
 
     @property
+    def vocab(self) -> dict[int, bytes]:
+        """id -> token bytes, the special tokens included (where the tokenizer was loaded
+        from tables, made on first use)."""
+        vocab = self._vocab
+        if vocab is None:
+            assert self._tables is not None     # one of the two is always there
+            vocab = self._tables.vocab()
+            for token, token_id in self.special_ids.items():   # as specials.assign_ids adds them
+                vocab[token_id] = token.encode("utf-8")
+            self._vocab = vocab
+        return vocab
+
+    @property
+    def merges(self) -> list[tuple[bytes, bytes]]:
+        """The merges, (left bytes, right bytes) in rank order (where the tokenizer was
+        loaded from tables, made on first use)."""
+        merges = self._merges
+        if merges is None:
+            vocab = self.vocab
+            merges = self._merges = [
+                (vocab[left], vocab[right])
+                for left, right in zip(self._merge_cols[0].tolist(),
+                                       self._merge_cols[1].tolist(), strict=True)]
+        return merges
+
+    @property
     def n_vocab(self) -> int:
         """One more than the largest id."""
         return self._arena.n_vocab
@@ -453,12 +537,12 @@ class Tokenizer:
 
     @property
     def params(self) -> BPETokenizerParams:
-        merged = {(int(a), int(b)): int(c) for a, b, c in self._merge_ids}
+        merged = {(a, b): c for a, b, c in zip(*self._merge_cols.tolist(), strict=True)}
         return BPETokenizerParams(vocab=dict(self.vocab), merges=merged)
 
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
-        return (f"Tokenizer({name}n_vocab={self.n_vocab}, n_merges={len(self.merges)}, "
+        return (f"Tokenizer({name}n_vocab={self.n_vocab}, n_merges={self._merge_cols.shape[1]}, "
                 f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
 
 
@@ -467,8 +551,19 @@ _PRETRAINED: dict[str, Tokenizer] = {}     # from_pretrained's, built once
 _PRETRAINED_LOCK = threading.Lock()
 
 
+def _unpickle_pretrained(name: str) -> Tokenizer:
+    """Unpickle a bundled vocabulary: this process's shared one."""
+    return Tokenizer.from_pretrained(name)
+
+
+def _unpickle(state: dict, special_ids: dict[str, int], pattern: str,
+              name: str | None) -> Tokenizer:
+    """Unpickle any other tokenizer from its tables (TokenTables.to_state)."""
+    return Tokenizer._from_tables(TokenTables.from_state(state), special_ids, pattern, name)
+
+
 def _rebuild(vocab, merges, special_ids, pattern, name) -> Tokenizer:
-    """Unpickle: the tables are rebuilt from the vocabulary, not pickled."""
+    """Unpickle a tokenizer pickled by bpe 0.1.0 (its vocab and merges)."""
     return Tokenizer(vocab, merges, special_tokens=special_ids, pattern=pattern, name=name)
 
 
@@ -544,13 +639,17 @@ class _EncodeSink:
 
     __slots__ = ("cache", "out", "special_ids", "table")
 
-    def __init__(self, table: MergeTable, out: IdBuffer, cache: PieceCache, special_ids: dict):
+    def __init__(self, table: MergeTable, out: IdBuffer, cache: PieceCache | None,
+                 special_ids: dict):
+        """cache: the piece cache, or None until one is borrowed (before any output)."""
         self.table, self.out, self.cache, self.special_ids = table, out, cache, special_ids
 
     def native(self, text: str, limit: int, pattern_id: int) -> int:
+        assert self.cache is not None
         return encode_ordinary(self.table, text, limit, pattern_id, self.out, self.cache)
 
     def pieces(self, pieces: list[str]) -> None:
+        assert self.cache is not None
         encode_pieces(self.table, pieces, self.out, self.cache)
 
     def special(self, token: str) -> None:
@@ -578,30 +677,6 @@ def _checked_merges(merges) -> list[tuple[bytes, bytes]]:
             raise ValueError(f"merge {rank} is {merge!r}; expected a pair of bytes")
         checked.append((bytes(merge[0]), bytes(merge[1])))
     return checked
-
-
-def _byte_ids(token_ids: dict[bytes, int]) -> np.ndarray:
-    missing = [b for b in range(256) if bytes([b]) not in token_ids]
-    if missing:
-        raise ValueError(f"vocab has no token for byte 0x{missing[0]:02x} ({len(missing)} bytes "
-                         f"missing); a byte-level BPE vocabulary needs all 256")
-    return np.array([token_ids[bytes([b])] for b in range(256)], dtype=np.int32)
-
-
-def _merge_ids(merges: list[tuple[bytes, bytes]], token_ids: dict[bytes, int]) -> np.ndarray:
-    """(left id, right id, merged id) per merge, in rank order."""
-    rows = np.empty((len(merges), 3), dtype=np.int32)
-    for rank, (left, right) in enumerate(merges):
-        for token in (left, right, left + right):
-            if token not in token_ids:
-                raise ValueError(f"merge {rank} ({left!r}, {right!r}) needs token {token!r}, "
-                                 f"which is not in the vocabulary")
-        rows[rank] = token_ids[left], token_ids[right], token_ids[left + right]
-    return rows
-
-
-def _arena(vocab: dict[int, bytes]) -> TokenArena:
-    return TokenArena([vocab.get(i) for i in range(max(vocab) + 1)])
 
 
 def _id_array(ids: Iterable[int]) -> np.ndarray:
