@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple, cast
 
@@ -385,3 +385,50 @@ def read_token_tables(path: str | os.PathLike, sources: Sequence[str | os.PathLi
                 f"Remake them (`pip install -e .` or `python setup.py build_ext --inplace` "
                 f"does) or delete them")
     return tables.checked()
+
+
+def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
+    """A Tokenizer's vocab argument checked: ids 0..2**31-2, bytes values (copied)."""
+    import numpy as np
+
+    if not isinstance(vocab, dict) or not vocab:
+        raise ValueError("vocab must be a non-empty dict of id -> bytes")
+    checked = {}
+    for token_id, token in vocab.items():
+        if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < 2**31 - 1:
+            raise ValueError(f"vocab id {token_id!r} must be an int in 0..{2**31 - 2}")
+        if not isinstance(token, (bytes, bytearray)):
+            raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")
+        checked[int(token_id)] = bytes(token)
+    return checked
+
+
+def checked_merges(merges: Iterable[Sequence[bytes]]) -> list[tuple[bytes, bytes]]:
+    """A Tokenizer's merges argument checked: pairs of bytes."""
+    checked = []
+    for rank, merge in enumerate(merges):
+        if (not isinstance(merge, (tuple, list)) or len(merge) != 2
+                or not all(isinstance(t, (bytes, bytearray)) for t in merge)):
+            raise ValueError(f"merge {rank} is {merge!r}; expected a pair of bytes")
+        checked.append((bytes(merge[0]), bytes(merge[1])))
+    return checked
+
+
+def id_array(ids: Iterable[int]) -> np.ndarray:
+    """ids as a flat int64 array; TypeError for non-ints, ValueError for ids past int64."""
+    import numpy as np
+
+    array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if array.ndim == 1 and array.dtype.kind in "iu":
+        if array.dtype == np.uint64 and array.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"token id {array.max()} is not in the vocabulary")
+        return np.ascontiguousarray(array, dtype=np.int64)
+    if array.ndim == 1 and array.dtype == object and all(isinstance(i, int) for i in array):
+        huge = next((i for i in array if not -(2**63) <= i < 2**63), None)
+        if huge is None:
+            return array.astype(np.int64)
+        raise ValueError(f"token id {huge} is not in the vocabulary")
+    raise TypeError(f"ids must be a flat sequence of ints, got dtype {array.dtype} "
+                    f"with shape {array.shape}")

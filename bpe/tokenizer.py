@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -40,6 +38,9 @@ from bpe.atomic import write_files
 from bpe.formats import (
     TokenTables,
     byte_ids,
+    checked_merges,
+    checked_vocab,
+    id_array,
     merge_ids,
     merges_from_ranks,
     merges_txt_bytes,
@@ -50,7 +51,9 @@ from bpe.formats import (
     vocab_json_bytes,
 )
 from bpe.patterns import Pretokenizer, pattern_name, resolve_pattern
+from bpe.pools import even_slices, thread_pool
 from bpe.specials import SpecialSet, allowed_in, assign_ids, native_specials
+from bpe.surrogates import chunks_without_surrogates, without_surrogates
 
 if TYPE_CHECKING:
     import tiktoken
@@ -89,8 +92,8 @@ class Tokenizer:
     ):
         """special_tokens: a list (each gets the id of its bytes in vocab, or a new id after
         the largest) or a dict of token -> id (tiktoken's form: the ids are kept)."""
-        vocab = _checked_vocab(vocab)
-        merges = _checked_merges(merges)
+        vocab = checked_vocab(vocab)
+        merges = checked_merges(merges)
         ids = token_ids(vocab)
         self._start(assign_ids(special_tokens, vocab, ids), pattern, name)
         self._vocab: dict[int, bytes] | None = vocab
@@ -315,7 +318,7 @@ class Tokenizer:
                 if ids is None:         # lone surrogates (as encode does them), or not a str
                     text = part[k]
                     if isinstance(text, str):
-                        text = _without_surrogates(text)
+                        text = without_surrogates(text)
                     lists[k] = self._encode_buffer(text, pre).to_list(self._ints)
             return cast("list[list[int]]", lists)     # no None left
 
@@ -324,9 +327,9 @@ class Tokenizer:
         else:
             # Slices of about equal length, a few per thread: the threads finish together
             # even when the texts differ widely in length.
-            bounds = _even_slices([len(t) if isinstance(t, str) else 1 for t in texts],
+            bounds = even_slices([len(t) if isinstance(t, str) else 1 for t in texts],
                                   4 * num_threads)
-            parts = _thread_pool(num_threads).map(encode_slice, [texts[a:b] for a, b in bounds])
+            parts = thread_pool(num_threads).map(encode_slice, [texts[a:b] for a, b in bounds])
             result = [ids for part in parts for ids in part]
         track_lists(result)         # encode_strs' lists, untracked while the batch was made
         return result
@@ -353,7 +356,7 @@ class Tokenizer:
             self._encode_whole(text, pre, out)
         except UnicodeEncodeError:
             out.clear()  # lone surrogates: encode the text as tiktoken would see it
-            self._encode_whole(_without_surrogates(text), pre, out)
+            self._encode_whole(without_surrogates(text), pre, out)
         return out
 
     def _encode_whole(self, text: str, pre: Pretokenizer, out: IdBuffer) -> None:
@@ -436,7 +439,7 @@ class Tokenizer:
         """Lazily encode a stream of str (such as an open file's lines); yields exactly the
         ids of encode("".join(iterable)) while holding about a megabyte of text at a time."""
         out = IdBuffer()
-        for _ in self._encode_into(_chunks_without_surrogates(iterable), out):
+        for _ in self._encode_into(chunks_without_surrogates(iterable), out):
             yield from out.to_list(self._ints)
             out.clear()
 
@@ -476,7 +479,7 @@ class Tokenizer:
         if (isinstance(ids, np.ndarray) and ids.ndim == 1
                 and ids.dtype in (np.uint16, np.uint32, np.int32, np.int64)):
             return self._arena.decode(np.ascontiguousarray(ids), as_text, errors)   # no copy
-        return self._arena.decode(_id_array(ids), as_text, errors)
+        return self._arena.decode(id_array(ids), as_text, errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token; KeyError for an id outside the vocabulary (as tiktoken)."""
@@ -567,73 +570,6 @@ def _rebuild(vocab, merges, special_ids, pattern, name) -> Tokenizer:
     return Tokenizer(vocab, merges, special_tokens=special_ids, pattern=pattern, name=name)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _thread_pool(num_threads: int) -> ThreadPoolExecutor:
-    """encode_batch's pool of num_threads threads, kept for the next call: its threads keep
-    their buffers, warm in memory, where a new pool's threads would first touch new ones on
-    every call."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(num_threads)
-        if pool is None:
-            pool = _POOLS[num_threads] = ThreadPoolExecutor(
-                num_threads, thread_name_prefix=f"bpe-encode-{num_threads}")
-        return pool
-
-
-def _forget_pools() -> None:
-    """In a forked child: the pools' threads stayed in the parent."""
-    global _POOLS_LOCK
-    _POOLS.clear()
-    _POOLS_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools)
-
-
-def _even_slices(lengths: list[int], count: int) -> list[tuple[int, int]]:
-    """Cut range(len(lengths)) into about `count` runs of about equal total length (a run
-    holds at least one item): their (start, end)."""
-    target = max(1, sum(lengths) // count)
-    bounds, start, total = [], 0, 0
-    for k, length in enumerate(lengths):
-        total += length
-        if total >= target:
-            bounds.append((start, k + 1))
-            start, total = k + 1, 0
-    if start < len(lengths):
-        bounds.append((start, len(lengths)))
-    return bounds
-
-
-def _without_surrogates(text: str) -> str:
-    """Like tiktoken: valid surrogate pairs joined, lone surrogates replaced by U+FFFD."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _chunks_without_surrogates(chunks: Iterable[str]) -> Iterator[str]:
-    """_without_surrogates over a stream, keeping a pair that a chunk boundary splits."""
-    carry = ""
-    for chunk in chunks:
-        if not isinstance(chunk, str):
-            raise TypeError(f"expected str chunks, got {type(chunk).__name__}")
-        if chunk.isascii() and not carry:  # the common case costs nothing
-            yield chunk
-            continue
-        chunk, carry = carry + chunk, ""
-        if chunk and "\ud800" <= chunk[-1] <= "\udbff":  # a high surrogate: its pair may follow
-            chunk, carry = chunk[:-1], chunk[-1]
-        yield _without_surrogates(chunk) if _SURROGATE.search(chunk) else chunk
-    if carry:
-        yield _without_surrogates(carry)
-
-
 class _EncodeSink:
     """Receives the pre-tokenizer's output and appends ids (see patterns.Sink)."""
 
@@ -654,44 +590,3 @@ class _EncodeSink:
 
     def special(self, token: str) -> None:
         self.out.append(self.special_ids[token])
-
-
-def _checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
-    if not isinstance(vocab, dict) or not vocab:
-        raise ValueError("vocab must be a non-empty dict of id -> bytes")
-    checked = {}
-    for token_id, token in vocab.items():
-        if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < 2**31 - 1:
-            raise ValueError(f"vocab id {token_id!r} must be an int in 0..{2**31 - 2}")
-        if not isinstance(token, (bytes, bytearray)):
-            raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")
-        checked[int(token_id)] = bytes(token)
-    return checked
-
-
-def _checked_merges(merges) -> list[tuple[bytes, bytes]]:
-    checked = []
-    for rank, merge in enumerate(merges):
-        if (not isinstance(merge, (tuple, list)) or len(merge) != 2
-                or not all(isinstance(t, (bytes, bytearray)) for t in merge)):
-            raise ValueError(f"merge {rank} is {merge!r}; expected a pair of bytes")
-        checked.append((bytes(merge[0]), bytes(merge[1])))
-    return checked
-
-
-def _id_array(ids: Iterable[int]) -> np.ndarray:
-    """ids as a flat int64 array; TypeError for non-ints, ValueError for ids past int64."""
-    array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
-    if array.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if array.ndim == 1 and array.dtype.kind in "iu":
-        if array.dtype == np.uint64 and array.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"token id {array.max()} is not in the vocabulary")
-        return np.ascontiguousarray(array, dtype=np.int64)
-    if array.ndim == 1 and array.dtype == object and all(isinstance(i, int) for i in array):
-        huge = next((i for i in array if not -(2**63) <= i < 2**63), None)
-        if huge is None:
-            return array.astype(np.int64)
-        raise ValueError(f"token id {huge} is not in the vocabulary")
-    raise TypeError(f"ids must be a flat sequence of ints, got dtype {array.dtype} "
-                    f"with shape {array.shape}")

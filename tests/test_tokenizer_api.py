@@ -256,14 +256,3 @@ def test_from_tiktoken_round_trip(cl100k):
 def test_from_tiktoken_r50k_pattern_is_native():
     tok = bpe.Tokenizer.from_tiktoken(official_tiktoken("r50k_base"))
     assert tok.pattern == "gpt2"
-
-
-@given(st.lists(st.integers(0, 50), max_size=40), st.integers(1, 16))
-def test_even_slices_cover_the_batch_in_order(lengths, count):
-    from bpe.tokenizer import _even_slices
-
-    bounds = _even_slices(lengths, count)
-    assert [k for a, b in bounds for k in range(a, b)] == list(range(len(lengths)))
-    assert all(a < b for a, b in bounds)
-    target = max(1, sum(lengths) // count)       # each run but the last reaches it
-    assert all(sum(lengths[a:b]) >= target for a, b in bounds[:-1])
