@@ -98,18 +98,25 @@ def import_code(tool: str) -> str:
     """)
 
 
+# The end of a load or unpickle script: its time so far, then the first encode's, and its
+# peak RSS, as one JSON line.
+TIMED_TAIL = """
+seconds = time.perf_counter() - start
+start = time.perf_counter()
+tok.encode(SAMPLE)
+first = time.perf_counter() - start
+rss = peak_mb()
+import json
+print(json.dumps({"seconds": seconds, "first": first, "rss": rss}))
+"""
+
+
 def load_code(tool: str, name: str, spec: dict) -> str:
     return script(f"""
         start = time.perf_counter()
         {IMPORT[tool]}
         {textwrap.indent(textwrap.dedent(BUILD[tool]), " " * 8).strip()}
-        seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        tok.encode(SAMPLE)
-        first = time.perf_counter() - start
-        rss = peak_mb()
-        import json
-        print(json.dumps({{"seconds": seconds, "first": first, "rss": rss}}))
+        {textwrap.indent(TIMED_TAIL, " " * 8).strip()}
     """, NAME=name, **spec)
 
 
@@ -121,13 +128,7 @@ def pickle_code(tool: str, name: str, spec: dict, blob: Path) -> str:
         start = time.perf_counter()
         {IMPORT[tool]}
         tok = pickle.loads(data)
-        seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        tok.encode(SAMPLE)
-        first = time.perf_counter() - start
-        rss = peak_mb()
-        import json
-        print(json.dumps({{"seconds": seconds, "first": first, "rss": rss}}))
+        {textwrap.indent(TIMED_TAIL, " " * 8).strip()}
     """, NAME=name, BLOB=str(blob), **spec)
 
 
