@@ -1,7 +1,7 @@
 """Build the Cython kernels.
 
 The character tables of the pre-tokenizer are generated first, from the installed `regex`,
-and the precomputed tables of the bundled vocabularies (data/pretrained/<name>.tables.npz,
+and the precomputed tables of the bundled vocabularies (data/pretrained/<name>.tables,
 their merges as ids: see bpe/pretrained.py), from the files beside them.
 `BPE_DEBUG=1 pip install -e .` builds the kernels with bounds checks and wraparound on, for hunting
 memory errors in the kernels; the default build turns them off (every such loop is covered by
@@ -34,7 +34,7 @@ def write_unicode_tables() -> None:
 
 
 def write_pretrained_tables() -> None:
-    """Write data/pretrained/<name>.tables.npz for each bundled vocabulary whose tables are
+    """Write data/pretrained/<name>.tables for each bundled vocabulary whose tables are
     missing or were made from other files (bpe.pretrained.write_tables), so that
     `Tokenizer.from_pretrained` loads arrays instead of deriving every merge in Python.
     bpe.formats and bpe.pretrained are loaded from their files alone: the package itself

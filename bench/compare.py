@@ -20,6 +20,10 @@ Tasks:
   encode_batch the documents (cut at <|endoftext|>) of --mb MB slices, as encode_batch on 1
                and 2 threads: bpe (GPT-2) and tiktoken's encode_ordinary_batch; unseen
                slices as for encode
+  encode_offsets  ids and each token's character span for --mb MB slices (unseen, as for
+               encode), GPT-2: bpe's encode alone (the first row, for the ratio), its
+               encode_with_offsets (lists) and encode_with_offsets_to_numpy, and HF's
+               Encoding.offsets from encode (no post-processor: the pure character spans)
   decode       the ids of --mb MB back to text (bpe also from a NumPy array)
   encode_file  the whole --input file to ids (--mb is not used), GPT-2 with <|endoftext|> cutting
                documents, a fresh encoder for each run (so no cache of the text is reused).
@@ -143,6 +147,21 @@ def timed_on_slices(fn, args, prepare=lambda text: text) -> tuple[list[float], i
     return seconds, n_bytes // len(seconds), n_out // len(seconds)
 
 
+def offsets_encoder(tool: str):
+    """tool -> text -> the token spans (or, for "bpe encode", the ids alone)."""
+    if tool.startswith("bpe"):
+        tok = bpe_gpt2()
+        if tool == "bpe encode":
+            return tok.encode
+        if tool == "bpe (numpy)":
+            return lambda text: tok.encode_with_offsets_to_numpy(text)[1]
+        return lambda text: tok.encode_with_offsets(text)[1]
+    import peers
+
+    hf = peers._hf_tokenizer(shared_data() / "gpt2")
+    return lambda text: hf.encode(text, add_special_tokens=False).offsets
+
+
 def work(task: str, tool: str, args) -> dict:
     if task == "pretokenize":
         text = read_prefix(args.input, args.mb)
@@ -161,6 +180,9 @@ def work(task: str, tool: str, args) -> dict:
         return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{n} pieces"}
     if task == "encode":
         seconds, n_bytes, n_tokens = timed_on_slices(encoder_for(tool), args)
+        return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
+    if task == "encode_offsets":
+        seconds, n_bytes, n_tokens = timed_on_slices(offsets_encoder(tool), args)
         return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
     if task == "encode_batch":
         threads = int(tool.split()[-2])
@@ -270,6 +292,8 @@ def tools_for(task: str) -> list[str]:
                 "bpe cl100k", "tiktoken cl100k", "bpe o200k", "tiktoken o200k"]
     if task == "encode_batch":
         return ["bpe 1 thread", "bpe 2 threads", "tiktoken 1 thread", "tiktoken 2 threads"]
+    if task == "encode_offsets":
+        return ["bpe encode", "bpe", "bpe (numpy)", "hf"]
     if task == "decode":
         return ["bpe", "bpe (numpy)", *peers.decoders(shared_data() / "gpt2")]
     if task == "encode_file":
@@ -348,7 +372,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, help="UTF-8 text (default: the mix corpus)")
     parser.add_argument("--tasks",
-                        default="pretokenize,encode,encode_batch,decode,encode_file,merge,train")
+                        default="pretokenize,encode,encode_batch,encode_offsets,decode,encode_file,"
+                                "merge,train")
     parser.add_argument("--mb", type=float, default=10.0,
                         help="MB of input for pretokenize/encode/decode "
                              "(encode reads repeats + 1 slices)")

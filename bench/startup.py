@@ -16,11 +16,13 @@ in fresh processes so no run finds another's modules, files or memory warm:
              o200k_base by load_tiktoken_bpe on the rank file), same pattern and special
              tokens. Nothing is downloaded; tiktoken's file cache is off (TIKTOKEN_CACHE_DIR
              empty). tiktoken reads the rank file decompressed (as its cache holds it), bpe
-             its bundled .gz. Timed from before the import (bpe's import is lazy: NumPy and
+             its precomputed tables (data/pretrained/<name>.tables) after checking them
+             against its bundled files. Timed from before the import (bpe's import is lazy:
              the kernels load here), then the first encode of a short text on its own
   unpickle   the import and pickle.loads of that tokenizer (pickled once beforehand), as a
-             process that receives one (a multiprocessing worker) pays: bpe rebuilds its
-             tables from the vocabulary and merges, tiktoken its CoreBPE from the ranks
+             process that receives one (a multiprocessing worker) pays: bpe's pickle names
+             the bundled vocabulary, loaded as above; tiktoken rebuilds its CoreBPE from the
+             ranks
 
 Each process measures its own time (perf_counter) and peak RSS (getrusage ru_maxrss, so
 the interpreter and the imports are in it). Times are medians over --repeats processes,

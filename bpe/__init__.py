@@ -23,6 +23,10 @@ _LAZY = {
     "O200K_PATTERN": "bpe.patterns",
     "PATTERNS": "bpe.patterns",
     "Pretokenizer": "bpe.patterns",
+    "encoding_for_model": "bpe.registry",
+    "encoding_name_for_model": "bpe.registry",
+    "get_encoding": "bpe.registry",
+    "list_encoding_names": "bpe.registry",
     "ByteTokenizer": "bpe.simple",
     "CharacterTokenizer": "bpe.simple",
     "WordTokenizer": "bpe.simple",
@@ -31,6 +35,7 @@ _LAZY = {
     "Tokenizer": "bpe.tokenizer",
     "train": "bpe.train",
     "train_bpe": "bpe.train",
+    "train_from_iterator": "bpe.train",
     "WordTable": "bpe.wordtable",
 }
 # Submodules reachable as attributes (bpe.formats, ...) before anything imported them, as
@@ -53,15 +58,26 @@ __all__ = [
     "WordTable",
     "WordTokenizer",
     "compression_ratio",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "get_encoding",
+    "list_encoding_names",
     "train",
     "train_bpe",
+    "train_from_iterator",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports these
     from bpe.patterns import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN, PATTERNS, Pretokenizer
+    from bpe.registry import (
+        encoding_for_model,
+        encoding_name_for_model,
+        get_encoding,
+        list_encoding_names,
+    )
     from bpe.simple import ByteTokenizer, CharacterTokenizer, WordTokenizer, compression_ratio
     from bpe.tokenizer import BPETokenizerParams, Tokenizer
-    from bpe.train import train, train_bpe
+    from bpe.train import train, train_bpe, train_from_iterator
     from bpe.wordtable import WordTable
 
 

@@ -1,5 +1,6 @@
 """Stub for the compiled module bpe._encode (source: _encode.pyx)."""
 
+from array import array
 from collections.abc import Iterable
 from typing import Self, final
 
@@ -12,7 +13,9 @@ from bpe._piece_cache import PieceCache
 
 @final
 class Specials:
-    def __new__(cls, tokens: tuple[bytes, ...], ids: NDArray[np.int32]) -> Self: ...
+    def __new__(
+        cls, tokens: tuple[bytes, ...], ids: memoryview | array[int] | NDArray[np.int32]
+    ) -> Self: ...
     def find_all(self, data: bytes) -> list[tuple[int, int]]: ...
 
 def encode_pieces(

@@ -9,9 +9,9 @@ that encode's lists share.
   and is filled without the GIL (`fill_lists`). decode reads the id of such an int from its
   address (`pinned_block`).
 - track_lists: hands encode_strs' lists to the garbage collector once a batch is made.
-"""
-import numpy as np
 
+NumPy is imported by to_numpy alone: encode's lists and decode need none of it.
+"""
 cimport cython
 from cpython.list cimport PyList_New
 from libc.stdint cimport int32_t, uint16_t
@@ -80,6 +80,8 @@ cdef class IdBuffer:
         cdef size_t k, n = self.size
         cdef int32_t[::1] wide
         cdef uint16_t[::1] narrow
+        import numpy as np
+
         if small:
             out = np.empty(n, dtype=np.uint16)
             narrow = out

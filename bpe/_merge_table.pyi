@@ -1,9 +1,13 @@
 """Stub for the compiled module bpe._merge_table (source: _merge_table.pyx)."""
 
-from typing import Final, Self, final
+from array import array
+from typing import Final, Self, TypeAlias, final
 
 import numpy as np
 from numpy.typing import NDArray
+
+# Any flat, contiguous buffer of int32 (format "i"): the kernel takes a typed memoryview.
+_Int32s: TypeAlias = memoryview | array[int] | NDArray[np.int32]
 
 SHORT_PIECE_BYTES: Final[int]
 """Pieces up to this many bytes are merged with arrays; longer ones with a heap."""
@@ -12,10 +16,10 @@ SHORT_PIECE_BYTES: Final[int]
 class MergeTable:
     def __new__(
         cls,
-        left: NDArray[np.int32],
-        right: NDArray[np.int32],
-        merged: NDArray[np.int32],
-        byte_ids: NDArray[np.int32],
+        left: _Int32s,
+        right: _Int32s,
+        merged: _Int32s,
+        byte_ids: _Int32s,
         pack: bool = True,
     ) -> Self: ...
     @property
@@ -23,3 +27,6 @@ class MergeTable:
     @property
     def is_packed(self) -> bool: ...
     def encode_piece(self, piece: bytes) -> list[int]: ...
+
+def int32_stats(values: _Int32s) -> tuple[int, int, int, bool]:
+    """(min, max, sum, rising); (0, -1, 0, True) for no values."""

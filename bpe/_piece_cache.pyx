@@ -16,12 +16,13 @@ from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memset
 
-from bpe._memory cimport table_alloc
+from bpe._memory cimport zeroed_alloc, zeroed_free
 
 
 @cython.final
 cdef class PieceSlots:
-    """The direct-mapped table of short pieces (16 MB, touched as used), shared by every
+    """The direct-mapped table of short pieces (16 MB, touched as used: fresh zero pages,
+    so that a tokenizer that encodes a few sentences holds a few of them), shared by every
     PieceCache of a tokenizer: a piece one thread has encoded is a hit for all of them.
 
     Attributes: slots (1 << bits of them), mask (bits ones).
@@ -31,12 +32,12 @@ cdef class PieceSlots:
         if not 0 <= bits <= 30:
             raise ValueError(f"bits must be in 0..30, got {bits}")
         self.mask = (<uint64_t>1 << bits) - 1
-        self.slots = <CacheSlot*>table_alloc((self.mask + 1) * sizeof(CacheSlot), 0)
+        self.slots = <CacheSlot*>zeroed_alloc((self.mask + 1) * sizeof(CacheSlot))
         if self.slots == NULL:
             raise MemoryError("no memory for the piece cache")
 
     def __dealloc__(self):
-        free(self.slots)
+        zeroed_free(self.slots, (self.mask + 1) * sizeof(CacheSlot))
 
 
 @cython.final

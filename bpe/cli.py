@@ -7,11 +7,14 @@
     python -m bpe train --from-counts shard1.npz --from-counts shard2.npz \\
         --vocab-size 32000 --out tok/
     python -m bpe encode --tokenizer tok/ data/*.txt -o train.npy   # + train.offsets.npy
+    python -m bpe encode --tokenizer gpt2 data/*.txt -o train.bin   # raw, + train.bin.json
     python -m bpe decode --tokenizer tok/ train.npy -o train.txt    # or to stdout
     python -m bpe show --tokenizer gpt2 "Hello world"               # token boundaries, ids
 
 --tokenizer is a folder written by Tokenizer.save or a pretrained name (gpt2, r50k_base,
-cl100k_base, o200k_base). encode writes token ids as a .npy (see bpe.dataset).
+cl100k_base, o200k_base). encode writes token ids as a .npy or, for np.memmap (nanoGPT's
+layout), a raw .bin with a JSON sidecar (see bpe.dataset). A count table records its
+pattern and special tokens, and `train --from-counts` trains with those.
 """
 from __future__ import annotations
 
@@ -23,13 +26,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import bpe
 from bpe.atomic import AtomicFile
-
-if TYPE_CHECKING:
-    import numpy as np
 
 # Each command imports what it needs (NumPy, the kernels, process pools) when it runs, so
 # `bpe --version` and `bpe --help` start as fast as `import bpe`.
@@ -55,16 +54,36 @@ def _refuse_existing(path: str | Path | None, force: bool, is_folder: bool) -> b
     return False
 
 
+def _check_inputs(files: list[str] | list[Path]) -> None:
+    """Each input an existing file, before any work starts."""
+    for path in map(os.fspath, files):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"input file {path!r} does not exist")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"input {path!r} is a folder; expected a text file")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    # Every argument is checked before the corpus is counted or a count table read.
+    if args.from_counts and args.files:
+        raise ValueError("give text files or --from-counts, not both")
+    if args.from_counts and args.held_out_mb:
+        raise ValueError("--held-out-mb holds out part of a text file; --from-counts reads "
+                         "count tables, which hold no text")
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file; expected a folder to save the "
+                                 f"tokenizer in")
     if _refuse_existing(args.out, args.force, is_folder=True):
         return 2
     inputs: bpe.WordTable | list[str] | list[Path]
     if args.from_counts:
-        inputs = bpe.WordTable.merge(bpe.WordTable.load(p) for p in args.from_counts)
+        inputs = _count_tables(args.from_counts, args.pattern, args.special_token or None,
+                               args.vocab_size)
     else:
         inputs = args.files or [sample_corpus()]
+        _check_inputs(inputs)
     start = time.perf_counter()
-    tok = bpe.train(inputs, args.vocab_size, args.special_token, pattern=args.pattern,
+    tok = bpe.train(inputs, args.vocab_size, args.special_token or None, pattern=args.pattern,
                     workers=args.workers, errors=args.errors,
                     held_out_bytes=int(args.held_out_mb * 1e6))
     print(f"trained {tok!r} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
@@ -74,18 +93,50 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count_tables(paths: list[str], pattern, special_tokens: list[str] | None,
+                  vocab_size: int) -> bpe.WordTable:
+    """--from-counts: the tables added up, with the pattern and special tokens they record.
+    Every table's are checked (against --pattern and --special-token, and against the
+    other tables') before any counts are read; then the tables are read one at a time."""
+    from dataclasses import replace
+
+    from bpe.train import _merge_budget
+    from bpe.wordtable import settings_difference, training_settings
+
+    flags = ("--pattern", "--special-token")
+    settings = []
+    for path in paths:
+        recorded = bpe.WordTable.load_settings(path)
+        # What the table records, checked against the flags; for a table that records
+        # nothing, the flags' (--pattern required).
+        settings.append(training_settings(recorded, pattern, special_tokens, path, flags))
+        difference = settings_difference(settings[0], settings[-1])
+        if difference is not None:
+            raise ValueError(f"{paths[0]} and {path} were counted differently ({difference}); "
+                             f"only tables counted alike add up")
+    _merge_budget(vocab_size, settings[0][1])
+    return bpe.WordTable.merge(
+        replace(bpe.WordTable.load(path), pattern=table_pattern, special_tokens=tuple(specials))
+        for path, (table_pattern, specials) in zip(paths, settings, strict=True))
+
+
 def cmd_count(args: argparse.Namespace) -> int:
+    if Path(args.output).is_dir():
+        raise IsADirectoryError(f"-o {args.output} is a folder; expected the .npz to write")
     if _refuse_existing(args.output, args.force, is_folder=False):
         return 2
+    _check_inputs(args.files)
     from bpe.counting import count_files
+    from bpe.patterns import pattern_name
 
     start = time.perf_counter()
     counter = count_files(args.files, args.pattern, args.special_token, workers=args.workers,
                           errors=args.errors)
-    table = bpe.WordTable.from_counter(counter)
+    table = bpe.WordTable.from_counter(counter, args.pattern, args.special_token)
     table.save(args.output)
     print(f"counted {int(table.counts.sum()):,} pieces, {table.n_words:,} unique words in "
-          f"{time.perf_counter() - start:.2f} s; saved to {args.output}", file=sys.stderr)
+          f"{time.perf_counter() - start:.2f} s (pattern {pattern_name(table.pattern)!r}, "
+          f"special tokens {args.special_token!r}); saved to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -101,20 +152,28 @@ def load_tokenizer(spec: str) -> bpe.Tokenizer:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    offsets = Path(args.output).with_suffix(".offsets.npy")
-    if (_refuse_existing(args.output, args.force, False)
-            or _refuse_existing(offsets, args.force, False)):
-        return 2
-    from bpe.dataset import encode_file
+    from bpe.dataset import encode_file, output_paths
 
+    # The output's suffix, the outputs and the inputs are checked before the tokenizer loads.
+    outputs = [p for p in output_paths(args.output) if p is not None]
+    if any(_refuse_existing(p, args.force, False) for p in outputs):
+        return 2
+    _check_inputs(args.files)
     tok = load_tokenizer(args.tokenizer)
     start = time.perf_counter()
-    result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors)
+    result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors,
+                         tokenizer_name=args.tokenizer)
     seconds = time.perf_counter() - start
     n_mb = sum(os.path.getsize(f) for f in args.files) / 1e6
+    if result.sidecar is None:
+        saved = f"{result.ids} ({result.dtype}) and {result.offsets}"
+    else:
+        saved = (f"{result.ids} (raw {result.dtype}, little-endian: np.memmap("
+                 f"{os.fspath(result.ids)!r}, dtype=np.{result.dtype}, mode='r')), "
+                 f"{result.offsets} and {result.sidecar}")
     print(f"encoded {result.n_tokens:,} tokens, {result.n_documents:,} documents "
-          f"from {n_mb:,.1f} MB in {seconds:.2f} s ({n_mb / seconds:,.1f} MB/s); "
-          f"saved to {result.ids} and {result.offsets}", file=sys.stderr)
+          f"from {n_mb:,.1f} MB in {seconds:.2f} s ({n_mb / max(seconds, 1e-9):,.1f} MB/s); "
+          f"saved to {saved}", file=sys.stderr)
     return 0
 
 
@@ -124,8 +183,10 @@ DECODE_BLOCK = 1 << 20  # ids per block
 def cmd_decode(args: argparse.Namespace) -> int:
     if _refuse_existing(args.output, args.force, False):
         return 2
+    from bpe.dataset import load_ids
+
+    ids = load_ids(args.ids)
     tok = load_tokenizer(args.tokenizer)
-    ids = _load_ids(args.ids)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def write_all(write: Callable[[bytes], object]) -> None:
@@ -147,21 +208,6 @@ def cmd_decode(args: argparse.Namespace) -> int:
         out.commit()
     print(f"decoded {len(ids):,} tokens to {args.output}", file=sys.stderr)
     return 0
-
-
-def _load_ids(path: str) -> np.ndarray:
-    import numpy as np
-
-    try:
-        ids = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"ids file {path!r} does not exist") from None
-    except ValueError as e:
-        raise ValueError(f"{path!r} is not a .npy file of token ids: {e}") from None
-    if not isinstance(ids, np.ndarray) or ids.ndim != 1 or ids.dtype.kind not in "iu":
-        what = f"dtype {ids.dtype}, shape {ids.shape}" if isinstance(ids, np.ndarray) else "an .npz"
-        raise ValueError(f"{path!r} holds {what}; expected a 1-D array of integer token ids")
-    return ids
 
 
 _BACKGROUNDS = (153, 186, 217, 151, 223)  # 256-colour pastels: blue, green, pink, teal, peach
@@ -199,9 +245,24 @@ def token_text(token: bytes) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def _pattern(name: str) -> str:
+    """--pattern's value: a built-in pattern's name (checked as the command line is read)."""
+    from bpe.patterns import check_pattern
+
+    try:
+        return check_pattern(name)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{e}; on the command line, give --regex") from None
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--special-token", action="append", default=[], help="repeatable")
-    parser.add_argument("--pattern", default="gpt2", help="gpt2, cl100k, o200k or a regex")
+    parser.add_argument("--pattern", type=_pattern, default=None, metavar="NAME",
+                        help="the pre-tokenizer's pattern: gpt2, cl100k or o200k (or the name "
+                             "of a tiktoken encoding using it, such as cl100k_base); default "
+                             "gpt2 (train --from-counts: the tables')")
+    parser.add_argument("--regex", help="a custom pre-tokenizer pattern instead (the `regex` "
+                                        "module's syntax); text it leaves unmatched is kept")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--errors", choices=["strict", "replace"], default="strict",
                         help="invalid UTF-8: stop with its file and offset, or count U+FFFD")
@@ -216,28 +277,34 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("files", nargs="*", help=f"UTF-8 text files (default: the bundled {SAMPLE})")
     train.add_argument("--vocab-size", type=int, default=1000)
     train.add_argument("--from-counts", action="append", default=[], metavar="NPZ",
-                       help="train on saved count tables instead of files (repeatable: added up)")
+                       help="train on saved count tables instead of files (repeatable: added "
+                            "up), with the pattern and special tokens they were counted with")
     train.add_argument("--held-out-mb", type=float, default=0.0,
                        help="keep this much of the last file out of training "
                             "to measure compression")
     train.add_argument("--out", help="folder to save the tokenizer to")
     _common(train)
-    train.set_defaults(run=cmd_train)
+    # No default here: gpt2 for text files, the tables' own for --from-counts (where a
+    # pattern given must agree with theirs).
+    train.set_defaults(run=cmd_train, pattern=None)
     count = commands.add_parser("count", help="count the pieces of text files into a table")
     count.add_argument("files", nargs="+", help="UTF-8 text files")
     count.add_argument("-o", "--output", required=True, help="the .npz count table to write")
     _common(count)
     count.set_defaults(run=cmd_count)
-    encode = commands.add_parser("encode", help="encode text files into a .npy of token ids")
+    encode = commands.add_parser("encode", help="encode text files into token ids (.npy or .bin)")
     encode.add_argument("files", nargs="+", help="UTF-8 text files, encoded one after the other")
     encode.add_argument("-o", "--output", required=True,
-                        help="the .npy to write (document offsets go to <stem>.offsets.npy)")
+                        help="the ids file to write: .npy (NumPy) or .bin (raw uint16 or uint32, "
+                             "for np.memmap; dtype in <name>.bin.json); document offsets go "
+                             "to <stem>.offsets.npy")
     encode.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
     encode.add_argument("--errors", choices=["strict", "replace"], default="strict",
                         help="invalid UTF-8: stop with its file and offset, or encode U+FFFD")
     encode.add_argument("--force", action="store_true", help="overwrite the output")
-    decode = commands.add_parser("decode", help="turn a .npy of token ids back into text")
-    decode.add_argument("ids", help="a .npy of token ids (read memory-mapped)")
+    decode = commands.add_parser("decode", help="turn a file of token ids back into text")
+    decode.add_argument("ids", help="a .npy of token ids, or a .bin with its .bin.json, as "
+                                    "encode writes them (read memory-mapped)")
     decode.add_argument("-o", "--output", help="the text file to write (default: stdout)")
     decode.add_argument("--force", action="store_true", help="overwrite the output")
     show = commands.add_parser("show", help="show how a text is cut into tokens, and the ids")
@@ -251,6 +318,17 @@ def main(argv: list[str] | None = None) -> int:
                                   "cl100k_base, o200k_base")
         command.set_defaults(run=run)
     args = parser.parse_args(argv)
+    if getattr(args, "regex", None) is not None:
+        from bpe.patterns import pattern_from_text
+
+        if args.pattern is not None:
+            parser.error("give --pattern or --regex, not both")
+        try:
+            args.pattern = pattern_from_text(args.regex)
+        except ValueError as e:
+            parser.error(f"--regex: {e}")
+    elif args.command == "count" and args.pattern is None:
+        args.pattern = "gpt2"
     try:
         return args.run(args)
     except (ValueError, TypeError, OSError) as e:

@@ -12,12 +12,17 @@ native patterns, right after a newline that follows an ASCII letter or digit and
 an ASCII letter: under gpt2, cl100k and o200k both sides of such a newline are piece
 boundaries, and none of the patterns looks behind. A custom pattern is cut at special
 tokens only.
+
+Texts in memory (`count_texts`, behind `bpe.train_from_iterator`) are counted here, each
+text a document of its own: no piece spans two texts, as if a special token stood between
+them.
 """
 from __future__ import annotations
 
 import mmap
 import os
 import re
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -176,12 +181,57 @@ def count_pieces(texts: Iterable[str], pretokenizer: Pretokenizer,
     return counter
 
 
+def count_texts(texts: Iterable[str | Sequence[str]], pretokenizer: Pretokenizer,
+                counter: PieceCounter | None = None) -> tuple[PieceCounter, int]:
+    """Count the pieces of each text as a document of its own (special tokens excluded):
+    no piece spans two texts. Items are str, or lists/tuples of str (batches, as Hugging
+    Face's train_from_iterator takes them). Returns the counter and the number of texts."""
+    if isinstance(texts, (str, bytes, bytearray, os.PathLike)):
+        raise TypeError(f"texts is one {type(texts).__name__}; expected an iterable of texts "
+                        f"(a list of str, a generator, a dataset column)")
+    try:
+        items = iter(texts)
+    except TypeError:
+        raise TypeError(f"texts: expected an iterable of str, got {type(texts).__name__}"
+                        ) from None
+    counter = counter if counter is not None else PieceCounter()
+    sink = _CountSink(counter)
+    native, specials = pretokenizer.native_id, pretokenizer.special_tokens
+    n_texts = 0
+    for k, item in enumerate(items):
+        batch = item if isinstance(item, (list, tuple)) else (item,)
+        for text in batch:
+            if not isinstance(text, str):
+                what = type(text).__name__
+                if batch is item:
+                    what = f"a {type(item).__name__} holding {what}"
+                raise TypeError(f"texts item {k}: expected a str (or a list of str), "
+                                f"got {what}")
+            n_texts += 1
+            if native is not None and not any(t in text for t in specials):
+                # What feed would do with it, without its per-call cost (a few µs, as much
+                # as counting a short text).
+                counter.count_text(text, -1, native)
+                continue
+            # The whole text in one round: it is in memory already, and nothing after its
+            # end can change its pieces (so no lookahead is held back for a next chunk).
+            for _ in pretokenizer.feed((text,), sink, settle_chars=sys.maxsize):
+                pass
+    return counter, n_texts
+
+
 def count_range(path: str, start: int, end: int, pattern: str, special_tokens: list[str],
                 errors: str = "strict") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces."""
     counter = count_pieces(read_text_chunks(path, start, end, errors=errors),
                            Pretokenizer(pattern, special_tokens))
     return counter.byte_arrays()
+
+
+def check_workers(workers: int | None) -> None:
+    """workers: None (all cores) or a number >= 1; a ValueError naming it otherwise."""
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers={workers!r}; expected a number >= 1, or None for all cores")
 
 
 def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens: list[str],
@@ -191,13 +241,17 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
                 on_bytes: Callable[[int], None] | None = None) -> PieceCounter:
     """Count the pieces of every file, chunks spread over `executor` (default: a process
     pool of `workers`, all cores if None; workers=1 counts in this process). `ends` stops
-    a file early (at a safe cut); `on_bytes(n)` hears of each chunk counted."""
-    native = Pretokenizer(pattern).native_id is not None
+    a file early (at a safe cut); `on_bytes(n)` hears of each chunk counted. Every
+    argument is checked before any counting starts."""
+    native = Pretokenizer(pattern, special_tokens).native_id is not None
+    check_workers(workers)
     jobs = []
     for path in paths:
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"training file {path!r} does not exist")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"training file {path!r} is a folder; expected a text file")
         end = (ends or {}).get(path)
         ranges = chunk_ranges(path, special_tokens, native, chunk_bytes, end)
         jobs += [(path, a, b) for a, b in ranges]

@@ -1,4 +1,4 @@
-"""Datasets: text files encoded to a `.npy` of token ids, streaming, on a pool of threads.
+"""Datasets: text files encoded to a file of token ids, streaming, on a pool of threads.
 
 The CS336 step "encode the training set into a uint16 NumPy array", for files larger than
 memory. Files are cut into chunks where no piece can straddle the cut
@@ -9,12 +9,21 @@ release the GIL) and written in order, with at most 2 x workers chunks in flight
 streamed after it, and the header rewritten with the final shape. Output goes to temporary
 names and is renamed into place only when complete.
 
-Next to `ids.npy`, `ids.offsets.npy` (int64) holds where each document starts, and the
-total at the end: document k is ids[offsets[k]:offsets[k + 1]]. A document ends after each
-"<|endoftext|>" (when the tokenizer has it as a special token) and at the end of each file.
+The output's suffix says its layout, and any other suffix is an error before any work:
+  - `ids.npy`: a NumPy array, `np.load("ids.npy", mmap_mode="r")`;
+  - `ids.bin`: the bare ids, little-endian, the layout nanoGPT and CS336 read with
+    `np.memmap("ids.bin", dtype=np.uint16, mode="r")`. Nothing in it says its dtype, so
+    `ids.bin.json` beside it does (with the number of tokens, the tokenizer and the offsets
+    file); `load_ids` reads either layout.
+Both are uint16 when the vocabulary fits 16 bits, else uint32. Next to either,
+`ids.offsets.npy` (int64) holds where each document starts, and the total at the end:
+document k is ids[offsets[k]:offsets[k + 1]]. A document ends after each "<|endoftext|>"
+(when the tokenizer has it as a special token) and at the end of each file. All the files
+appear together, or none.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections import deque
@@ -26,7 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from bpe.atomic import AtomicFile, commit_together, naming
-from bpe.counting import CHUNK_BYTES, iter_chunk_ranges, read_text_chunks
+from bpe.counting import CHUNK_BYTES, check_workers, iter_chunk_ranges, read_text_chunks
 from bpe.patterns import Pretokenizer
 
 if TYPE_CHECKING:
@@ -34,6 +43,10 @@ if TYPE_CHECKING:
 
 EOT = "<|endoftext|>"
 _HEADER_BYTES = 128  # a .npy v1.0 header, padded to this size whatever the length
+SIDECAR_FORMAT = "bpe token ids"
+SIDECAR_VERSION = 1
+_EXPECTED = ("expected a .npy of integer token ids, or a .bin of raw ids with its sidecar "
+             "<name>.bin.json, as `bpe encode` writes them")
 
 
 class EncodedFile(NamedTuple):
@@ -41,14 +54,32 @@ class EncodedFile(NamedTuple):
     offsets: Path
     n_tokens: int
     n_documents: int
+    dtype: np.dtype  # of the ids: uint16 or uint32, little-endian
+    sidecar: Path | None  # a .bin's <name>.bin.json (None for a .npy)
+
+
+def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path | None]:
+    """(ids, offsets, sidecar or None): the files encode_file writes for `out`, which must end
+    in .npy or .bin (a ValueError naming it otherwise)."""
+    out = Path(out)
+    if out.suffix not in (".npy", ".bin"):
+        raise ValueError(f"output {os.fspath(out)!r} must end in .npy (a NumPy array, for "
+                         f"np.load) or .bin (raw little-endian uint16 or uint32 ids, for "
+                         f"np.memmap, their dtype in <name>.bin.json)")
+    sidecar = out.with_name(out.name + ".json") if out.suffix == ".bin" else None
+    return out, out.with_suffix(".offsets.npy"), sidecar
 
 
 def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike],
                 out: str | os.PathLike = "ids.npy", workers: int | None = None,
                 progress: bool | None = None, errors: str = "strict",
-                chunk_bytes: int = CHUNK_BYTES) -> EncodedFile:
-    """Encode text files, one after the other, into the .npy `out` (uint16 when the
-    vocabulary fits, else uint32) and its document offsets `<out stem>.offsets.npy`.
+                chunk_bytes: int = CHUNK_BYTES, *, tokenizer_name: str | None = None
+                ) -> EncodedFile:
+    """Encode text files, one after the other, into `out` (uint16 when the vocabulary fits,
+    else uint32) and its document offsets `<out stem>.offsets.npy`. `out` ending in .npy
+    is a NumPy array; in .bin, the raw little-endian ids (np.memmap's layout) and the
+    sidecar `<out>.json` saying their dtype, number, tokenizer (`tokenizer_name`, default
+    the tokenizer's name) and offsets file. Any other suffix is an error.
 
     Each file is encoded on its own (no separator added, no piece spans two files), so the
     ids are the concatenation of the files' encodes: the encode of the concatenated text
@@ -59,13 +90,18 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
 
     >>> encode_file(tok, ["train.txt"], "train.npy")
     EncodedFile(ids=PosixPath('train.npy'), offsets=PosixPath('train.offsets.npy'), ...)
+    >>> encode_file(tok, ["train.txt"], "train.bin").dtype   # + train.bin.json
+    dtype('uint16')
     """
+    out, offsets_path, sidecar_path = output_paths(out)
     if errors not in ("strict", "replace"):
         raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
+    check_workers(workers)
     paths = _input_paths(paths)
-    out = Path(out)
-    offsets_path = out.with_suffix(".offsets.npy")
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
+    writer = IdsWriter if sidecar_path is not None else NpyWriter
+    # Made (not opened) now, so that a sidecar path that cannot be written fails first.
+    sidecar = AtomicFile(sidecar_path) if sidecar_path is not None else None
     native = Pretokenizer(tokenizer.pattern).native_id is not None
     jobs = ((path, start, end, end == size) for path in paths
             for size in [os.path.getsize(path)]
@@ -76,7 +112,7 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     in_flight: deque = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="bpe-encode")
     try:
-        with NpyWriter(out, dtype) as ids, NpyWriter(offsets_path, np.dtype("<i8")) as offsets:
+        with writer(out, dtype) as ids, NpyWriter(offsets_path, np.dtype("<i8")) as offsets:
             documents = _Documents(offsets, tokenizer.special_ids.get(EOT))
 
             def write_oldest() -> None:
@@ -94,14 +130,97 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
                     write_oldest()
             while in_flight:
                 write_oldest()
-            commit_together(ids, offsets)
+            if sidecar is None:
+                commit_together(ids, offsets)
+            else:
+                with sidecar:
+                    sidecar.write(_sidecar_json(tokenizer, tokenizer_name, ids, offsets))
+                    commit_together(ids, offsets, sidecar)
     finally:
         for _, future in in_flight:  # an error or Ctrl-C: drop the chunks not yet started
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
-    return EncodedFile(out, offsets_path, ids.length, offsets.length - 1)
+    return EncodedFile(out, offsets_path, ids.length, offsets.length - 1, dtype, sidecar_path)
+
+
+def _sidecar_json(tokenizer: Tokenizer, name: str | None, ids: IdsWriter,
+                  offsets: IdsWriter) -> bytes:
+    """What a .bin's sidecar says: all a reader needs that the bare ids do not."""
+    fields = {
+        "format": SIDECAR_FORMAT,
+        "version": SIDECAR_VERSION,
+        "dtype": ids.dtype.name,
+        "byte_order": "little",
+        "n_tokens": ids.length,
+        "n_documents": offsets.length - 1,
+        "offsets": offsets.path.name,
+        "tokenizer": name if name is not None else tokenizer.name,
+        "n_vocab": tokenizer.n_vocab,
+    }
+    return (json.dumps(fields, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def load_ids(path: str | os.PathLike) -> np.ndarray:
+    """The token ids of a file encode_file wrote, memory-mapped: a .npy of integers, or a
+    .bin read as its sidecar <name>.bin.json says. Anything else is an error naming the
+    file and saying what was expected."""
+    name, path = os.fspath(path), Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"ids file {name!r} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"ids file {name!r} is a folder; {_EXPECTED}")
+    if path.suffix == ".bin":
+        return _load_bin(path)
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY":
+        raise ValueError(f"{name!r} is not a file of token ids: {_EXPECTED}")
+    try:
+        ids = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"{name!r} is a .npy that cannot be read as token ids ({e}); "
+                         f"{_EXPECTED}") from None
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise ValueError(f"{name!r} holds dtype {ids.dtype}, shape {ids.shape}; expected a 1-D "
+                         f"array of integer token ids")
+    return ids
+
+
+def _load_bin(path: Path) -> np.ndarray:
+    """A .bin's ids, as its sidecar describes them; a clear error if it is missing, is not
+    one, or does not fit the file."""
+    name = os.fspath(path)
+    sidecar = path.with_name(path.name + ".json")
+    if not sidecar.exists():
+        raise ValueError(f"{name!r} is raw token ids without its sidecar {sidecar.name!r}, "
+                         f"which says their dtype; {_EXPECTED}")
+    try:
+        fields = json.loads(sidecar.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ValueError(f"{os.fspath(sidecar)!r} is not JSON: {e}; {_EXPECTED}") from None
+    if not isinstance(fields, dict) or fields.get("format") != SIDECAR_FORMAT:
+        raise ValueError(f"{os.fspath(sidecar)!r} is not the sidecar `bpe encode` writes "
+                         f"(format {SIDECAR_FORMAT!r}); {_EXPECTED}")
+    version, dtype, n_tokens = fields.get("version"), fields.get("dtype"), fields.get("n_tokens")
+    if not isinstance(version, int) or version > SIDECAR_VERSION:
+        raise ValueError(f"{os.fspath(sidecar)!r} has format version {version!r}; this bpe "
+                         f"reads version {SIDECAR_VERSION} and older: upgrade bpe to read it")
+    if (dtype not in ("uint16", "uint32") or fields.get("byte_order") != "little"
+            or not isinstance(n_tokens, int) or n_tokens < 0):
+        raise ValueError(f"{os.fspath(sidecar)!r} says dtype {dtype!r}, byte order "
+                         f"{fields.get('byte_order')!r}, n_tokens {n_tokens!r}; expected "
+                         f"uint16 or uint32, little, and a count")
+    ids_dtype = np.dtype(dtype).newbyteorder("<")
+    size = path.stat().st_size
+    if size != n_tokens * ids_dtype.itemsize:
+        raise ValueError(f"{name!r} holds {size:,} bytes, but its sidecar says {n_tokens:,} "
+                         f"{dtype} ids ({n_tokens * ids_dtype.itemsize:,} bytes): the file is "
+                         f"cut short or is not the one the sidecar describes")
+    if n_tokens == 0:
+        return np.zeros(0, dtype=ids_dtype)     # np.memmap cannot map an empty file
+    return np.memmap(path, dtype=ids_dtype, mode="r", shape=(n_tokens,))
 
 
 def _input_paths(paths) -> list[str]:
@@ -159,21 +278,25 @@ def _progress_bar(n_bytes: int, progress: bool | None):
     return tqdm(total=n_bytes, unit="B", unit_scale=True, leave=False, file=sys.stderr)
 
 
-class NpyWriter(AtomicFile):
-    """A 1-D .npy (format version 1.0) of `dtype`, appended to in pieces; its header
-    gets the final length when the file is finished."""
+class IdsWriter(AtomicFile):
+    """A file of bare values of `dtype` (a .bin), appended to in pieces."""
 
     def __init__(self, path: str | os.PathLike, dtype: np.dtype):
         super().__init__(path)
         self.dtype, self.length = np.dtype(dtype), 0
 
-    def started(self) -> None:
-        self.write(npy_header(self.dtype, 0))
-
     def append(self, values: np.ndarray) -> None:
         values = np.ascontiguousarray(values, dtype=self.dtype)
         self.write(values.data.cast("B"))
         self.length += len(values)
+
+
+class NpyWriter(IdsWriter):
+    """A 1-D .npy (format version 1.0) of `dtype`, appended to in pieces; its header
+    gets the final length when the file is finished."""
+
+    def started(self) -> None:
+        self.write(npy_header(self.dtype, 0))
 
     def finish(self) -> None:
         assert self.file is not None, "open() first"

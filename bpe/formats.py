@@ -7,22 +7,27 @@ so the space becomes 'Ġ'). merges.txt lists one merge per line, "left right", a
 optional "#version" header.
 
 Token tables (`TokenTables`) are what a Tokenizer's kernels are built from: every token's
-bytes back to back, and each merge as ids. A pickled Tokenizer carries them, and the
-bundled vocabularies ship them precomputed (`<name>.tables.npz`, written at build time by
-setup.py and checked against the sha256 of the files they were made from), so that loading
-one is a few array reads rather than a Python loop per token and per merge.
+bytes back to back, and each merge as ids, in int32 memoryviews. A pickled Tokenizer
+carries them, and the bundled vocabularies ship them precomputed (`<name>.tables`, a raw
+little-endian file written at build time by setup.py, with a stamp of each file it was made
+from that every load checks), so that loading one is one file read and a few views of its
+bytes rather than a Python loop per token and per merge.
 
-This module imports nothing from bpe (setup.py loads it on its own, before the kernels are
-built), and NumPy only where the tables need it.
+Nothing here needs NumPy except `id_array` (decode's path for arrays and odd sequences):
+loading tables, pickling them and checking a vocabulary import none of it. This module
+imports nothing from bpe at import time (setup.py loads it on its own, before the kernels
+are built, to write the tables); checking tables uses a kernel (bpe._merge_table).
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import array
 import os
+import struct
+import sys
+import zlib
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,6 +67,8 @@ def text_to_token(text: str, where: str) -> bytes:
 
 def read_json_object(path: str | os.PathLike, where: str) -> dict:
     """The JSON object in a file; errors say `where` (the file, as the caller names it)."""
+    import json
+
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -109,6 +116,8 @@ def read_merges_txt(path: str | os.PathLike) -> list[tuple[bytes, bytes]]:
 
 
 def vocab_json_bytes(vocab: dict[int, bytes]) -> bytes:
+    import json
+
     encoder: dict[str, int] = {}
     for token_id, token in sorted(vocab.items()):
         text = token_to_text(token)
@@ -170,8 +179,57 @@ def merges_from_ranks(ranks: dict[bytes, int]
 
 
 # --- token tables ------------------------------------------------------------------------
+#
+# Every int32 array here is a flat memoryview of format "i" (the machine's int32), made
+# without NumPy: from an array.array, or cast from the bytes of a tables file or a pickle,
+# without a copy. The kernels take any such buffer as a typed memoryview. Files and pickles
+# hold little-endian int32.
 
-TABLES_FORMAT = 1   # the layout of a tables file; a file in another is refused
+TABLES_FORMAT = 2   # the layout of a tables file (write_token_tables); another is refused
+STATE_FORMAT = 1    # the layout of a pickled tokenizer's tables (TokenTables.to_state)
+_MAGIC = b"bpe-tbl\n"
+_HEADER = struct.Struct("<8sIIIIQ")   # magic, format, sources, tokens, merges, blob bytes
+_LITTLE = sys.byteorder == "little"
+_NATIVE_ORDER = "<" if _LITTLE else ">"
+
+
+def int32s(values: Iterable[int]) -> memoryview:
+    """values as a flat int32 memoryview; OverflowError for a value past int32."""
+    return memoryview(array.array("i", values))
+
+
+def int32_view(values: Any) -> memoryview:
+    """Any flat, contiguous buffer of int32 (a memoryview, an array.array("i"), a NumPy int32
+    array) as a memoryview of format "i", without a copy; ValueError for anything else."""
+    view = memoryview(values)
+    order, kind = view.format[:-1], view.format[-1:]
+    if (view.ndim != 1 or not view.c_contiguous or view.itemsize != 4
+            or kind not in ("i", "l") or order not in ("", "@", "=", _NATIVE_ORDER)):
+        raise ValueError(f"expected a flat array of int32, got format {view.format!r} with "
+                         f"shape {view.shape}")
+    return view if view.format == "i" else view.cast("B").cast("i")
+
+
+def _from_le(data: bytes | memoryview) -> memoryview:
+    """Little-endian int32 bytes as int32s: a view of them on a little-endian machine, else
+    a swapped copy. ValueError when their length is not a multiple of 4."""
+    if len(data) % 4:
+        raise ValueError(f"{len(data)} bytes are not a whole number of int32")
+    if _LITTLE:
+        return memoryview(data).cast("B").cast("i")
+    swapped = array.array("i")
+    swapped.frombytes(data)
+    swapped.byteswap()
+    return memoryview(swapped)
+
+
+def _to_le(values: memoryview) -> bytes:
+    """int32s as little-endian bytes."""
+    if _LITTLE:
+        return values.tobytes()
+    swapped = array.array("i", values)
+    swapped.byteswap()
+    return swapped.tobytes()
 
 
 def token_ids(vocab: dict[int, bytes]) -> dict[bytes, int]:
@@ -179,14 +237,14 @@ def token_ids(vocab: dict[int, bytes]) -> dict[bytes, int]:
     return {token: token_id for token_id, token in sorted(vocab.items(), reverse=True)}
 
 
-def merge_ids(merges: Sequence[tuple[bytes, bytes]], ids: dict[bytes, int]) -> np.ndarray:
-    """The merges as ids: int32 rows left, right and merged id (shape (3, len(merges))), in
-    rank order. `ids` maps token bytes to ids (token_ids); ValueError names the first merge
-    whose left, right or merged token is not there."""
-    import numpy as np
-
+def merge_ids(merges: Sequence[tuple[bytes, bytes]], ids: dict[bytes, int]) -> memoryview:
+    """The merges as int32 ids: every merge's left id, then every right id, then every
+    merged id (three rows of len(merges), in rank order: merge_rows cuts them apart). `ids`
+    maps token bytes to ids (token_ids); ValueError names the first merge whose left, right
+    or merged token is not there."""
     try:
-        rows = [(ids[left], ids[right], ids[left + right]) for left, right in merges]
+        rows = ([ids[left] for left, _ in merges] + [ids[right] for _, right in merges]
+                + [ids[left + right] for left, right in merges])
     except KeyError:
         for rank, (left, right) in enumerate(merges):
             for token in (left, right, left + right):
@@ -194,46 +252,45 @@ def merge_ids(merges: Sequence[tuple[bytes, bytes]], ids: dict[bytes, int]) -> n
                     raise ValueError(f"merge {rank} ({left!r}, {right!r}) needs token "
                                      f"{token!r}, which is not in the vocabulary") from None
         raise
-    if not rows:
-        return np.zeros((3, 0), dtype=np.int32)
-    return np.ascontiguousarray(np.array(rows, dtype=np.int32).T)
+    return int32s(rows)
 
 
-def byte_ids(ids: dict[bytes, int]) -> np.ndarray:
+def merge_rows(merges: memoryview) -> tuple[memoryview, memoryview, memoryview]:
+    """The left, right and merged ids of merge_ids' merges, as three views."""
+    n = len(merges) // 3
+    return merges[:n], merges[n:2 * n], merges[2 * n:]
+
+
+def byte_ids(ids: dict[bytes, int]) -> memoryview:
     """The id of each of the 256 single bytes (int32), from token bytes -> id (token_ids);
     ValueError when a byte has no token."""
-    import numpy as np
-
-    missing = [b for b in range(256) if bytes([b]) not in ids]
+    singles = [bytes([b]) for b in range(256)]
+    missing = [b for b in range(256) if singles[b] not in ids]
     if missing:
         raise ValueError(f"vocab has no token for byte 0x{missing[0]:02x} ({len(missing)} bytes "
                          f"missing); a byte-level BPE vocabulary needs all 256")
-    return np.array([ids[bytes([b])] for b in range(256)], dtype=np.int32)
+    return int32s([ids[single] for single in singles])
 
 
 class TokenTables(NamedTuple):
     """A vocabulary and its merges as flat arrays: what a Tokenizer's kernels are built
     from, what a pickled Tokenizer carries, what the bundled vocabularies ship precomputed.
 
-    The arrays are int32; the tokens are listed in the vocabulary dict's order, so that
-    `vocab()` gives back an equal dict, in the same order."""
+    The arrays are int32 memoryviews; the tokens are listed in the vocabulary dict's order,
+    so that `vocab()` gives back an equal dict, in the same order."""
 
-    ids: np.ndarray         # each token's id
-    lengths: np.ndarray     # each token's length in bytes
+    ids: memoryview         # each token's id
+    lengths: memoryview     # each token's length in bytes
     blob: bytes             # the tokens' bytes, back to back
-    merges: np.ndarray      # shape (3, n_merges): left, right and merged id, in rank order
-    byte_ids: np.ndarray    # the id of each single byte (256)
+    merges: memoryview      # 3 * n_merges: left ids, right ids, merged ids (merge_ids)
+    byte_ids: memoryview    # the id of each single byte (256)
 
     @classmethod
-    def from_vocab(cls, vocab: dict[int, bytes], merges: np.ndarray,
-                   byte_ids: np.ndarray) -> TokenTables:
+    def from_vocab(cls, vocab: dict[int, bytes], merges: memoryview,
+                   byte_ids: memoryview) -> TokenTables:
         """The tables of a vocabulary (ids -> bytes) and its merges as ids (merge_ids)."""
-        import numpy as np
-
         tokens = list(vocab.values())
-        return cls(np.fromiter(vocab, dtype=np.int32, count=len(vocab)),
-                   np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens)),
-                   b"".join(tokens), merges, byte_ids)
+        return cls(int32s(vocab), int32s(map(len, tokens)), b"".join(tokens), merges, byte_ids)
 
     def tokens(self) -> list[bytes]:
         """Each token's bytes, in the vocabulary's order."""
@@ -248,35 +305,44 @@ class TokenTables(NamedTuple):
     def tokens_by_id(self, tokens: list[bytes] | None = None) -> list[bytes | None]:
         """The list of every id's bytes, None where no token has that id (the tokens are
         made here unless given, as tokens() makes them)."""
+        from bpe._merge_table import int32_stats
+
         if tokens is None:
             tokens = self.tokens()
-        ids = self.ids
-        if ids.size and ids[0] == 0 and ids[-1] == ids.size - 1 and _rising(ids):
+        low, high, _, rising = int32_stats(self.ids)
+        if low == 0 and high == len(self.ids) - 1 and rising:
             return cast("list[bytes | None]", tokens)   # ids 0..n-1 in order: nothing to move
-        by_id: list[bytes | None] = [None] * (int(ids.max()) + 1 if ids.size else 0)
-        for token_id, token in zip(ids.tolist(), tokens, strict=True):
+        by_id: list[bytes | None] = [None] * (high + 1)
+        for token_id, token in zip(self.ids.tolist(), tokens, strict=True):
             by_id[token_id] = token
         return by_id
 
     def checked(self) -> TokenTables:
-        """The tables, after checks cheap enough for every load (shapes, ranges, sizes):
-        ValueError if they cannot be a tokenizer's. Ids are not checked to be distinct."""
-        import numpy as np
+        """The tables, after checks cheap enough for every load (sizes, ranges: in one pass
+        of a kernel over each array): ValueError if they cannot be a tokenizer's. Ids are
+        not checked to be distinct."""
+        # A kernel: setup.py loads this module before they are built, but never checks.
+        from bpe._merge_table import int32_stats
 
-        arrays = [np.asarray(a) for a in (self.ids, self.lengths, self.merges, self.byte_ids)]
-        if not all(a.dtype.kind == "i" and a.dtype.itemsize == 4 for a in arrays):
-            raise ValueError("these token tables are damaged: the arrays must be int32")
-        # In the machine's byte order (files and pickles hold little-endian int32).
-        ids, lengths, merges, byte_ids = (a.astype(np.int32, copy=False) for a in arrays)
+        try:
+            ids, lengths, merges, byte_ids = map(
+                int32_view, (self.ids, self.lengths, self.merges, self.byte_ids))
+        except (TypeError, ValueError):
+            raise ValueError("these token tables are damaged: the arrays must be flat int32"
+                             ) from None
+        id_low, id_high, _, _ = int32_stats(ids)
+        length_low, _, length_sum, _ = int32_stats(lengths)
+        merge_low, merge_high, _, _ = int32_stats(merges)
+        byte_low, byte_high, _, _ = int32_stats(byte_ids)
         problem = None
-        if ids.ndim != 1 or lengths.shape != ids.shape or not ids.size:
+        if not len(ids) or len(lengths) != len(ids):
             problem = "ids and lengths must be two non-empty flat arrays of one length"
-        elif merges.ndim != 2 or merges.shape[0] != 3 or byte_ids.shape != (256,):
-            problem = "merges must have shape (3, n) and byte_ids 256 entries"
-        elif ids.min() < 0 or lengths.min() < 0 or int(lengths.sum()) != len(self.blob):
+        elif len(merges) % 3 or len(byte_ids) != 256:
+            problem = "merges must have 3 rows of one length and byte_ids 256 entries"
+        elif id_low < 0 or length_low < 0 or length_sum != len(self.blob):
             problem = "the ids and lengths must be >= 0 and the lengths add up to the bytes"
-        elif (merges.size and not 0 <= merges.min() <= merges.max() <= ids.max()) or not (
-                0 <= byte_ids.min() <= byte_ids.max() <= ids.max()):
+        elif (len(merges) and not 0 <= merge_low <= merge_high <= id_high) or not (
+                0 <= byte_low <= byte_high <= id_high):
             problem = "a merge or byte names an id past the vocabulary"
         if problem:
             raise ValueError(f"these token tables are damaged: {problem}")
@@ -284,29 +350,25 @@ class TokenTables(NamedTuple):
 
     def to_state(self) -> dict[str, object]:
         """The tables as bytes (little-endian int32): what a pickled Tokenizer carries."""
-        import numpy as np
-
-        def raw(array: np.ndarray) -> bytes:
-            return np.ascontiguousarray(array, dtype="<i4").tobytes()
-
-        return {"format": TABLES_FORMAT, "ids": raw(self.ids), "lengths": raw(self.lengths),
-                "blob": bytes(self.blob), "merges": raw(self.merges),
-                "byte_ids": raw(self.byte_ids)}
+        return {"format": STATE_FORMAT, "ids": _to_le(int32_view(self.ids)),
+                "lengths": _to_le(int32_view(self.lengths)), "blob": bytes(self.blob),
+                "merges": _to_le(int32_view(self.merges)),
+                "byte_ids": _to_le(int32_view(self.byte_ids))}
 
     @classmethod
     def from_state(cls, state: dict) -> TokenTables:
-        """The tables back from to_state's bytes, checked (see checked)."""
-        import numpy as np
-
-        if state.get("format") != TABLES_FORMAT:
+        """The tables back from to_state's bytes, checked (see checked); the arrays are views
+        of those bytes."""
+        if state.get("format") != STATE_FORMAT:
             raise ValueError(f"token tables in format {state.get('format')!r}; this bpe reads "
-                             f"format {TABLES_FORMAT}")
-
-        def array(name: str) -> np.ndarray:
-            return np.frombuffer(state[name], dtype="<i4").astype(np.int32, copy=False)
-
-        return cls(array("ids"), array("lengths"), state["blob"],
-                   array("merges").reshape(3, -1), array("byte_ids")).checked()
+                             f"format {STATE_FORMAT}")
+        try:
+            ids, lengths, merges, byte_ids = (
+                _from_le(state[name]) for name in ("ids", "lengths", "merges", "byte_ids"))
+            blob = state["blob"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"these token tables are damaged: {e}") from None
+        return cls(ids, lengths, blob, merges, byte_ids).checked()
 
 
 def token_tables(vocab: dict[int, bytes], merges: Sequence[tuple[bytes, bytes]]) -> TokenTables:
@@ -316,86 +378,170 @@ def token_tables(vocab: dict[int, bytes], merges: Sequence[tuple[bytes, bytes]])
     return TokenTables.from_vocab(vocab, merge_ids(merges, ids), byte_ids(ids))
 
 
-def _rising(ids: np.ndarray) -> bool:
-    import numpy as np
-
-    return bool(np.all(ids[1:] > ids[:-1]))
-
-
 def file_sha256(path: str | os.PathLike) -> str:
     """The sha256 of a file's bytes, in hex."""
+    import hashlib
+
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+class SourceStamp(NamedTuple):
+    """What a tables file records of each file it was made from."""
+
+    sha256: str     # hex: what the build compares, and errors name
+    size: int       # bytes
+    crc32: int      # zlib.crc32 of the bytes: what every load compares (see _check_sources)
+
+    @classmethod
+    def of(cls, path: str | os.PathLike) -> SourceStamp:
+        import hashlib
+
+        with open(path, "rb") as f:
+            data = f.read()
+        return cls(hashlib.sha256(data).hexdigest(), len(data), zlib.crc32(data))
+
+
+# A tables file (little-endian throughout), read with one read() and taken apart into views
+# of its bytes, so that loading one costs about what reading it does:
+#   header    _HEADER: magic, TABLES_FORMAT, the number of source files, of tokens, of
+#             merges, and of the tokens' bytes (32 bytes)
+#   sources   _SOURCE per source file, in the order they are given: its sha256, size and
+#             crc32 (48 bytes each)
+#   ids       int32 per token
+#   lengths   int32 per token
+#   merges    int32 * 3 per merge: left ids, right ids, merged ids (merge_ids)
+#   byte_ids  int32 * 256
+#   blob      the tokens' bytes
+# Every array starts at a multiple of 4 bytes. The file's size must be exactly what the
+# header adds up to, so that one cut short is refused.
+_SOURCE = struct.Struct("<32sQI4x")
+
+
 def write_token_tables(path: str | os.PathLike, tables: TokenTables,
                        sources: Sequence[str | os.PathLike]) -> None:
-    """Write tables to the .npz `path` (uncompressed, so that it loads at disk speed), with
-    the sha256 of each of the files they were made from; the file appears whole or not at
-    all."""
-    import numpy as np
-
+    """Write tables to `path` in the tables format (above), with the stamp (sha256, size,
+    crc32) of each of the files they were made from; the file appears whole or not at all."""
+    ids, lengths, merges, byte_ids = map(
+        int32_view, (tables.ids, tables.lengths, tables.merges, tables.byte_ids))
+    if len(merges) % 3:
+        raise ValueError("merges must have 3 rows of one length")
+    header = _HEADER.pack(_MAGIC, TABLES_FORMAT, len(sources), len(ids), len(merges) // 3,
+                          len(tables.blob))
+    stamps = [SourceStamp.of(source) for source in sources]
+    parts = [header,
+             *(_SOURCE.pack(bytes.fromhex(s.sha256), s.size, s.crc32) for s in stamps),
+             *map(_to_le, (ids, lengths, merges, byte_ids)), bytes(tables.blob)]
     path = os.fspath(path)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         with open(temporary, "wb") as f:
-            np.savez(f, format=np.array(TABLES_FORMAT),
-                     sources=np.array([os.path.basename(s) for s in sources]),
-                     sha256=np.array([file_sha256(s) for s in sources]),
-                     ids=tables.ids, lengths=tables.lengths,
-                     blob=np.frombuffer(tables.blob, dtype=np.uint8),
-                     merges=tables.merges, byte_ids=tables.byte_ids)
+            f.write(b"".join(parts))
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
 
 
-def read_token_tables(path: str | os.PathLike, sources: Sequence[str | os.PathLike]
-                      ) -> TokenTables:
-    """The tables written by write_token_tables, after checking that they were made from
-    exactly these files (by sha256): ValueError, saying which file differs, if not."""
-    import zipfile
-
-    import numpy as np
-
-    where = os.fspath(path)
-    try:
-        with np.load(where) as data:
-            found = int(data["format"])
-            made_from = [str(digest) for digest in data["sha256"]]
-            tables = TokenTables(data["ids"], data["lengths"], data["blob"].tobytes(),
-                                 data["merges"], data["byte_ids"])
-    except FileNotFoundError:
-        raise
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"token tables {where!r} cannot be read: {e}") from None
+def _parse_token_tables(data: bytes, where: str) -> tuple[list[SourceStamp], TokenTables]:
+    """The sources' stamps and the tables in the bytes of a tables file, unchecked;
+    ValueError when the bytes are not a whole tables file in this format."""
+    if len(data) < _HEADER.size or data[:len(_MAGIC)] != _MAGIC:
+        raise ValueError(f"token tables {where!r} cannot be read: not a bpe tables file")
+    _, found, n_sources, n_tokens, n_merges, n_blob = _HEADER.unpack_from(data)
     if found != TABLES_FORMAT:
         raise ValueError(f"token tables {where!r} are in format {found}; this bpe reads format "
                          f"{TABLES_FORMAT}: remake them (setup.py does, at build time)")
+    sizes = [_SOURCE.size * n_sources, 4 * n_tokens, 4 * n_tokens, 12 * n_merges, 4 * 256,
+             n_blob]
+    expected = _HEADER.size + sum(sizes)
+    if len(data) != expected:
+        raise ValueError(f"token tables {where!r} cannot be read: the file has {len(data)} "
+                         f"bytes where its header says {expected} (cut short or damaged)")
+    view, start, parts = memoryview(data), _HEADER.size, []
+    for size in sizes:
+        parts.append(view[start:start + size])
+        start += size
+    stamps, ids, lengths, merges, byte_ids, blob = parts
+    made_from = [SourceStamp(digest.hex(), size, crc32)
+                 for digest, size, crc32 in _SOURCE.iter_unpack(stamps)]
+    return made_from, TokenTables(_from_le(ids), _from_le(lengths), blob.tobytes(),
+                                  _from_le(merges), _from_le(byte_ids))
+
+
+def _check_sources(where: str, made_from: list[SourceStamp],
+                   sources: Sequence[str | os.PathLike], strong: bool) -> None:
+    """ValueError unless the tables `where` were made from exactly these files: the same
+    size and crc32 (every load), or the same sha256 (`strong`: the build).
+
+    A load compares the crc32 rather than the sha256 because importing hashlib loads
+    OpenSSL, which costs more time and memory than everything else a load does; the check
+    guards against tables left stale by a changed vocabulary file, which a crc32 and a size
+    miss with odds of one in 2**32 (a deliberate collision gains nothing: whoever can
+    change the files can change the tables, or the code, too)."""
     if len(made_from) != len(sources):
         raise ValueError(f"token tables {where!r} were made from {len(made_from)} files, "
                          f"not {len(sources)}")
-    for source, digest in zip(sources, made_from, strict=True):
-        actual = file_sha256(source)
-        if actual != digest:
+    for source, stamp in zip(sources, made_from, strict=True):
+        if strong:
+            same = file_sha256(source) == stamp.sha256
+        else:
+            with open(source, "rb") as f:
+                data = f.read()
+            same = len(data) == stamp.size and zlib.crc32(data) == stamp.crc32
+        if not same:
             raise ValueError(
                 f"token tables {where!r} do not belong to {os.fspath(source)!r}: they were "
-                f"made from a file with sha256 {digest}, and this one has sha256 {actual}. "
-                f"Remake them (`pip install -e .` or `python setup.py build_ext --inplace` "
-                f"does) or delete them")
+                f"made from a file with sha256 {stamp.sha256}, and this one has sha256 "
+                f"{file_sha256(source)}. Remake them (`pip install -e .` or "
+                f"`python setup.py build_ext --inplace` does) or delete them")
+
+
+def read_token_tables(path: str | os.PathLike, sources: Sequence[str | os.PathLike]
+                      ) -> TokenTables:
+    """The tables written by write_token_tables, after checking that they were made from
+    exactly these files (_check_sources) and that they can be a tokenizer's
+    (TokenTables.checked): ValueError, saying what is wrong, if not; FileNotFoundError where
+    there are none."""
+    where = os.fspath(path)
+    with open(where, "rb") as f:
+        data = f.read()
+    made_from, tables = _parse_token_tables(data, where)
+    _check_sources(where, made_from, sources, strong=False)
     return tables.checked()
 
 
-def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
-    """A Tokenizer's vocab argument checked: ids 0..2**31-2, bytes values (copied)."""
-    import numpy as np
+def token_tables_current(path: str | os.PathLike,
+                         sources: Sequence[str | os.PathLike]) -> bool:
+    """Whether `path` holds whole tables in this format, made from exactly these files by
+    sha256 (what setup.py asks before it remakes them: no kernel is needed to answer)."""
+    where = os.fspath(path)
+    try:
+        with open(where, "rb") as f:
+            made_from, _ = _parse_token_tables(f.read(), where)
+        _check_sources(where, made_from, sources, strong=True)
+    except (FileNotFoundError, ValueError):
+        return False
+    return True
 
+
+def is_integer(value: object) -> bool:
+    """Whether value is an int or a NumPy integer, without importing NumPy (a NumPy integer
+    can only come from a program that imported it)."""
+    if isinstance(value, int):
+        return True
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.integer)
+
+
+def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
+    """A Tokenizer's vocab argument checked: ids 0..2**31-2 (ints, or NumPy's integers),
+    bytes values (copied)."""
     if not isinstance(vocab, dict) or not vocab:
         raise ValueError("vocab must be a non-empty dict of id -> bytes")
     checked = {}
     for token_id, token in vocab.items():
-        if not isinstance(token_id, (int, np.integer)) or not 0 <= token_id < 2**31 - 1:
+        if not is_integer(token_id) or not 0 <= token_id < 2**31 - 1:
             raise ValueError(f"vocab id {token_id!r} must be an int in 0..{2**31 - 2}")
         if not isinstance(token, (bytes, bytearray)):
             raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")
@@ -418,17 +564,17 @@ def id_array(ids: Iterable[int]) -> np.ndarray:
     """ids as a flat int64 array; TypeError for non-ints, ValueError for ids past int64."""
     import numpy as np
 
-    array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
-    if array.size == 0:
+    values = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
+    if values.size == 0:
         return np.zeros(0, dtype=np.int64)
-    if array.ndim == 1 and array.dtype.kind in "iu":
-        if array.dtype == np.uint64 and array.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"token id {array.max()} is not in the vocabulary")
-        return np.ascontiguousarray(array, dtype=np.int64)
-    if array.ndim == 1 and array.dtype == object and all(isinstance(i, int) for i in array):
-        huge = next((i for i in array if not -(2**63) <= i < 2**63), None)
+    if values.ndim == 1 and values.dtype.kind in "iu":
+        if values.dtype == np.uint64 and values.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"token id {values.max()} is not in the vocabulary")
+        return np.ascontiguousarray(values, dtype=np.int64)
+    if values.ndim == 1 and values.dtype == object and all(isinstance(i, int) for i in values):
+        huge = next((i for i in values if not -(2**63) <= i < 2**63), None)
         if huge is None:
-            return array.astype(np.int64)
+            return values.astype(np.int64)
         raise ValueError(f"token id {huge} is not in the vocabulary")
-    raise TypeError(f"ids must be a flat sequence of ints, got dtype {array.dtype} "
-                    f"with shape {array.shape}")
+    raise TypeError(f"ids must be a flat sequence of ints, got dtype {values.dtype} "
+                    f"with shape {values.shape}")

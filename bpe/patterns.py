@@ -2,8 +2,13 @@
 
 `Pretokenizer` is the one place where text becomes pieces; training and encoding both call
 `Pretokenizer.feed`, so they cut text identically. The three named patterns (gpt2, cl100k,
-o200k) run natively (bpe/_pretokenize.pxd, exact to the `regex` module); any other pattern
-string runs on `regex` through the same interface, only slower.
+o200k) run natively (bpe/_pretokenize.pxd, exact to the `regex` module).
+
+A pattern is given by name (a closed set, with tiktoken's encoding names as aliases: a
+misspelt name is an error, never a regex that matches nothing) or, for a custom pattern, as
+a compiled `regex` pattern object, which runs on `regex` through the same interface, only
+slower. Text a custom pattern leaves unmatched is kept, each stretch of it one piece (as
+Hugging Face's Split does), so no text is ever dropped.
 
 `feed` hands the text to a sink: special tokens one by one, and ordinary text either as
 stretches for a native kernel to walk (`sink.native`) or as lists of pieces (`sink.pieces`).
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from bpe._pretokenize import PATTERN_IDS
 from bpe._pretokenize import pieces as native_pieces
@@ -42,6 +47,12 @@ O200K_PATTERN = "|".join(
     ]
 )
 PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}
+# The names a pattern may be given by: its own, and those of the tiktoken encodings using it.
+PATTERN_NAMES = {
+    "gpt2": "gpt2", "r50k_base": "gpt2", "p50k_base": "gpt2", "p50k_edit": "gpt2",
+    "cl100k": "cl100k", "cl100k_base": "cl100k",
+    "o200k": "o200k", "o200k_base": "o200k", "o200k_harmony": "o200k",
+}
 # Other spellings of the same patterns: tiktoken's r50k/gpt2 (possessive, `\s++$|...|\s`)
 # and Hugging Face's GPT-2 ByteLevel regex. Tests check that they cut text alike.
 EQUIVALENT_PATTERNS = {
@@ -64,16 +75,75 @@ def _trailing_run():
 
 _CHUNK_CHARS = 1 << 20
 
-
-def resolve_pattern(pattern: str) -> str:
-    """A pattern name ("gpt2", "cl100k", "o200k") or a regex string -> the regex string."""
-    return PATTERNS.get(pattern, pattern)
+# A built-in pattern's name, or a compiled `regex` pattern (which has no type information).
+PatternLike: TypeAlias = Any
 
 
-def pattern_name(pattern: str) -> str:
-    """The name of a built-in pattern written out as a regex string; other strings as given."""
-    names = {text: name for name, text in PATTERNS.items()}
-    return names.get(pattern) or EQUIVALENT_PATTERNS.get(pattern) or pattern
+def check_pattern(pattern: PatternLike) -> PatternLike:
+    """A pattern as tokenizers hold it: a built-in's name ("gpt2", "cl100k", "o200k"), or a
+    compiled custom `regex` pattern. Takes a name or alias (PATTERN_NAMES), the regex text of
+    a built-in, or a compiled `regex` pattern; anything else is an error naming the input."""
+    if isinstance(pattern, str):
+        name = PATTERN_NAMES.get(pattern) or _builtin_spelt(pattern)
+        if name is None:
+            raise ValueError(_unknown_name(pattern))
+        return name
+    import regex
+
+    if isinstance(pattern, regex.Pattern):
+        if pattern.flags != regex.compile(pattern.pattern).flags:
+            raise ValueError(f"pattern {pattern!r} is compiled with flags: write them inline "
+                             f"(such as (?i)), so that the pattern's text says all of it")
+        return _builtin_spelt(pattern.pattern) or pattern
+    if type(pattern).__module__ == "re":
+        raise TypeError(f"pattern {pattern!r} is compiled by `re`; patterns use the `regex` "
+                        f"module's syntax (\\p{{L}}, possessive quantifiers): pass "
+                        f"regex.compile({pattern.pattern!r}) instead")
+    raise TypeError(f"pattern must be a name ({', '.join(PATTERNS)}) or a compiled `regex` "
+                    f"pattern, got {type(pattern).__name__}")
+
+
+def resolve_pattern(pattern: PatternLike) -> str:
+    """A pattern (as check_pattern takes it) -> its regex text."""
+    pattern = check_pattern(pattern)
+    return PATTERNS[pattern] if isinstance(pattern, str) else pattern.pattern
+
+
+def pattern_name(pattern: PatternLike) -> str:
+    """What a pattern is called in files and messages: a built-in's name, else its text."""
+    checked = check_pattern(pattern)
+    return checked if isinstance(checked, str) else checked.pattern
+
+
+def pattern_from_text(text: str) -> PatternLike:
+    """A pattern read from a file as regex text (tiktoken's pat_str, tokenizer.json's Split,
+    a saved tokenizer): the built-in it spells, else the text compiled."""
+    name = PATTERN_NAMES.get(text) or _builtin_spelt(text)
+    if name is not None:
+        return name
+    import regex
+
+    try:
+        return regex.compile(text)
+    except regex.error as e:
+        raise ValueError(f"pattern {text!r} is not a valid regex: {e}") from None
+
+
+def _builtin_spelt(text: str) -> str | None:
+    """The built-in pattern whose regex text this is (in any of its known spellings)."""
+    for name, builtin in PATTERNS.items():
+        if text == builtin:
+            return name
+    return EQUIVALENT_PATTERNS.get(text)
+
+
+def _unknown_name(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, PATTERN_NAMES, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"unknown pattern name {name!r}.{hint} The names are {', '.join(PATTERN_NAMES)}; "
+            f"for a custom pattern, pass a compiled regex: regex.compile({name!r})")
 
 
 class Sink(Protocol):
@@ -98,20 +168,18 @@ class Pretokenizer:
     [(['Hi', ' there'], '<|endoftext|>'), (['you'], None)]
     """
 
-    def __init__(self, pattern: str = "gpt2", special_tokens: Sequence[str] | None = None):
-        self.pattern = resolve_pattern(pattern)
-        names = {text: name for name, text in PATTERNS.items()}
-        self.native_id: int | None = PATTERN_IDS.get(names.get(self.pattern, ""))
-        # A regex.Pattern (`regex` has no type information); a named pattern runs
-        # natively, with no regex compiled.
+    def __init__(self, pattern: PatternLike = "gpt2",
+                 special_tokens: Sequence[str] | None = None):
+        checked = check_pattern(pattern)
+        self.pattern = resolve_pattern(checked)   # the regex text
+        # A named pattern runs natively, with no regex; a custom one is the compiled
+        # regex.Pattern it was given (`regex` has no type information).
+        self.native_id: int | None = None
         self._regex: Any = None
-        if self.native_id is None:
-            import regex
-
-            try:
-                self._regex = regex.compile(self.pattern)
-            except regex.error as e:
-                raise ValueError(f"pattern {pattern!r} is not a valid regex: {e}") from None
+        if isinstance(checked, str):
+            self.native_id = PATTERN_IDS[checked]
+        else:
+            self._regex = checked
         self.special_tokens = check_special_tokens(special_tokens)
         self._by_length = longest_first(self.special_tokens)
         self._margin = _LOOKAHEAD + max(map(len, self._by_length), default=0)
@@ -120,7 +188,18 @@ class Pretokenizer:
         """The pattern's pieces of `text`, which must hold no special token."""
         if self.native_id is not None:
             return native_pieces(text, self.native_id)
-        return [m.group() for m in self._regex.finditer(text)]  # whole matches, even with groups
+        # Whole matches (even with groups), and each stretch between them: nothing dropped.
+        pieces, end = [], 0
+        for match in self._regex.finditer(text):
+            start, stop = match.span()
+            if start > end:
+                pieces.append(text[end:start])
+            if stop > start:
+                pieces.append(text[start:stop])
+            end = max(end, stop)
+        if end < len(text):
+            pieces.append(text[end:])
+        return pieces
 
     def feed(self, chunks: Iterable[str], sink: Sink, settle_chars: int = _CHUNK_CHARS
              ) -> Iterator[None]:

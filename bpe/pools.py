@@ -1,11 +1,17 @@
 """encode_batch's threads: a pool per thread count, kept from call to call, and the cut of a
 batch into slices of about equal length (a few per thread, so that the threads finish
-together even when the texts differ widely in length)."""
+together even when the texts differ widely in length).
+
+concurrent.futures (and the logging it brings) is imported when the first pool is made:
+a program that only loads a tokenizer and encodes one text at a time never needs it."""
 from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
@@ -18,6 +24,8 @@ def thread_pool(num_threads: int) -> ThreadPoolExecutor:
     with _POOLS_LOCK:
         pool = _POOLS.get(num_threads)
         if pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             pool = _POOLS[num_threads] = ThreadPoolExecutor(
                 num_threads, thread_name_prefix=f"bpe-encode-{num_threads}")
         return pool

@@ -7,16 +7,20 @@ in `bpe.data/pretrained/`. This module only reads them; `Tokenizer.from_pretrain
 each once per process and shares it, as `tiktoken.get_encoding` does.
 
 Deriving the merges is a Python loop over every way of cutting every token, so setup.py
-does it once, at build time (`write_tables`): `<name>.tables.npz` beside the files holds
-the vocabulary and merges as arrays (formats.TokenTables) with the sha256 of the files they
-were made from, and `tables(name)` loads them after checking those. Where they were not
-built (bpe imported from a source folder before setup.py ran), `read` derives everything
-from the files, with the same result.
+does it once, at build time (`write_tables`): `<name>.tables` beside the files holds the
+vocabulary and merges as raw int32 arrays (formats.TokenTables, formats.write_token_tables)
+with a stamp of each file they were made from, and `tables(name)` loads them after checking
+the files against it (formats.read_token_tables). Where they were not built (bpe imported
+from a source folder before setup.py ran), `read` derives everything from the files, with
+the same result.
+
+The folder is found from bpe.data's own path rather than through importlib.resources: the
+package is installed as files (never zipped), and that import is a few milliseconds of every
+from_pretrained.
 """
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,6 +32,7 @@ from bpe.formats import (
     read_token_tables,
     read_vocab_json,
     token_tables,
+    token_tables_current,
     write_token_tables,
 )
 
@@ -48,14 +53,31 @@ PRETRAINED = {
 }
 ALIASES = {"r50k_base": "gpt2"}   # tiktoken's name for the same vocabulary
 NAMES = (*PRETRAINED, *ALIASES)
-
+# tiktoken's other encodings, whose files bpe does not ship.
+NOT_BUNDLED = ("p50k_base", "p50k_edit", "o200k_harmony")
 
 
 def canonical(name: str) -> str:
-    """The bundled vocabulary's own name for `name` (see NAMES)."""
+    """The bundled vocabulary's own name for `name` (see NAMES). ValueError for any other
+    name, listing the bundled ones (and naming the closest, if one is close)."""
     if name not in NAMES:
-        raise ValueError(f"unknown pretrained tokenizer {name!r}; choose one of {', '.join(NAMES)}")
+        raise ValueError(_unknown_name(name))
     return ALIASES.get(name, name)
+
+
+def _unknown_name(name: object) -> str:
+    bundled = ", ".join(NAMES)
+    if name in NOT_BUNDLED:
+        return (f"the encoding {name!r} is tiktoken's but is not bundled with bpe (the bundled "
+                f"ones are {bundled}); load it with tiktoken.get_encoding({name!r}) and pass it "
+                f"to bpe.Tokenizer.from_tiktoken")
+    if not isinstance(name, str):
+        return f"a pretrained tokenizer's name must be a str, one of {bundled}; got {name!r}"
+    import difflib
+
+    close = difflib.get_close_matches(name, NAMES, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"unknown pretrained tokenizer {name!r}.{hint} Choose one of {bundled}"
 
 
 def read(name: str) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]], Pretrained]:
@@ -76,7 +98,7 @@ def read_files(paths: list[Path]) -> tuple[dict[int, bytes], list[tuple[bytes, b
 
 def tables_file(name: str) -> str:
     """The name of the precomputed tables' file of the bundled vocabulary `name`."""
-    return f"{canonical(name)}.tables.npz"
+    return f"{canonical(name)}.tables"
 
 
 def tables(name: str) -> TokenTables | None:
@@ -101,20 +123,19 @@ def write_tables(folder: str | os.PathLike) -> list[str]:
     for name, spec in PRETRAINED.items():
         sources = [folder / file for file in spec.files]
         target = folder / tables_file(name)
-        if not all(source.exists() for source in sources):
-            continue
-        try:
-            read_token_tables(target, sources)
-            continue                            # made from these files: nothing to do
-        except (FileNotFoundError, ValueError):
-            pass
+        if not all(source.exists() for source in sources) or token_tables_current(target,
+                                                                                  sources):
+            continue                  # not bundled here, or made from these files already
         write_token_tables(target, token_tables(*read_files(sources)), sources)
         written.append(name)
     return written
 
 
 def _folder() -> Path:
-    return Path(str(resources.files("bpe.data") / "pretrained"))
+    import importlib
+
+    data = importlib.import_module("bpe.data")     # the data/ folder of a source checkout
+    return Path(str(data.__file__)).parent / "pretrained"
 
 
 def _path(file: str) -> Path:

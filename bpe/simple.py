@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from bpe.patterns import resolve_pattern
+from bpe.patterns import PATTERN_NAMES, PATTERNS
 
 
 class _Encoder(Protocol):
@@ -60,7 +60,7 @@ class WordTokenizer:
     def __init__(self, words: Sequence[str], pattern: str = r"\w+|."):
         import regex  # on first use: the other tokenizers and compression_ratio need none
 
-        self.pattern = resolve_pattern(pattern)
+        self.pattern = _regex_text(pattern)
         self._regex = regex.compile(self.pattern)
         self.id_to_word = [self.UNK, *(w for w in words if w != self.UNK)]
         self.word_to_id = {w: i for i, w in enumerate(self.id_to_word)}
@@ -76,7 +76,7 @@ class WordTokenizer:
             raise ValueError(f"vocab_size={vocab_size} must leave room for the UNK token")
         import regex
 
-        counts = Counter(m.group() for m in regex.finditer(resolve_pattern(pattern), text))
+        counts = Counter(m.group() for m in regex.finditer(_regex_text(pattern), text))
         limit = None if vocab_size is None else vocab_size - 1
         return cls([w for w, _ in counts.most_common(limit)], pattern=pattern)
 
@@ -96,6 +96,12 @@ class WordTokenizer:
                                  f"0..{len(self.id_to_word) - 1}")
             words.append(self.id_to_word[i])
         return "".join(words)
+
+
+def _regex_text(pattern: str) -> str:
+    """The word tokenizer's pattern: a regex, or the name of a built-in BPE pattern."""
+    name = PATTERN_NAMES.get(pattern)
+    return PATTERNS[name] if name else pattern
 
 
 def compression_ratio(tokenizer: _Encoder, text: str) -> float:

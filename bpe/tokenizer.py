@@ -5,23 +5,20 @@ The class checks its inputs and holds the tables; the work happens in the kernel
 `bpe.patterns.Pretokenizer` has cut the text. The constructor and `from_files` follow the
 Stanford CS336 interface; the rest follows tiktoken (`encode(..., allowed_special=,
 disallowed_special=)`, `encode_ordinary`, `encode_batch`, `decode_single_token_bytes`,
-`eot_token`, ...).
+`eot_token`, ...; the longer of those methods live in `bpe.tiktoken_api`).
 """
 from __future__ import annotations
 
-import json
 import os
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import numpy as np
-
-from bpe import pretrained
+from bpe import pretrained, tiktoken_api
 from bpe._decode import TokenArena
 from bpe._encode import (
     Specials,
@@ -41,7 +38,9 @@ from bpe.formats import (
     checked_merges,
     checked_vocab,
     id_array,
+    is_integer,
     merge_ids,
+    merge_rows,
     merges_from_ranks,
     merges_txt_bytes,
     read_json_object,
@@ -50,25 +49,45 @@ from bpe.formats import (
     token_ids,
     vocab_json_bytes,
 )
-from bpe.patterns import Pretokenizer, pattern_name, resolve_pattern
+from bpe.patterns import (
+    PatternLike,
+    Pretokenizer,
+    check_pattern,
+    pattern_from_text,
+    pattern_name,
+    resolve_pattern,
+)
 from bpe.pools import even_slices, thread_pool
-from bpe.specials import SpecialSet, allowed_in, assign_ids, native_specials
+from bpe.specials import (
+    SpecialSet,
+    allowed_in,
+    assign_ids,
+    native_specials,
+    refuse_disallowed,
+    special_rule,
+)
 from bpe.surrogates import chunks_without_surrogates, without_surrogates
 
 if TYPE_CHECKING:
+    from types import EllipsisType
+
+    import numpy as np
     import tiktoken
 
     from bpe.dataset import EncodedFile
+    from bpe.params import BPETokenizerParams
 
-_CONFIG = "tokenizer_config.json"
+_CONFIG = "bpe_config.json"     # save's own config: the special tokens and the pattern
+_OLD_CONFIG = "tokenizer_config.json"   # the config in folders saved by bpe 0.1 (now HF's)
 
 
-@dataclass(frozen=True)
-class BPETokenizerParams:
-    """The lecture's view of a BPE tokenizer: id -> bytes, and (id, id) -> merged id."""
+def __getattr__(name: str) -> object:
+    """BPETokenizerParams, from bpe.params on first use (see there why it lives apart)."""
+    if name == "BPETokenizerParams":
+        from bpe.params import BPETokenizerParams
 
-    vocab: dict[int, bytes]
-    merges: dict[tuple[int, int], int]
+        return BPETokenizerParams
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Tokenizer:
@@ -86,12 +105,17 @@ class Tokenizer:
         vocab: dict[int, bytes],
         merges: Sequence[tuple[bytes, bytes]],
         special_tokens: Sequence[str] | Mapping[str, int] | None = None,
-        pattern: str = "gpt2",
+        pattern: PatternLike = "gpt2",
         *,
         name: str | None = None,
     ):
         """special_tokens: a list (each gets the id of its bytes in vocab, or a new id after
-        the largest) or a dict of token -> id (tiktoken's form: the ids are kept)."""
+        the largest) or a dict of token -> id (tiktoken's form: the ids are kept).
+        pattern: "gpt2", "cl100k" or "o200k" (or an alias such as "cl100k_base"), or a
+        custom pattern compiled by the `regex` module (`regex.compile(r"...")`).
+
+        encode treats the special tokens in text as tokens (the CS336 rule); the tokenizers
+        of from_pretrained and from_tiktoken follow tiktoken's rule instead (see encode)."""
         vocab = checked_vocab(vocab)
         merges = checked_merges(merges)
         ids = token_ids(vocab)
@@ -99,14 +123,17 @@ class Tokenizer:
         self._vocab: dict[int, bytes] | None = vocab
         self._merges: list[tuple[bytes, bytes]] | None = merges
         self._tables: TokenTables | None = None
-        merge_cols = merge_ids(merges, ids)
-        self._build(merge_cols, byte_ids(ids), [vocab.get(i) for i in range(max(vocab) + 1)])
+        self._build(merge_ids(merges, ids), byte_ids(ids),
+                    [vocab.get(i) for i in range(max(vocab) + 1)])
 
-    def _start(self, special_ids: dict[str, int], pattern: str, name: str | None) -> None:
+    def _start(self, special_ids: dict[str, int], pattern: PatternLike, name: str | None,
+               tiktoken_rule: bool = False) -> None:
         """The part of construction that is not the vocabulary: names, special tokens,
         pre-tokenizers, caches."""
-        self.pattern = pattern
+        self.pattern = check_pattern(pattern)
         self.name = name
+        # encode's default for special tokens in text: raise (tiktoken) or encode them (CS336)
+        self._tiktoken_rule = tiktoken_rule
         self.special_ids = special_ids
         self.special_tokens = list(self.special_ids)
         self._pretrained: str | None = None   # the bundled vocabulary's name, if it is one
@@ -118,17 +145,19 @@ class Tokenizer:
         self._slots_lock = threading.Lock()
         self._local = threading.local()                 # .cache: the one this thread used last
 
-    def _build(self, merge_cols: np.ndarray, bytes_ids: np.ndarray,
+    def _build(self, merges: memoryview, bytes_ids: memoryview,
                tokens_by_id: list[bytes | None]) -> None:
-        """The kernels' tables: merges as ids (formats.merge_ids' rows), the id of each byte,
-        and every id's bytes (None where no token has that id; the list is emptied, so that
-        its bytes are freed before the merge table is made, if the caller holds no other
-        reference). encode's lists share the ints of `_ints`, made on first use."""
+        """The kernels' tables: merges as int32 ids (formats.merge_ids: the left, right and
+        merged rows back to back), the id of each byte, and every id's bytes (None where no
+        token has that id; the list is emptied, so that its bytes are freed before the merge
+        table is made, if the caller holds no other reference). encode's lists share the
+        ints of `_ints`, made on first use."""
         self._arena = TokenArena(tokens_by_id)
         tokens_by_id.clear()
-        self._merge_cols = merge_cols
+        self._merge_ids = merges
+        self._merge_cols = merge_rows(merges)       # left, right, merged: views of merges
         self._byte_ids = bytes_ids
-        self._table = MergeTable(merge_cols[0], merge_cols[1], merge_cols[2], bytes_ids)
+        self._table = MergeTable(*self._merge_cols, bytes_ids)
 
     @cached_property
     def _ints(self) -> PinnedInts:
@@ -137,8 +166,9 @@ class Tokenizer:
         return pinned_ints(self.n_vocab)
 
     @classmethod
-    def _from_tables(cls, tables: TokenTables, special_ids: Mapping[str, int], pattern: str,
-                     name: str | None) -> Tokenizer:
+    def _from_tables(cls, tables: TokenTables, special_ids: Mapping[str, int],
+                     pattern: PatternLike, name: str | None,
+                     tiktoken_rule: bool = False) -> Tokenizer:
         """A tokenizer from trusted tables (the bundled vocabularies', a pickled tokenizer's)
         and a dict of special tokens that fits them: no Python loop over the merges, and
         `vocab` and `merges` are made from the tables on first use."""
@@ -148,7 +178,7 @@ class Tokenizer:
             if token_id >= len(by_id):
                 by_id.extend([None] * (token_id + 1 - len(by_id)))
             by_id[token_id] = token.encode("utf-8")
-        self._start(dict(special_ids), pattern, name)
+        self._start(dict(special_ids), pattern, name, tiktoken_rule)
         self._vocab = self._merges = None
         self._tables = tables
         self._build(tables.merges, tables.byte_ids, by_id)
@@ -157,47 +187,73 @@ class Tokenizer:
     @classmethod
     def from_pretrained(cls, name: str) -> Tokenizer:
         """A bundled vocabulary, offline: "gpt2" (= "r50k_base"), "cl100k_base" or
-        "o200k_base", with its pattern and special tokens; encodes equal tiktoken's. Built
-        once per process and shared."""
-        name = pretrained.canonical(name)
+        "o200k_base", with its pattern and special tokens; encodes equal tiktoken's, special
+        tokens in text included (tiktoken's rule, see encode). Its `name` is the one asked
+        for, as tiktoken's is. Built once per process and name, and shared."""
+        bundled = pretrained.canonical(name)      # whose files (ValueError for no bundled one)
         with _PRETRAINED_LOCK:
             tok = _PRETRAINED.get(name)
             if tok is None:
-                spec = pretrained.PRETRAINED[name]
+                spec = pretrained.PRETRAINED[bundled]
                 tables = pretrained.tables(name)     # precomputed at build time
                 if tables is None:                   # not built: derived from the files
                     vocab, merges, spec = pretrained.read(name)
                     tok = Tokenizer(vocab, merges, spec.special_tokens, spec.pattern, name=name)
+                    tok._tiktoken_rule = True
                 else:
-                    tok = Tokenizer._from_tables(tables, spec.special_tokens, spec.pattern, name)
+                    tok = Tokenizer._from_tables(tables, spec.special_tokens, spec.pattern, name,
+                                                 tiktoken_rule=True)
                 tok._pretrained = name
                 _PRETRAINED[name] = tok
             return tok
 
     @classmethod
     def from_hf(cls, path: str | os.PathLike) -> Tokenizer:
-        """Load a Hugging Face tokenizer.json (or a folder holding one) of a byte-level BPE;
-        ids equal HF's `encode(text, add_special_tokens=False)`. See bpe/hf.py for what is
-        accepted."""
+        """Load a Hugging Face tokenizer.json (or a folder holding one, such as save_hf's)
+        of a byte-level BPE; ids equal HF's `encode(text, add_special_tokens=False)`. A file
+        that HF would encode otherwise than bpe is refused (see bpe/hf.py)."""
         from bpe.hf import read_tokenizer_json
 
         vocab, merges, special_tokens, pattern = read_tokenizer_json(path)
         return cls(vocab, merges, special_tokens=special_tokens, pattern=pattern)
 
-    def save_hf(self, path: str | os.PathLike) -> Path:
-        """Write a Hugging Face tokenizer.json (into path, if it is a folder) that
-        `tokenizers.Tokenizer.from_file` loads and encodes with exactly as this one does."""
-        from bpe.hf import write_tokenizer_json
+    def save_hf(self, path: str | os.PathLike, *, eos_token: str | EllipsisType | None = ...,
+                bos_token: str | EllipsisType | None = ...,
+                pad_token: str | EllipsisType | None = ...,
+                model_max_length: int | None = None) -> Path:
+        """Write the tokenizer for Hugging Face; returns the path of the tokenizer.json.
 
-        return write_tokenizer_json(self, path)
+        path a folder (made if missing): tokenizer.json, tokenizer_config.json and
+        special_tokens_map.json, which `transformers.AutoTokenizer.from_pretrained(path)`
+        loads; it encodes as this tokenizer does (special tokens in text included, as the
+        CS336 rule of `encode`), adds no bos or eos, and decodes alike.
+        path a file name ending in .json: only that tokenizer.json, for
+        `tokenizers.Tokenizer.from_file`.
+
+        eos_token, bos_token, pad_token: special tokens of this tokenizer for transformers'
+        roles, or None for none. By default eos and bos are "<|endoftext|>" where that is a
+        special token ("</s>" and "<s>" otherwise, where they are), and pad is "<pad>" if
+        there is one, else the eos token; with no pad token, `padding=True` raises in
+        transformers until one is set. model_max_length: the model's context, for
+        transformers' truncation (default: no limit).
+
+        A custom pattern is written only where HF's regex engine cuts text as the regex
+        module does; a construct it cannot promise that for raises ValueError naming it."""
+        from bpe.hf import write_hf
+
+        return write_hf(self, path, eos_token=eos_token, bos_token=bos_token,
+                        pad_token=pad_token, model_max_length=model_max_length)
 
     @classmethod
     def from_tiktoken(cls, encoding: tiktoken.Encoding) -> Tokenizer:
         """The tokenizer of a `tiktoken.Encoding`: its ranks (as merges), pattern and special
-        tokens with their ids; encodes as the encoding does."""
+        tokens with their ids; encodes as the encoding does (special tokens in text
+        included: tiktoken's rule, see encode)."""
         vocab, merges = merges_from_ranks(encoding._mergeable_ranks)
-        return cls(vocab, merges, special_tokens=dict(encoding._special_tokens),
-                   pattern=pattern_name(encoding._pat_str), name=encoding.name)
+        tok = cls(vocab, merges, special_tokens=dict(encoding._special_tokens),
+                  pattern=pattern_from_text(encoding._pat_str), name=encoding.name)
+        tok._tiktoken_rule = True
+        return tok
 
     def to_tiktoken(self) -> tiktoken.Encoding:
         """A `tiktoken.Encoding` with this vocabulary (ids as ranks), pattern and special
@@ -218,9 +274,10 @@ class Tokenizer:
         as its tables: flat arrays of bytes, which load without a loop per merge."""
         if self._pretrained is not None:
             return _unpickle_pretrained, (self._pretrained,)
-        tables = self._tables or TokenTables.from_vocab(self.vocab, self._merge_cols,
+        tables = self._tables or TokenTables.from_vocab(self.vocab, self._merge_ids,
                                                         self._byte_ids)
-        return _unpickle, (tables.to_state(), dict(self.special_ids), self.pattern, self.name)
+        return _unpickle, (tables.to_state(), dict(self.special_ids), self.pattern, self.name,
+                           self._tiktoken_rule)
 
     # --- construction from files --------------------------------------------------------
 
@@ -230,46 +287,76 @@ class Tokenizer:
         vocab_filepath: str | os.PathLike,
         merges_filepath: str | os.PathLike,
         special_tokens: Sequence[str] | None = None,
-        pattern: str = "gpt2",
+        pattern: PatternLike = "gpt2",
     ) -> Tokenizer:
         """Load GPT-2 style vocab.json + merges.txt (token bytes in GPT-2's unicode alphabet)."""
         return cls(read_vocab_json(vocab_filepath), read_merges_txt(merges_filepath),
                    special_tokens=special_tokens, pattern=pattern)
 
     def save(self, folder: str | os.PathLike) -> None:
-        """Write vocab.json, merges.txt and tokenizer_config.json into folder (no file is
-        ever left half-written)."""
-        config = {"special_tokens": self.special_tokens, "pattern": self.pattern}
-        write_files(folder, {
-            "vocab.json": vocab_json_bytes(self.vocab),
-            "merges.txt": merges_txt_bytes(self.merges),
-            _CONFIG: json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"),
-        })
+        """Write the tokenizer into folder (made if missing), all files or none:
+        vocab.json and merges.txt (GPT-2's format, which `from_files` reads) and
+        bpe_config.json (special tokens, pattern), which `load` reads; and Hugging Face's
+        files as `save_hf(folder)` writes them, so that transformers' AutoTokenizer loads
+        the folder too. Where save_hf would refuse the tokenizer (a custom pattern HF's
+        regex engine would cut otherwise), those are left out with a warning, and any an
+        earlier save left there removed."""
+        from bpe.hf import HF_FILES, hf_files_for_save
+
+        config = {"special_tokens": self.special_tokens, "pattern": pattern_name(self.pattern),
+                  "special_token_rule": "tiktoken" if self._tiktoken_rule else "cs336"}
+        files = {"vocab.json": vocab_json_bytes(self.vocab),
+                 "merges.txt": merges_txt_bytes(self.merges), _CONFIG: _json_bytes(config)}
+        hf = hf_files_for_save(self, folder)
+        write_files(folder, files | hf)
+        for name in () if hf else HF_FILES:         # an earlier save's, now stale
+            (Path(folder) / name).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Tokenizer:
-        """Load a tokenizer written by `save`."""
+        """Load a folder written by `save` (by bpe 0.1 too, whose config is in
+        tokenizer_config.json), or else one with a Hugging Face tokenizer.json (`from_hf`)."""
         folder = Path(folder)
         config_path = folder / _CONFIG
-        try:
-            config = read_json_object(config_path, repr(os.fspath(config_path)))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{os.fspath(config_path)!r} is missing: is "
-                                    f"{os.fspath(folder)!r} a folder written by Tokenizer.save?"
-                                    ) from None
-        return cls.from_files(folder / "vocab.json", folder / "merges.txt",
-                              special_tokens=config.get("special_tokens"),
-                              pattern=config.get("pattern", "gpt2"))
+        if not config_path.exists():
+            old = folder / _OLD_CONFIG
+            if old.exists() and {"special_tokens", "pattern"} <= read_json_object(
+                    old, repr(os.fspath(old))).keys():
+                config_path = old
+            elif (folder / "tokenizer.json").exists():
+                return cls.from_hf(folder)
+            else:
+                raise FileNotFoundError(f"{os.fspath(config_path)!r} is missing: is "
+                                        f"{os.fspath(folder)!r} a folder written by "
+                                        f"Tokenizer.save?")
+        where = repr(os.fspath(config_path))
+        config = read_json_object(config_path, where)
+        pattern = config.get("pattern", "gpt2")
+        if not isinstance(pattern, str):
+            raise ValueError(f"{where}: expected \"pattern\" to be a name or regex text, got "
+                             f"{pattern!r}")
+        rule = config.get("special_token_rule", "cs336")
+        if rule not in ("cs336", "tiktoken"):
+            raise ValueError(f"{where}: expected \"special_token_rule\" to be \"cs336\" or "
+                             f"\"tiktoken\", got {rule!r}")
+        tok = cls.from_files(folder / "vocab.json", folder / "merges.txt",
+                             special_tokens=config.get("special_tokens"),
+                             pattern=pattern_from_text(pattern))
+        tok._tiktoken_rule = rule == "tiktoken"
+        return tok
 
     # --- encoding -----------------------------------------------------------------------
 
     def encode(self, text: str, *, allowed_special: SpecialSet | None = None,
                disallowed_special: SpecialSet | None = None) -> list[int]:
-        """Encode text. By default (CS336) the tokenizer's special tokens in it become their
-        ids. Passing allowed_special or disallowed_special gives tiktoken's rules: only the
-        allowed specials ("all" or a set; default none) become ids, and text matching a
-        disallowed one (default "all" the others) raises ValueError; pass
-        disallowed_special=() to encode such text as ordinary text.
+        """Encode text. Special tokens in it follow one of two rules:
+        - CS336 (a tokenizer made from a vocabulary, from files, from_hf or by training):
+          the tokenizer's special tokens become their ids.
+        - tiktoken (from_pretrained, from_tiktoken), or whenever allowed_special or
+          disallowed_special is passed: only the allowed specials ("all" or a set; default
+          none) become ids, and text matching a disallowed one (default "all" the others)
+          raises ValueError, so user text cannot inject a special token; pass
+          disallowed_special=() to encode such text as ordinary text.
 
         >>> tok.encode("hello world")
         [31373, 995]
@@ -287,9 +374,40 @@ class Tokenizer:
         pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
         return self._to_numpy(self._encode_buffer(text, pre))
 
+    def encode_with_offsets(self, text: str, *, allowed_special: SpecialSet | None = None,
+                            disallowed_special: SpecialSet | None = None,
+                            ) -> tuple[list[int], list[tuple[int, int]]]:
+        """(encode's ids, each token's (start, end) character span): text[start:end] are the
+        characters that made the token. The tokens of a character split across several
+        all get that character's span (as Hugging Face's offsets); a special token gets its
+        own; offsets index text as given, lone surrogates included (bpe/offsets.py). For
+        long texts, encode_with_offsets_to_numpy: a tuple per token costs more than the
+        encode.
+
+        >>> tok.encode_with_offsets("hi 😀")
+        ([5303, 30325, 222], [(0, 2), (2, 4), (3, 4)])
+        """
+        from bpe.offsets import encode_with_offsets
+
+        out, spans = encode_with_offsets(self, text, allowed_special, disallowed_special)
+        return out.to_list(self._ints), list(zip(spans[:, 0].tolist(), spans[:, 1].tolist(),
+                                                  strict=True))
+
+    def encode_with_offsets_to_numpy(self, text: str, *, allowed_special: SpecialSet | None = None,
+                                     disallowed_special: SpecialSet | None = None,
+                                     ) -> tuple[np.ndarray, np.ndarray]:
+        """encode_with_offsets as NumPy arrays: the ids as encode_to_numpy gives them, and
+        the spans as an (n, 2) int64 array of (start, end) rows; for large texts."""
+        from bpe.offsets import encode_with_offsets
+
+        out, spans = encode_with_offsets(self, text, allowed_special, disallowed_special)
+        return self._to_numpy(out), spans
+
     def _to_numpy(self, out: IdBuffer) -> np.ndarray:
         if self.n_vocab <= 1 << 16:
             return out.to_numpy(small=True)
+        import numpy as np
+
         return out.to_numpy().view(np.uint32)  # ids are >= 0, so the bits are the same
 
     def encode_batch(self, texts: Iterable[str], *, num_threads: int | None = None,
@@ -298,15 +416,22 @@ class Tokenizer:
         """encode of each text, on num_threads threads (default: the number of cores, at
         most 8). The kernels release the GIL, so threads run in parallel."""
         texts = texts if isinstance(texts, list) else list(texts)
+        if any(type(text) is not str for text in texts):
+            texts = [_exact_str(text) for text in texts]
         if num_threads is None:
             num_threads = min(os.cpu_count() or 1, 8)
         if not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
 
         pre = self._pretokenizer
-        if allowed_special is not None or disallowed_special is not None:
-            for text in texts:          # tiktoken's check of each text; pre is the same for all
-                pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
+        if allowed_special is not None or disallowed_special is not None or self._tiktoken_rule:
+            allowed, disallowed = special_rule(self.special_tokens, allowed_special,
+                                               disallowed_special)
+            if disallowed:
+                for text in texts:          # tiktoken's check of each text
+                    if isinstance(text, str):
+                        refuse_disallowed(text, disallowed)
+            pre = self._pretokenizer_for(allowed)
 
         def encode_slice(part: list[str]) -> list[list[int]]:
             if pre.native_id is None:
@@ -334,6 +459,35 @@ class Tokenizer:
         track_lists(result)         # encode_strs' lists, untracked while the batch was made
         return result
 
+    def encode_ordinary_batch(self, texts: Iterable[str], *, num_threads: int | None = 8
+                              ) -> list[list[int]]:
+        """encode_ordinary of each text, on num_threads threads (see encode_batch)."""
+        return self.encode_batch(texts, num_threads=num_threads, disallowed_special=())
+
+    def encode_with_unstable(self, text: str, *, allowed_special: SpecialSet | None = None,
+                             disallowed_special: SpecialSet | None = None
+                             ) -> tuple[list[int], list[list[int]]]:
+        """tiktoken's encode_with_unstable, for text that more may follow: (the tokens of
+        its start that no continuation changes, the token sequences that may come next),
+        where each sequence decodes to bytes starting with the rest of text. Special tokens
+        as in encode.
+
+        >>> stable, completions = tok.encode_with_unstable("hello fanta")
+        >>> stable, [277, 4910] in completions      # " fanta" as " f" + "anta"
+        ([31373], True)
+        """
+        return tiktoken_api.encode_with_unstable(self, text, allowed_special,
+                                                 disallowed_special)
+
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """The id of the one token whose text (or bytes) this is, special tokens included;
+        KeyError where no single token is (as tiktoken).
+
+        >>> tok.encode_single_token("hello")
+        31373
+        """
+        return tiktoken_api.single_token_id(self._token_index, self.special_ids, text_or_bytes)
+
     def encode_file(self, paths: str | os.PathLike | Sequence[str | os.PathLike],
                     out: str | os.PathLike = "ids.npy", workers: int | None = None,
                     progress: bool | None = None, errors: str = "strict") -> EncodedFile:
@@ -349,8 +503,10 @@ class Tokenizer:
         return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors)
 
     def _encode_buffer(self, text: str, pre: Pretokenizer) -> IdBuffer:
-        if not isinstance(text, str):
-            raise TypeError(f"encode expects str, got {type(text).__name__}")
+        if type(text) is not str:
+            if not isinstance(text, str):
+                raise TypeError(f"encode expects str, got {type(text).__name__}")
+            text = _exact_str(text)
         out = IdBuffer()
         try:
             self._encode_whole(text, pre, out)
@@ -423,7 +579,7 @@ class Tokenizer:
                               disallowed_special: SpecialSet | None) -> Pretokenizer:
         """The pre-tokenizer for these tiktoken-style arguments, after checking that text
         holds no disallowed special token (specials.allowed_in)."""
-        if allowed_special is None and disallowed_special is None:
+        if allowed_special is None and disallowed_special is None and not self._tiktoken_rule:
             return self._pretokenizer
         return self._pretokenizer_for(
             allowed_in(text, self.special_tokens, allowed_special, disallowed_special))
@@ -476,9 +632,16 @@ class Tokenizer:
                 return self._arena.decode_list(ids, as_text, errors)
             except TypeError:
                 pass  # items that are not Python ints (NumPy ints, say): the general path
-        if (isinstance(ids, np.ndarray) and ids.ndim == 1
-                and ids.dtype in (np.uint16, np.uint32, np.int32, np.int64)):
-            return self._arena.decode(np.ascontiguousarray(ids), as_text, errors)   # no copy
+        np = sys.modules.get("numpy")     # an array can only come from an imported NumPy
+        if np is not None and isinstance(ids, np.ndarray):
+            if ids.ndim == 1 and ids.dtype in (np.uint16, np.uint32, np.int32, np.int64):
+                return self._arena.decode(np.ascontiguousarray(ids), as_text, errors)  # no copy
+        elif not isinstance(ids, list):
+            ids = list(ids)     # a tuple, range, generator: as a list, if its items are ints
+            try:
+                return self._arena.decode_list(ids, as_text, errors)
+            except TypeError:
+                pass
         return self._arena.decode(id_array(ids), as_text, errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
@@ -491,6 +654,30 @@ class Tokenizer:
     def decode_tokens_bytes(self, tokens: Iterable[int]) -> list[bytes]:
         """The bytes of each token, as a list."""
         return [self.decode_single_token_bytes(token) for token in tokens]
+
+    def decode_with_offsets(self, tokens: Iterable[int]) -> tuple[str, list[int]]:
+        """(the text of the tokens, the index in it of each token's first character); a
+        token that starts inside a character gets that character's index. As tiktoken's:
+        UnicodeDecodeError where the bytes are not UTF-8.
+
+        >>> tok.decode_with_offsets([31373, 995])
+        ('hello world', [0, 5])
+        """
+        token_bytes = self.decode_tokens_bytes(tokens)
+        return b"".join(token_bytes).decode("utf-8"), tiktoken_api.token_offsets(token_bytes)
+
+    def decode_batch(self, batch: Iterable[Iterable[int]], *, errors: str = "replace",
+                     num_threads: int = 8) -> list[str]:
+        """decode of each sequence of ids. (num_threads is taken as tiktoken takes it; the
+        decoding is a copy of bytes, done on this thread.)"""
+        tiktoken_api.check_num_threads(num_threads)
+        return [self.decode(ids, errors) for ids in batch]
+
+    def decode_bytes_batch(self, batch: Iterable[Iterable[int]], *, num_threads: int = 8
+                           ) -> list[bytes]:
+        """decode_bytes of each sequence of ids (num_threads: see decode_batch)."""
+        tiktoken_api.check_num_threads(num_threads)
+        return [self.decode_bytes(ids) for ids in batch]
 
     # --- views --------------------------------------------------------------------------
 
@@ -538,20 +725,60 @@ class Tokenizer:
     def special_tokens_set(self) -> set[str]:
         return set(self.special_tokens)
 
+    def is_special_token(self, token_id: int) -> bool:
+        """Whether token_id is a special token's id."""
+        if not is_integer(token_id):
+            raise TypeError(f"token_id must be an int, got {type(token_id).__name__}")
+        return token_id in self._special_id_set
+
+    @property
+    def max_token_value(self) -> int:
+        """The largest id (tiktoken's name; n_vocab - 1)."""
+        return self.n_vocab - 1
+
+    def token_byte_values(self) -> list[bytes]:
+        """The bytes of every ordinary (not special) token, sorted (as tiktoken)."""
+        return list(self._token_index.sorted_bytes)
+
+    @cached_property
+    def _special_id_set(self) -> frozenset[int]:
+        return frozenset(self.special_ids.values())
+
+    @cached_property
+    def _token_index(self) -> tiktoken_api.TokenIndex:
+        """The ordinary tokens by their bytes (made on first use)."""
+        return tiktoken_api.TokenIndex.of(self.vocab, self._special_id_set)
+
     @property
     def params(self) -> BPETokenizerParams:
-        merged = {(a, b): c for a, b, c in zip(*self._merge_cols.tolist(), strict=True)}
+        merged = {(a, b): c for a, b, c in zip(*(row.tolist() for row in self._merge_cols),
+                                               strict=True)}
+        from bpe.params import BPETokenizerParams
+
         return BPETokenizerParams(vocab=dict(self.vocab), merges=merged)
 
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
-        return (f"Tokenizer({name}n_vocab={self.n_vocab}, n_merges={self._merge_cols.shape[1]}, "
+        return (f"Tokenizer({name}n_vocab={self.n_vocab}, n_merges={len(self._merge_cols[0])}, "
                 f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
 
 
 _DONE = object()
+
+
+def _exact_str(text):
+    """A str subclass's value (numpy.str_, ...) as a plain str, which the kernels take;
+    anything else as it is."""
+    return str.__str__(text) if isinstance(text, str) else text
+
 _PRETRAINED: dict[str, Tokenizer] = {}     # from_pretrained's, built once
 _PRETRAINED_LOCK = threading.Lock()
+
+
+def _json_bytes(data: object) -> bytes:
+    import json  # here, not at the top: loading a tokenizer needs no JSON
+
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
 
 
 def _unpickle_pretrained(name: str) -> Tokenizer:
@@ -559,10 +786,12 @@ def _unpickle_pretrained(name: str) -> Tokenizer:
     return Tokenizer.from_pretrained(name)
 
 
-def _unpickle(state: dict, special_ids: dict[str, int], pattern: str,
-              name: str | None) -> Tokenizer:
+def _unpickle(state: dict, special_ids: dict[str, int], pattern: PatternLike,
+              name: str | None, tiktoken_rule: bool = False) -> Tokenizer:
     """Unpickle any other tokenizer from its tables (TokenTables.to_state)."""
-    return Tokenizer._from_tables(TokenTables.from_state(state), special_ids, pattern, name)
+    return Tokenizer._from_tables(TokenTables.from_state(state), special_ids,
+                                  pattern_from_text(pattern) if isinstance(pattern, str)
+                                  else pattern, name, tiktoken_rule)
 
 
 def _rebuild(vocab, merges, special_ids, pattern, name) -> Tokenizer:

@@ -1,10 +1,12 @@
 """Training: text -> piece counts -> WordTable -> merges -> vocabulary.
 
 `train_bpe` is the Stanford CS336 function (same name, arguments and return value);
-`train` returns a ready Tokenizer, takes files, an iterable of str or a saved count table,
-and reports each phase. The rules (docs/architecture.md, "What is exact"): the vocabulary
-starts with the 256 bytes, special tokens cut documents and are never merged, pairs never
-cross a piece, the most frequent pair wins with ties to the greater (bytes_a, bytes_b).
+`train` returns a ready Tokenizer from files or a saved count table, and reports each phase;
+`train_from_iterator` does the same from texts in memory, each text its own document. Files
+and texts have a function each, so a text is never taken for a path, nor a path for a text.
+The rules (docs/architecture.md, "What is exact"): the vocabulary starts with the 256 bytes,
+special tokens cut documents and are never merged, pairs never cross a piece, the most
+frequent pair wins with ties to the greater (bytes_a, bytes_b).
 Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens.
 """
 from __future__ import annotations
@@ -18,10 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bpe._merge import merge_words
-from bpe.counting import count_files, count_pieces, read_text_chunks, safe_cut_after
-from bpe.patterns import Pretokenizer
+from bpe.counting import check_workers, count_files, count_texts, read_text_chunks, safe_cut_after
+from bpe.patterns import PatternLike, Pretokenizer, check_pattern
 from bpe.specials import check_special_tokens
-from bpe.wordtable import WordTable
+from bpe.wordtable import WordTable, training_settings
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -57,7 +59,7 @@ def train_bpe(
     input_path: str | os.PathLike,
     vocab_size: int,
     special_tokens: Sequence[str] | None = None,
-    pattern: str = "gpt2",
+    pattern: PatternLike = "gpt2",
     workers: int | None = None,
 ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     """Train a byte-level BPE vocabulary on one UTF-8 text file (the CS336 interface).
@@ -71,35 +73,100 @@ def train_bpe(
     return tok.vocab, tok.merges
 
 
+_TEXTS_HINT = "To train on texts, call bpe.train_from_iterator(texts, ...)"
+
+
 def train(
-    inputs: str | os.PathLike | Sequence[str | os.PathLike] | Iterable[str] | WordTable,
+    inputs: str | os.PathLike | Iterable[str | os.PathLike] | WordTable,
     vocab_size: int,
     special_tokens: Sequence[str] | None = None,
-    pattern: str = "gpt2",
+    pattern: PatternLike | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
     progress: bool = True,
     errors: str = "strict",
     held_out_bytes: int = 0,
 ) -> Tokenizer:
-    """Train a Tokenizer.
+    """Train a Tokenizer on UTF-8 text files, or on a table of counts.
 
-    inputs: a path or a list/tuple of paths (counted in chunks on `executor`, any
+    inputs: a path or an iterable of paths (counted in chunks on `executor`, any
     concurrent.futures.Executor, or on a local pool of `workers` processes, all cores if
-    None); any other iterable of str (counted here, streaming); or a WordTable of counts.
+    None); or a WordTable of counts. A str is always a path: texts in memory go to
+    `train_from_iterator`, and a str that is not a file is an error saying so.
+    pattern: "gpt2" unless given. For a WordTable, pattern and special_tokens default to
+    those it was counted with; one given as well must agree, and a table that records no
+    pattern needs one given.
     progress: print each phase to stderr, with progress bars on a terminal.
     errors: "strict" stops at the first invalid UTF-8 byte, naming file and offset;
     "replace" counts it as U+FFFD.
     held_out_bytes: keep the last that many bytes of the last file out of training (cut at
     a safe place) and report the compression ratio on them.
+    Every argument is checked before any counting starts.
     """
-    from bpe.tokenizer import Tokenizer
-
+    report = _Report(progress)
+    if isinstance(inputs, WordTable):
+        if held_out_bytes > 0:
+            raise ValueError(f"held_out_bytes={held_out_bytes} holds out part of a text file; "
+                             f"a count table has no text to hold out")
+        pattern, specials = training_settings(inputs.settings, pattern, special_tokens)
+        n_merges = _merge_budget(vocab_size, specials)
+        report.phase("load counts", 0.0, f"{inputs.n_words:,} unique words")
+        return _learn(inputs, n_merges, pattern, specials, report, None)
+    pattern = check_pattern("gpt2" if pattern is None else pattern)
     specials = check_special_tokens(special_tokens)
     n_merges = _merge_budget(vocab_size, specials)
+    if errors not in ("strict", "replace"):
+        raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
+    check_workers(workers)
+    paths = _training_paths(inputs)
+    table, held_out = _count_files(paths, pattern, specials, workers, executor, errors,
+                                   held_out_bytes, report)
+    return _learn(table, n_merges, pattern, specials, report, held_out)
+
+
+def train_from_iterator(
+    texts: Iterable[str] | Iterable[Sequence[str]],
+    vocab_size: int,
+    special_tokens: Sequence[str] | None = None,
+    pattern: PatternLike = "gpt2",
+    progress: bool = True,
+) -> Tokenizer:
+    """Train a Tokenizer on texts in memory (the name Hugging Face tokenizers and rustbpe
+    give this).
+
+    texts: any iterable of str, read once, streaming (a list, a generator, a dataset
+    column), or of lists of str (batches). Each text is a document of its own: no piece
+    spans two texts, and special tokens inside a text cut it as usual: the vocabulary is
+    train()'s on one file holding the texts with a special token between each two. Counting
+    runs in this process; for text files, train(paths) counts them on all cores.
+
+    >>> tok = bpe.train_from_iterator(["hello world", "hello there"], 260)
+    """
+    pattern = check_pattern(pattern)
+    specials = check_special_tokens(special_tokens)
+    n_merges = _merge_budget(vocab_size, specials)
+    if isinstance(texts, WordTable):
+        raise TypeError("texts is a WordTable of counts; to train on it, call "
+                        "bpe.train(table, ...)")
+    if isinstance(texts, (str, bytes, os.PathLike)):
+        raise TypeError(f"texts is one {type(texts).__name__}; train_from_iterator takes an "
+                        f"iterable of texts: for one text pass [text], for a file call "
+                        f"bpe.train(path, ...)")
     report = _Report(progress)
-    table, held_out = _count(inputs, pattern, specials, workers, executor, errors,
-                             held_out_bytes, report)
+    start = time.perf_counter()
+    counter, n_texts = count_texts(texts, Pretokenizer(pattern, specials))
+    table = WordTable.from_counter(counter, pattern, specials)
+    report.phase("count", time.perf_counter() - start,
+                 f"{n_texts:,} texts, {int(table.counts.sum()):,} pieces, "
+                 f"{table.n_words:,} unique words")
+    return _learn(table, n_merges, pattern, specials, report, None)
+
+
+def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list[str],
+           report: _Report, held_out: tuple[str, str] | None) -> Tokenizer:
+    """The merges of `table`, and the Tokenizer they make."""
+    from bpe.tokenizer import Tokenizer
+
     start = time.perf_counter()
     with report.bar(n_merges, "merges") as bar:
         vocab, id_merges = learn_merges(table, n_merges, bar.update_to if bar else None)
@@ -112,45 +179,62 @@ def train(
     return tok
 
 
-def _count(inputs, pattern, specials, workers, executor, errors, held_out_bytes, report):
-    """(WordTable, (text, where) to measure compression on, or None)."""
-    start = time.perf_counter()
-    if isinstance(inputs, WordTable):
-        report.phase("load counts", 0.0, f"{inputs.n_words:,} unique words")
-        return inputs, None
+def _training_paths(inputs) -> list[str]:
+    """The training files, each checked before anything is counted. An item that is not an
+    existing file is an error; a str that names none is most likely a text, so the error
+    points to train_from_iterator. Items are checked as they come: a generator of texts
+    stops at its first."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    if isinstance(inputs, (list, tuple)):
-        paths = [os.fspath(p) for p in inputs]
-        for path in paths:
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"training file {path!r} does not exist")
-        ends, held_out = {}, None
-        if held_out_bytes > 0 and paths:
-            native = Pretokenizer(pattern).native_id is not None
-            last = paths[-1]
-            start_at = max(0, os.path.getsize(last) - held_out_bytes)
-            cut = safe_cut_after(last, start_at, specials, native)
-            if cut is not None:
-                ends[last] = cut
-                held_out = ("".join(read_text_chunks(last, cut, errors="replace")), "held out")
-        n_bytes = sum(ends.get(p, os.path.getsize(p)) for p in paths)
-        with report.bar(n_bytes, "bytes") as bar:
-            counter = count_files(paths, pattern, specials, workers=workers, executor=executor,
-                                  errors=errors, ends=ends, on_bytes=bar.update if bar else None)
-        if held_out is None and paths and report.enabled:  # only the report reads it
-            why = "; no safe place to cut a held-out slice" if held_out_bytes > 0 else ""
-            with open(paths[0], encoding="utf-8", errors="replace") as f:
-                held_out = (f.read(1_000_000),
-                            f"first 1 MB of the training text, not held out{why}")
-    else:
-        n_bytes = None
-        counter = count_pieces(inputs, Pretokenizer(pattern, specials))
-        held_out = None
-    table = WordTable.from_counter(counter)
-    what = f"{n_bytes / 1e6:,.1f} MB read, " if n_bytes is not None else ""
+    try:
+        items = iter(inputs)
+    except TypeError:
+        raise TypeError(f"train() takes a file path, an iterable of them or a WordTable, "
+                        f"got {type(inputs).__name__}. {_TEXTS_HINT}") from None
+    paths: list[str] = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"train() takes file paths; got a {type(item).__name__} among "
+                            f"them. {_TEXTS_HINT}")
+        path = os.fspath(item)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"train() takes file paths; {_shown(path)} is not a file. "
+                                    f"{_TEXTS_HINT}")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"training file {path!r} is a folder; expected a text file")
+        paths.append(path)
+    return paths
+
+
+def _shown(text: str) -> str:
+    """repr(text), cut short: an error quotes the start of a text, not all of it."""
+    return repr(text if len(text) <= 60 else text[:50]) + ("..." if len(text) > 60 else "")
+
+
+def _count_files(paths, pattern, specials, workers, executor, errors, held_out_bytes, report):
+    """(WordTable, (text, where) to measure compression on, or None)."""
+    start = time.perf_counter()
+    ends, held_out = {}, None
+    if held_out_bytes > 0 and paths:
+        native = Pretokenizer(pattern).native_id is not None
+        last = paths[-1]
+        start_at = max(0, os.path.getsize(last) - held_out_bytes)
+        cut = safe_cut_after(last, start_at, specials, native)
+        if cut is not None:
+            ends[last] = cut
+            held_out = ("".join(read_text_chunks(last, cut, errors="replace")), "held out")
+    n_bytes = sum(ends.get(p, os.path.getsize(p)) for p in paths)
+    with report.bar(n_bytes, "bytes") as bar:
+        counter = count_files(paths, pattern, specials, workers=workers, executor=executor,
+                              errors=errors, ends=ends, on_bytes=bar.update if bar else None)
+    if held_out is None and paths and report.enabled:  # only the report reads it
+        why = "; no safe place to cut a held-out slice" if held_out_bytes > 0 else ""
+        with open(paths[0], encoding="utf-8", errors="replace") as f:
+            held_out = (f.read(1_000_000), f"first 1 MB of the training text, not held out{why}")
+    table = WordTable.from_counter(counter, pattern, specials)
     report.phase("count", time.perf_counter() - start,
-                 f"{what}{int(table.counts.sum()):,} pieces, {table.n_words:,} unique words")
+                 f"{n_bytes / 1e6:,.1f} MB read, {int(table.counts.sum()):,} pieces, "
+                 f"{table.n_words:,} unique words")
     return table, held_out
 
 

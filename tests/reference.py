@@ -32,7 +32,16 @@ def split_special(text: str, special_tokens: list[str]) -> list[tuple[str, bool]
 
 
 def pretokenize(text: str, pattern: str = GPT2_PATTERN) -> list[str]:
-    return [m.group() for m in regex.finditer(pattern, text)]
+    """The pattern's matches, and each stretch of text between them as a piece of its own
+    (the built-in patterns match all text; a custom one may not, and no text is dropped)."""
+    pieces, end = [], 0
+    for m in regex.finditer(pattern, text):
+        if m.start() > end:
+            pieces.append(text[end:m.start()])
+        if m.group():
+            pieces.append(m.group())
+        end = max(end, m.end())
+    return [*pieces, text[end:]] if end < len(text) else pieces
 
 
 def merge(word: tuple[bytes, ...], pair: tuple[bytes, bytes]) -> tuple[bytes, ...]:

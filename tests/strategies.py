@@ -45,3 +45,12 @@ def chunkings(draw, text: str):
     cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=8)))
     bounds = [0, *cuts, len(text)]
     return [text[a:b] for a, b in pairwise(bounds)]
+
+
+# Custom pre-tokenizer patterns: alternations of classes and literals under quantifiers,
+# most of which leave some text unmatched.
+_atoms = st.sampled_from([r"[a-z]", r"\d", r"\s", r"\p{L}", r"[^\s\p{L}]", r"ab", r"\w",
+                          r"'s", r"."])
+_quantifiers = st.sampled_from(["", "+", "*", "?", "{1,3}", "+?", "++"])
+random_patterns = st.lists(st.tuples(_atoms, _quantifiers).map("".join), min_size=1,
+                           max_size=4).map("|".join)

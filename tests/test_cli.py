@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import regex
 
 import bpe
 from bpe import cli
@@ -147,14 +148,23 @@ def test_encode_errors_leave_nothing(tok_dir, tmp_path, capsys):
     assert main(["encode", "--tokenizer", folder, str(bad), "-o", out, "--errors", "replace"]) == 0
 
 
-def test_decode_errors(tok_dir, tmp_path, capsys):
-    folder, _ = tok_dir
+def test_decode_errors(tmp_path, capsys):
     (tmp_path / "not.npy").write_text("plain text")
+    (tmp_path / "some.txt").write_text("plain text")
     np.save(tmp_path / "floats.npy", np.zeros(3))
-    for name, message in [("nope.npy", "does not exist"), ("not.npy", "is not a .npy file"),
+    np.save(tmp_path / "objects.npy", np.array([{}], dtype=object))
+    (tmp_path / "bare.bin").write_bytes(b"\x01\x00")
+    expected = ("expected a .npy of integer token ids, or a .bin of raw ids with its sidecar "
+                "<name>.bin.json")
+    for name, message in [("nope.npy", "does not exist"),
+                          ("not.npy", "is not a file of token ids: " + expected),
+                          ("some.txt", "is not a file of token ids: " + expected),
+                          ("objects.npy", expected),
+                          ("bare.bin", "without its sidecar 'bare.bin.json'"),
                           ("floats.npy", "expected a 1-D array of integer token ids")]:
-        assert main(["decode", "--tokenizer", folder, str(tmp_path / name)]) == 2
-        assert name in (err := capsys.readouterr().err) and message in err
+        assert main(["decode", "--tokenizer", "gpt2", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert name in err and message in err and "pickle" not in err, err
 
 
 def test_tokenizer_names_and_unknown(tmp_path, capsys):
@@ -213,8 +223,8 @@ def test_ctrl_c_during_encode_leaves_nothing(tmp_path):
     import time
 
     # A custom pattern runs on the regex module (slow), so the encode is surely still going.
-    tok = bpe.train(sample_corpus(), 260, [EOT], pattern=r"\w+|\s+|[^\w\s]+", workers=1,
-                    progress=False)
+    tok = bpe.train(sample_corpus(), 260, [EOT], pattern=regex.compile(r"\w+|\s+|[^\w\s]+"),
+                    workers=1, progress=False)
     tok.save(tmp_path / "tok")
     big = tmp_path / "big.txt"
     big.write_text(("some words here\nand more words" + EOT) * 400_000, encoding="utf-8")
@@ -231,3 +241,160 @@ def test_ctrl_c_during_encode_leaves_nothing(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "nothing was written" in err, (process.returncode, err)
     assert list(out.iterdir()) == []
+
+
+# --- encode's .bin: nanoGPT's np.memmap layout, with a sidecar ---------------------------------
+
+def test_encode_bin_is_what_np_memmap_reads_and_decodes(tok_dir, tmp_path, capsys):
+    folder, tok = tok_dir
+    (tmp_path / "a.txt").write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "train.bin"
+    assert main(["encode", "--tokenizer", folder, str(tmp_path / "a.txt"), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "raw uint16" in err and "np.memmap(" in err and "train.bin.json" in err
+    assert np.memmap(out, dtype=np.uint16, mode="r").tolist() == tok.encode(TEXT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.txt", "train.bin", "train.bin.json", "train.offsets.npy"]
+    assert main(["decode", "--tokenizer", folder, str(out)]) == 0
+    assert capsys.readouterr().out == TEXT
+    assert main(["encode", "--tokenizer", folder, str(tmp_path / "a.txt"), "-o", str(out)]) == 2
+    assert "train.bin exists" in capsys.readouterr().err
+    out.unlink()
+    (tmp_path / "train.offsets.npy").unlink()
+    assert main(["encode", "--tokenizer", folder, str(tmp_path / "a.txt"), "-o", str(out)]) == 2
+    assert "train.bin.json exists" in capsys.readouterr().err
+
+
+def test_encode_other_suffix_is_an_error_before_anything_else(tmp_path, capsys):
+    for out in ["train.txt", "train", "train.npz"]:
+        assert main(["encode", "--tokenizer", "no-such-tokenizer", "missing.txt",
+                     "-o", str(tmp_path / out)]) == 2
+        err = capsys.readouterr().err
+        assert out in err and "must end in .npy" in err and ".bin" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- count tables carry their pattern and special tokens --------------------------------------
+
+def _split_corpus(tmp_path):
+    docs = sample_corpus().read_text(encoding="utf-8").split(EOT)
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(EOT.join(docs[:10]), encoding="utf-8")
+    b.write_text(EOT.join(docs[10:]), encoding="utf-8")
+    return a, b
+
+
+def test_train_from_counts_uses_the_tables_pattern_and_special_tokens(tmp_path, capsys):
+    a, b = _split_corpus(tmp_path)
+    for part in (a, b):
+        assert main(["count", str(part), "-o", str(tmp_path / f"{part.stem}.npz"),
+                     "--special-token", EOT, "--pattern", "cl100k", "--workers", "1"]) == 0
+    assert "pattern 'cl100k', special tokens ['<|endoftext|>']" in capsys.readouterr().err
+    assert main(["train", "--from-counts", str(tmp_path / "a.npz"),
+                 "--from-counts", str(tmp_path / "b.npz"), "--vocab-size", "300",
+                 "--out", str(tmp_path / "tok")]) == 0
+    tok = bpe.Tokenizer.load(tmp_path / "tok")
+    from_files = bpe.train([a, b], 300, [EOT], pattern="cl100k", progress=False)
+    assert tok.special_tokens == [EOT] and tok.pattern == "cl100k"
+    assert (tok.vocab, tok.merges) == (from_files.vocab, from_files.merges)
+
+
+def test_train_from_counts_refuses_conflicts_naming_both(tmp_path, capsys):
+    a, b = _split_corpus(tmp_path)
+    assert main(["count", str(a), "-o", str(tmp_path / "a.npz"), "--special-token", EOT]) == 0
+    assert main(["count", str(b), "-o", str(tmp_path / "b.npz"), "--pattern", "cl100k",
+                 "--special-token", EOT]) == 0
+    capsys.readouterr()
+    a_npz, b_npz = str(tmp_path / "a.npz"), str(tmp_path / "b.npz")
+    out = str(tmp_path / "tok")
+    for args, message in [
+        (["--from-counts", a_npz, "--pattern", "cl100k"],
+         f"--pattern 'cl100k' conflicts with {a_npz}, counted with pattern 'gpt2'"),
+        (["--from-counts", a_npz, "--special-token", "<s>"],
+         f"--special-token ['<s>'] conflicts with {a_npz}, counted with special tokens "
+         f"['<|endoftext|>']"),
+        (["--from-counts", a_npz, "--from-counts", b_npz],
+         f"{a_npz} and {b_npz} were counted differently (pattern 'gpt2' vs 'cl100k')"),
+    ]:
+        assert main(["train", *args, "--vocab-size", "300", "--out", out]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "tok").exists()
+    assert main(["train", "--from-counts", a_npz, "--pattern", "r50k_base",
+                 "--special-token", EOT, "--vocab-size", "300"]) == 0
+
+
+def test_train_from_an_old_count_table_needs_the_pattern(tmp_path, capsys):
+    table = bpe.WordTable.from_counts({"hello": 3, " world": 2})
+    np.savez(tmp_path / "old.npz", symbols=table.symbols, offsets=table.offsets,
+             counts=table.counts)  # as saved before tables recorded how they were counted
+    old = str(tmp_path / "old.npz")
+    assert main(["train", "--from-counts", old, "--vocab-size", "260"]) == 2
+    assert (f"{old} records no pattern or special tokens (built from bare counts, or saved by "
+            f"an earlier version of bpe): say what it was counted with: --pattern and any "
+            f"--special-token") in capsys.readouterr().err
+    assert main(["train", "--from-counts", old, "--pattern", "gpt2", "--vocab-size", "260",
+                 "--out", str(tmp_path / "tok")]) == 0
+    assert bpe.Tokenizer.load(tmp_path / "tok").merges[0] == (b"l", b"o")
+
+
+@pytest.fixture
+def no_counting(monkeypatch):
+    """Reading the corpus or the counts fails the test: errors must come before them."""
+    def fail(*args, **kwargs):
+        raise AssertionError("read before the arguments were checked")
+
+    import bpe.counting
+
+    monkeypatch.setattr(bpe.counting, "chunk_ranges", fail)   # a file's first read
+    monkeypatch.setattr(bpe.counting, "count_range", fail)
+    monkeypatch.setattr(bpe.WordTable, "load", fail)
+
+
+def test_train_and_count_check_arguments_before_counting(tmp_path, capsys, no_counting):
+    table = bpe.WordTable.from_counts({"hi": 1}, pattern="gpt2", special_tokens=[EOT])
+    table.save(tmp_path / "t.npz")
+    (tmp_path / "file").write_text("x")
+    text, npz = str(sample_corpus()), str(tmp_path / "t.npz")
+    for args, message in [
+        (["train", text, "--from-counts", npz], "text files or --from-counts, not both"),
+        (["train", "--from-counts", npz, "--held-out-mb", "1"], "--held-out-mb"),
+        (["train", "--from-counts", npz, "--vocab-size", "256"], "vocab_size=256 is smaller"),
+        (["train", "--from-counts", npz, "--pattern", "cl100k"], "conflicts with"),
+        (["train", text, "--out", str(tmp_path / "file")], "is a file; expected a folder"),
+        (["train", text, str(tmp_path / "missing.txt")], "missing.txt' does not exist"),
+        (["train", text, "--special-token", ""], "must be a non-empty str"),
+        (["train", text, "--workers", "0"], "workers=0"),
+        (["train", text, "--vocab-size", "10"], "vocab_size=10 is smaller"),
+        (["count", text, str(tmp_path), "-o", str(tmp_path / "c.npz")], "is a folder"),
+        (["count", text, "-o", str(tmp_path)], "is a folder; expected the .npz"),
+    ]:
+        assert main(args) == 2, args
+        assert message in capsys.readouterr().err, args
+    for args, message in [   # argparse's own errors: exit status 2 as the command line is read
+        (["train", text, "--pattern", "gtp2"], "unknown pattern name 'gtp2'. Did you mean 'gpt2'"),
+        (["count", text, "-o", str(tmp_path / "c.npz"), "--pattern", "gpt4"], "'gpt4'"),
+        (["count", text, "-o", str(tmp_path / "c.npz"), "--pattern", "cl100k", "--regex", "x"],
+         "give --pattern or --regex, not both"),
+        (["train", text, "--regex", "(unclosed"], "--regex: pattern '(unclosed' is not a valid"),
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        assert exit_.value.code == 2, args
+        assert message in capsys.readouterr().err, args
+
+
+def test_custom_regex_counts_trains_and_saves(tmp_path, capsys):
+    """--regex: a custom pattern through count, train --from-counts and the saved tokenizer,
+    with text it does not match kept."""
+    counts, folder = tmp_path / "c.npz", tmp_path / "tok"
+    assert main(["count", str(sample_corpus()), "-o", str(counts), "--regex", r"\p{L}+",
+                 "--special-token", EOT, "--workers", "1"]) == 0
+    assert main(["train", "--from-counts", str(counts), "--vocab-size", "300",
+                 "--out", str(folder)]) == 0
+    tok = bpe.Tokenizer.load(folder)
+    assert tok.pattern.pattern == r"\p{L}+"
+    text = "Once upon a time, 12 cats!" + EOT
+    assert tok.decode(tok.encode(text)) == text
+    direct = bpe.train([sample_corpus()], 300, [EOT], pattern=regex.compile(r"\p{L}+"),
+                       workers=1, progress=False)
+    assert tok.merges == direct.merges

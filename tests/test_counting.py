@@ -4,6 +4,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import pairwise
 
 import pytest
+import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,7 +25,7 @@ def whole(path, pattern, specials) -> dict[bytes, int]:
     return counts(count_files([path], pattern, specials, workers=1, chunk_bytes=1 << 40))
 
 
-@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k", r"\w+|\s+|[^\w\s]+"])
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k", regex.compile(r"\w+|\s+|[^\w\s]+")])
 @given(doc=documents(), chunk_bytes=st.integers(1, 64))
 def test_any_chunk_size_same_counts(tmp_path_factory, pattern, doc, chunk_bytes):
     text, specials = doc
@@ -104,12 +105,12 @@ def test_empty_file(tmp_path):
 
 def test_custom_pattern_with_groups_and_lookbehind(tmp_path):
     """Custom patterns: whole matches (not groups), and cut only at special tokens."""
-    pre = Pretokenizer(r"(\w+)|\s", ["<s>"])
+    pre = Pretokenizer(regex.compile(r"(\w+)|\s"), ["<s>"])
     assert [p for ps, _ in pre.stream(["ab cd<s>e"]) for p in ps] == ["ab", " ", "cd", "e"]
-    pre = Pretokenizer(r"(?<=1)23|.", [])
+    pre = Pretokenizer(regex.compile(r"(?<=1)23|."), [])
     text = "123123" * 5
     got = [p for ps, _ in pre.stream([text[:4], text[4:]], settle_chars=1) for p in ps]
-    assert got == [m.group() for m in __import__("regex").finditer(r"(?<=1)23|.", text)]
+    assert got == [m.group() for m in regex.finditer(r"(?<=1)23|.", text)]
 
 
 def test_dask_cluster_same_counts_and_merges():
@@ -163,7 +164,7 @@ def test_ctrl_c_leaves_no_output_and_no_workers(tmp_path):
     # A custom pattern runs on the regex module (slow), so the count is surely still going.
     process = subprocess.Popen([sys.executable, "-m", "bpe", "count", str(path), "-o", str(out),
                                 "--workers", "2", "--special-token", "<s>",
-                                "--pattern", r"\w+|\s+|[^\w\s]+"],
+                                "--regex", r"\w+|\s+|[^\w\s]+"],
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.0)

@@ -251,3 +251,116 @@ def test_tokenizer_method(gpt2, tmp_path):
     (tmp_path / "a.txt").write_text(text, encoding="utf-8")
     result = gpt2.encode_file(tmp_path / "a.txt", tmp_path / "ids.npy", workers=2)
     assert np.load(result.ids, mmap_mode="r").tolist() == gpt2.encode(text)
+
+
+# --- the .bin layout: raw ids for np.memmap, described by a sidecar ---------------------------
+
+def test_bin_is_what_np_memmap_reads(gpt2, tmp_path):
+    """nanoGPT's and CS336's reader: np.memmap(path, dtype=np.uint16), no header to skip."""
+    import json
+
+    text = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    result = encode_file(gpt2, tmp_path / "a.txt", tmp_path / "train.bin", workers=2,
+                         chunk_bytes=300)
+    ids = gpt2.encode(text)
+    assert np.memmap(tmp_path / "train.bin", dtype=np.uint16, mode="r").tolist() == ids
+    assert (tmp_path / "train.bin").stat().st_size == 2 * len(ids)
+    assert result.dtype == np.uint16 and result.sidecar == tmp_path / "train.bin.json"
+    assert json.loads(result.sidecar.read_text(encoding="utf-8")) == {
+        "format": "bpe token ids", "version": 1, "dtype": "uint16", "byte_order": "little",
+        "n_tokens": len(ids), "n_documents": result.n_documents,
+        "offsets": "train.offsets.npy", "tokenizer": gpt2.name, "n_vocab": gpt2.n_vocab}
+    assert dataset.load_ids(result.ids).tolist() == ids
+    check(encode_file(gpt2, tmp_path / "a.txt", tmp_path / "train.npy"), gpt2, [text])
+    assert np.load(result.offsets).tolist() == np.load(tmp_path / "train.offsets.npy").tolist()
+
+
+def test_npy_output_is_unchanged_by_the_bin_layout(gpt2, tmp_path):
+    """A .npy is still a .npy: the same header, then exactly the .bin's bytes; no sidecar."""
+    (tmp_path / "a.txt").write_text("hello world\n" * 100 + EOT + "more", encoding="utf-8")
+    npy = encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.npy", workers=1)
+    encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.bin", workers=1)
+    data = (tmp_path / "ids.npy").read_bytes()
+    assert data[:128] == npy_header(np.dtype("<u2"), npy.n_tokens)
+    assert data[128:] == (tmp_path / "ids.bin").read_bytes()
+    assert npy.sidecar is None and npy.dtype == np.uint16
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.txt", "ids.bin", "ids.bin.json", "ids.npy", "ids.offsets.npy"]
+    assert np.load(npy.ids).tolist() == dataset.load_ids(npy.ids).tolist()
+
+
+def test_bin_is_uint32_for_a_big_vocabulary(tmp_path):
+    tok, _ = tiktoken_pair("cl100k_base")
+    text = "Hello world, ünïcode 😀!\n" * 20 + EOT + "second document\nhere"
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    result = encode_file(tok, tmp_path / "a.txt", tmp_path / "ids.bin", workers=2, chunk_bytes=50,
+                         tokenizer_name="cl100k_base")
+    assert result.dtype == np.uint32
+    assert np.memmap(result.ids, dtype=np.uint32, mode="r").tolist() == tok.encode(text)
+    assert '"dtype": "uint32"' in result.sidecar.read_text(encoding="utf-8")
+    assert '"tokenizer": "cl100k_base"' in result.sidecar.read_text(encoding="utf-8")
+
+
+def test_empty_bin(gpt2, tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    result = encode_file(gpt2, tmp_path / "empty.txt", tmp_path / "ids.bin")
+    assert result.n_tokens == 0 and (tmp_path / "ids.bin").stat().st_size == 0
+    assert dataset.load_ids(result.ids).tolist() == []
+
+
+@pytest.mark.parametrize("out", ["ids.txt", "ids", "ids.npz", "ids.BIN.gz"])
+def test_other_suffixes_are_refused_before_any_work(gpt2, tmp_path, out):
+    with pytest.raises(ValueError, match=rf"output '.*{re.escape(out)}' must end in \.npy "
+                                         rf"\(.*\) or \.bin"):
+        encode_file(gpt2, tmp_path / "missing.txt", tmp_path / out)  # the input is not checked
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_ids_says_what_it_expected(tmp_path):
+    expected = "expected a .npy of integer token ids, or a .bin of raw ids with its sidecar"
+    (tmp_path / "text.txt").write_text("plain text")
+    np.save(tmp_path / "objects.npy", np.array([{}], dtype=object))
+    (tmp_path / "bare.bin").write_bytes(b"\x01\x00")
+    (tmp_path / "short.bin").write_bytes(b"\x01\x00\x02")
+    (tmp_path / "short.bin.json").write_text(
+        '{"format": "bpe token ids", "version": 1, "dtype": "uint16", "byte_order": "little", '
+        '"n_tokens": 2}')
+    (tmp_path / "wrong.bin").write_bytes(b"")
+    (tmp_path / "wrong.bin.json").write_text('{"dtype": "uint16"}')
+    for name, message in [
+        ("text.txt", f"'{tmp_path / 'text.txt'}' is not a file of token ids: {expected}"),
+        ("objects.npy", f"'{tmp_path / 'objects.npy'}' is a .npy that cannot be read as token "
+                        f"ids"),
+        ("bare.bin", f"'{tmp_path / 'bare.bin'}' is raw token ids without its sidecar "
+                     f"'bare.bin.json', which says their dtype; {expected}"),
+        ("short.bin", f"'{tmp_path / 'short.bin'}' holds 3 bytes, but its sidecar says 2 uint16 "
+                      f"ids (4 bytes)"),
+        ("wrong.bin", "is not the sidecar `bpe encode` writes"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            dataset.load_ids(tmp_path / name)
+        assert message in str(info.value)
+    with pytest.raises(FileNotFoundError, match=r"ids file '.*nope\.bin' does not exist"):
+        dataset.load_ids(tmp_path / "nope.bin")
+
+
+@pytest.mark.slow
+def test_ctrl_c_anywhere_leaves_all_three_bin_files_or_nothing(gpt2, tmp_path):
+    text = ("Some words, then more." + EOT) * 20
+    (tmp_path / "in.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def check():
+        names = sorted(p.name for p in out.iterdir())
+        assert names in ([], ["ids.bin", "ids.bin.json", "ids.offsets.npy"]), names
+        if names:
+            assert dataset.load_ids(out / "ids.bin").tolist() == gpt2.encode(text)
+        for p in out.iterdir():
+            p.unlink()
+
+    def run():
+        encode_file(gpt2, tmp_path / "in.txt", out / "ids.bin", workers=2, chunk_bytes=256)
+
+    assert interrupt_at_every_step(run, [dataset, atomic], out, check) > 1000

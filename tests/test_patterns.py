@@ -1,14 +1,16 @@
 """Pretokenizer: special-token splitting and streaming agree with the reference on any chunking."""
+import re
+
 import pytest
 import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
-from bpe.patterns import Pretokenizer
+from bpe.patterns import Pretokenizer, check_pattern, pattern_from_text
 
 from . import reference
-from .strategies import chunkings, documents, texts
+from .strategies import chunkings, documents, random_patterns, texts
 
 
 def flatten(stream):
@@ -51,7 +53,8 @@ def test_stream_other_patterns(pattern, data, settle):
     text = data.draw(texts)
     chunks = data.draw(chunkings(text))
     full = bpe.PATTERNS.get(pattern, pattern)
-    got = flatten(Pretokenizer(pattern, []).stream(chunks, settle_chars=settle))
+    compiled = pattern if pattern in bpe.PATTERNS else regex.compile(pattern)
+    got = flatten(Pretokenizer(compiled, []).stream(chunks, settle_chars=settle))
     assert got == reference.pretokenize(text, full)
 
 
@@ -83,9 +86,56 @@ def test_named_patterns_compile():
         regex.compile(pattern)
 
 
-def test_bad_pattern():
+@pytest.mark.parametrize("name, suggestion", [
+    ("gpt-2", "gpt2"), ("gpt4", "gpt2"), ("cl100", "cl100k"), ("o200k-base", "o200k_base"),
+])
+def test_unknown_pattern_names_are_errors(name, suggestion):
+    """A misspelt name is never taken as a regex (which would match nothing)."""
+    with pytest.raises(ValueError, match=f"unknown pattern name '{name}'. Did you mean "
+                                         f"'{suggestion}'.*regex.compile"):
+        Pretokenizer(name)
+
+
+def test_pattern_aliases():
+    for alias, name in [("gpt2", "gpt2"), ("r50k_base", "gpt2"), ("p50k_base", "gpt2"),
+                        ("cl100k_base", "cl100k"), ("o200k_base", "o200k"),
+                        ("o200k_harmony", "o200k")]:
+        assert check_pattern(alias) == name
+        assert Pretokenizer(alias).pattern == bpe.PATTERNS[name]
+    # the regex text of a built-in, in any known spelling, is the built-in
+    assert check_pattern(bpe.CL100K_PATTERN) == "cl100k"
+    assert check_pattern(regex.compile(bpe.O200K_PATTERN)) == "o200k"
+
+
+def test_custom_patterns_are_compiled_regex_objects():
+    with pytest.raises(TypeError, match=r"compiled by `re`.*regex.compile\('a\+'\)"):
+        Pretokenizer(re.compile("a+"))
+    with pytest.raises(ValueError, match="flags: write them inline"):
+        Pretokenizer(regex.compile("a+", regex.IGNORECASE))
+    assert Pretokenizer(regex.compile("(?i)a+")).pieces("aAb") == ["aA", "b"]
+    with pytest.raises(TypeError, match="pattern must be a name"):
+        Pretokenizer(42)
     with pytest.raises(ValueError, match="not a valid regex"):
-        Pretokenizer("(unclosed")
+        pattern_from_text("(unclosed")
+
+
+@pytest.mark.parametrize("pattern, text, pieces", [
+    (r"[a-z]+", "ab, cd!", ["ab", ", ", "cd", "!"]),
+    (r"\d", "x12y", ["x", "1", "2", "y"]),
+    (r"(?=a)", "bab", ["b", "ab"]),           # an empty match cuts, adding no piece
+    (r"", "", []),
+])
+def test_unmatched_text_is_kept(pattern, text, pieces):
+    """Text a custom pattern does not match is kept, each stretch a piece (HF's Split)."""
+    assert Pretokenizer(regex.compile(pattern)).pieces(text) == pieces
+
+
+@given(pattern=random_patterns, text=texts)
+def test_random_patterns_keep_all_text(pattern, text):
+    """Pieces of any pattern join back to the text, and equal the reference's."""
+    pieces = Pretokenizer(regex.compile(pattern)).pieces(text)
+    assert "".join(pieces) == text
+    assert pieces == reference.pretokenize(text, pattern)
 
 
 def test_stream_rejects_bytes():

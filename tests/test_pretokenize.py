@@ -166,7 +166,8 @@ def test_benchmark_corpus_splits_identically():
 def test_named_patterns_use_the_native_matcher():
     assert bpe.Pretokenizer("gpt2").native_id == PATTERN_IDS["gpt2"]
     assert bpe.Pretokenizer(bpe.CL100K_PATTERN).native_id == PATTERN_IDS["cl100k"]
-    assert bpe.Pretokenizer(r"\w+").native_id is None
+    assert bpe.Pretokenizer(regex.compile(r"\w+")).native_id is None
+    assert bpe.Pretokenizer(regex.compile(bpe.GPT2_PATTERN)).native_id == PATTERN_IDS["gpt2"]
 
 
 def test_checked_in_tables_match_installed_regex():

@@ -1,6 +1,9 @@
 """bpe/specials.py: validation, ids, tiktoken's check, and the leftmost-then-longest rule,
 in Python (find_specials) and in the kernels (Specials.next_one), held equal."""
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -11,6 +14,7 @@ from bpe.specials import (
     assign_ids,
     check_special_tokens,
     find_specials,
+    first_special,
     longest_first,
     native_specials,
     straddles,
@@ -86,3 +90,35 @@ def test_straddles():
     data = b"ab<|x|>cd"
     assert straddles(data, 4, [b"<|x|>"])
     assert not straddles(data, 2, [b"<|x|>"]) and not straddles(data, 7, [b"<|x|>"])
+
+
+@pytest.mark.parametrize("tokens", [*TOKEN_SETS, [f"<{i}>" for i in range(9)],
+                                    ["ab", "b", "x<", "<x"]])
+@given(data=st.data())
+def test_first_special_is_the_regex_rules_first(tokens, data):
+    """first_special (a str.find pass per shared prefix) finds what the regex finds first."""
+    alphabet = [*tokens, *{c for t in tokens for c in t}, " ", "x"]
+    text = "".join(data.draw(st.lists(st.sampled_from(alphabet), max_size=30)))
+    matches = regex_rule(text, tokens)
+    assert first_special(text, frozenset(tokens)) == (matches[0][1] if matches else None)
+
+
+@pytest.mark.parametrize("argument", ["allowed_special", "disallowed_special"])
+def test_a_str_is_not_a_set_of_special_tokens(argument):
+    """"<|endoftext|>" as a set would be its characters."""
+    with pytest.raises(TypeError, match=r"write \{'<\|endoftext\|>'\} for a set of one"):
+        allowed_in("hi", ["<|endoftext|>"], **{"allowed_special": None, "disallowed_special": None,
+                                               argument: "<|endoftext|>"})
+
+
+def test_special_tokens_given_as_a_str_or_a_set():
+    """A str is not a list of one-character tokens; a set gets the same ids in every run."""
+    with pytest.raises(TypeError, match=r"write \['<eot>'\] for a list of one"):
+        check_special_tokens("<eot>")
+    assert check_special_tokens({"<b>", "<a>", "<c>"}) == ["<a>", "<b>", "<c>"]
+    script = ("import bpe; print(bpe.Tokenizer({i: bytes([i]) for i in range(256)}, [], "
+              "special_tokens=set('<%d>' % i for i in range(20))).special_ids)")
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in range(4)}
+    assert len(runs) == 1

@@ -50,7 +50,7 @@ def test_every_module_imports_without_posix_only_modules():
         # files are still written atomically.
         assert sys.modules["bpe.train"]._peak_rss_mb() is None
         with contextlib.redirect_stderr(io.StringIO()) as err:
-            tok = bpe.train(iter(["low lower lowest newer wider"] * 20), 260, progress=True)
+            tok = bpe.train_from_iterator(["low lower lowest newer wider"] * 20, 260, progress=True)
         assert "merge:" in err.getvalue() and "peak RSS" not in err.getvalue(), err.getvalue()
         with tempfile.TemporaryDirectory() as folder:
             tok.save(folder)
@@ -78,7 +78,7 @@ def test_import_bpe_is_lazy():
 
         from bpe import Tokenizer
         assert Tokenizer is bpe.Tokenizer and Tokenizer.__module__ == "bpe.tokenizer"
-        tok = bpe.train(iter(["hello hello world"] * 5), 258, progress=False)
+        tok = bpe.train_from_iterator(iter(["hello hello world"] * 5), 258, progress=False)
         assert isinstance(tok, Tokenizer)
         assert tok.decode(tok.encode("hello world")) == "hello world"
         for name in bpe.__all__:
@@ -120,10 +120,50 @@ def test_encode_and_cli_need_no_regex_or_processes():
             except SystemExit:
                 pass
         assert "numpy" not in sys.modules, "bpe --version imported numpy"
-        tok = bpe.train(iter(["the cat sat on the mat"] * 5), 260, progress=False)
+        tok = bpe.train_from_iterator(iter(["the cat sat on the mat"] * 5), 260, progress=False)
         assert tok.decode(tok.encode("the cat")) == "the cat"
         heavy = [m for m in {HEAVY!r} if m in sys.modules and m != "numpy"]
         assert not heavy, f"training on str and encoding imported {{heavy}}"
+        print("ok")
+    """)
+    assert out.startswith("ok")
+
+
+def test_loading_and_encoding_need_no_numpy():
+    """Loading each bundled vocabulary, pickling tokenizers (bundled, and from tables),
+    building one from a vocabulary, encode, encode_batch (on threads too) and decode of
+    lists and tuples import no NumPy; encode_to_numpy still works after all that."""
+    out = run_fresh("""
+        import pickle, sys
+        import bpe
+
+        def numpy_free(step):
+            assert "numpy" not in sys.modules, f"{step} imported numpy"
+
+        text = "Hello world, the tokenizer is ready. <|endoftext|> ünïcödé 😀" * 3
+        for name in ("gpt2", "cl100k_base", "o200k_base", "r50k_base"):
+            tok = bpe.Tokenizer.from_pretrained(name)
+            numpy_free(f"from_pretrained({name!r})")
+            assert pickle.loads(pickle.dumps(tok)) is tok
+            ids = tok.encode(text, allowed_special="all")
+            assert tok.encode_ordinary(text) != ids
+            batch = tok.encode_batch([text, "abc"] * 8, num_threads=2, allowed_special="all")
+            assert batch[0] == ids and tok.encode_batch([text], num_threads=1,
+                                                        disallowed_special=()) != [ids]
+            assert tok.decode(ids) == text and tok.decode_bytes(tuple(ids)) == text.encode()
+            assert tok.decode(iter(ids)) == text and repr(tok).startswith("Tokenizer(")
+            numpy_free(f"{name}: encode, encode_batch, decode")
+
+        small = bpe.Tokenizer({i: bytes([i]) for i in range(256)} | {256: b"he", 257: b"hel"},
+                              [(b"h", b"e"), (b"he", b"l")], ["<|endoftext|>"])
+        again = pickle.loads(pickle.dumps(small))       # pickled as its tables
+        assert again.encode("hello<|endoftext|>") == [257, 108, 111, 258]
+        assert again.merges == small.merges and again.vocab == small.vocab
+        numpy_free("a tokenizer from a vocabulary, pickled")
+
+        array = tok.encode_to_numpy(text, allowed_special="all")
+        assert "numpy" in sys.modules and array.tolist() == ids
+        assert tok.decode(array) == text
         print("ok")
     """)
     assert out.startswith("ok")

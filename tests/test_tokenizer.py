@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,7 +18,7 @@ from bpe.specials import native_specials
 
 from . import reference
 from .conftest import bench_corpus, repo_file
-from .strategies import chunkings, documents, texts, tiktoken_texts
+from .strategies import chunkings, documents, random_patterns, texts, tiktoken_texts
 
 FIXTURES = ["tinystories_sample.txt", "address.txt", "german.txt", "corpus.en"]
 
@@ -331,8 +332,21 @@ def test_save_load_round_trip(trained, tmp_path):
     assert loaded.special_tokens == tok.special_tokens
     text = "hello <|a|><|a|> world 'll\n"
     assert loaded.encode(text) == tok.encode(text)
-    assert sorted(os.listdir(tmp_path / "tok")) == ["merges.txt", "tokenizer_config.json",
-                                                    "vocab.json"]
+    assert sorted(os.listdir(tmp_path / "tok")) == [
+        "bpe_config.json", "merges.txt", "special_tokens_map.json", "tokenizer.json",
+        "tokenizer_config.json", "vocab.json"]   # bpe's files and Hugging Face's
+
+
+def test_save_load_keeps_the_special_token_rule(tmp_path):
+    """A bundled vocabulary saved and loaded keeps tiktoken's rule for special text."""
+    tok = bpe.Tokenizer.from_pretrained("cl100k_base")
+    tok.save(tmp_path / "tok")
+    loaded = bpe.Tokenizer.load(tmp_path / "tok")
+    with pytest.raises(ValueError, match="disallowed special token"):
+        loaded.encode("a<|endoftext|>")
+    assert (loaded.encode("a<|endoftext|>", allowed_special="all")
+            == tok.encode("a<|endoftext|>", allowed_special="all"))
+    assert loaded.special_ids == tok.special_ids
 
 
 def test_save_interrupted_leaves_old_files_whole(trained, tmp_path, monkeypatch):
@@ -351,7 +365,7 @@ def test_save_interrupted_leaves_old_files_whole(trained, tmp_path, monkeypatch)
 
 
 def test_load_missing_config(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"tokenizer_config\.json"):
+    with pytest.raises(FileNotFoundError, match=r"bpe_config\.json"):
         bpe.Tokenizer.load(tmp_path)
 
 
@@ -363,7 +377,7 @@ def test_load_missing_config(tmp_path):
      r"merges file '.*merges\.txt', line 2: expected 'left right'"),
     ("merges.txt", "#version: 0.2\nq\u20acx y\n".encode(), ValueError,
      r"merges file '.*merges\.txt', line 2: .* not in GPT-2's bytes-to-unicode alphabet"),
-    ("tokenizer_config.json", b"{oops", ValueError, r"tokenizer_config\.json' is not valid JSON"),
+    ("bpe_config.json", b"{oops", ValueError, r"bpe_config\.json' is not valid JSON"),
 ])
 def test_load_names_the_missing_or_corrupt_file(trained, tmp_path, name, damage, error, message):
     trained[0].save(tmp_path)
@@ -487,3 +501,38 @@ def test_utf8_bytes_path_equals_text_path(gpt2, data):
     specials = native_specials(gpt2.special_tokens, gpt2.special_ids)
     valid = encode_utf8(gpt2._table, data, 0, IdBuffer(), PieceCache(), specials)
     assert valid == (text is not None)
+
+
+@given(pattern=random_patterns, text=texts)
+def test_any_pattern_keeps_all_text(trained, pattern, text):
+    """With a custom pattern, text it does not match is encoded too (as pieces of its own):
+    decode(encode(t)) == t, and the ids are the reference's."""
+    _, vocab, merges, specials = trained
+    tok = bpe.Tokenizer(vocab, merges, special_tokens=specials, pattern=regex.compile(pattern))
+    ids = tok.encode(text)
+    assert tok.decode(ids) == text
+    assert ids == reference.encode(text, vocab, merges, specials, pattern=pattern)
+
+
+@pytest.mark.parametrize("name", ["gpt-2", "gpt4", r"\w+"])
+def test_pattern_names_are_a_closed_set(name):
+    """A misspelt name (or a regex written as a str) is an error, not a regex matching
+    nothing, in the constructor and in training, before any counting."""
+    vocab = {i: bytes([i]) for i in range(256)}
+    with pytest.raises(ValueError, match=f"unknown pattern name {re.escape(repr(name))}"):
+        bpe.Tokenizer(vocab, [], pattern=name)
+    with pytest.raises(ValueError, match="unknown pattern name"):
+        bpe.train(["/no/such/file"], 300, pattern=name)
+
+
+def test_custom_pattern_saves_and_pickles(tmp_path, trained):
+    import pickle
+
+    _, vocab, merges, specials = trained
+    tok = bpe.Tokenizer(vocab, merges, special_tokens=specials, pattern=regex.compile(r"\w+"))
+    text = "ab, cd!<|a|> é"
+    tok.save(tmp_path / "tok")
+    for again in [bpe.Tokenizer.load(tmp_path / "tok"), pickle.loads(pickle.dumps(tok))]:
+        assert again.pattern.pattern == r"\w+"
+        assert again.encode(text) == tok.encode(text)
+        assert again.decode(again.encode(text)) == text

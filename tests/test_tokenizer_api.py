@@ -9,6 +9,7 @@ import signal
 import weakref
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,9 +41,10 @@ def outcome(encode, text, **kwargs):
         return ("ValueError", str(e))
 
 
-# (No arguments at all is CS336's default, not tiktoken's: see
-# test_default_recognizes_special_tokens.)
+# (No arguments: from_pretrained's tokenizers follow tiktoken's default; a tokenizer made
+# from a vocabulary follows CS336's, see test_special_token_rules.)
 ARGUMENTS = [
+    {},
     {"allowed_special": "all"}, {"allowed_special": set()}, {"allowed_special": {"<|endoftext|>"}},
     {"disallowed_special": ()}, {"disallowed_special": "all"},
     {"disallowed_special": {"<|fim_prefix|>"}},
@@ -74,10 +76,24 @@ def test_disallowed_message_word_for_word(cl100k):
     assert "disallowed special token '<|endofprompt|>'" in str(ours.value)
 
 
-def test_default_recognizes_special_tokens(cl100k):
+def test_special_token_rules(cl100k, trained):
+    """from_pretrained and from_tiktoken: tiktoken's default (special text raises, with its
+    message); a tokenizer made from a vocabulary: CS336's (special text is the token)."""
     tok, enc = cl100k
     text = "x<|endoftext|>y<|fim_prefix|>"
-    assert tok.encode(text) == enc.encode(text, allowed_special="all")
+    for ours in [tok, bpe.Tokenizer.from_tiktoken(enc)]:
+        assert outcome(ours.encode, text) == outcome(enc.encode, text)
+        assert outcome(ours.encode, text)[0] == "ValueError"
+        assert outcome(ours.encode_to_numpy, text) == outcome(enc.encode, text)
+        assert outcome(ours.encode_batch, [text]) == outcome(enc.encode_batch, [text])
+        assert ours.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
+        assert ours.encode(text, disallowed_special=()) == enc.encode(text, disallowed_special=())
+        assert pickle.loads(pickle.dumps(ours))._tiktoken_rule
+    cs336 = trained.encode("a<|endoftext|>b")
+    assert trained.special_ids["<|endoftext|>"] in cs336
+    assert trained.encode_batch(["a<|endoftext|>b"]) == [cs336]
+    with pytest.raises(ValueError, match="disallowed special token"):
+        trained.encode("a<|endoftext|>b", allowed_special=set())
 
 
 @given(text=with_specials)
@@ -119,7 +135,8 @@ def test_eot_token_missing():
 @settings(max_examples=30)
 def test_encode_batch_equals_encode(cl100k, threads, batch, assigned):
     tok, enc = cl100k
-    assert tok.encode_batch(batch, num_threads=threads) == [tok.encode(t) for t in batch]
+    assert (tok.encode_batch(batch, num_threads=threads, allowed_special="all")
+            == [tok.encode(t, allowed_special="all") for t in batch])
     assert (tok.encode_batch(assigned, num_threads=threads, disallowed_special=())
             == enc.encode_batch(assigned, num_threads=threads, disallowed_special=()))
 
@@ -128,7 +145,8 @@ def test_encode_batch_many_texts_and_errors(cl100k):
     tok, enc = cl100k
     text = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
     batch = [text[i : i + 97] for i in range(0, len(text), 97)] * 20
-    assert tok.encode_batch(batch, num_threads=2) == enc.encode_batch(batch, allowed_special="all")
+    assert (tok.encode_batch(batch, num_threads=2, allowed_special="all")
+            == enc.encode_batch(batch, allowed_special="all"))
     with pytest.raises(ValueError, match="disallowed special token"):
         tok.encode_batch(["fine", "<|endoftext|>"], num_threads=2, allowed_special=())
     with pytest.raises(ValueError, match="num_threads must be a positive int"):
@@ -148,7 +166,8 @@ def test_encode_batch_surrogates_like_tiktoken(cl100k, threads):
 def test_encode_batch_custom_pattern():
     """A pattern with no native matcher takes the regex path, text by text."""
     vocab = {i: bytes([i]) for i in range(256)} | {256: b"ab"}
-    tok = bpe.Tokenizer(vocab, [(b"a", b"b")], special_tokens=["<s>"], pattern=r"\w+|\W")
+    tok = bpe.Tokenizer(vocab, [(b"a", b"b")], special_tokens=["<s>"],
+                        pattern=regex.compile(r"\w+|\W"))
     batch = ["ab ab<s>", "xab", "", "ab\ud800"]
     assert tok.encode_batch(batch, num_threads=2) == [tok.encode(t) for t in batch]
     assert tok.encode_batch(batch)[0] == [256, 32, 256, 257]
@@ -161,11 +180,11 @@ def test_encode_batch_lists_are_tracked_by_the_collector(cl100k, threads):
     when returned, so that a cycle through one is collected."""
     tok, _ = cl100k
     batch = ["hello world", "", "é中😀 x<|endoftext|>y", "a\ud800b", "word " * 50] * 40
-    expected = [tok.encode(t) for t in batch]
+    expected = [tok.encode(t, allowed_special="all") for t in batch]
     threshold = gc.get_threshold()
     gc.set_threshold(1)
     try:
-        result = tok.encode_batch(batch, num_threads=threads)
+        result = tok.encode_batch(batch, num_threads=threads, allowed_special="all")
     finally:
         gc.set_threshold(*threshold)
     assert result == expected
@@ -256,3 +275,22 @@ def test_from_tiktoken_round_trip(cl100k):
 def test_from_tiktoken_r50k_pattern_is_native():
     tok = bpe.Tokenizer.from_tiktoken(official_tiktoken("r50k_base"))
     assert tok.pattern == "gpt2"
+
+
+def test_str_subclasses_are_text(cl100k):
+    """numpy.str_ and other str subclasses encode as their value (not their __str__)."""
+    import numpy as np
+
+    tok, enc = cl100k
+
+    class Text(str):
+        def __str__(self):
+            return "not the text"
+
+    for text in [np.str_("héllo wörld"), Text("héllo wörld")]:
+        expected = enc.encode("héllo wörld")
+        assert tok.encode(text) == tok.encode_ordinary(text) == expected
+        assert tok.encode_to_numpy(text).tolist() == expected
+        assert tok.encode_batch([text, "x"], num_threads=2) == [expected, enc.encode("x")]
+        assert list(tok.encode_iterable([text])) == expected
+    assert tok.encode_batch(np.array(["a b", "c"])) == enc.encode_batch(["a b", "c"])

@@ -11,7 +11,7 @@ from bpe.formats import text_to_token
 
 from . import reference
 from .conftest import repo_file
-from .strategies import documents
+from .strategies import documents, small_texts, specials, texts
 
 
 def write(tmp_path, text: str, name="corpus.txt"):
@@ -123,3 +123,92 @@ def test_duplicate_special_tokens(tmp_path):
 def test_empty_special_token(tmp_path):
     with pytest.raises(ValueError, match="non-empty str"):
         bpe.train_bpe(write(tmp_path, "abc"), 300, [""])
+
+
+# --- texts in memory: train_from_iterator; train() refuses texts -----------------------------
+
+EOT = "<|endoftext|>"
+
+
+@given(st.lists(st.one_of(texts, small_texts), max_size=6), specials, st.integers(256, 330))
+def test_train_from_iterator_equals_reference_on_documents(docs, tokens, vocab_size):
+    """Each text is a document: the reference trainer on the texts joined by a special token."""
+    tokens = [EOT, *(t for t in tokens if t != EOT)]
+    vocab_size = max(vocab_size, 256 + len(tokens))
+    tok = bpe.train_from_iterator(docs, vocab_size, tokens, progress=False)
+    assert (tok.vocab, tok.merges) == reference.train(EOT.join(docs), vocab_size, tokens)
+
+
+def test_train_from_iterator_equals_train_on_the_joined_file(tmp_path):
+    stories = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+    docs = stories.split(EOT)
+    from_texts = bpe.train_from_iterator(docs, 400, [EOT], progress=False)
+    from_file = bpe.train(write(tmp_path, EOT.join(docs)), 400, [EOT], workers=1,
+                          progress=False)
+    assert (from_texts.vocab, from_texts.merges) == (from_file.vocab, from_file.merges)
+    assert from_texts.special_tokens == [EOT] and from_texts.pattern == "gpt2"
+
+
+def test_no_piece_spans_two_texts(tmp_path):
+    """Joined with nothing, "a" + "b" would be the piece "ab"; as texts they are two."""
+    assert bpe.train_from_iterator(["a", "b"] * 10, 260, progress=False).merges == []
+    assert bpe.train(write(tmp_path, "ab" * 10), 257, progress=False).merges == [(b"a", b"b")]
+
+
+def test_train_from_iterator_takes_generators_and_batches():
+    docs = ["hello world", "hello there", "low lower lowest<|endoftext|>newest"]
+    expected = bpe.train_from_iterator(docs, 270, [EOT], progress=False).merges
+    assert bpe.train_from_iterator(iter(docs), 270, [EOT], progress=False).merges == expected
+    batches = (docs[k:k + 2] for k in range(0, len(docs), 2))  # as HF's examples pass them
+    assert bpe.train_from_iterator(batches, 270, [EOT], progress=False).merges == expected
+    tok = bpe.train_from_iterator(docs, 270, pattern="cl100k_base", progress=False)
+    assert tok.pattern == "cl100k"
+
+
+@pytest.mark.parametrize("texts, error, message", [
+    ("hello world", TypeError, r"texts is one str.*pass \[text\]"),
+    (b"hello", TypeError, "texts is one bytes"),
+    (5, TypeError, "expected an iterable of str, got int"),
+    (["ok", b"bytes"], TypeError, "texts item 1: expected a str .*got bytes"),
+    ([["ok", 3]], TypeError, "texts item 0: .*got a list holding int"),
+])
+def test_train_from_iterator_bad_texts(texts, error, message):
+    with pytest.raises(error, match=message):
+        bpe.train_from_iterator(texts, 260, progress=False)
+
+
+def test_train_from_iterator_checks_arguments_first():
+    def never():
+        raise AssertionError("texts read before the arguments were checked")
+        yield ""
+
+    with pytest.raises(ValueError, match="vocab_size=100"):
+        bpe.train_from_iterator(never(), 100, progress=False)
+    with pytest.raises(ValueError, match="unknown pattern name 'gtp2'"):
+        bpe.train_from_iterator(never(), 300, pattern="gtp2", progress=False)
+    with pytest.raises(ValueError, match="given twice"):
+        bpe.train_from_iterator(never(), 300, [EOT, EOT], progress=False)
+
+
+@pytest.mark.parametrize("inputs", [
+    "hello world", ["hello world", "hello there"], ("hello world",), iter(["hello world"]),
+])
+def test_train_refuses_texts_and_points_to_train_from_iterator(inputs):
+    with pytest.raises(FileNotFoundError, match=r"train\(\) takes file paths; 'hello world' is "
+                                                r"not a file\. To train on texts, call "
+                                                r"bpe\.train_from_iterator\(texts, \.\.\.\)"):
+        bpe.train(inputs, 260, progress=False)
+
+
+def test_train_errors_quote_a_long_text_briefly_and_name_other_inputs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train_from_iterator") as info:
+        bpe.train(["word " * 10_000], 260, progress=False)
+    assert len(str(info.value)) < 200
+    with pytest.raises(TypeError, match=r"got int\..*train_from_iterator"):
+        bpe.train(5, 260, progress=False)
+    with pytest.raises(TypeError, match="got a bytes among them"):
+        bpe.train([b"hello"], 260, progress=False)
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        bpe.train(tmp_path, 260, progress=False)
+    a = write(tmp_path, "hello hello")
+    assert bpe.train((p for p in [a]), 257, progress=False).merges == [(b"l", b"o")]
