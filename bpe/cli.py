@@ -54,13 +54,28 @@ def _refuse_existing(path: str | Path | None, force: bool, is_folder: bool) -> b
     return False
 
 
+def _refuse_inputs_as_outputs(inputs, outputs) -> None:
+    """A ValueError if an output (that exists) is one of the inputs, by any name (a link
+    included): --force would replace the input with what was made from it."""
+    for output in outputs:
+        if output is None or not os.path.exists(output):
+            continue
+        for path in inputs:
+            if os.path.exists(path) and os.path.samefile(path, output):
+                raise ValueError(f"output {os.fspath(output)} is the input {os.fspath(path)}; "
+                                 f"choose another output name")
+
+
 def _check_inputs(files: list[str] | list[Path]) -> None:
-    """Each input an existing file, before any work starts."""
+    """Each input an existing regular file, before any work starts."""
+    from bpe.counting import check_regular_file
+
     for path in map(os.fspath, files):
         if not os.path.exists(path):
             raise FileNotFoundError(f"input file {path!r} does not exist")
         if os.path.isdir(path):
             raise IsADirectoryError(f"input {path!r} is a folder; expected a text file")
+        check_regular_file(path, "input")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -126,6 +141,7 @@ def cmd_count(args: argparse.Namespace) -> int:
     if _refuse_existing(args.output, args.force, is_folder=False):
         return 2
     _check_inputs(args.files)
+    _refuse_inputs_as_outputs(args.files, [args.output])
     from bpe.counting import count_files
     from bpe.patterns import pattern_name
 
@@ -159,6 +175,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if any(_refuse_existing(p, args.force, False) for p in outputs):
         return 2
     _check_inputs(args.files)
+    _refuse_inputs_as_outputs(args.files, outputs)
     tok = load_tokenizer(args.tokenizer)
     start = time.perf_counter()
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors,
@@ -183,6 +200,7 @@ DECODE_BLOCK = 1 << 20  # ids per block
 def cmd_decode(args: argparse.Namespace) -> int:
     if _refuse_existing(args.output, args.force, False):
         return 2
+    _refuse_inputs_as_outputs([args.ids, f"{args.ids}.json"], [args.output])
     from bpe.dataset import load_ids
 
     ids = load_ids(args.ids)

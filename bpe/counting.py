@@ -8,10 +8,15 @@ memory stays bounded whatever the file size, and the result is identical for any
 workers, chunk size or executor.
 
 Safe cuts: right before a special token (documents never share a piece), or, for the
-native patterns, right after a newline that follows an ASCII letter or digit and precedes
-an ASCII letter: under gpt2, cl100k and o200k both sides of such a newline are piece
-boundaries, and none of the patterns looks behind. A custom pattern is cut at special
-tokens only.
+native patterns, at a newline where no piece of the pattern can span the cut whatever the
+text around (`CUT_RULES`; each rule is derived in docs/architecture.md and checked against
+`regex` on every short string in tests/test_counting.py). A custom pattern is cut at
+special tokens only. Cuts are searched in blocks read from the file, so memory stays
+bounded however far the next cut is.
+
+Inputs must be regular files: a file is read by its size and at offsets, so a pipe or a
+device is refused, and a file whose size changes while it is read (or that holds more than
+its size says, as /proc's do) is an error, never a short count.
 
 Texts in memory (`count_texts`, behind `bpe.train_from_iterator`) are counted here, each
 text a document of its own: no piece spans two texts, as if a special token stood between
@@ -19,9 +24,9 @@ them.
 """
 from __future__ import annotations
 
-import mmap
 import os
 import re
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,19 +42,69 @@ if TYPE_CHECKING:
     import numpy as np
 
 CHUNK_BYTES = 4 << 20
-_NEWLINE_CUT = re.compile(rb"[A-Za-z0-9]\n(?=[A-Za-z])")
+_BLOCK_BYTES = 1 << 16      # read at a time when searching for a cut
+# Where a native pattern may be cut, as bytes: a cut at the end of each match. Every rule
+# reads ASCII only, so it never lands inside a UTF-8 sequence. `True` (any of the three
+# patterns) keeps the rules that all three share.
+_ASCII_PUNCT = rb"[!-/:-@\[-`{-~]"
+CUT_RULES: dict[str | bool, re.Pattern[bytes]] = {
+    # a newline after a visible character: no gpt2 piece runs from one into whitespace;
+    # and after such a newline, before a visible character ("\n" alone is a piece)
+    "gpt2": re.compile(rb"[!-~](?=\n)|[!-~]\n(?=[!-~])"),
+    # before a newline after a letter or digit (no letter or number piece takes
+    # whitespace); after a newline before a visible character (whitespace up to its last
+    # newline is one piece, `\s*[\r\n]`, or ends a punctuation piece's `[\r\n]*+`); after a
+    # newline that ends a punctuation piece, before anything but another newline
+    "cl100k": re.compile(rb"[A-Za-z0-9](?=\n)|[\r\n](?=[!-~])|" + _ASCII_PUNCT
+                         + rb"\n(?=[^\r\n])"),
+    # as cl100k, but a punctuation piece also takes "/" after its newlines
+    "o200k": re.compile(rb"[A-Za-z0-9](?=\n)|[\r\n](?=[!-.0-~])|" + _ASCII_PUNCT
+                        + rb"\n(?=[^\r\n/])"),
+    True: re.compile(rb"[A-Za-z0-9](?=\n)|[!-~]\n(?=[!-.0-~])"),
+}
 
 
-def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool,
+def cut_rule(pattern) -> str | None:
+    """The name of a native pattern's cut rule (a key of CUT_RULES), or None for a custom
+    pattern (cut at special tokens only)."""
+    from bpe._pretokenize import PATTERN_IDS
+
+    native_id = Pretokenizer(pattern).native_id
+    return None if native_id is None else next(
+        name for name, k in PATTERN_IDS.items() if k == native_id)
+
+
+def check_regular_file(path: str, what: str) -> int:
+    """The size of path, which must be a regular file: a pipe, a device or a socket is
+    refused with a ValueError naming it (bpe reads a file by its size, at offsets)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO (pipe)" if stat.S_ISFIFO(mode) else "a character device"
+                if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise ValueError(f"{what} {path!r} is {kind}; bpe reads regular files only (by their "
+                         f"size, in chunks at offsets): save the text to a file first")
+    return os.path.getsize(path)
+
+
+def changed_size(path: str | os.PathLike, size: int, where: str) -> ValueError:
+    """The error for a file whose size is not the one it had when the work was planned."""
+    return ValueError(f"file {os.fspath(path)!r} changed size while it was read ({where}; "
+                      f"it was {size:,} bytes when the work began), or is not an ordinary "
+                      f"file (as /proc's, whose size says 0); nothing was written")
+
+
+def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool | str,
                  chunk_bytes: int = CHUNK_BYTES, end: int | None = None) -> list[tuple[int, int]]:
     """Byte ranges covering the file (up to `end`), each about chunk_bytes long, cut only
-    at safe places."""
+    at safe places. native: a native pattern's name (its CUT_RULES), True (the rules all
+    three share), or False (a custom pattern: special tokens only)."""
     return list(iter_chunk_ranges(path, special_tokens, native, chunk_bytes, end))
 
 
-def iter_chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool,
-                      chunk_bytes: int = CHUNK_BYTES, end: int | None = None
-                      ) -> Iterator[tuple[int, int]]:
+def iter_chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str],
+                      native: bool | str, chunk_bytes: int = CHUNK_BYTES,
+                      end: int | None = None) -> Iterator[tuple[int, int]]:
     """chunk_ranges one range at a time, each found when asked for: the first chunk can be
     at work while the next cuts are searched for (a search may scan megabytes)."""
     size = os.path.getsize(path) if end is None else end
@@ -58,10 +113,9 @@ def iter_chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], na
         return
     specials = [t.encode("utf-8") for t in special_tokens]
     start = 0
-    found: dict = {}  # search results to reuse, so a rare special token is searched for once
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with open(path, "rb") as f:
         while start + chunk_bytes < size:
-            cut = _next_safe_cut(data, start + chunk_bytes, specials, native, found)
+            cut = _next_safe_cut(f, path, size, start + chunk_bytes, specials, native)
             if cut is None or cut >= size:
                 break
             yield start, cut
@@ -70,49 +124,61 @@ def iter_chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], na
 
 
 def safe_cut_after(path: str | os.PathLike, position: int, special_tokens: Sequence[str],
-                   native: bool) -> int | None:
+                   native: bool | str) -> int | None:
     """The first safe cut at or after byte `position` of the file, or None."""
-    if position >= os.path.getsize(path):
+    size = os.path.getsize(path)
+    if position >= size:
         return None
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with open(path, "rb") as f:
         specials = [t.encode("utf-8") for t in special_tokens]
-        return _next_safe_cut(data, position, specials, native, {})
+        return _next_safe_cut(f, path, size, position, specials, native)
 
 
-def _find(data: mmap.mmap, what: bytes, position: int, found: dict) -> int:
-    """The next occurrence of `what` at or after position, or -1; `found` keeps earlier
-    answers, valid while they lie ahead."""
-    known = found.get(what)
-    if known is not None and (known >= position or known == -1):
-        return known
-    at = found[what] = data.find(what, position)
-    return at
-
-
-def _next_safe_cut(data: mmap.mmap, start: int, specials: list[bytes], native: bool,
-                   found: dict) -> int | None:
-    """The first safe cut at or after `start`, or None."""
+def _next_safe_cut(f, path: str | os.PathLike, size: int, start: int, specials: list[bytes],
+                   native: bool | str) -> int | None:
+    """The first safe cut at or after `start` and before `size`, or None: the file is read
+    a block at a time (each with the context a rule or a straddling special token needs on
+    either side), so memory stays bounded however far the cut is."""
+    rule = CUT_RULES[native] if native else None
+    reach = max([3, *map(len, specials)])
     position = start
-    while True:
-        hits = [i for i in (_find(data, t, position, found) for t in specials) if i >= position]
-        if native:
-            # Only a newline cut before the next special token can come first, so the
-            # (slower) regex scans only that far: in some text the next one is megabytes on.
-            newline = _NEWLINE_CUT.search(data, position, min(hits) + 1 if hits else len(data))
-            if newline is not None:
-                hits.append(newline.end())
-        if not hits:
-            return None
-        cut = min(hits)
-        if not straddles(data, cut, specials):
-            return cut
-        position = cut + 1
+    while position < size:
+        low = max(0, position - reach)
+        high = min(size, position + _BLOCK_BYTES + reach)
+        f.seek(low)
+        block = f.read(high - low)
+        if len(block) != high - low:
+            raise changed_size(path, size, f"it ended at byte {low + len(block):,}")
+        # Cuts up to `last` have all their context in this block; the next block takes
+        # over from there.
+        last = high if high == size else high - reach
+        hits = [i for i in (block.find(t, position - low, last - low) for t in specials)
+                if i >= 0]
+        if rule is not None:
+            # Every rule's match holds a newline (or ends before one); the regex starts at
+            # the first, so text without any (one long line) costs a memchr, not a regex.
+            lines = [i for i in (block.find(b"\n", position - low),
+                                 block.find(b"\r", position - low)) if i >= 0]
+            begin = max(0, min(lines, default=len(block)) - 2)
+            for match in rule.finditer(block, begin, min(len(block), last - low + 2)):
+                if position - low <= match.end() <= last - low:
+                    hits.append(match.end())
+                    break
+        for cut in sorted(hits):
+            if not straddles(block, cut, specials):
+                return low + cut
+        position = last if last > position else position + 1
+    return None
 
 
 def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = None,
-                     block_bytes: int = 1 << 22, errors: str = "strict") -> Iterator[str]:
+                     block_bytes: int = 1 << 22, errors: str = "strict",
+                     size: int | None = None) -> Iterator[str]:
     """Yield the UTF-8 text of bytes [start, end) of a file in blocks; a clear error names
-    the file and the byte offset of the first invalid byte (errors="replace": U+FFFD)."""
+    the file and the byte offset of the first invalid byte (errors="replace": U+FFFD).
+    A file that ends before `end`, or holds bytes past `end` when that is its `size` (its
+    size when the work was planned; end=None reads to the size it has now), changed while
+    it was read: a ValueError."""
     offset = start
     carry = b""
     try:
@@ -122,10 +188,17 @@ def read_text_chunks(path: str | os.PathLike, start: int = 0, end: int | None = 
         raise FileNotFoundError(f"file {os.fspath(path)!r} does not exist") from None
     with f:
         f.seek(start)
-        left = (os.path.getsize(path) if end is None else end) - start
+        if end is None:
+            end = size = os.fstat(f.fileno()).st_size
+        left = end - start
         while True:
             block = f.read(min(block_bytes, left))
             left -= len(block)
+            if not block and left > 0:
+                raise changed_size(path, end if size is None else size,
+                                   f"it ended at byte {end - left:,}")
+            if not block and end == size and f.read(1):
+                raise changed_size(path, size, "it has grown")
             data = carry + block
             # Hold back an incomplete UTF-8 sequence at the end for the next block.
             cut = len(data) if not block else _last_char_boundary(data)
@@ -221,9 +294,11 @@ def count_texts(texts: Iterable[str | Sequence[str]], pretokenizer: Pretokenizer
 
 
 def count_range(path: str, start: int, end: int, pattern: str, special_tokens: list[str],
-                errors: str = "strict") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces."""
-    counter = count_pieces(read_text_chunks(path, start, end, errors=errors),
+                errors: str = "strict", size: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces.
+    size: the file's size when the work was planned (checked when the chunk ends there)."""
+    counter = count_pieces(read_text_chunks(path, start, end, errors=errors, size=size),
                            Pretokenizer(pattern, special_tokens))
     return counter.byte_arrays()
 
@@ -243,7 +318,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     pool of `workers`, all cores if None; workers=1 counts in this process). `ends` stops
     a file early (at a safe cut); `on_bytes(n)` hears of each chunk counted. Every
     argument is checked before any counting starts."""
-    native = Pretokenizer(pattern, special_tokens).native_id is not None
+    Pretokenizer(pattern, special_tokens)       # checks both
+    native = cut_rule(pattern) or False
     check_workers(workers)
     jobs = []
     for path in paths:
@@ -252,9 +328,10 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
             raise FileNotFoundError(f"training file {path!r} does not exist")
         if os.path.isdir(path):
             raise IsADirectoryError(f"training file {path!r} is a folder; expected a text file")
-        end = (ends or {}).get(path)
+        size = check_regular_file(path, "training file")
+        end = (ends or {}).get(path, size)
         ranges = chunk_ranges(path, special_tokens, native, chunk_bytes, end)
-        jobs += [(path, a, b) for a, b in ranges]
+        jobs += [(path, a, b, size) for a, b in ranges]
     total = PieceCounter()
 
     def add(job, table):
@@ -264,7 +341,7 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
 
     if executor is None and (workers == 1 or len(jobs) <= 1):
         for job in jobs:
-            add(job, count_range(*job, pattern, special_tokens, errors))
+            add(job, count_range(*job[:3], pattern, special_tokens, errors, job[3]))
         return total
     own = executor is None
     if executor is None:
@@ -277,7 +354,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     try:
         limit = 2 * (workers or os.cpu_count() or 1)
         for job in jobs:
-            future = executor.submit(count_range, *job, pattern, special_tokens, errors)
+            future = executor.submit(count_range, *job[:3], pattern, special_tokens, errors,
+                                     job[3])
             in_flight.append((job, future))
             if len(in_flight) >= limit:
                 add(*_done(in_flight.popleft()))

@@ -35,8 +35,15 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from bpe.atomic import AtomicFile, commit_together, naming
-from bpe.counting import CHUNK_BYTES, check_workers, iter_chunk_ranges, read_text_chunks
-from bpe.patterns import Pretokenizer
+from bpe.counting import (
+    CHUNK_BYTES,
+    changed_size,
+    check_regular_file,
+    check_workers,
+    cut_rule,
+    iter_chunk_ranges,
+    read_text_chunks,
+)
 
 if TYPE_CHECKING:
     from bpe.tokenizer import Tokenizer
@@ -98,17 +105,19 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
         raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
     check_workers(workers)
     paths = _input_paths(paths)
+    _refuse_overwriting_inputs(paths, [out, offsets_path, sidecar_path])
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
     writer = IdsWriter if sidecar_path is not None else NpyWriter
     # Made (not opened) now, so that a sidecar path that cannot be written fails first.
     sidecar = AtomicFile(sidecar_path) if sidecar_path is not None else None
-    native = Pretokenizer(tokenizer.pattern).native_id is not None
-    jobs = ((path, start, end, end == size) for path in paths
-            for size in [os.path.getsize(path)]
+    native = cut_rule(tokenizer.pattern) or False
+    sizes = {path: os.path.getsize(path) for path in paths}
+    jobs = ((path, start, end, size) for path in paths
+            for size in [sizes[path]]
             for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native,
                                                 chunk_bytes))
     workers = workers or os.cpu_count() or 1
-    bar = _progress_bar(sum(os.path.getsize(p) for p in paths), progress)
+    bar = _progress_bar(sum(sizes.values()), progress)
     in_flight: deque = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="bpe-encode")
     try:
@@ -116,15 +125,15 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
             documents = _Documents(offsets, tokenizer.special_ids.get(EOT))
 
             def write_oldest() -> None:
-                (_, start, end, file_end), future = in_flight.popleft()
+                (_, start, end, size), future = in_flight.popleft()
                 chunk = future.result()
-                documents.add(chunk, ids.length, file_end)
+                documents.add(chunk, ids.length, end == size)
                 ids.append(chunk)
                 if bar is not None:
                     bar.update(end - start)
 
             for job in jobs:
-                future = pool.submit(_encode_range, tokenizer, *job[:3], errors)
+                future = pool.submit(_encode_range, tokenizer, *job, errors)
                 in_flight.append((job, future))
                 if len(in_flight) >= 2 * workers:
                     write_oldest()
@@ -224,7 +233,7 @@ def _load_bin(path: Path) -> np.ndarray:
 
 
 def _input_paths(paths) -> list[str]:
-    """The input files as a list, each checked to be an existing file."""
+    """The input files as a list, each checked to be an existing regular file."""
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     checked = []
     for path in map(os.fspath, paths):
@@ -232,23 +241,44 @@ def _input_paths(paths) -> list[str]:
             raise FileNotFoundError(f"input file {path!r} does not exist")
         if os.path.isdir(path):
             raise IsADirectoryError(f"input {path!r} is a folder, expected a text file")
+        check_regular_file(path, "input")
         checked.append(path)
     return checked
 
 
-def _encode_range(tokenizer, path: str, start: int, end: int, errors: str) -> np.ndarray:
-    """The ids of bytes [start, end) of a file (run on a worker thread). Valid UTF-8 goes
-    to the kernel as bytes, with no str made; otherwise the text path names the bad byte
-    (or, with errors="replace", encodes U+FFFD)."""
+def _refuse_overwriting_inputs(inputs: list[str], outputs: list[Path | None]) -> None:
+    """A ValueError if an output file is one of the inputs (the same file, by any name:
+    a symbolic or hard link included): it would be replaced by its own encoding."""
+    for output in outputs:
+        if output is None or not output.exists():
+            continue
+        for path in inputs:
+            if os.path.samefile(path, output):
+                raise ValueError(f"output {os.fspath(output)!r} is the input {path!r}; "
+                                 f"writing it would replace the text with its ids: choose "
+                                 f"another output name")
+
+
+def _encode_range(tokenizer, path: str, start: int, end: int, size: int,
+                  errors: str) -> np.ndarray:
+    """The ids of bytes [start, end) of a file of `size` bytes (run on a worker thread).
+    Valid UTF-8 goes to the kernel as bytes, with no str made; otherwise the text path names
+    the bad byte (or, with errors="replace", encodes U+FFFD). A file that is shorter, or
+    longer, than when the work was planned is an error."""
     if errors == "strict":
         with open(path, "rb") as f:
             f.seek(start)
             data = f.read(end - start)
+            if len(data) != end - start:
+                raise changed_size(path, size, f"it ended at byte {start + len(data):,}")
+            if end == size and f.read(1):
+                raise changed_size(path, size, "it has grown")
         try:
             return tokenizer.encode_utf8_to_numpy(data)
         except UnicodeDecodeError:
             pass                # the text path says which file and byte
-    return tokenizer.encode_to_numpy("".join(read_text_chunks(path, start, end, errors=errors)))
+    return tokenizer.encode_to_numpy("".join(read_text_chunks(path, start, end, errors=errors,
+                                                              size=size)))
 
 
 class _Documents:

@@ -25,7 +25,8 @@ import os
 import struct
 import sys
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -65,20 +66,67 @@ def text_to_token(text: str, where: str) -> bytes:
                          f"bytes-to-unicode alphabet") from None
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object_pairs_hook: the object as a dict, ValueError for a key written twice
+    (json keeps the last, silently)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return data
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
 def read_json_object(path: str | os.PathLike, where: str) -> dict:
-    """The JSON object in a file; errors say `where` (the file, as the caller names it)."""
+    """The JSON object in a file; errors say `where` (the file, as the caller names it): a
+    ValueError for text that is not JSON, nests too deep to read, or writes a key twice in
+    one object."""
     import json
 
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = json.load(f, object_pairs_hook=_unique_keys)
     except FileNotFoundError:
         raise FileNotFoundError(f"{where} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except _DuplicateKey as e:
+        raise ValueError(f"{where} is not valid here: the key {e.args[0]!r} appears twice in "
+                         f"one object (JSON readers would keep only one of its values)"
+                         ) from None
+    except RecursionError:
+        raise ValueError(f"{where} is not valid here: its JSON nests too deep to read"
+                         ) from None
+    except ValueError as e:     # JSONDecodeError, UnicodeDecodeError, a number too long
         raise ValueError(f"{where} is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{where} must hold a JSON object, got {type(data).__name__}")
     return data
+
+
+def is_id(value: object) -> bool:
+    """Whether a value read from a file can be an id: an int that is not a bool (JSON's
+    true is not id 1) and is >= 0."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@contextmanager
+def naming_files(*paths: str | os.PathLike) -> Iterator[None]:
+    """Inside: a ValueError or TypeError whose message names none of the files being loaded
+    (one a tokenizer's constructor raises about what they hold together) is raised again
+    naming them, as every loader's errors do."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        if any(os.fspath(path) in str(e) for path in paths):
+            raise
+        kind = TypeError if isinstance(e, TypeError) else ValueError
+        files = " and ".join(repr(os.fspath(path)) for path in paths)
+        raise kind(f"{files}: {e}") from None
 
 
 def read_vocab_json(path: str | os.PathLike) -> dict[int, bytes]:
@@ -86,7 +134,7 @@ def read_vocab_json(path: str | os.PathLike) -> dict[int, bytes]:
     encoder = read_json_object(path, f"vocabulary file {os.fspath(path)!r}")
     vocab: dict[int, bytes] = {}
     for text, token_id in encoder.items():
-        if not isinstance(token_id, int) or token_id < 0:
+        if not is_id(token_id):
             raise ValueError(f"vocabulary file {os.fspath(path)!r}: token {text!r} has id "
                              f"{token_id!r}, expected an int >= 0")
         if token_id in vocab:
@@ -103,6 +151,8 @@ def read_merges_txt(path: str | os.PathLike) -> list[tuple[bytes, bytes]]:
             lines = f.read().split("\n")
     except FileNotFoundError:
         raise FileNotFoundError(f"merges file {os.fspath(path)!r} does not exist") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"merges file {os.fspath(path)!r} is not UTF-8 text: {e}") from None
     for number, line in enumerate(lines, start=1):
         line = line.rstrip("\r")
         if not line or (number == 1 and line.startswith("#version")):
@@ -137,25 +187,57 @@ def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
     """A tiktoken rank file ("base64-token rank" per line; gzipped if it ends in .gz)."""
     import binascii
     import gzip
+    import zlib
 
+    where = f"rank file {os.fspath(path)!r}"
     opener = gzip.open if os.fspath(path).endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
             lines = f.read().split(b"\n")
     except FileNotFoundError:
-        raise FileNotFoundError(f"rank file {os.fspath(path)!r} does not exist") from None
+        raise FileNotFoundError(f"{where} does not exist") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"{where} is not a whole gzip file: {e}") from None
     ranks: dict[bytes, int] = {}
     decode = binascii.a2b_base64     # one C call per token, as tiktoken's loader
+    read = 0                         # lines read into ranks
     for number, line in enumerate(lines, start=1):
         try:
             token, rank = line.split()
+            # ASCII digits only (int() takes "+1", "1_0", " 1"), and a rank an id can be
+            if not rank.isdigit() or len(rank) > 10 or int(rank) >= _ID_LIMIT:
+                raise ValueError
             ranks[decode(token, strict_mode=True)] = int(rank)
+            read += 1
         except ValueError:          # binascii.Error is one too
             if not line.strip():
                 continue
-            raise ValueError(f"rank file {os.fspath(path)!r}, line {number}: expected "
-                             f"'base64-token rank', got {line[:60]!r}") from None
+            raise ValueError(f"{where}, line {number}: expected 'base64-token rank' (a rank "
+                             f"in 0..{_ID_LIMIT - 1}), got {line[:60]!r}") from None
+    if read != len(ranks) or len(set(ranks.values())) != read:
+        _refuse_repeats(lines, where)
     return ranks
+
+
+_ID_LIMIT = 2**31 - 1     # ids are int32, and this one is the kernels' "none"
+
+
+def _refuse_repeats(lines: list[bytes], where: str) -> None:
+    """ValueError naming the first line of a (well-formed) rank file that repeats a token
+    or a rank."""
+    import binascii
+
+    seen: dict[object, int] = {}        # token bytes or rank -> the line it is on
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        text, rank = line.split()
+        token = binascii.a2b_base64(text, strict_mode=True)
+        for key, what in ((token, f"token {token!r}"), (int(rank), f"rank {int(rank)}")):
+            if key in seen:
+                raise ValueError(f"{where}, line {number}: {what} is on line {seen[key]} "
+                                 f"too; each token has one rank, each rank one token")
+            seen[key] = number
 
 
 def merges_from_ranks(ranks: dict[bytes, int]
@@ -339,8 +421,10 @@ class TokenTables(NamedTuple):
             problem = "ids and lengths must be two non-empty flat arrays of one length"
         elif len(merges) % 3 or len(byte_ids) != 256:
             problem = "merges must have 3 rows of one length and byte_ids 256 entries"
-        elif id_low < 0 or length_low < 0 or length_sum != len(self.blob):
-            problem = "the ids and lengths must be >= 0 and the lengths add up to the bytes"
+        elif not 0 <= id_low <= id_high < _ID_LIMIT or length_low < 0 or length_sum != len(
+                self.blob):
+            problem = (f"the ids must be in 0..{_ID_LIMIT - 1}, the lengths >= 0 and add up to "
+                       f"the bytes")
         elif (len(merges) and not 0 <= merge_low <= merge_high <= id_high) or not (
                 0 <= byte_low <= byte_high <= id_high):
             problem = "a merge or byte names an id past the vocabulary"
@@ -359,6 +443,9 @@ class TokenTables(NamedTuple):
     def from_state(cls, state: dict) -> TokenTables:
         """The tables back from to_state's bytes, checked (see checked); the arrays are views
         of those bytes."""
+        if not isinstance(state, dict):
+            raise ValueError(f"these token tables are damaged: a {type(state).__name__}, "
+                             f"not a dict")
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"token tables in format {state.get('format')!r}; this bpe reads "
                              f"format {STATE_FORMAT}")
@@ -366,9 +453,33 @@ class TokenTables(NamedTuple):
             ids, lengths, merges, byte_ids = (
                 _from_le(state[name]) for name in ("ids", "lengths", "merges", "byte_ids"))
             blob = state["blob"]
+            if not isinstance(blob, bytes):
+                raise TypeError(f"the tokens' bytes are a {type(blob).__name__}")
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"these token tables are damaged: {e}") from None
         return cls(ids, lengths, blob, merges, byte_ids).checked()
+
+
+def check_pickled_fields(special_ids: object, name: object, tiktoken_rule: object) -> None:
+    """ValueError unless what a pickled tokenizer carries beside its tables and pattern
+    (Tokenizer.__reduce__) is of its kind: the special tokens a dict of non-empty str ->
+    distinct ids (ints in 0..2**31-2, not bools), the name a str or None, the special-token
+    rule a bool. (A pickle is a program, trusted by whoever loads it; this catches one
+    damaged or made by hand, not a hostile one.)"""
+    problem = None
+    if not isinstance(special_ids, dict) or not all(
+            isinstance(token, str) and token and is_id(token_id) and token_id < _ID_LIMIT
+            for token, token_id in special_ids.items()):
+        problem = (f"its special tokens are {special_ids!r:.200}; expected a dict of str -> id "
+                   f"in 0..{_ID_LIMIT - 1}")
+    elif len(set(special_ids.values())) != len(special_ids):
+        problem = f"its special tokens {special_ids!r:.200} share an id"
+    elif not (name is None or isinstance(name, str)):
+        problem = f"its name is {name!r:.100}; expected a str or None"
+    elif not isinstance(tiktoken_rule, bool):
+        problem = f"its special-token rule is {tiktoken_rule!r:.100}; expected a bool"
+    if problem:
+        raise ValueError(f"this pickled tokenizer is damaged: {problem}")
 
 
 def token_tables(vocab: dict[int, bytes], merges: Sequence[tuple[bytes, bytes]]) -> TokenTables:
@@ -535,13 +646,14 @@ def is_integer(value: object) -> bool:
 
 
 def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
-    """A Tokenizer's vocab argument checked: ids 0..2**31-2 (ints, or NumPy's integers),
-    bytes values (copied)."""
+    """A Tokenizer's vocab argument checked: ids 0..2**31-2 (ints, or NumPy's integers;
+    not bools), bytes values (copied)."""
     if not isinstance(vocab, dict) or not vocab:
         raise ValueError("vocab must be a non-empty dict of id -> bytes")
     checked = {}
     for token_id, token in vocab.items():
-        if not is_integer(token_id) or not 0 <= token_id < 2**31 - 1:
+        if (not is_integer(token_id) or isinstance(token_id, bool)
+                or not 0 <= token_id < 2**31 - 1):
             raise ValueError(f"vocab id {token_id!r} must be an int in 0..{2**31 - 2}")
         if not isinstance(token, (bytes, bytearray)):
             raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")

@@ -52,7 +52,7 @@ from types import EllipsisType
 from typing import TYPE_CHECKING, NoReturn
 
 from bpe.atomic import write_files
-from bpe.formats import byte_to_char, read_json_object, text_to_token, token_to_text
+from bpe.formats import byte_to_char, is_id, read_json_object, text_to_token, token_to_text
 from bpe.patterns import PATTERNS, PatternLike, pattern_from_text, pattern_name
 
 if TYPE_CHECKING:
@@ -705,7 +705,7 @@ def _texts(encoder, where: str) -> dict[str, int]:
         raise ValueError(f"{where}: expected model.vocab to be an object of token -> id")
     seen: dict[int, str] = {}
     for text, token_id in encoder.items():
-        if not isinstance(token_id, int) or token_id < 0:
+        if not is_id(token_id):
             raise ValueError(f"{where}: token {text!r} has id {token_id!r}, expected an int >= 0")
         if token_id in seen:
             raise ValueError(f"{where}: id {token_id} is used by {seen[token_id]!r} and {text!r}")
@@ -726,7 +726,7 @@ def _special_tokens(added_tokens, texts: dict[str, int], where: str) -> dict[str
     for added in added_tokens:
         added = added if isinstance(added, dict) else {}
         text, token_id = added.get("content"), added.get("id")
-        if not isinstance(text, str) or not text or not isinstance(token_id, int) or token_id < 0:
+        if not isinstance(text, str) or not text or not is_id(token_id):
             raise ValueError(f"{where}: added token {added!r} needs a non-empty content and "
                              f"an id >= 0")
         if any(added.get(flag) for flag in ("single_word", "lstrip", "rstrip")):

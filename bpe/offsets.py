@@ -25,6 +25,7 @@ back, a pair spanning its two code points.
 """
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, NamedTuple
@@ -47,6 +48,16 @@ class TokenChars(NamedTuple):
 
 _TABLES: weakref.WeakKeyDictionary[Tokenizer, TokenChars] = weakref.WeakKeyDictionary()
 _TABLES_LOCK = threading.Lock()
+
+
+def _lock_anew() -> None:
+    """In a forked child: a lock a parent's thread held would never be let go."""
+    global _TABLES_LOCK
+    _TABLES_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):     # POSIX only; Windows has no fork
+    os.register_at_fork(after_in_child=_lock_anew)
 
 
 def encode_with_offsets(tok: Tokenizer, text: str, allowed_special: SpecialSet | None,

@@ -1,6 +1,12 @@
-"""encode_batch's threads: a pool per thread count, kept from call to call, and the cut of a
-batch into slices of about equal length (a few per thread, so that the threads finish
-together even when the texts differ widely in length).
+"""encode_batch's threads: one pool, kept from call to call, and the cut of a batch into
+slices of about equal length (a few per thread, so that the threads finish together even
+when the texts differ widely in length).
+
+The pool is as large as the most threads asked for; a call that asks for fewer runs on as
+many of its threads. A call that asks for more replaces it: the old pool's threads leave
+once their work is done, and with them their spare buffers (the kernels' per-thread
+buffers are thread_local and freed when a thread exits). So the threads alive stay at most
+the largest num_threads asked for, whatever mix of sizes is asked.
 
 concurrent.futures (and the logging it brings) is imported when the first pool is made:
 a program that only loads a tokenizer and encodes one text at a time never needs it."""
@@ -8,38 +14,77 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
+T = TypeVar("T")
+R = TypeVar("R")
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
 
 
-def thread_pool(num_threads: int) -> ThreadPoolExecutor:
-    """encode_batch's pool of num_threads threads, kept for the next call: its threads keep
-    their buffers, warm in memory, where a new pool's threads would first touch new ones on
-    every call."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(num_threads)
-        if pool is None:
+def map_on_threads(function: Callable[[T], R], items: Sequence[T], num_threads: int
+                   ) -> list[R]:
+    """[function(item) for item in items], in order, on at most num_threads threads of the
+    shared pool (each thread takes the next item when it is done with one). The first
+    exception raised is raised here, once every thread has stopped."""
+    global _POOL, _POOL_SIZE
+    items = list(items)
+    results: list = [None] * len(items)
+    taking = threading.Lock()
+    order = iter(range(len(items)))
+
+    def work() -> None:
+        while True:
+            with taking:
+                k = next(order, None)
+            if k is None:
+                return
+            results[k] = function(items[k])
+
+    count = min(num_threads, len(items))
+    with _POOL_LOCK:    # submitted under the lock, so the pool is not replaced meanwhile
+        pool = _POOL
+        if pool is None or count > _POOL_SIZE:
             from concurrent.futures import ThreadPoolExecutor
 
-            pool = _POOLS[num_threads] = ThreadPoolExecutor(
-                num_threads, thread_name_prefix=f"bpe-encode-{num_threads}")
-        return pool
+            _POOL = ThreadPoolExecutor(count, thread_name_prefix="bpe-encode")
+            _POOL_SIZE = count
+            if pool is not None:
+                pool.shutdown(wait=False)   # its threads leave when their work is done
+            pool = _POOL
+        futures = [pool.submit(work) for _ in range(count)]
+    error = None
+    for future in futures:
+        try:
+            future.result()
+        except BaseException as e:      # raised below, once all have stopped
+            if error is None:
+                error = e
+    if error is not None:
+        raise error
+    return results
 
 
-def _forget_pools() -> None:
-    """In a forked child: the pools' threads stayed in the parent."""
-    global _POOLS_LOCK
-    _POOLS.clear()
-    _POOLS_LOCK = threading.Lock()
+def pool_size() -> int:
+    """The shared pool's number of threads (0 before the first)."""
+    return _POOL_SIZE
+
+
+def _forget_pool() -> None:
+    """In a forked child: the pool's threads stayed in the parent."""
+    global _POOL, _POOL_SIZE, _POOL_LOCK
+    _POOL, _POOL_SIZE = None, 0
+    _POOL_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools)
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def even_slices(lengths: list[int], count: int) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -35,6 +36,7 @@ from bpe.atomic import write_files
 from bpe.formats import (
     TokenTables,
     byte_ids,
+    check_pickled_fields,
     checked_merges,
     checked_vocab,
     id_array,
@@ -43,6 +45,7 @@ from bpe.formats import (
     merge_rows,
     merges_from_ranks,
     merges_txt_bytes,
+    naming_files,
     read_json_object,
     read_merges_txt,
     read_vocab_json,
@@ -57,7 +60,7 @@ from bpe.patterns import (
     pattern_name,
     resolve_pattern,
 )
-from bpe.pools import even_slices, thread_pool
+from bpe.pools import even_slices, map_on_threads
 from bpe.specials import (
     SpecialSet,
     allowed_in,
@@ -142,8 +145,9 @@ class Tokenizer:
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
         self._free_caches: set[PieceCache] = set()   # piece caches not in use
         self._piece_slots: PieceSlots | None = None     # their shared short-piece table
-        self._slots_lock = threading.Lock()
+        self._slots_lock = threading.Lock()             # remade in a forked child
         self._local = threading.local()                 # .cache: the one this thread used last
+        _TOKENIZERS.add(self)
 
     def _build(self, merges: memoryview, bytes_ids: memoryview,
                tokens_by_id: list[bytes | None]) -> None:
@@ -177,6 +181,9 @@ class Tokenizer:
         for token, token_id in special_ids.items():
             if token_id >= len(by_id):
                 by_id.extend([None] * (token_id + 1 - len(by_id)))
+            if by_id[token_id] not in (None, token.encode("utf-8")):
+                raise ValueError(f"special token {token!r} has id {token_id}, which the "
+                                 f"vocabulary gives to {by_id[token_id]!r}")
             by_id[token_id] = token.encode("utf-8")
         self._start(dict(special_ids), pattern, name, tiktoken_rule)
         self._vocab = self._merges = None
@@ -215,7 +222,8 @@ class Tokenizer:
         from bpe.hf import read_tokenizer_json
 
         vocab, merges, special_tokens, pattern = read_tokenizer_json(path)
-        return cls(vocab, merges, special_tokens=special_tokens, pattern=pattern)
+        with naming_files(path):
+            return cls(vocab, merges, special_tokens=special_tokens, pattern=pattern)
 
     def save_hf(self, path: str | os.PathLike, *, eos_token: str | EllipsisType | None = ...,
                 bos_token: str | EllipsisType | None = ...,
@@ -290,8 +298,9 @@ class Tokenizer:
         pattern: PatternLike = "gpt2",
     ) -> Tokenizer:
         """Load GPT-2 style vocab.json + merges.txt (token bytes in GPT-2's unicode alphabet)."""
-        return cls(read_vocab_json(vocab_filepath), read_merges_txt(merges_filepath),
-                   special_tokens=special_tokens, pattern=pattern)
+        with naming_files(vocab_filepath, merges_filepath):
+            return cls(read_vocab_json(vocab_filepath), read_merges_txt(merges_filepath),
+                       special_tokens=special_tokens, pattern=pattern)
 
     def save(self, folder: str | os.PathLike) -> None:
         """Write the tokenizer into folder (made if missing), all files or none:
@@ -454,7 +463,7 @@ class Tokenizer:
             # even when the texts differ widely in length.
             bounds = even_slices([len(t) if isinstance(t, str) else 1 for t in texts],
                                   4 * num_threads)
-            parts = thread_pool(num_threads).map(encode_slice, [texts[a:b] for a, b in bounds])
+            parts = map_on_threads(encode_slice, [texts[a:b] for a, b in bounds], num_threads)
             result = [ids for part in parts for ids in part]
         track_lists(result)         # encode_strs' lists, untracked while the batch was made
         return result
@@ -549,8 +558,11 @@ class Tokenizer:
         try:
             yield cache
         finally:
-            self._local.cache = cache
-            self._free_caches.add(cache)
+            if len(self._free_caches) < _CACHES_KEPT:
+                self._local.cache = cache
+                self._free_caches.add(cache)
+            else:                                       # dropped: its memory given back
+                self._local.cache = None
 
     def _specials(self, pre: Pretokenizer) -> Specials:
         specials = self._kernel_specials.get(pre)
@@ -771,8 +783,30 @@ def _exact_str(text):
     anything else as it is."""
     return str.__str__(text) if isinstance(text, str) else text
 
+# Free piece caches a tokenizer keeps (a few MB each, once full): one per core, at least 8.
+# More threads than that make more caches, which are dropped when given back.
+_CACHES_KEPT = max(8, os.cpu_count() or 1)
 _PRETRAINED: dict[str, Tokenizer] = {}     # from_pretrained's, built once
 _PRETRAINED_LOCK = threading.Lock()
+_TOKENIZERS: weakref.WeakSet[Tokenizer] = weakref.WeakSet()   # whose locks a child remakes
+
+
+def _locks_anew() -> None:
+    """In a forked child: every lock of this module made anew. A thread of the parent
+    that held one (building a pretrained tokenizer, making a tokenizer's piece slots,
+    filling a cached_property on Python < 3.12) is not in the child and would never let
+    go of it."""
+    global _PRETRAINED_LOCK
+    _PRETRAINED_LOCK = threading.Lock()
+    for tok in list(_TOKENIZERS):
+        tok._slots_lock = threading.Lock()
+    for attribute in vars(Tokenizer).values():
+        if isinstance(attribute, cached_property) and hasattr(attribute, "lock"):
+            attribute.lock = threading.RLock()      # Python 3.11's, held while computing
+
+
+if hasattr(os, "register_at_fork"):     # POSIX only; Windows has no fork
+    os.register_at_fork(after_in_child=_locks_anew)
 
 
 def _json_bytes(data: object) -> bytes:
@@ -789,6 +823,7 @@ def _unpickle_pretrained(name: str) -> Tokenizer:
 def _unpickle(state: dict, special_ids: dict[str, int], pattern: PatternLike,
               name: str | None, tiktoken_rule: bool = False) -> Tokenizer:
     """Unpickle any other tokenizer from its tables (TokenTables.to_state)."""
+    check_pickled_fields(special_ids, name, tiktoken_rule)
     return Tokenizer._from_tables(TokenTables.from_state(state), special_ids,
                                   pattern_from_text(pattern) if isinstance(pattern, str)
                                   else pattern, name, tiktoken_rule)

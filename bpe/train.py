@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bpe._merge import merge_words
-from bpe.counting import check_workers, count_files, count_texts, read_text_chunks, safe_cut_after
+from bpe.counting import (
+    check_regular_file,
+    check_workers,
+    count_files,
+    count_texts,
+    cut_rule,
+    read_text_chunks,
+    safe_cut_after,
+)
 from bpe.patterns import PatternLike, Pretokenizer, check_pattern
 from bpe.specials import check_special_tokens
 from bpe.wordtable import WordTable, training_settings
@@ -202,6 +210,7 @@ def _training_paths(inputs) -> list[str]:
                                     f"{_TEXTS_HINT}")
         if os.path.isdir(path):
             raise IsADirectoryError(f"training file {path!r} is a folder; expected a text file")
+        check_regular_file(path, "training file")
         paths.append(path)
     return paths
 
@@ -216,7 +225,7 @@ def _count_files(paths, pattern, specials, workers, executor, errors, held_out_b
     start = time.perf_counter()
     ends, held_out = {}, None
     if held_out_bytes > 0 and paths:
-        native = Pretokenizer(pattern).native_id is not None
+        native = cut_rule(pattern) or False
         last = paths[-1]
         start_at = max(0, os.path.getsize(last) - held_out_bytes)
         cut = safe_cut_after(last, start_at, specials, native)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,13 +90,22 @@ class WordTable:
 
         counter = PieceCounter()
         first: WordTable | None = None
+        weight = 0.0
         for k, table in enumerate(tables):
+            if not isinstance(table, WordTable):
+                raise TypeError(f"count table {k} is a {type(table).__name__}, not a WordTable")
             if first is None:
                 first = table
             elif (difference := settings_difference(first.settings, table.settings)) is not None:
                 raise ValueError(f"count tables 0 and {k} were counted differently "
                                  f"({difference}); only tables counted alike add up")
-            counter.add_table(table.symbols.astype(np.uint8), table.offsets, table.counts)
+            symbols, offsets, counts = _checked_arrays(table.symbols, table.offsets,
+                                                       table.counts, f"count table {k}")
+            weight += _weight(offsets, counts)
+            if weight >= _MAX_WEIGHT:
+                raise ValueError(f"count tables 0..{k} add up to more pieces than training "
+                                 f"can count (2**62)")
+            counter.add_table(symbols.astype(np.uint8), offsets, counts)
         if first is None:
             return cls.from_counter(counter)
         return cls.from_counter(counter, first.pattern, first.special_tokens)
@@ -129,13 +140,19 @@ class WordTable:
         name = os.fspath(path)
         arrays, metadata = _read(path, ("symbols", "offsets", "counts"))
         symbols, offsets, counts = arrays["symbols"], arrays["offsets"], arrays["counts"]
-        if (symbols.dtype != np.int32 or offsets.dtype != np.int64 or counts.dtype != np.int64
-                or len(offsets) != len(counts) + 1 or offsets[0] != 0
-                or offsets[-1] != len(symbols) or np.any(np.diff(offsets) < 0)
-                or (len(symbols) and (symbols.min() < 0 or symbols.max() > 255))):
-            raise ValueError(f"{name!r}: arrays have the wrong types or lengths "
-                             f"for a count table")
-        return cls(symbols, offsets, counts, *_read_metadata(metadata, name))
+        if symbols.dtype != np.int32 or offsets.dtype != np.int64 or counts.dtype != np.int64:
+            raise ValueError(f"{name!r}: arrays have the wrong types for a count table "
+                             f"(symbols {symbols.dtype}, offsets {offsets.dtype}, counts "
+                             f"{counts.dtype}; expected int32, int64, int64)")
+        _checked_arrays(symbols, offsets, counts, repr(name))
+        if _weight(offsets, counts) >= _MAX_WEIGHT:
+            raise ValueError(f"{name!r}: its counts add up to more pieces than training can "
+                             f"count (2**62)")
+        settings = _read_metadata(metadata, name)
+        try:
+            return cls(symbols, offsets, counts, *settings)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{name!r}: {e}") from None
 
     @staticmethod
     def load_settings(path: str | os.PathLike) -> Settings:
@@ -233,10 +250,55 @@ def _read(path: str | os.PathLike, keys: tuple[str, ...]
             metadata = data["metadata"] if "metadata" in data.files else None
     except FileNotFoundError:
         raise FileNotFoundError(f"count table {name!r} does not exist") from None
-    except (KeyError, ValueError, OSError, AttributeError) as e:
+    except (KeyError, ValueError, OSError, AttributeError, EOFError, TypeError,
+            zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError,
+            OverflowError) as e:   # a damaged zip, or .npy in it (RuntimeError: encrypted)
         raise ValueError(f"{name!r} is not a count table written by "
                          f"WordTable.save: {e}") from None
     return arrays, metadata
+
+
+# The most pieces (counts times word lengths, plus one a word) tables may hold: pair counts
+# stay far from int64's end however the merge loop adds them up.
+_MAX_WEIGHT = float(2**62)
+
+
+def _weight(offsets: np.ndarray, counts: np.ndarray) -> float:
+    """About how many pieces and bytes the counts add up to (float64: no overflow)."""
+    lengths = np.diff(offsets).astype(np.float64) + 1.0
+    return float(np.dot(counts.astype(np.float64), lengths))
+
+
+def _checked_arrays(symbols: object, offsets: object, counts: object, where: str
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A table's arrays as (symbols, int64 offsets, int64 counts), after checking that they
+    make one: flat arrays of integers, symbols bytes (0..255, never wrapped), offsets from 0
+    to len(symbols) and never falling, counts >= 0. ValueError naming `where` if not."""
+    named = {"symbols": symbols, "offsets": offsets, "counts": counts}
+    for label, array in named.items():
+        if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype.kind not in "iu":
+            shown = (f"a {array.ndim}-D array of {array.dtype}" if isinstance(array, np.ndarray)
+                     else f"a {type(array).__name__}")
+            raise ValueError(f"{where}: {label} must be a flat NumPy array of integers, got "
+                             f"{shown}")
+    assert isinstance(symbols, np.ndarray) and isinstance(offsets, np.ndarray)
+    assert isinstance(counts, np.ndarray)
+    problem = None
+    if any(a.dtype.kind == "u" and len(a) and int(a.max()) >= 2**63 for a in (offsets, counts)):
+        problem = "offsets and counts must fit int64"
+    elif len(symbols) and (int(symbols.min()) < 0 or int(symbols.max()) > 255):
+        problem = "symbols must be bytes, 0..255"
+    if problem is None:
+        offsets, counts = offsets.astype(np.int64), counts.astype(np.int64)
+        if (len(offsets) != len(counts) + 1 or offsets[0] != 0
+                or offsets[-1] != len(symbols) or np.any(np.diff(offsets) < 0)):
+            problem = ("offsets must run from 0 to the number of symbols, never falling, one "
+                       "more than counts")
+        elif len(counts) and int(counts.min()) < 0:
+            problem = "counts must be >= 0"
+    if problem:
+        raise ValueError(f"{where}: the arrays are no count table: {problem}")
+    return symbols, offsets, counts
 
 
 def _tokens(special_tokens: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -250,14 +312,14 @@ def _read_metadata(metadata: np.ndarray | None, name: str
         return None, None
     try:
         fields = json.loads(str(metadata[()]))
-    except (ValueError, IndexError) as e:
+    except (ValueError, IndexError, RecursionError) as e:
         raise ValueError(f"{name!r}: its metadata is not the JSON WordTable.save writes: "
                          f"{e}") from None
     if not isinstance(fields, dict) or fields.get("format") != FORMAT:
         raise ValueError(f"{name!r}: its metadata is not a count table's "
                          f"(expected format {FORMAT!r})")
     version = fields.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
         raise ValueError(f"{name!r} is a count table of format version {version!r}; this bpe "
                          f"reads version {FORMAT_VERSION} and older: upgrade bpe to read it")
     pattern, specials = fields.get("pattern"), fields.get("special_tokens")
@@ -266,6 +328,9 @@ def _read_metadata(metadata: np.ndarray | None, name: str
                                  and all(isinstance(t, str) for t in specials))):
         raise ValueError(f"{name!r}: its metadata has pattern {pattern!r} and special tokens "
                          f"{specials!r}; expected a str and a list of str")
-    return (None if pattern is None else pattern_from_text(pattern),
-            None if specials is None else tuple(specials))
+    try:
+        return (None if pattern is None else pattern_from_text(pattern),
+                None if specials is None else tuple(specials))
+    except ValueError as e:
+        raise ValueError(f"{name!r}: {e}") from None
 

@@ -240,3 +240,41 @@ def interrupt_at_every_step(run, modules, folder: Path, check) -> int:
     while runner(stop_at):
         stop_at += 1
     return stop_at - 1
+
+
+def in_child_while_held(lock, work, timeout: float = 30) -> bytes | None:
+    """Fork while another thread holds `lock`; the child runs work() (which returns bytes)
+    and writes its answer. The answer, or None if the child did not answer within
+    `timeout` seconds (it waited on the lock a parent's thread held)."""
+    import select
+    import signal
+    import threading
+
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            taken.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait()
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:                # the child: answer, then leave
+            try:
+                os.write(write, work())
+            finally:
+                os._exit(0)
+        os.close(write)
+        answered, _, _ = select.select([read], [], [], timeout)
+        if not answered:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return os.read(read, 100) if answered else None
+    finally:
+        release.set()
+        holder.join()
+        os.close(read)

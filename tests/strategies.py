@@ -54,3 +54,16 @@ _atoms = st.sampled_from([r"[a-z]", r"\d", r"\s", r"\p{L}", r"[^\s\p{L}]", r"ab"
 _quantifiers = st.sampled_from(["", "+", "*", "?", "{1,3}", "+?", "++"])
 random_patterns = st.lists(st.tuples(_atoms, _quantifiers).map("".join), min_size=1,
                            max_size=4).map("|".join)
+
+
+# Text with no newline between letters, one shape per kind of file (counting and encode_file
+# must find cuts in each).
+SHAPES = {
+    "jsonl": '{"text": "line %d of the corpus, with a number 12"}\n',
+    "csv": "%d,2,3,4.5\n",
+    "code": "    x = %d\n    if x:\n        y = f(x)\n",
+}
+
+
+def shape_text(shape: str, lines: int) -> str:
+    return "".join(SHAPES[shape] % k for k in range(lines))

@@ -1,6 +1,7 @@
 """python -m bpe: train on the bundled default, count tables, encode/decode/show with a
 saved or pretrained tokenizer, refusing to overwrite, errors."""
 import io
+import os
 import subprocess
 import sys
 
@@ -45,7 +46,9 @@ def test_held_out_slice(tmp_path, capsys):
     assert main(["train", stories, "--vocab-size", "300", "--held-out-mb", "0.001",
                  "--special-token", "<|endoftext|>"]) == 0
     assert "on the held out" in capsys.readouterr().err
-    assert main(["train", "--vocab-size", "300", "--held-out-mb", "0.02"]) == 0  # corpus.en
+    one_line = tmp_path / "one_line.txt"      # no newline: nowhere to cut
+    one_line.write_text("word and word " * 3000, encoding="utf-8")
+    assert main(["train", str(one_line), "--vocab-size", "300", "--held-out-mb", "0.02"]) == 0
     assert "no safe place to cut" in capsys.readouterr().err
 
 
@@ -398,3 +401,37 @@ def test_custom_regex_counts_trains_and_saves(tmp_path, capsys):
     direct = bpe.train([sample_corpus()], 300, [EOT], pattern=regex.compile(r"\p{L}+"),
                        workers=1, progress=False)
     assert tok.merges == direct.merges
+
+
+def test_output_that_is_an_input_is_refused_even_with_force(tok_dir, tmp_path, capsys):
+    """`bpe encode a.npy -o a.npy --force` replaced the text with its ids and said
+    "encoded"; count and decode could replace their inputs the same way."""
+    folder, tok = tok_dir
+    text = tmp_path / "a.npy"
+    text.write_text("hello world\n", encoding="utf-8")
+    (tmp_path / "link.npz").hardlink_to(text)
+    np.save(tmp_path / "ids.npy", np.array(tok.encode("hi"), dtype=np.uint16))
+    runs = [["encode", "--tokenizer", folder, str(text), "-o", str(text)],
+            ["count", str(text), "-o", str(tmp_path / "link.npz")],
+            ["decode", "--tokenizer", folder, str(tmp_path / "ids.npy"),
+             "-o", str(tmp_path / "ids.npy")]]
+    for run in runs:
+        assert main([*run, "--force"]) == 2
+        assert "is the input" in capsys.readouterr().err
+    assert text.read_text(encoding="utf-8") == "hello world\n"
+    assert np.load(tmp_path / "ids.npy").tolist() == tok.encode("hi")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_fifo_input_is_refused(tok_dir, tmp_path, capsys):
+    """A pipe was read as empty: "encoded 0 tokens", exit 0, or training on nothing."""
+    folder, _ = tok_dir
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    runs = [["encode", "--tokenizer", folder, str(fifo), "-o", str(tmp_path / "ids.npy")],
+            ["count", str(fifo), "-o", str(tmp_path / "c.npz")],
+            ["train", str(fifo), "--vocab-size", "300", "--out", str(tmp_path / "tok")]]
+    for run in runs:
+        assert main(run) == 2
+        assert "is a FIFO (pipe); bpe reads regular files" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]

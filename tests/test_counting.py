@@ -1,4 +1,5 @@
 """Counting at scale: safe chunk cuts, any number of workers, any chunk size, the same counts."""
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import pairwise
@@ -9,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
-from bpe.counting import chunk_ranges, count_files
+from bpe.counting import CUT_RULES, chunk_ranges, count_files, cut_rule
 from bpe.patterns import Pretokenizer
 
 from .conftest import repo_file, under_memory_caps
-from .strategies import documents
+from .strategies import SHAPES, documents, shape_text
 
 
 def counts(counter) -> dict[bytes, int]:
@@ -44,8 +45,7 @@ def test_cuts_fall_on_safe_places(tmp_path):
     assert all(b == c for (_, b), (c, _) in pairwise(ranges))
     for a, _ in ranges[1:]:
         at_special = data[a:].startswith(b"<|eot|>")
-        at_newline = (data[a - 1:a] == b"\n" and data[a - 2:a - 1].isalnum()
-                      and data[a:a + 1].isalpha())
+        at_newline = any(m.end() == a for m in CUT_RULES[True].finditer(data, a - 2, a + 1))
         assert at_special or at_newline, data[a - 5:a + 5]
 
 
@@ -201,3 +201,126 @@ def test_out_of_memory_while_counting_is_a_clean_memory_error():
     assert "MemoryError: out of memory while adding counts" in capped
     assert all(o in (free, "MemoryError: out of memory while adding counts") for o in capped)
 
+
+
+# --- safe cuts in text with no letter-newline-letter: JSONL, numeric CSV, indented code ----
+
+ALPHABET = ["a", "B", "s", "1", " ", "\t", "\n", "\r", "}", '"', "/", "'", "é", "\u00a0",
+            "\u0301", "\x0b"]
+
+
+def _pieces_of_all(pattern: str, length: int) -> dict[str, list[str]]:
+    """regex's pieces of every string over ALPHABET of up to `length` characters."""
+    compiled = regex.compile(bpe.PATTERNS[pattern])
+    table = {"": []}
+    layer = [""]
+    for _ in range(length):
+        layer = [s + c for s in layer for c in ALPHABET]
+        for s in layer:
+            table[s] = compiled.findall(s)
+    return table
+
+
+def _check_rule_exhaustively(pattern: str, rule, length: int) -> int:
+    """Every string of up to `length` characters: at each place the rule says is safe, the
+    pieces of the whole are the pieces of the left part, then those of the right part."""
+    table = _pieces_of_all(pattern, length)
+    checked = 0
+    for text, pieces in table.items():
+        data = text.encode("utf-8")
+        for match in rule.finditer(data):
+            cut = len(data[:match.end()].decode("utf-8"))
+            assert pieces == table[text[:cut]] + table[text[cut:]], (pattern, text, cut)
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+def test_cut_rules_split_no_piece_on_any_short_string(pattern):
+    """regex is the oracle: each pattern's rule, and the rule all three share, on every
+    string of up to 4 characters over an alphabet of letters, digits, every kind of
+    whitespace, punctuation that pieces treat apart ("/" and "'"), a combining mark."""
+    assert _check_rule_exhaustively(pattern, CUT_RULES[pattern], 4) > 1000
+    assert _check_rule_exhaustively(pattern, CUT_RULES[True], 4) > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+def test_cut_rules_split_no_piece_on_any_string_of_five(pattern):
+    assert _check_rule_exhaustively(pattern, CUT_RULES[pattern], 5) > 10_000
+    assert _check_rule_exhaustively(pattern, CUT_RULES[True], 5) > 10_000
+
+
+def test_a_rule_too_wide_is_caught():
+    """The check fails for cuts that split pieces (after any newline, as the rules must not)."""
+    import re
+
+    with pytest.raises(AssertionError):
+        _check_rule_exhaustively("cl100k", re.compile(rb"\n"), 4)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+def test_jsonl_csv_and_code_have_cuts(tmp_path, shape, pattern):
+    """Such text was one chunk however large (no newline between letters): memory grew
+    with the file, and one worker counted it all."""
+    path = tmp_path / "t.txt"
+    path.write_text(shape_text(shape, 2000), encoding="utf-8")
+    size = path.stat().st_size
+    ranges = chunk_ranges(path, ["<|endoftext|>"], cut_rule(pattern), chunk_bytes=1000)
+    assert len(ranges) >= size // 1100 and max(b - a for a, b in ranges) < 1200
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+@given(chunk_bytes=st.integers(1, 200), lines=st.integers(0, 30),
+       extra=st.sampled_from(["", "\n", "\n\n", " \n", "}\n/", "a", "\r\n"]))
+def test_jsonl_csv_and_code_any_chunk_size_same_counts(tmp_path_factory, shape, pattern,
+                                                       chunk_bytes, lines, extra):
+    path = tmp_path_factory.mktemp("s") / "t.txt"
+    path.write_text(shape_text(shape, lines) + extra + shape_text(shape, 3),
+                    encoding="utf-8")
+    got = counts(count_files([path], pattern, [], workers=1, chunk_bytes=chunk_bytes))
+    assert got == whole(path, pattern, [])
+
+
+# --- inputs that are not regular files, or that change while read --------------------------
+
+def test_fifo_and_device_are_refused(tmp_path):
+    """They were read as empty (st_size 0): training on nothing, no error."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"training file .*pipe' is a FIFO \(pipe\)"):
+        count_files([fifo], "gpt2", [], workers=1)
+    with pytest.raises(ValueError, match=r"training file .*pipe' is a FIFO \(pipe\)"):
+        bpe.train(fifo, 300, progress=False)
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(ValueError, match="'/dev/zero' is a character device"):
+            count_files(["/dev/zero"], "gpt2", [], workers=1)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/version"), reason="no /proc")
+def test_proc_file_whose_size_says_zero_is_an_error():
+    with pytest.raises(ValueError, match=r"'/proc/version' changed size.*has grown"):
+        count_files(["/proc/version"], "gpt2", [], workers=1)
+
+
+@pytest.mark.parametrize("change", ["grow", "shrink"])
+def test_file_changed_between_chunk_reads_is_an_error(tmp_path, monkeypatch, change):
+    path = tmp_path / "a.txt"
+    path.write_text("some words\nand more\n" * 200, encoding="utf-8")
+    count_range, calls = bpe.counting.count_range, []
+
+    def changing(*args):
+        if not calls:
+            if change == "grow":
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write("more text\n")
+            else:
+                os.truncate(path, 1000)
+        calls.append(1)
+        return count_range(*args)
+
+    monkeypatch.setattr(bpe.counting, "count_range", changing)
+    with pytest.raises(ValueError, match=r"a\.txt' changed size while it was read"):
+        count_files([path], "gpt2", [], workers=1, chunk_bytes=64)

@@ -1,6 +1,7 @@
 """encode_file: a .npy of ids equal to encode, any chunking and thread count; document
 offsets; a valid .npy header; no partial output on any error."""
 import errno
+import os
 import re
 import subprocess
 
@@ -14,7 +15,7 @@ from bpe import atomic, dataset
 from bpe.dataset import encode_file, npy_header
 
 from .conftest import interrupt_at_every_step, repo_file, tiktoken_pair
-from .strategies import documents
+from .strategies import documents, shape_text
 
 EOT = "<|endoftext|>"
 
@@ -364,3 +365,100 @@ def test_ctrl_c_anywhere_leaves_all_three_bin_files_or_nothing(gpt2, tmp_path):
         encode_file(gpt2, tmp_path / "in.txt", out / "ids.bin", workers=2, chunk_bytes=256)
 
     assert interrupt_at_every_step(run, [dataset, atomic], out, check) > 1000
+
+
+# --- inputs that are outputs, that are not regular files, that change while read ----------
+
+def test_output_that_is_an_input_is_refused(gpt2, tmp_path):
+    """encode_file(["a.npy"], "a.npy") replaced its own input with its ids and said it had
+    succeeded; so did a hard link, a symbolic link, or the offsets / sidecar file."""
+    text = tmp_path / "a.npy"
+    text.write_text("hello world\n", encoding="utf-8")
+    (tmp_path / "hard.npy").hardlink_to(text)
+    (tmp_path / "soft.bin").symlink_to(text)
+    (tmp_path / "x.offsets.npy").hardlink_to(text)
+    (tmp_path / "y.bin.json").symlink_to(text)
+    for out in ["a.npy", "hard.npy", "soft.bin", "x.npy", "y.bin"]:
+        with pytest.raises(ValueError, match=r"output .* is the input .*a\.npy"):
+            encode_file(gpt2, [text], tmp_path / out)
+        assert text.read_text(encoding="utf-8") == "hello world\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.npy", "hard.npy", "soft.bin", "x.offsets.npy", "y.bin.json"]
+
+
+def test_fifo_and_device_are_refused(gpt2, tmp_path):
+    """A FIFO or /dev/zero was read as empty (its st_size): "0 tokens", success."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"pipe.* is a FIFO \(pipe\); bpe reads regular files"):
+        encode_file(gpt2, fifo, tmp_path / "ids.npy")
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(ValueError, match="/dev/zero' is a character device"):
+            encode_file(gpt2, "/dev/zero", tmp_path / "ids.npy")
+    assert outputs_left(tmp_path) == ["pipe"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/version"), reason="no /proc")
+def test_proc_file_whose_size_says_zero_is_an_error(gpt2, tmp_path):
+    with pytest.raises(ValueError, match=r"/proc/version' changed size.*has grown"):
+        encode_file(gpt2, "/proc/version", tmp_path / "ids.npy")
+    assert outputs_left(tmp_path) == []
+
+
+@pytest.mark.parametrize("change", ["grow", "shrink"])
+@pytest.mark.parametrize("errors", ["strict", "replace"])
+def test_file_changed_between_chunk_reads_is_an_error(gpt2, tmp_path, monkeypatch, change,
+                                                      errors):
+    """Its planned size is checked: a chunk cut short, or bytes past the end, stop the
+    encode (it was a short "success")."""
+    path = tmp_path / "a.txt"
+    path.write_text("some words\nand more\n" * 200, encoding="utf-8")
+    encode_range, calls = dataset._encode_range, []
+
+    def changing(*args):
+        if not calls:
+            if change == "grow":
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write("more text\n")
+            else:
+                os.truncate(path, 1000)
+        calls.append(1)
+        return encode_range(*args)
+
+    monkeypatch.setattr(dataset, "_encode_range", changing)
+    with pytest.raises(ValueError, match=r"a\.txt' changed size while it was read"):
+        encode_file(gpt2, path, tmp_path / "ids.npy", workers=1, chunk_bytes=64,
+                    errors=errors)
+    assert outputs_left(tmp_path) == []
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "csv", "code"])
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base", "o200k_base"])
+@settings(max_examples=20, deadline=None)
+@given(chunk_bytes=st.integers(1, 300), lines=st.integers(0, 20))
+def test_jsonl_csv_and_code_are_cut_and_equal_encode(tmp_path_factory, name, shape,
+                                                     chunk_bytes, lines):
+    """encode_file's chunks of such text (which had no safe cut, so one chunk) equal the
+    whole file's encode, for any chunk size."""
+    tok = bpe.Tokenizer.from_pretrained(name)
+    text = shape_text(shape, lines) + "\n}\n/ x\r\n" + shape_text(shape, 3)
+    folder = tmp_path_factory.mktemp("s")
+    (folder / "t.txt").write_text(text, encoding="utf-8")
+    result = encode_file(tok, folder / "t.txt", folder / "ids.npy", workers=2,
+                         chunk_bytes=chunk_bytes)
+    assert np.load(result.ids).tolist() == tok.encode(text, disallowed_special=())
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "csv", "code"])
+def test_jsonl_csv_and_code_are_encoded_in_many_chunks(gpt2, tmp_path, monkeypatch, shape):
+    (tmp_path / "t.txt").write_text(shape_text(shape, 2000), encoding="utf-8")
+    sizes = []
+    encode_range = dataset._encode_range
+
+    def measured(tokenizer, path, start, end, *rest):
+        sizes.append(end - start)
+        return encode_range(tokenizer, path, start, end, *rest)
+
+    monkeypatch.setattr(dataset, "_encode_range", measured)
+    encode_file(gpt2, tmp_path / "t.txt", tmp_path / "ids.npy", workers=2, chunk_bytes=1000)
+    assert len(sizes) > 10 and max(sizes) < 1200

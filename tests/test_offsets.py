@@ -9,6 +9,8 @@ trim_offsets=True it drops leading spaces from them), and offsets from
 span runs from the start of the character holding its first byte to the end of the one
 holding its last, so the tokens of a split character share that character's span.
 """
+import os
+
 import numpy as np
 import pytest
 import regex
@@ -19,7 +21,7 @@ import bpe
 from bpe import offsets
 from bpe.surrogates import without_surrogates
 
-from .conftest import repo_file
+from .conftest import in_child_while_held, repo_file
 from .strategies import texts, tiktoken_texts
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -236,3 +238,16 @@ def test_token_tables_from_vocab_and_from_tables(tok, gpt2):
 def test_not_a_str(tok):
     with pytest.raises(TypeError, match="expects text as a str, got bytes"):
         tok.encode_with_offsets(b"hello")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_forked_child_finds_offsets_while_a_parent_thread_held_the_tables_lock():
+    """The lock around the per-tokenizer tables, held by a parent's thread at the fork,
+    is free in the child."""
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)} | {256: b"ab"}, [(b"a", b"b")])
+
+    def work():
+        return repr(tok.encode_with_offsets("abc")).encode()
+
+    assert in_child_while_held(offsets._TABLES_LOCK, work, timeout=20) == repr(
+        ([256, 99], [(0, 2), (2, 3)])).encode()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import bpe
 
-from .conftest import official_tiktoken, repo_file
+from .conftest import in_child_while_held, official_tiktoken, repo_file
 from .strategies import documents, texts, tiktoken_texts
 
 SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|endofprompt|>"]
@@ -225,6 +225,40 @@ def test_encode_batch_in_a_forked_child():
     assert answered, "the forked child's encode_batch hung"
     assert os.read(read, 1) == b"1"
     os.close(read)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_forked_child_loads_while_a_parent_thread_held_the_pretrained_lock():
+    """A thread building a pretrained tokenizer holds the lock when another forks: the
+    child has no such thread, so its from_pretrained must not wait for it."""
+    from bpe import tokenizer
+
+    def work():
+        tok = bpe.Tokenizer.from_pretrained("gpt2")
+        return b"1" if tok.encode("hello world") == [31373, 995] else b"0"
+
+    assert in_child_while_held(tokenizer._PRETRAINED_LOCK, work, timeout=20) == b"1"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_forked_child_encodes_while_a_parent_thread_held_the_slots_lock():
+    """A tokenizer's lock around making its piece slots, held by a parent's thread at the
+    fork, is free in the child."""
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)} | {256: b"ab"}, [(b"a", b"b")])
+    assert in_child_while_held(tok._slots_lock, lambda: repr(tok.encode("abc")).encode(),
+                               timeout=20) == b"[256, 99]"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+@pytest.mark.skipif(not hasattr(bpe.Tokenizer.__dict__["_ints"], "lock"),
+                    reason="cached_property holds a lock on Python < 3.12 only")
+def test_forked_child_encodes_while_a_parent_thread_filled_a_cached_property():
+    """Python 3.11's cached_property holds a class-wide lock while it computes (encode's
+    pinned ints, say): a child forked meanwhile must not wait for it."""
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)} | {256: b"ab"}, [(b"a", b"b")])
+    lock = bpe.Tokenizer.__dict__["_ints"].lock
+    assert in_child_while_held(lock, lambda: repr(tok.encode("abc")).encode(),
+                               timeout=20) == b"[256, 99]"
 
 
 def test_special_tokens_with_explicit_ids():
