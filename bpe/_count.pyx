@@ -39,7 +39,7 @@ cdef class PieceCounter:
     cdef uint64_t mask
 
     def __cinit__(self):
-        self.slots.assign(1 << 16, -1)
+        self.slots.resize(1 << 16, -1)     # (assign is declared without except +)
         self.mask = (1 << 16) - 1
         self.starts.push_back(0)
 

@@ -123,7 +123,7 @@ cdef class Specials:
         (for tests: specials.find_specials is the rule in Python)."""
         cdef vector[Py_ssize_t] found
         cdef Py_ssize_t pos = 0, at, k, n = len(data)
-        found.assign(max(self.count, 1), -2)
+        found.resize(max(self.count, 1), -2)    # (assign is declared without except +)
         result = []
         while True:
             at = self.next_one(<const uint8_t*>PyBytes_AS_STRING(data), n, pos, found.data(), &k)

@@ -12,7 +12,15 @@ cdef class IdBuffer:
 
 
 @cython.final
+cdef class _IntBlock:
+    cdef char* data
+    cdef Py_ssize_t n
+    cdef size_t handed_out              # uncounted references put in lists (fill_lists)
+
+
+@cython.final
 cdef class PinnedInts:
+    cdef _IntBlock owner
     cdef char* block
     cdef readonly Py_ssize_t n
 

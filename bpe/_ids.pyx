@@ -7,7 +7,8 @@ that encode's lists share.
 - PinnedInts: the ints 0..n-1, side by side in one block as CPython keeps its own small
   ints, pinned (include/bpe_ints.h), so that a list holds them without counting references
   and is filled without the GIL (`fill_lists`). decode reads the id of such an int from its
-  address (`pinned_block`).
+  address (`pinned_block`). A block is freed once no table uses it and nothing holds its
+  ints (see _IntBlock).
 - track_lists: hands encode_strs' lists to the garbage collector once a batch is made.
 
 NumPy is imported by to_numpy alone: encode's lists and decode need none of it.
@@ -15,11 +16,10 @@ NumPy is imported by to_numpy alone: encode's lists and decode need none of it.
 cimport cython
 from cpython.list cimport PyList_New
 from libc.stdint cimport int32_t, uint16_t
-from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 from libcpp.vector cimport vector
 
-from bpe._memory cimport buffer_reserve, table_alloc
+from bpe._memory cimport buffer_reserve, zeroed_alloc, zeroed_free
 
 cdef extern from "Python.h":
     ctypedef struct PyObject
@@ -30,6 +30,7 @@ cdef extern from "Python.h":
 cdef extern from "bpe_ints.h" nogil:
     enum: BPE_INT_SHIFT
     void bpe_pin(PyObject* value)
+    Py_ssize_t bpe_int_refs(const char* block, size_t n, size_t handed_out)
     int bpe_gather_ints(const int32_t* ids, size_t n, char* block, size_t m, PyObject** items)
 
 cdef extern from "bpe_spare.h" nogil:
@@ -110,8 +111,46 @@ cdef class IdBuffer:
         self.size = 0
 
 
-cdef char* _int_block = NULL       # the pinned ints 0.._block_ints-1; an older, smaller
-cdef Py_ssize_t _block_ints = 0    # block is kept (lists may hold its ints), never freed
+cdef char* _int_block = NULL       # the latest block of pinned ints, while it is not
+cdef Py_ssize_t _block_ints = 0    # freed: decode reads the ids of its ints in place
+cdef PyObject* _latest = NULL      # its _IntBlock while a table uses it (borrowed)
+cdef list _retired = []            # (address, n, handed_out) of blocks no table uses, whose
+                                   # ints something may still hold
+
+
+@cython.final
+cdef class _IntBlock:
+    """One block of pinned ints, held by the PinnedInts that use it. When the last goes, the
+    block is retired: freed once nothing holds its ints (a list, or anything that took one
+    from a list: bpe_int_refs counts them), checked then and at each pinned_ints call (a
+    list dropped later gives no sign).
+    Where the references cannot be counted (Python 3.12+: pinned ints read as immortal),
+    a retired block is kept, as small ints are."""
+
+    def __dealloc__(self):
+        global _latest
+        if _latest == <PyObject*>self:
+            _latest = NULL
+        if self.data != NULL and _retired is not None:    # (None at interpreter exit)
+            _retired.append((<size_t>self.data, self.n, self.handed_out))
+            self.data = NULL
+            _free_unheld()
+
+
+cdef _free_unheld():
+    """Free the retired blocks whose ints nothing holds."""
+    global _int_block, _block_ints
+    cdef char* block
+    cdef list kept = []
+    for address, n, handed_out in _retired:
+        block = <char*><size_t>address
+        if bpe_int_refs(block, n, handed_out) != 0:
+            kept.append((address, n, handed_out))
+            continue
+        if block == _int_block:
+            _int_block, _block_ints = <char*>NULL, 0
+        zeroed_free(block, <size_t>n << BPE_INT_SHIFT)
+    _retired[:] = kept
 
 
 @cython.final
@@ -120,9 +159,9 @@ cdef class PinnedInts:
     as CPython keeps its own small ints: id k at k << BPE_INT_SHIFT, each a byte copy of
     the int Python makes, pinned, so that a list holds them without counting references.
 
-    Attributes: block (the ints), n (how many this table uses).
-    Thread-safety: read-only once made; every table of a process shares the latest block,
-    and blocks are never freed, as small ints are not."""
+    Attributes: block (the ints), n (how many this table uses), owner (the block's owner).
+    Thread-safety: read-only once made; the tables of a process share the latest block
+    while one of them uses it."""
 
     def __len__(self):
         return self.n
@@ -134,28 +173,41 @@ cdef class PinnedInts:
 
 
 def pinned_ints(Py_ssize_t n):
-    """A PinnedInts of the ints 0..n-1 (a new block when the latest is too small: at least
-    twice its size, so that growing vocabularies make few)."""
-    global _int_block, _block_ints
+    """A PinnedInts of the ints 0..n-1: the latest block while a table uses it and it is
+    large enough, else a new one (at least twice the size of the one in use, so that
+    growing vocabularies make few). The block lives from mmap, so that freeing it (see
+    _IntBlock) gives the memory back."""
+    global _int_block, _block_ints, _latest
     cdef Py_ssize_t k, size, nbytes
     cdef char* block
     cdef object value
-    if n > _block_ints:
-        size = max(n, 2 * _block_ints)
-        block = <char*>table_alloc(<size_t>size << BPE_INT_SHIFT, 0)
+    cdef _IntBlock owner
+    if _retired:                       # lists dropped since: their blocks may be unheld
+        _free_unheld()
+    if _latest != NULL and (<_IntBlock><object>_latest).n >= n:
+        owner = <_IntBlock><object>_latest
+    else:
+        size = max(n, 1, 2 * (<_IntBlock><object>_latest).n if _latest != NULL else 0)
+        block = <char*>zeroed_alloc(<size_t>size << BPE_INT_SHIFT)
         if block == NULL:
             raise MemoryError(f"no memory for {size} ints")
-        for k in range(size):
-            value = k
-            nbytes = value.__sizeof__()
-            if nbytes > (1 << BPE_INT_SHIFT):
-                free(block)
-                raise OverflowError(f"the int {k} takes {nbytes} bytes, more than {1 << BPE_INT_SHIFT}")
-            memcpy(block + (k << BPE_INT_SHIFT), <PyObject*>value, nbytes)
-            bpe_pin(<PyObject*>(block + (k << BPE_INT_SHIFT)))
-        _int_block, _block_ints = block, size
+        try:
+            for k in range(size):
+                value = k
+                nbytes = value.__sizeof__()
+                if nbytes > (1 << BPE_INT_SHIFT):
+                    raise OverflowError(f"the int {k} takes {nbytes} bytes, more than "
+                                        f"{1 << BPE_INT_SHIFT}")
+                memcpy(block + (k << BPE_INT_SHIFT), <PyObject*>value, nbytes)
+                bpe_pin(<PyObject*>(block + (k << BPE_INT_SHIFT)))
+        except BaseException:
+            zeroed_free(block, <size_t>size << BPE_INT_SHIFT)   # no int of it was handed out
+            raise
+        owner = _IntBlock.__new__(_IntBlock)
+        owner.data, owner.n = block, size
+        _int_block, _block_ints, _latest = block, size, <PyObject*>owner
     cdef PinnedInts ints = PinnedInts.__new__(PinnedInts)
-    ints.block, ints.n = _int_block, n
+    ints.owner, ints.block, ints.n = owner, owner.data, n
     return ints
 
 
@@ -185,6 +237,7 @@ cdef fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const ch
     if type(ints) is not PinnedInts:
         raise TypeError(f"ints must be a PinnedInts (see pinned_ints), got {type(ints).__name__}")
     cdef Py_ssize_t k, n = len(lists), m = (<PinnedInts>ints).n, start = 0
+    cdef _IntBlock owner = (<PinnedInts>ints).owner
     cdef char* block = (<PinnedInts>ints).block
     cdef vector[PyObject**] items
     cdef int status = 0
@@ -206,3 +259,8 @@ cdef fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const ch
                 memset(items[k], 0, (ends[k] - start) * sizeof(PyObject*))
             start = ends[k]
         raise ValueError(f"an id has no int in a table of {m}")
+    start = 0
+    for k in range(n):                         # what the block counts as held (see
+        if not skipped[k]:                     # bpe_int_refs)
+            owner.handed_out += ends[k] - start
+        start = ends[k]

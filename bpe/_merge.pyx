@@ -292,7 +292,10 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     loop.n_words = n_words
     loop.merged_pair = -1
     loop.step = -1
-    loop.word_stamp.assign(n_words, -1)
+    try:                                # (resize, not assign: assign is declared without
+        loop.word_stamp.resize(n_words, -1)     # except +, and its bad_alloc would end the
+    except MemoryError:                         # process)
+        raise MemoryError(f"no memory for the merge loop's {n_words} words") from None
     cdef int b
     for b in range(256):
         loop.token_bytes.push_back(<uint8_t>b)

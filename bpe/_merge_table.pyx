@@ -39,19 +39,19 @@ cdef enum:
 SHORT_PIECE_BYTES = SHORT_PIECE    # for tests: longer pieces take the heap algorithm
 
 
-cdef vector[int32_t] _merge_ranks(const int32_t[::1] merged):
-    """The rank of each merge: its place in the list, or, in a run of merges that make one
-    token (tiktoken's splits of it: merges_from_ranks), the run's first place. Such merges
-    tie, and the leftmost pair goes first, as in tiktoken."""
+cdef int _merge_ranks(const int32_t[::1] merged, vector[int32_t]& ranks) except -1:
+    """Set ranks to the rank of each merge: its place in the list, or, in a run of merges
+    that make one token (tiktoken's splits of it: merges_from_ranks), the run's first place.
+    Such merges tie, and the leftmost pair goes first, as in tiktoken. Filled in place, not
+    returned: a returned vector is copied where bad_alloc is not turned into MemoryError."""
     cdef Py_ssize_t k
-    cdef vector[int32_t] ranks
     ranks.resize(merged.shape[0])
     for k in range(merged.shape[0]):
         if k > 0 and merged[k] == merged[k - 1] and merged[k] >= 0:
             ranks[k] = ranks[k - 1]
         else:
             ranks[k] = <int32_t>k
-    return ranks
+    return 0
 
 
 @cython.final
@@ -120,7 +120,8 @@ cdef class MergeTable:
         """Fill the PairMap with each pair's rank and merged id."""
         cdef Py_ssize_t k
         cdef uint64_t key
-        cdef vector[int32_t] ranks = _merge_ranks(merged)
+        cdef vector[int32_t] ranks
+        _merge_ranks(merged, ranks)
         if pairmap_init(&self.ranks, self.n_merges) != 0:
             raise MemoryError("no memory for the merge table")
         for k in range(self.n_merges):
@@ -139,13 +140,18 @@ cdef class MergeTable:
         cdef Py_ssize_t k, top = 0
         cdef int32_t a, b
         cdef uint32_t pair
-        for k in range(256):
-            top = max(top, self.byte_ids[k] + 1)
+        for k in range(256):                    # (in Py_ssize_t: an id may be 2**31 - 1)
+            top = max(top, <Py_ssize_t>self.byte_ids[k] + 1)
         for k in range(self.n_merges):
-            top = max(top, left[k] + 1, right[k] + 1, merged[k] + 1)
+            top = max(top, <Py_ssize_t>left[k] + 1, <Py_ssize_t>right[k] + 1,
+                      <Py_ssize_t>merged[k] + 1)
         cdef vector[int32_t] first, last        # each token's first and last byte; -1: unknown
-        first.assign(top, -1)
-        last.assign(top, -1)
+        try:                                    # (resize, not assign: assign is declared
+            first.resize(top, -1)               # without except +, and its bad_alloc
+            last.resize(top, -1)                # would end the process)
+        except MemoryError:
+            raise MemoryError(f"no memory for the merge table: token ids up to {top - 1} "
+                              f"take {8 * top} bytes of byte tables") from None
         for k in range(256):
             first[self.byte_ids[k]] = last[self.byte_ids[k]] = <int32_t>k
         memset(self.junctions, 0, sizeof(self.junctions))

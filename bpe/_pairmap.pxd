@@ -9,7 +9,10 @@ that a large vocabulary's table (o200k's: 8 MB, not 16) shares the L3 cache bett
 piece cache; a pair is found by masking, with no second load.
 
 Both: linear probing over a power-of-two table kept at most half full; all ones marks an
-empty slot (no real pair packs to it). No deletion: no kernel needs it.
+empty slot. No entry is all ones (a PairMap key holds two ids below 2**31; a PackedPairs
+value is below 2**21), but an empty PackedPairs slot's pair bits are those of the pair
+(2**21 - 1, 2**21 - 1): a probe looks for the empty slot before comparing pairs. No
+deletion: no kernel needs it.
 
 Inline here: the training merge loop and the encode merge table probe them for every pair,
 and compile them into their loops.
@@ -166,8 +169,8 @@ cdef inline int64_t packed_get(const PackedPairs* m, uint64_t pair, uint64_t mix
     cdef uint64_t entry
     while True:
         entry = m.entries[i]
+        if entry == <uint64_t>-1:       # first: an empty slot's top bits are the pair
+            return missing              # (2**21 - 1, 2**21 - 1), a pair of real ids
         if (entry >> PACKED_VALUE_BITS) == pair:
             return <int64_t>(entry & ((<uint64_t>1 << PACKED_VALUE_BITS) - 1))
-        if entry == <uint64_t>-1:
-            return missing
         i = (i + 1) & m.mask

@@ -430,6 +430,7 @@ class TokenTables(NamedTuple):
             problem = "a merge or byte names an id past the vocabulary"
         if problem:
             raise ValueError(f"these token tables are damaged: {problem}")
+        check_id_spread(id_high, len(ids))
         return TokenTables(ids, lengths, bytes(self.blob), merges, byte_ids)
 
     def to_state(self) -> dict[str, object]:
@@ -645,9 +646,25 @@ def is_integer(value: object) -> bool:
     return numpy is not None and isinstance(value, numpy.integer)
 
 
+ID_SLACK = 65536     # see check_id_spread
+
+
+def check_id_spread(largest: int, n_tokens: int, what: str = "vocab id") -> None:
+    """Refuse a largest id far past the number of tokens: ValueError unless it is below
+    2 * n_tokens + ID_SLACK. The kernels' tables (decode's, the merge table's byte tables,
+    the ints of encode's lists) are as long as the largest id, so one stray id in a small
+    file would cost gigabytes. Real vocabularies are dense but for a few gaps (o200k's
+    special tokens sit at 199999 and 200018); special tokens count as tokens."""
+    limit = 2 * n_tokens + ID_SLACK
+    if largest >= limit:
+        raise ValueError(f"{what} {largest} is far past the vocabulary's {n_tokens} tokens: "
+                         f"ids must be below 2 * {n_tokens} + {ID_SLACK} = {limit}")
+
+
 def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
     """A Tokenizer's vocab argument checked: ids 0..2**31-2 (ints, or NumPy's integers;
-    not bools), bytes values (copied)."""
+    not bools), no id far past the number of tokens (check_id_spread), bytes values
+    (copied)."""
     if not isinstance(vocab, dict) or not vocab:
         raise ValueError("vocab must be a non-empty dict of id -> bytes")
     checked = {}
@@ -658,6 +675,7 @@ def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
         if not isinstance(token, (bytes, bytearray)):
             raise ValueError(f"vocab[{token_id}] is {type(token).__name__}, expected bytes")
         checked[int(token_id)] = bytes(token)
+    check_id_spread(max(checked), len(checked))
     return checked
 
 

@@ -57,11 +57,13 @@ def assign_ids(special_tokens: Sequence[str] | Mapping[str, int] | None,
     """token -> id for the special tokens, adding them to vocab (and token_ids).
 
     A list gives each token the id of its bytes in vocab, or a new id after the largest; a
-    dict (tiktoken's form) keeps its ids, which must not clash with other tokens."""
+    dict (tiktoken's form) keeps its ids, which must not clash with other tokens, nor lie
+    far past the tokens (formats.check_id_spread: special tokens count as tokens)."""
     tokens = check_special_tokens(special_tokens)
     ids: dict[str, int] = {}
     if isinstance(special_tokens, Mapping):
-        from bpe.formats import is_integer  # an int or NumPy's, without importing NumPy
+        # is_integer: an int or NumPy's, without importing NumPy
+        from bpe.formats import check_id_spread, is_integer
 
         for token in tokens:
             token_id, token_bytes = special_tokens[token], token.encode("utf-8")
@@ -76,6 +78,10 @@ def assign_ids(special_tokens: Sequence[str] | Mapping[str, int] | None,
             vocab[int(token_id)] = token_bytes
             token_ids.setdefault(token_bytes, int(token_id))
             ids[token] = int(token_id)
+        if ids:
+            largest = max(ids.values())
+            check_id_spread(largest, len(vocab),
+                            f"special token {next(t for t in ids if ids[t] == largest)!r}: id")
         return ids
     next_id = max(vocab, default=-1) + 1
     for token in tokens:

@@ -36,6 +36,7 @@ from bpe.atomic import write_files
 from bpe.formats import (
     TokenTables,
     byte_ids,
+    check_id_spread,
     check_pickled_fields,
     checked_merges,
     checked_vocab,
@@ -177,6 +178,9 @@ class Tokenizer:
         and a dict of special tokens that fits them: no Python loop over the merges, and
         `vocab` and `merges` are made from the tables on first use."""
         self = cls.__new__(cls)
+        if special_ids:
+            check_id_spread(max(special_ids.values()), len(tables.ids) + len(special_ids),
+                            "special token: id")
         by_id = tables.tokens_by_id()
         for token, token_id in special_ids.items():
             if token_id >= len(by_id):

@@ -182,19 +182,22 @@ def cap():
 """
 
 
+def run_capped(script: str, cap: str) -> str:
+    """Run script (as under_memory_caps runs it) in a fresh interpreter, cap() lifting the
+    address space by `cap` MB ("none": no cap): its output line. It must exit cleanly (no
+    abort, no crash) and print no "Exception ignored" (a failure a kernel swallowed)."""
+    out = subprocess.run([sys.executable, "-c", _CAP + script, cap],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "Exception ignored" not in out.stderr, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
 def under_memory_caps(script: str, caps_mb: list[int]) -> tuple[str, list[str]]:
     """Run script (it builds its inputs, random_words() at hand, calls cap(), works, prints
-    one line) in a fresh interpreter uncapped and under each cap: (the uncapped line, the
-    capped lines). Every run must exit cleanly and print no "Exception ignored" (a failure
-    a kernel swallowed)."""
-    def run(cap: str) -> str:
-        out = subprocess.run([sys.executable, "-c", _CAP + script, cap],
-                             capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, out.stderr[-2000:]
-        assert "Exception ignored" not in out.stderr, out.stderr[-2000:]
-        return out.stdout.strip()
-
-    return run("none"), [run(str(mb)) for mb in caps_mb]
+    one line) in a fresh interpreter uncapped and under each cap (run_capped): (the uncapped
+    line, the capped lines)."""
+    return run_capped(script, "none"), [run_capped(script, str(mb)) for mb in caps_mb]
 
 
 def interrupt_at_every_step(run, modules, folder: Path, check) -> int:

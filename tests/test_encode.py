@@ -24,6 +24,7 @@ from bpe._pretokenize import PATTERN_IDS
 from bpe.formats import merges_from_ranks
 
 from . import reference
+from .conftest import run_capped
 
 
 def table_from(merges: list[tuple[bytes, bytes]], pack: bool = True,
@@ -120,6 +121,70 @@ def test_ids_past_the_packed_range_use_a_pair_map():
     for piece in [b"abcabc", b"cababbbca" * 20, b"a"]:
         expected = [i + (1 << 21) if i >= 256 else i for i in small.encode_piece(piece)]
         assert table.encode_piece(piece) == expected
+
+
+def _mix(key: int) -> int:
+    """_pairmap.pxd's hash of a pair key (splitmix64's finalizer)."""
+    mask = (1 << 64) - 1
+    key ^= key >> 30
+    key = key * 0xBF58476D1CE4E5B9 & mask
+    key ^= key >> 27
+    key = key * 0x94D049BB133111EB & mask
+    return key ^ key >> 31
+
+
+def test_top_packed_ids_pair_without_a_merge():
+    """Ids 2**21 - 2 and 2**21 - 1 ("y" and "z"), with merges that join z to z and y to y
+    across tokens (so that pieces are not cut there) but no merge (z, z) or (y, y): a
+    PackedPairs probe for (z, z) that reaches an empty slot (all ones, whose pair bits read
+    (2**21 - 1, 2**21 - 1)) finds no merge. Each pair that does not merge gets a merge of
+    other bytes in the same bit of the table's filter, so that its probe is made."""
+    top = (1 << 21) - 1
+    vocab = {i: bytes([i]) for i in range(256) if i not in b"yz"}
+    vocab[top - 1], vocab[top] = b"y", b"z"
+    merges = [(b"y", b"z"), (b"yz", b"z"), (b"z", b"y"), (b"zy", b"y")]
+    spots = set()
+    for a, b in [(top, top), (top - 1, top - 1)]:
+        spot = _mix(a << 32 | b) >> 52         # the filter's bit: 12 bits for a few merges
+        if spot not in spots:
+            spots.add(spot)
+            merges.append(next((bytes([x]), bytes([y])) for x in range(128) for y in range(256)
+                               if x not in b"yz" and y not in b"yz"
+                               and _mix(x << 32 | y) >> 52 == spot))
+    ids = {token: i for i, token in vocab.items()}
+    rows = []
+    for k, (a, b) in enumerate(merges):
+        vocab[300 + k], ids[a + b] = a + b, 300 + k
+        rows.append((ids[a], ids[b], 300 + k))
+    byte_ids = np.array([ids[bytes([i])] for i in range(256)], dtype=np.int32)
+    table = MergeTable(*np.ascontiguousarray(np.array(rows, dtype=np.int32).T), byte_ids)
+    assert table.is_packed
+    for piece in ["zz", "yy", "yz", "zy", "zzz", "yzzy", "zyyz", "zzyy", "z" * 200, "yz" * 150]:
+        expected = reference.encode(piece, vocab, merges, [], pattern=r"(?s).+")
+        assert table.encode_piece(piece.encode()) == expected, piece
+
+
+HUGE_ID_SCRIPT = """
+from bpe._merge_table import MergeTable
+byte_ids = np.arange(256, dtype=np.int32)
+byte_ids[122] = 2**31 - 2
+none = np.zeros(0, dtype=np.int32)
+cap()
+try:
+    MergeTable(none, none, none, byte_ids)
+    print("made")
+except MemoryError as e:
+    print("MemoryError:", e)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_AS and /proc")
+def test_no_memory_for_the_junction_tables_is_a_memory_error():
+    """A byte id near 2**31 sizes the merge table's per-token tables (two int32 each) at
+    16 GB: under a 1 GB cap, MemoryError naming the ids, not an abort (std::bad_alloc)."""
+    assert run_capped(HUGE_ID_SCRIPT, "1000") == (
+        "MemoryError: no memory for the merge table: token ids up to 2147483646 take "
+        "17179869176 bytes of byte tables")
 
 
 @given(st.lists(st.sampled_from(["ab", "abc", "ba", "cab", "a", "abcabcab", "c" * 30]),

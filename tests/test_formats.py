@@ -108,3 +108,40 @@ def test_merges_from_ranks_encode_as_tiktoken(data):
     for text in data.draw(st.lists(st.text(alphabet, min_size=1, max_size=40), max_size=10)):
         if text.encode() not in ranks:   # (tiktoken takes a piece that is a token whole)
             assert tok.encode(text) == enc.encode_ordinary(text), text
+
+
+def test_an_id_far_past_the_tokens_is_refused(tmp_path):
+    """One stray id in a small file would size every table by it (gigabytes for 10**8):
+    refused, naming the id and the number of tokens, from a vocab.json, a tokenizer.json,
+    tiktoken's ranks and a pickled tokenizer's tables (the constructor's check, or the
+    tables'). Ids near the tokens are kept."""
+    vocab = {bytes([i]): i for i in range(256)}
+    path = tmp_path / "vocab.json"
+    merges = tmp_path / "merges.txt"
+    merges.write_text("", encoding="utf-8")
+    for stray in [10**8, 2**31 - 2, 2 * 257 + 65536]:
+        path.write_text(json.dumps({**{bpe.formats.token_to_text(t): i for t, i in vocab.items()},
+                                    "stray": stray}), encoding="utf-8")
+        with pytest.raises(ValueError, match=f"vocab id {stray} is far past the vocabulary's "
+                                             r"257 tokens: ids must be below 2 \* 257"):
+            bpe.Tokenizer.from_files(path, merges)
+    folder = tmp_path / "hf"
+    bpe.Tokenizer({i: bytes([i]) for i in range(256)}, []).save_hf(folder)
+    data = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    data["model"]["vocab"]["stray"] = 10**8
+    (folder / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="vocab id 100000000 is far past the vocabulary's 257"):
+        bpe.Tokenizer.from_hf(folder)
+    tiktoken = pytest.importorskip("tiktoken")
+    ranks = {bytes([i]): i for i in range(256)} | {b"ab": 10**8}
+    encoding = tiktoken.Encoding("stray", pat_str=r"\S+|\s+", mergeable_ranks=ranks,
+                                 special_tokens={})
+    with pytest.raises(ValueError, match="vocab id 100000000 is far past the vocabulary's 257"):
+        bpe.Tokenizer.from_tiktoken(encoding)
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)} | {2 * 257 + 65535: b"ab"}, [])
+    assert tok.decode([2 * 257 + 65535]) == "ab"
+
+    state = bpe.formats.token_tables({i: bytes([i]) for i in range(256)}
+                                     | {10**8: b"ab"}, []).to_state()
+    with pytest.raises(ValueError, match="vocab id 100000000 is far past the vocabulary's 257"):
+        bpe.formats.TokenTables.from_state(state)

@@ -11,7 +11,7 @@ from bpe._merge import merge_words
 from bpe.wordtable import WordTable
 
 from . import reference
-from .conftest import under_memory_caps
+from .conftest import run_capped, under_memory_caps
 
 words = st.dictionaries(
     st.binary(min_size=1, max_size=12).map(lambda b: bytes(x % 4 + 97 for x in b)),
@@ -80,3 +80,39 @@ def test_out_of_memory_in_the_loop_is_a_clean_memory_error():
     free, capped = under_memory_caps(OUT_OF_MEMORY_SCRIPT, [20, 50, 80, 90, 110])
     assert "MemoryError: out of memory in the merge loop" in capped
     assert all(o in (free, "MemoryError: out of memory in the merge loop") for o in capped)
+
+
+WORD_STAMPS_SCRIPT = """
+from bpe import _merge
+n = 5_000_000
+symbols, offsets, counts = np.full(n, 97, np.int32), np.arange(n + 1), np.ones(n, np.int64)
+
+
+class CapAfterZeros:
+    # numpy for _merge, capping the address space once merge_words has made its output
+    # (its last array before the loop's own vectors): 10 MB more, not the 20 of the stamps
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def zeros(self, *args, **kwargs):
+        out = np.zeros(*args, **kwargs)
+        vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + (10 << 20), resource.RLIM_INFINITY))
+        return out
+
+
+_merge.np = CapAfterZeros()
+try:
+    _merge.merge_words(symbols, offsets.astype(np.int64), counts, 0)
+    print("done")
+except MemoryError as e:
+    print("MemoryError:", e)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_AS and /proc")
+def test_no_memory_for_the_word_stamps_is_a_memory_error():
+    """The loop's per-word array is the allocation that fails (the inputs and output fit):
+    MemoryError naming the words, not an abort from an uncaught std::bad_alloc."""
+    assert run_capped(WORD_STAMPS_SCRIPT, "none") == (
+        "MemoryError: no memory for the merge loop's 5000000 words")

@@ -12,12 +12,32 @@
 #include <stdint.h>
 
 #define BPE_INT_SHIFT 5
+#define BPE_PINNED_COUNT (PY_SSIZE_T_MAX >> 2)
 
 static inline void bpe_pin(PyObject* value) {
 #ifndef Py_GIL_DISABLED
-    Py_SET_REFCNT(value, PY_SSIZE_T_MAX >> 2);
+    Py_SET_REFCNT(value, BPE_PINNED_COUNT);
 #else
     (void)value;
+#endif
+}
+
+/* How many references to the n ints of a block are held now, given how many uncounted
+   ones lists were handed (fill_lists): a list that drops one takes one from its count,
+   any other holder adds one and takes it back, so held = handed_out + the sum of (count -
+   pin). 0: nothing holds them. -1 where that cannot be known: from Python 3.12 a pinned
+   count reads as immortal (no holder changes it), and without the GIL counts are split. */
+static inline Py_ssize_t bpe_int_refs(const char* block, size_t n, size_t handed_out) {
+#if PY_VERSION_HEX >= 0x030C0000 || defined(Py_GIL_DISABLED)
+    (void)block;
+    (void)n;
+    (void)handed_out;
+    return -1;
+#else
+    Py_ssize_t held = (Py_ssize_t)handed_out;
+    for (size_t k = 0; k < n; k++)
+        held += Py_REFCNT((PyObject*)(block + (k << BPE_INT_SHIFT))) - BPE_PINNED_COUNT;
+    return held;
 #endif
 }
 
