@@ -18,6 +18,11 @@ settings.register_profile("ci", deadline=None, max_examples=1000,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Here rather than in pyproject.toml: the tests also run from a copy outside the checkout.
+    config.addinivalue_line("markers", "slow: takes more than a few seconds; still runs in CI")
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Only the benchmark corpus lives outside the repository (../shared/data unless this is set).
