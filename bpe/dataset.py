@@ -243,6 +243,8 @@ def _input_paths(paths) -> list[str]:
             raise IsADirectoryError(f"input {path!r} is a folder, expected a text file")
         check_regular_file(path, "input")
         checked.append(path)
+    if not checked:
+        raise ValueError("encode_file was given no input files")
     return checked
 
 

@@ -155,6 +155,11 @@ def special_rule(specials: Collection[str], allowed_special: SpecialSet | None,
         if isinstance(value, str) and value != "all":
             raise TypeError(f"{name} must be \"all\" or a set of special tokens, got the str "
                             f"{value!r}: write {{{value!r}}} for a set of one")
+        if value is not None and not isinstance(value, str) and (
+                not isinstance(value, Collection)
+                or not all(isinstance(token, str) for token in value)):
+            raise TypeError(f"{name} must be \"all\" or a collection of str (special tokens), "
+                            f"got {value!r:.80}")
     specials = set(specials)
     allowed = specials if allowed_special == "all" else set(allowed_special or ())
     if disallowed_special is None or disallowed_special == "all":

@@ -428,13 +428,15 @@ class Tokenizer:
                      disallowed_special: SpecialSet | None = None) -> list[list[int]]:
         """encode of each text, on num_threads threads (default: the number of cores, at
         most 8). The kernels release the GIL, so threads run in parallel."""
+        if isinstance(texts, str):
+            raise TypeError(f"encode_batch expects a list of str, got the str {texts!r:.40}: "
+                            f"write [text] for a batch of one, or call encode")
         texts = texts if isinstance(texts, list) else list(texts)
         if any(type(text) is not str for text in texts):
             texts = [_exact_str(text) for text in texts]
         if num_threads is None:
             num_threads = min(os.cpu_count() or 1, 8)
-        if not isinstance(num_threads, int) or num_threads < 1:
-            raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
+        tiktoken_api.check_num_threads(num_threads)
 
         pre = self._pretokenizer
         if allowed_special is not None or disallowed_special is not None or self._tiktoken_rule:

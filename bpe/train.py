@@ -212,6 +212,8 @@ def _training_paths(inputs) -> list[str]:
             raise IsADirectoryError(f"training file {path!r} is a folder; expected a text file")
         check_regular_file(path, "training file")
         paths.append(path)
+    if not paths:
+        raise ValueError(f"train() was given no training files. {_TEXTS_HINT}")
     return paths
 
 

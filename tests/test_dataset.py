@@ -462,3 +462,10 @@ def test_jsonl_csv_and_code_are_encoded_in_many_chunks(gpt2, tmp_path, monkeypat
     monkeypatch.setattr(dataset, "_encode_range", measured)
     encode_file(gpt2, tmp_path / "t.txt", tmp_path / "ids.npy", workers=2, chunk_bytes=1000)
     assert len(sizes) > 10 and max(sizes) < 1200
+
+
+def test_no_input_files_is_an_error(gpt2, tmp_path):
+    """An empty list of inputs wrote an empty dataset and reported success."""
+    with pytest.raises(ValueError, match="encode_file was given no input files"):
+        encode_file(gpt2, [], tmp_path / "ids.npy")
+    assert list(tmp_path.iterdir()) == []

@@ -155,6 +155,24 @@ def test_encode_batch_many_texts_and_errors(cl100k):
         tok.encode_batch(["x", b"y"], num_threads=2)
 
 
+def test_batch_arguments_of_the_wrong_kind(cl100k):
+    """A str where a batch belongs was encoded character by character; a bool was taken as
+    a thread count; a non-collection allowed_special failed inside Python's set()."""
+    cl100k, _ = cl100k
+    with pytest.raises(TypeError, match="encode_batch expects a list of str, got the str"):
+        cl100k.encode_batch("hello")
+    with pytest.raises(TypeError, match="encode_batch expects a list of str"):
+        cl100k.encode_ordinary_batch("hello")
+    for threads in (True, 0, 1.5):
+        with pytest.raises(ValueError, match="num_threads must be a positive int"):
+            cl100k.encode_batch(["a"], num_threads=threads)
+    for value in (5, {5}, [b"<|endoftext|>"]):
+        with pytest.raises(TypeError, match="allowed_special must be .all. or a collection"):
+            cl100k.encode("x", allowed_special=value)
+        with pytest.raises(TypeError, match="disallowed_special must be .all. or a collection"):
+            cl100k.encode("x", disallowed_special=value)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_encode_batch_surrogates_like_tiktoken(cl100k, threads):
     """Texts with lone surrogates leave the batch kernel for encode's own path, in place."""

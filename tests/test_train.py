@@ -212,3 +212,9 @@ def test_train_errors_quote_a_long_text_briefly_and_name_other_inputs(tmp_path):
         bpe.train(tmp_path, 260, progress=False)
     a = write(tmp_path, "hello hello")
     assert bpe.train((p for p in [a]), 257, progress=False).merges == [(b"l", b"o")]
+
+
+def test_train_on_no_files_is_an_error():
+    """An empty list (a glob that matched nothing) trained a vocabulary of the 256 bytes."""
+    with pytest.raises(ValueError, match=r"train\(\) was given no training files"):
+        bpe.train([], 300, progress=False)
