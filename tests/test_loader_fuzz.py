@@ -14,7 +14,7 @@ and damaged later carries it.
 
 Ids written into files range over all of int32 and past it: an id far past the number of
 tokens is refused (formats.check_id_spread) rather than costing memory in proportion to it.
-Each loader runs LOADER_EXAMPLES examples (run with --hypothesis-show-statistics to see the outcomes).
+Each loader runs LOADER_EXAMPLES examples (--hypothesis-show-statistics shows the outcomes).
 """
 from __future__ import annotations
 
