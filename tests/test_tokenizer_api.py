@@ -167,9 +167,9 @@ def test_batch_arguments_of_the_wrong_kind(cl100k):
         with pytest.raises(ValueError, match="num_threads must be a positive int"):
             cl100k.encode_batch(["a"], num_threads=threads)
     for value in (5, {5}, [b"<|endoftext|>"]):
-        with pytest.raises(TypeError, match="allowed_special must be .all. or a collection"):
+        with pytest.raises(TypeError, match=r"allowed_special must be .all. or a collection"):
             cl100k.encode("x", allowed_special=value)
-        with pytest.raises(TypeError, match="disallowed_special must be .all. or a collection"):
+        with pytest.raises(TypeError, match=r"disallowed_special must be .all. or a collection"):
             cl100k.encode("x", disallowed_special=value)
 
 
