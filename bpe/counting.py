@@ -10,7 +10,10 @@ workers, chunk size or executor.
 Safe cuts: right before a special token (documents never share a piece), or, for the
 native patterns, at a newline where no piece of the pattern can span the cut whatever the
 text around (`CUT_RULES`; each rule is derived in docs/architecture.md and checked against
-`regex` on every short string in tests/test_counting.py). A custom pattern is cut at
+`regex` on every short string in tests/test_counting.py). A rule's cut is not taken right
+after a special token's last character and a newline: the rules read the character before
+the newline as text (punctuation takes the newline into its piece), and after a special
+token the newline starts a whitespace piece instead. A custom pattern is cut at
 special tokens only. Cuts are searched in blocks read from the file, so memory stays
 bounded however far the next cut is.
 
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from bpe._count import PieceCounter
 from bpe.patterns import Pretokenizer
-from bpe.specials import straddles
+from bpe.specials import ends_special, straddles
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -161,7 +164,8 @@ def _next_safe_cut(f, path: str | os.PathLike, size: int, start: int, specials: 
                                  block.find(b"\r", position - low)) if i >= 0]
             begin = max(0, min(lines, default=len(block)) - 2)
             for match in rule.finditer(block, begin, min(len(block), last - low + 2)):
-                if position - low <= match.end() <= last - low:
+                if (position - low <= match.end() <= last - low
+                        and not ends_special(block, match.end() - 1, specials)):
                     hits.append(match.end())
                     break
         for cut in sorted(hits):

@@ -122,6 +122,11 @@ def straddles(data: bytes | mmap.mmap, cut: int, specials: Sequence[bytes]) -> b
     return False
 
 
+def ends_special(data: bytes, end: int, specials: Sequence[bytes]) -> bool:
+    """Whether some special token (as bytes) in data ends right before `end`."""
+    return any(data.endswith(s, 0, end) for s in specials)
+
+
 def native_specials(tokens: Collection[str], ids: Mapping[str, int]) -> Specials:
     """The kernels' form of the tokens: UTF-8 bytes, longest first, with their ids. (Two
     tokens that match at one place are one the other's prefix, so longest in characters is

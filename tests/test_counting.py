@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import bpe
 from bpe.counting import CUT_RULES, chunk_ranges, count_files, cut_rule
 from bpe.patterns import Pretokenizer
+from bpe.specials import ends_special, straddles
 
 from .conftest import repo_file, under_memory_caps
 from .strategies import SHAPES, documents, shape_text
@@ -34,6 +35,16 @@ def test_any_chunk_size_same_counts(tmp_path_factory, pattern, doc, chunk_bytes)
     path.write_text("ab\ncd " * 20 + text + "x\nyz 1\nw", encoding="utf-8")
     got = counts(count_files([path], pattern, specials, workers=1, chunk_bytes=chunk_bytes))
     assert got == whole(path, pattern, specials)
+
+
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k"])
+def test_no_cut_after_a_special_token_and_a_newline(tmp_path, pattern):
+    """">" ends the special token, not a punctuation piece that would take the newline:
+    the whitespace after it is one piece, so no cut falls after its first newline."""
+    path = tmp_path / "t.txt"
+    path.write_text("ab\ncd " * 20 + "<|endoftext|>\n \n <|endoftext|>x\nyz", encoding="utf-8")
+    got = counts(count_files([path], pattern, ["<|endoftext|>"], workers=1, chunk_bytes=1))
+    assert got == whole(path, pattern, ["<|endoftext|>"])
 
 
 def test_cuts_fall_on_safe_places(tmp_path):
@@ -205,30 +216,39 @@ def test_out_of_memory_while_counting_is_a_clean_memory_error():
 
 # --- safe cuts in text with no letter-newline-letter: JSONL, numeric CSV, indented code ----
 
+SPECIAL = "<>"
 ALPHABET = ["a", "B", "s", "1", " ", "\t", "\n", "\r", "}", '"', "/", "'", "é", "\u00a0",
-            "\u0301", "\x0b"]
+            "\u0301", "\x0b", SPECIAL]
 
 
 def _pieces_of_all(pattern: str, length: int) -> dict[str, list[str]]:
-    """regex's pieces of every string over ALPHABET of up to `length` characters."""
+    """regex's pieces of every string over ALPHABET of up to `length` characters, SPECIAL
+    being a special token (the text on either side split on its own)."""
     compiled = regex.compile(bpe.PATTERNS[pattern])
     table = {"": []}
     layer = [""]
     for _ in range(length):
         layer = [s + c for s in layer for c in ALPHABET]
         for s in layer:
-            table[s] = compiled.findall(s)
+            parts = s.split(SPECIAL)
+            table[s] = [p for i, part in enumerate(parts)
+                        for p in ([SPECIAL] if i else []) + compiled.findall(part)]
     return table
 
 
 def _check_rule_exhaustively(pattern: str, rule, length: int) -> int:
-    """Every string of up to `length` characters: at each place the rule says is safe, the
+    """Every string of up to `length` characters: at each place the rule says is safe (and
+    that counting takes: not inside or right after a special token and a newline), the
     pieces of the whole are the pieces of the left part, then those of the right part."""
     table = _pieces_of_all(pattern, length)
+    specials = [SPECIAL.encode()]
     checked = 0
     for text, pieces in table.items():
         data = text.encode("utf-8")
         for match in rule.finditer(data):
+            if straddles(data, match.end(), specials) or ends_special(data, match.end() - 1,
+                                                                      specials):
+                continue
             cut = len(data[:match.end()].decode("utf-8"))
             assert pieces == table[text[:cut]] + table[text[cut:]], (pattern, text, cut)
             checked += 1
