@@ -11,6 +11,7 @@ its digit: include/bpe_ints.h). The output buffer starts from the thread's spare
 """
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bool cimport PyBool_Check
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -135,7 +136,7 @@ cdef class TokenArena:
             if i == n:
                 return out.result(as_text, errors)
             item = <object>items[i]
-            if out.failed == NO_MEMORY or not PyLong_Check(item):
+            if out.failed == NO_MEMORY or not PyLong_Check(item) or PyBool_Check(item):
                 self.fail(out, item, i)
             t = PyLong_AsLongLongAndOverflow(item, &overflow)
             if overflow or not self.append_token(t, out):
@@ -157,7 +158,7 @@ cdef class TokenArena:
     cdef fail(self, Output out, token, Py_ssize_t position):
         if out.failed == NO_MEMORY:
             raise MemoryError("no memory for the decoded text")
-        if not isinstance(token, int):
+        if not isinstance(token, int) or isinstance(token, bool):
             raise TypeError(f"ids must be ints; item {position} is {type(token).__name__}")
         raise ValueError(f"token id {token} at position {position} is not in the vocabulary "
                          f"(ids 0..{self.n_vocab - 1})")

@@ -694,7 +694,12 @@ def id_array(ids: Iterable[int]) -> np.ndarray:
     """ids as a flat int64 array; TypeError for non-ints, ValueError for ids past int64."""
     import numpy as np
 
-    values = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
+    if not isinstance(ids, np.ndarray):
+        ids = list(ids)
+        flag = next((i for i in ids if isinstance(i, (bool, np.bool_))), None)
+        if flag is not None:    # NumPy would read True as 1
+            raise TypeError(f"ids must be ints, got {flag!r} at position {ids.index(flag)}")
+    values = np.asarray(ids)
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
     if values.ndim == 1 and values.dtype.kind in "iu":

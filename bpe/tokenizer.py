@@ -645,6 +645,8 @@ class Tokenizer:
         return self._decode(ids, True, errors)
 
     def _decode(self, ids: Iterable[int], as_text: bool, errors: str):
+        if errors not in _CHECKED_ERRORS:
+            check_errors_handler(errors)
         if isinstance(ids, list):
             try:
                 return self._arena.decode_list(ids, as_text, errors)
@@ -655,6 +657,9 @@ class Tokenizer:
             if ids.ndim == 1 and ids.dtype in (np.uint16, np.uint32, np.int32, np.int64):
                 return self._arena.decode(np.ascontiguousarray(ids), as_text, errors)  # no copy
         elif not isinstance(ids, list):
+            if isinstance(ids, _NOT_IDS) or not hasattr(ids, "__iter__"):
+                raise TypeError(f"ids must be a sequence of ints (a list, tuple or array), "
+                                f"got {type(ids).__name__}")
             ids = list(ids)     # a tuple, range, generator: as a list, if its items are ints
             try:
                 return self._arena.decode_list(ids, as_text, errors)
@@ -665,6 +670,8 @@ class Tokenizer:
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token; KeyError for an id outside the vocabulary (as tiktoken)."""
         try:
+            if isinstance(token, bool):
+                raise TypeError
             return self.vocab[token]
         except (KeyError, TypeError):
             raise KeyError(f"token id {token!r} is not in the vocabulary") from None
@@ -788,6 +795,27 @@ def _exact_str(text):
     """A str subclass's value (numpy.str_, ...) as a plain str, which the kernels take;
     anything else as it is."""
     return str.__str__(text) if isinstance(text, str) else text
+
+
+# What decode refuses as ids: iterable, but not a sequence of ids (bytes would decode as
+# byte values, a set in no particular order, a dict as its keys).
+_NOT_IDS = (str, bytes, bytearray, memoryview, set, frozenset, Mapping)
+_CHECKED_ERRORS = {"strict", "replace", "ignore", "backslashreplace", "surrogateescape"}
+
+
+def check_errors_handler(errors: object) -> None:
+    """decode's `errors`: the name of a registered error handler (codecs.lookup_error),
+    checked before any decoding, as a handler is only looked up on the first bad byte."""
+    import codecs
+
+    if not isinstance(errors, str):
+        raise TypeError(f"errors={errors!r}; expected the name of an error handler such as "
+                        f"'replace' or 'strict'")
+    try:
+        codecs.lookup_error(errors)
+    except LookupError:
+        raise LookupError(f"errors={errors!r} is not a registered error handler; expected "
+                          f"'replace', 'strict', 'ignore', ...") from None
 
 # Free piece caches a tokenizer keeps (a few MB each, once full): one per core, at least 8.
 # More threads than that make more caches, which are dropped when given back.

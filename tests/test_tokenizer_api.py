@@ -173,6 +173,35 @@ def test_batch_arguments_of_the_wrong_kind(cl100k):
             cl100k.encode("x", disallowed_special=value)
 
 
+def test_decode_arguments_of_the_wrong_kind(cl100k):
+    """bytes decoded as byte values, a set in hash order, True as id 1, errors=None or an
+    unknown handler passed until a bad byte needed it: each is now a TypeError or a
+    LookupError that names it."""
+    import numpy as np
+
+    tok, _ = cl100k
+    for ids in (b"ab", bytearray(b"ab"), "ab", {1, 2}, frozenset([1]), {1: 2}, 5, None):
+        kind = type(ids).__name__
+        with pytest.raises(TypeError, match=f"ids must be a sequence of ints.*{kind}"):
+            tok.decode(ids)
+        with pytest.raises(TypeError, match="ids must be a sequence of ints"):
+            tok.decode_bytes(ids)
+    for ids in ([True, 2], [2, False], (True,), [np.int64(3), np.True_], np.array([True])):
+        with pytest.raises(TypeError, match="ids must be"):
+            tok.decode(ids)
+    with pytest.raises(KeyError, match="token id True is not in the vocabulary"):
+        tok.decode_single_token_bytes(True)
+    for errors in (None, 5, b"strict"):
+        with pytest.raises(TypeError, match=r"errors=.*expected the name of an error handler"):
+            tok.decode([1], errors=errors)
+    with pytest.raises(LookupError, match="errors='bogus' is not a registered error handler"):
+        tok.decode([1], errors="bogus")
+    with pytest.raises(LookupError, match="bogus"):
+        tok.decode_batch([[1]], errors="bogus")
+    assert tok.decode(range(3)) == tok.decode([0, 1, 2]) == tok.decode(i for i in range(3))
+    assert tok.decode([1], errors="surrogatepass") == tok.decode([1])
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_encode_batch_surrogates_like_tiktoken(cl100k, threads):
     """Texts with lone surrogates leave the batch kernel for encode's own path, in place."""
