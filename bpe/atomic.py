@@ -168,8 +168,9 @@ def _move_all(files) -> None:
 
 def write_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
     """Write {name: data} into folder (made if missing): none of the files is replaced
-    unless all were written."""
+    unless all were written, and a folder made for them is removed again if they were not."""
     folder = Path(folder)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     written: list[AtomicFile] = []
     try:
@@ -177,6 +178,12 @@ def write_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
             written.append(AtomicFile(folder / name))  # nothing on disk until open()
             written[-1].open().write(data)
         commit_together(*written)
+        made = []
     finally:
         for f in written:
             f.discard()  # a no-op once committed
+        for path in made:           # innermost first; one something else filled stays
+            try:
+                path.rmdir()
+            except OSError:
+                break

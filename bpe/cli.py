@@ -66,6 +66,30 @@ def _refuse_inputs_as_outputs(inputs, outputs) -> None:
                                  f"choose another output name")
 
 
+def _check_folder_can_be_made(folder: str, flag: str) -> None:
+    """NotADirectoryError if folder, or a folder above it, is a file."""
+    for path in (Path(folder), *Path(folder).parents):
+        if path.exists():
+            if not path.is_dir():
+                what = "is a file" if path == Path(folder) else f"is under {path}, a file"
+                raise NotADirectoryError(f"{flag} {folder} {what}; expected a folder to save "
+                                         f"the tokenizer in")
+            return
+
+
+def _megabytes(value: str) -> float:
+    """--held-out-mb: a finite number >= 0."""
+    import math
+
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 0):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of megabytes >= 0")
+    return number
+
+
 def _check_inputs(files: list[str] | list[Path]) -> None:
     """Each input an existing regular file, before any work starts."""
     from bpe.counting import check_regular_file
@@ -85,9 +109,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.from_counts and args.held_out_mb:
         raise ValueError("--held-out-mb holds out part of a text file; --from-counts reads "
                          "count tables, which hold no text")
-    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise NotADirectoryError(f"--out {args.out} is a file; expected a folder to save the "
-                                 f"tokenizer in")
+    if args.out is not None:
+        _check_folder_can_be_made(args.out, "--out")
     if _refuse_existing(args.out, args.force, is_folder=True):
         return 2
     inputs: bpe.WordTable | list[str] | list[Path]
@@ -297,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--from-counts", action="append", default=[], metavar="NPZ",
                        help="train on saved count tables instead of files (repeatable: added "
                             "up), with the pattern and special tokens they were counted with")
-    train.add_argument("--held-out-mb", type=float, default=0.0,
+    train.add_argument("--held-out-mb", type=_megabytes, default=0.0,
                        help="keep this much of the last file out of training "
                             "to measure compression")
     train.add_argument("--out", help="folder to save the tokenizer to")

@@ -60,7 +60,13 @@ def _merge_budget(vocab_size: int, special_tokens: list[str]) -> int:
             f"vocab_size={vocab_size} is smaller than the 256 byte tokens plus "
             f"{len(special_tokens)} special token{'s' if len(special_tokens) != 1 else ''}"
         )
+    if vocab_size > _MAX_VOCAB:
+        raise ValueError(f"vocab_size={vocab_size} is more than the {_MAX_VOCAB:,} ids a "
+                         f"vocabulary can have (ids are 32-bit)")
     return int(vocab_size) - floor
+
+
+_MAX_VOCAB = 2**31 - 1
 
 
 def train_bpe(
@@ -111,6 +117,9 @@ def train(
     a safe place) and report the compression ratio on them.
     Every argument is checked before any counting starts.
     """
+    if (not isinstance(held_out_bytes, (int, np.integer)) or isinstance(held_out_bytes, bool)
+            or held_out_bytes < 0):
+        raise ValueError(f"held_out_bytes={held_out_bytes!r}; expected a number of bytes >= 0")
     report = _Report(progress)
     if isinstance(inputs, WordTable):
         if held_out_bytes > 0:

@@ -28,6 +28,18 @@ def test_write_files_replaces_none_when_one_fails(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
 
 
+def test_write_files_leaves_no_folder_it_made_when_one_fails(tmp_path):
+    """A failed save into a new folder left the folder behind, empty."""
+    with pytest.raises(OSError):
+        write_files(tmp_path / "new" / "deeper", {"a.txt": b"one", "n" * 300: b"name too long"})
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(OSError):
+        write_files(tmp_path / "kept" / "new", {"a.txt": b"one", "n" * 300: b"x"})
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]
+    assert not any((tmp_path / "kept").iterdir())
+
+
 def test_atomic_file_appears_only_when_committed(tmp_path):
     path = tmp_path / "out.bin"
     with AtomicFile(path) as f:

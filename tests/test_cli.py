@@ -368,6 +368,9 @@ def test_train_and_count_check_arguments_before_counting(tmp_path, capsys, no_co
         (["train", text, "--special-token", ""], "must be a non-empty str"),
         (["train", text, "--workers", "0"], "workers=0"),
         (["train", text, "--vocab-size", "10"], "vocab_size=10 is smaller"),
+        (["train", text, "--vocab-size", str(10**11)], "more than the 2,147,483,647 ids"),
+        (["train", "--from-counts", npz, "--vocab-size", str(2**31)], "more than the"),
+        (["train", text, "--out", str(tmp_path / "file" / "sub")], "is under"),
         (["count", text, str(tmp_path), "-o", str(tmp_path / "c.npz")], "is a folder"),
         (["count", text, "-o", str(tmp_path)], "is a folder; expected the .npz"),
     ]:
@@ -379,6 +382,8 @@ def test_train_and_count_check_arguments_before_counting(tmp_path, capsys, no_co
         (["count", text, "-o", str(tmp_path / "c.npz"), "--pattern", "cl100k", "--regex", "x"],
          "give --pattern or --regex, not both"),
         (["train", text, "--regex", "(unclosed"], "--regex: pattern '(unclosed' is not a valid"),
+        *[(["train", text, "--held-out-mb", mb], f"{mb}' is not a number of megabytes >= 0")
+          for mb in ("inf", "nan", "-1", "x")],
     ]:
         with pytest.raises(SystemExit) as exit_:
             main(args)

@@ -218,3 +218,14 @@ def test_train_on_no_files_is_an_error():
     """An empty list (a glob that matched nothing) trained a vocabulary of the 256 bytes."""
     with pytest.raises(ValueError, match=r"train\(\) was given no training files"):
         bpe.train([], 300, progress=False)
+
+
+def test_train_checks_sizes_before_counting(tmp_path):
+    """A vocabulary past the 32-bit ids failed in the merge loop after the whole corpus was
+    counted; a negative or fractional held-out size was taken as it came."""
+    path = repo_file("cs336/corpus.en")
+    with pytest.raises(ValueError, match="more than the 2,147,483,647 ids"):
+        bpe.train(path, 2**31, progress=False)
+    for size in (-1, 1.5, True, float("inf")):
+        with pytest.raises(ValueError, match=r"held_out_bytes=.*expected a number of bytes"):
+            bpe.train(path, 300, held_out_bytes=size, progress=False)
