@@ -6,6 +6,10 @@ their merges as ids: see bpe/pretrained.py), from the files beside them.
 `BPE_DEBUG=1 pip install -e .` builds the kernels with bounds checks and wraparound on, for hunting
 memory errors in the kernels; the default build turns them off (every such loop is covered by
 a differential test against tests/reference.py).
+`BPE_SANITIZE=1` builds them (in place; see .ci/sanitize) with AddressSanitizer and
+UndefinedBehaviorSanitizer, unstripped; the Python that imports them needs libasan preloaded.
+UBSan's checks stay recoverable: .ci/sanitize stops at the first report with
+UBSAN_OPTIONS=halt_on_error=1 rather than building with -fno-sanitize-recover.
 """
 import importlib.util
 import os
@@ -17,6 +21,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("BPE_DEBUG") == "1"
+SANITIZE = os.environ.get("BPE_SANITIZE") == "1"
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"]
 HERE = Path(__file__).parent
 
 
@@ -72,8 +78,10 @@ extensions = [
         include_dirs=[numpy.get_include(), "bpe/include"],
         language="c++",
         extra_compile_args=(["-O3", "-std=c++17", "-Wall", "-Wextra"]
-                            + (["-O0", "-g"] if DEBUG else [])),
-        extra_link_args=[] if DEBUG else ["-s"],   # stripped: no debug info in the wheel
+                            + (["-O0", "-g"] if DEBUG else [])
+                            + (SANITIZER_FLAGS if SANITIZE else [])),   # last -O wins
+        # stripped: no debug info in the wheel (kept for the debug and sanitizer builds)
+        extra_link_args=(SANITIZER_FLAGS if SANITIZE else [] if DEBUG else ["-s"]),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for name in KERNELS

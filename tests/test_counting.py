@@ -184,7 +184,9 @@ def test_ctrl_c_leaves_no_output_and_no_workers(tmp_path):
     assert process.returncode == 130 and "nothing was written" in err
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     time.sleep(0.5)  # forked pool workers carry the parent's command line: none may be left
-    left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True)
+    # without .ci/sanitize's preloaded libasan, under which pgrep hangs
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True, env=env)
     assert left.stdout.strip() == "", f"worker processes still running: {left.stdout}"
 
 
