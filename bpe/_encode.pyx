@@ -16,7 +16,7 @@ encode_strs, which returns lists:
 Beneath them, the nogil layer over raw memory, named the same way with a leading
 underscore: _encode_piece (one piece, through its cache slot), _encode_span (the pieces of
 a stretch with no special token), _encode_bytes (UTF-8 with special tokens), _encode_view
-(a str's code points).
+(a str's code points). Long work on the main thread stops for Ctrl-C (_signals.pxd).
 """
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING
@@ -35,6 +35,7 @@ from bpe._piece_cache cimport (CACHE_MAX_BYTES, CACHE_MAX_IDS, LONG_MAX_BYTES, M
                                CacheSlot, PieceCache, bpe_slot_unchanged, bpe_slot_version,
                                cached_short, holds_piece, keep_short, slot_for)
 from bpe._pretokenize cimport PieceWindow, byte_offset, char_count, no_window, piece_end
+from bpe._signals cimport interrupted, raise_pending, watch
 from bpe._utf8 cimport release_utf8, str_to_utf8, valid_utf8
 
 cdef extern from "Python.h":
@@ -54,6 +55,10 @@ cdef extern from *:
 
 cdef enum:
     BLOCK = 64              # pieces found (their cache slots prefetched) before they are encoded
+    # Ctrl-C: a text of WATCH_BYTES or more, encoded on the main thread, looks for a signal
+    # every WATCH_BLOCKS blocks (about 1 MB of text, a few ms)
+    WATCH_BYTES = 1 << 22
+    WATCH_BLOCKS = 4096
 
 
 @cython.final
@@ -210,11 +215,12 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
 
 cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t start,
                              Py_ssize_t end, Py_ssize_t byte_limit, int pattern_id,
-                             IdBuffer out, PieceCache cache) noexcept nogil:
+                             IdBuffer out, PieceCache cache, Py_ssize_t* ticks) noexcept nogil:
     """Encode the pieces of s[start:end] (end: a piece boundary, such as a special token)
     into out, which has room for end - start + CACHE_MAX_IDS more ids. With byte_limit
-    >= 0 only the settled pieces: not the last, and ending by byte_limit. Returns where
-    encoding stopped, or -1 out of memory."""
+    >= 0 only the settled pieces: not the last, and ending by byte_limit. ticks (NULL: not
+    watched) counts blocks down to the next look for a signal (_signals.pxd). Returns where
+    encoding stopped, -1 out of memory, -2 interrupted."""
     # Blocks of up to BLOCK pieces: first find them all and prefetch their cache slots,
     # then encode them, by when the slots have come in. Two tight loops, each with
     # branches of its own to predict, instead of one that interleaves both. Every piece
@@ -264,16 +270,25 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
                 dst = out.data + out.size
             i = j
         out.size = dst - out.data
+        if ticks != NULL:
+            ticks[0] -= 1
+            if ticks[0] <= 0:
+                ticks[0] = WATCH_BLOCKS
+                if interrupted():
+                    cache.hits += hits
+                    return -2
     cache.hits += hits
     return i
 
 
 cdef int _encode_bytes(MergeTable table, const uint8_t* s, Py_ssize_t n, int pattern_id,
-                       IdBuffer out, PieceCache cache, Specials specials) noexcept nogil:
-    """Encode s[:n], special tokens and the pieces between them; 1 out of memory."""
+                       IdBuffer out, PieceCache cache, Specials specials,
+                       Py_ssize_t* ticks) noexcept nogil:
+    """Encode s[:n], special tokens and the pieces between them; 1 out of memory, 3
+    interrupted (ticks: see _encode_span)."""
     cdef Py_ssize_t on_stack[16]               # where each special token was last found
     cdef Py_ssize_t* found = on_stack
-    cdef Py_ssize_t k, j, at, pos = 0
+    cdef Py_ssize_t k, j, at, done, pos = 0
     cdef int status = 0
     if out.reserve(n + CACHE_MAX_IDS) != 0:   # a special token of k bytes is one id,
         return 1                              # a piece of k bytes at most k ids
@@ -285,8 +300,9 @@ cdef int _encode_bytes(MergeTable table, const uint8_t* s, Py_ssize_t n, int pat
         found[j] = -2
     while True:
         at = specials.next_one(s, n, pos, found, &k)
-        if _encode_span(table, s, pos, at, -1, pattern_id, out, cache) < 0:
-            status = 1
+        done = _encode_span(table, s, pos, at, -1, pattern_id, out, cache, ticks)
+        if done < 0:
+            status = 1 if done == -1 else 3
             break
         if k < 0:
             break
@@ -299,19 +315,19 @@ cdef int _encode_bytes(MergeTable table, const uint8_t* s, Py_ssize_t n, int pat
 
 
 cdef int _encode_view(MergeTable table, StrView view, int pattern_id, IdBuffer out,
-                      PieceCache cache, Specials specials) noexcept nogil:
-    """_encode_bytes of a str's text; 1 out of memory, 2 for a surrogate."""
+                      PieceCache cache, Specials specials, Py_ssize_t* ticks) noexcept nogil:
+    """_encode_bytes of a str's text; 1 out of memory, 2 for a surrogate, 3 interrupted."""
     cdef Py_ssize_t n
     cdef uint8_t* owned
     cdef size_t capacity
     cdef int failed
     if view.ascii:                            # compact ASCII: the data is UTF-8
         return _encode_bytes(table, <const uint8_t*>view.data, view.length, pattern_id, out,
-                             cache, specials)
+                             cache, specials, ticks)
     owned = str_to_utf8(view.kind, view.data, view.length, &n, &capacity)
     if owned == NULL:
         return 2 if n == -2 else 1
-    failed = _encode_bytes(table, owned, n, pattern_id, out, cache, specials)
+    failed = _encode_bytes(table, owned, n, pattern_id, out, cache, specials, ticks)
     release_utf8(owned, capacity)
     return failed
 
@@ -355,10 +371,14 @@ def encode_ordinary(MergeTable table, str text, Py_ssize_t limit, int pattern_id
     cdef Py_ssize_t n, i
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
     cdef Py_ssize_t byte_limit = -1 if limit < 0 else byte_offset(text, s, n, limit)
+    cdef Py_ssize_t ticks = WATCH_BLOCKS
+    cdef Py_ssize_t* watched = &ticks if watch(n, WATCH_BYTES) else NULL
     if out.reserve(n + CACHE_MAX_IDS) != 0:       # a piece of k bytes has at most k ids
         raise MemoryError("no memory for the ids")
     with nogil:
-        i = _encode_span(table, s, 0, n, byte_limit, pattern_id, out, cache)
+        i = _encode_span(table, s, 0, n, byte_limit, pattern_id, out, cache, watched)
+    if i == -2:
+        raise_pending()
     if i < 0:
         raise MemoryError("out of memory while encoding a piece")
     return len(text) if i == n else char_count(text, s, i)
@@ -372,8 +392,12 @@ def encode_str(MergeTable table, str text, int pattern_id, IdBuffer out, PieceCa
     for a surrogate in text."""
     cdef StrView view = _view(text)
     cdef int failed
+    cdef Py_ssize_t ticks = WATCH_BLOCKS
+    cdef Py_ssize_t* watched = &ticks if watch(view.length, WATCH_BYTES) else NULL
     with nogil:
-        failed = _encode_view(table, view, pattern_id, out, cache, specials)
+        failed = _encode_view(table, view, pattern_id, out, cache, specials, watched)
+    if failed == 3:
+        raise_pending()
     if failed == 2:
         raise UnicodeEncodeError("utf-8", text, 0, view.length, "surrogates not allowed")
     if failed:
@@ -387,11 +411,15 @@ def encode_utf8(MergeTable table, const uint8_t[::1] data, int pattern_id, IdBuf
     cdef Py_ssize_t n = data.shape[0]
     cdef const uint8_t* s = &data[0] if n else <const uint8_t*>""
     cdef int failed = 0
+    cdef Py_ssize_t ticks = WATCH_BLOCKS
+    cdef Py_ssize_t* watched = &ticks if watch(n, WATCH_BYTES) else NULL
     with nogil:
         if not valid_utf8(s, n):
             failed = 2
         else:
-            failed = _encode_bytes(table, s, n, pattern_id, out, cache, specials)
+            failed = _encode_bytes(table, s, n, pattern_id, out, cache, specials, watched)
+    if failed == 3:
+        raise_pending()
     if failed == 1:
         raise MemoryError("out of memory while encoding")
     return failed == 0
@@ -414,16 +442,19 @@ def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Speci
     views.resize(n)
     ends.resize(n)
     skipped.resize(n, 0)
+    cdef Py_ssize_t total = 0, ticks = WATCH_BLOCKS
     for k in range(n):
         if PyUnicode_Check(held[k]):
             views[k] = _view(held[k])
+            total += views[k].length
         else:
             skipped[k] = 1
+    cdef Py_ssize_t* watched = &ticks if watch(total, WATCH_BYTES) else NULL
     with nogil:
         for k in range(n):
             start = out.size
             if not skipped[k]:
-                failed = _encode_view(table, views[k], pattern_id, out, cache, specials)
+                failed = _encode_view(table, views[k], pattern_id, out, cache, specials, watched)
                 if failed == 2:                 # a surrogate: the caller's slow path
                     out.size = start
                     skipped[k] = 1
@@ -431,6 +462,8 @@ def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Speci
                 elif failed:
                     break
             ends[k] = out.size
+    if failed == 3:
+        raise_pending()
     if failed:
         raise MemoryError("out of memory while encoding")
     result = PyList_New(n)

@@ -22,8 +22,15 @@ from libc.string cimport memcmp
 from libcpp.vector cimport vector
 
 from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_init, pairmap_put
+from bpe._signals cimport interrupted, raise_pending, watch
 
 cnp.import_array()
+
+cdef enum:
+    # Ctrl-C: words of WATCH_SYMBOLS or more, merged on the main thread, look for a signal
+    # every WATCH_STEPS merges
+    WATCH_SYMBOLS = 1 << 16
+    WATCH_STEPS = 64
 
 cdef extern from "bpe_vectors.h" nogil:
     int bpe_push[T](vector[T]& v, T x) nogil
@@ -212,13 +219,16 @@ cdef class _MergeLoop:
         self.lengths[w] = j
         return 0
 
-    cdef int run(self, int32_t n_merges, int32_t[:, ::1] merges) noexcept nogil:
-        """Do up to n_merges merges into `merges`; the number done, or -1 out of memory."""
+    cdef int run(self, int32_t n_merges, int32_t[:, ::1] merges, bint watched) noexcept nogil:
+        """Do up to n_merges merges into `merges`; the number done, -1 out of memory, -2
+        interrupted (watched: look for a signal every WATCH_STEPS merges, _signals.pxd)."""
         cdef int32_t step, pair, a, b, new_id, w
         cdef size_t k, i
         cdef vector[int32_t] words
         for step in range(n_merges):
             self.step = step
+            if watched and step % WATCH_STEPS == WATCH_STEPS - 1 and interrupted():
+                return -2
             pair = self.next_pair()
             if pair == -2:
                 return -1
@@ -305,17 +315,23 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     cdef int done
     if pairmap_init(&loop.pair_index, 1024) != 0:
         raise MemoryError("no memory for the pair index")
+    cdef bint watched = watch(work.shape[0], WATCH_SYMBOLS)
     stop = threading.Event()
     if progress is not None:           # the loop holds no GIL, so a thread can watch it
         watcher = threading.Thread(target=_watch, args=(loop, progress, stop), daemon=True)
         watcher.start()
-    with nogil:
-        done = loop.count_pairs()
-        if done == 0:
-            done = loop.run(<int32_t>n_merges, merges_view)
-    stop.set()
+    try:
+        with nogil:
+            done = loop.count_pairs()
+            if done == 0:
+                done = loop.run(<int32_t>n_merges, merges_view, watched)
+        if done == -2:
+            raise_pending()            # Ctrl-C: KeyboardInterrupt, the watcher stopped first
+    finally:
+        stop.set()
+        if progress is not None:
+            watcher.join()
     if progress is not None:
-        watcher.join()
         progress(max(done, 0))
     if done < 0:
         raise MemoryError("out of memory in the merge loop")
