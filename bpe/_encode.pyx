@@ -24,7 +24,6 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcmp, memcpy
 from libcpp.vector cimport vector
 
@@ -59,6 +58,13 @@ cdef enum:
     # every WATCH_BLOCKS blocks (about 1 MB of text, a few ms)
     WATCH_BYTES = 1 << 22
     WATCH_BLOCKS = 4096
+    MEMMEM_MAX = 8          # special tokens searched one memmem pass each; more: by_bytes
+
+
+cdef struct Needle:         # a special token, in Specials.by_bytes
+    const uint8_t* data
+    Py_ssize_t size
+    Py_ssize_t index        # its place longest first (in sizes, ids)
 
 
 @cython.final
@@ -68,7 +74,8 @@ cdef class Specials:
     The rule (the leftmost special token, the longest of those starting there) is
     specials.find_specials' in Python; tests/test_specials.py holds the two equal.
 
-    Attributes: needles, sizes, ids (longest first), count, first (see next_one).
+    Attributes: needles, sizes, ids (longest first), count, and what next_one searches
+    with: first, or up to MEMMEM_MAX needles, or by_bytes and pairs.
     Thread-safety: read-only once made, so threads share one."""
     cdef vector[const uint8_t*] needles
     cdef vector[Py_ssize_t] sizes
@@ -76,8 +83,13 @@ cdef class Specials:
     cdef Py_ssize_t count
     cdef int first                      # the byte all of them start with and hold nowhere
     cdef tuple tokens                   # else (-1); keeps the bytes alive
+    cdef vector[Needle] by_bytes        # more than MEMMEM_MAX and no first: sorted bytewise
+    cdef uint64_t pairs[1024]           # and bit (b0 << 8 | b1) set where some token starts
+                                        # with b0 b1, or is b0 alone (then for every b1)
 
     def __cinit__(self, tuple tokens, const int32_t[::1] ids):
+        cdef Needle needle
+        cdef Py_ssize_t key
         if ids.shape[0] != len(tokens):
             raise ValueError("special tokens and their ids differ in number")
         self.tokens = tokens
@@ -92,17 +104,32 @@ cdef class Specials:
         self.first = -1
         if len(starts) == 1 and all(token.count(token[:1]) == 1 for token in tokens):
             self.first = tokens[0][0]        # "<|endoftext|>" and its kind: one scan finds them
+        elif self.count > MEMMEM_MAX:
+            # A stable sort: equal tokens keep their order, the first listed first.
+            for k in sorted(range(self.count), key=tokens.__getitem__):
+                needle.data, needle.size, needle.index = self.needles[k], self.sizes[k], k
+                self.by_bytes.push_back(needle)
+                key = tokens[k][0] << 8
+                if self.sizes[k] == 1:
+                    for b in range(key >> 6, (key >> 6) + 4):      # all 256 of b0 _
+                        self.pairs[b] = ~<uint64_t>0
+                else:
+                    key |= tokens[k][1]
+                    self.pairs[key >> 6] |= <uint64_t>1 << (key & 63)
 
     cdef Py_ssize_t next_one(self, const uint8_t* s, Py_ssize_t n, Py_ssize_t pos,
                              Py_ssize_t* found, Py_ssize_t* which) noexcept nogil:
         """The leftmost special token in s[pos:n], the longest of those starting there:
         its start, its index in which; n and -1 if none. With a first byte (see first), one
         memchr pass for all of them; linear, as no token holds its first byte again (a
-        partial match ends before the next candidate). Else one memmem pass per token,
-        found[j] keeping where token j was last found (-1 nowhere, -2 not searched yet)."""
+        partial match ends before the next candidate). Else, for up to MEMMEM_MAX tokens,
+        one memmem pass per token (SIMD-fast), found[j] keeping where token j was last
+        found (-1 nowhere, -2 not searched yet); for more, one pass for all of them, which
+        tries only the places whose first two bytes some token starts with (pairs), each
+        by a walk through the sorted tokens (longest_at)."""
         cdef const uint8_t* p
-        cdef Py_ssize_t j, at, k = -1
-        if self.first < 0:
+        cdef Py_ssize_t j, at, key, k = -1
+        if self.first < 0 and self.count <= MEMMEM_MAX:
             for j in range(self.count):
                 if found[j] == -2 or 0 <= found[j] < pos:
                     found[j] = _find(s, n, pos, self.needles[j], self.sizes[j])
@@ -110,6 +137,18 @@ cdef class Specials:
                     k = j                                              # listed first
             which[0] = k
             return found[k] if k >= 0 else n
+        if self.first < 0:
+            for at in range(pos, n):
+                if at + 1 < n:          # the last byte can only be a token of one byte
+                    key = s[at] << 8 | s[at + 1]
+                    if not (self.pairs[key >> 6] >> (key & 63)) & 1:
+                        continue
+                k = self.longest_at(s + at, n - at)
+                if k >= 0:
+                    which[0] = k
+                    return at
+            which[0] = -1
+            return n
         while pos < n:
             p = <const uint8_t*>memchr(s + pos, self.first, n - pos)
             if p == NULL:
@@ -123,15 +162,48 @@ cdef class Specials:
         which[0] = -1
         return n
 
+    cdef Py_ssize_t longest_at(self, const uint8_t* p, Py_ssize_t n) noexcept nogil:
+        """The index (longest first) of the longest token that p[:n] starts with, or -1
+        (the first listed of equal ones): a walk through by_bytes, a byte at a time, each
+        step narrowing [lo, hi) by binary search to the tokens that start with p[:d]."""
+        cdef const Needle* t = self.by_bytes.data()
+        cdef Py_ssize_t lo = 0, hi = self.by_bytes.size(), d = 0, a, b, mid, best = -1
+        cdef uint8_t c
+        while d < n and lo < hi:
+            # Here every token in [lo, hi) starts with p[:d] and is longer than d bytes.
+            c = p[d]
+            a, b = lo, hi
+            while a < b:                             # the first whose byte d is >= c
+                mid = (a + b) >> 1
+                if t[mid].data[d] < c:
+                    a = mid + 1
+                else:
+                    b = mid
+            lo, b = a, hi
+            while a < b:                             # the first whose byte d is > c
+                mid = (a + b) >> 1
+                if t[mid].data[d] <= c:
+                    a = mid + 1
+                else:
+                    b = mid
+            hi = a
+            d += 1
+            if lo < hi and t[lo].size == d:          # p[:d] itself sorts first: a match,
+                best = t[lo].index                   # the longest so far
+                while lo < hi and t[lo].size == d:   # (and any equal to it, listed later)
+                    lo += 1
+        return best
+
     def find_all(self, bytes data):
         """(start, index) of each special token in data, as the encode loops find them
         (for tests: specials.find_specials is the rule in Python)."""
-        cdef vector[Py_ssize_t] found
+        cdef Py_ssize_t found[MEMMEM_MAX]
         cdef Py_ssize_t pos = 0, at, k, n = len(data)
-        found.resize(max(self.count, 1), -2)    # (assign is declared without except +)
+        for k in range(MEMMEM_MAX):
+            found[k] = -2
         result = []
         while True:
-            at = self.next_one(<const uint8_t*>PyBytes_AS_STRING(data), n, pos, found.data(), &k)
+            at = self.next_one(<const uint8_t*>PyBytes_AS_STRING(data), n, pos, found, &k)
             if k < 0:
                 return result
             result.append((at, k))
@@ -286,32 +358,22 @@ cdef int _encode_bytes(MergeTable table, const uint8_t* s, Py_ssize_t n, int pat
                        Py_ssize_t* ticks) noexcept nogil:
     """Encode s[:n], special tokens and the pieces between them; 1 out of memory, 3
     interrupted (ticks: see _encode_span)."""
-    cdef Py_ssize_t on_stack[16]               # where each special token was last found
-    cdef Py_ssize_t* found = on_stack
-    cdef Py_ssize_t k, j, at, done, pos = 0
-    cdef int status = 0
+    cdef Py_ssize_t found[MEMMEM_MAX]         # where each special token was last found
+    cdef Py_ssize_t k, at, done, pos = 0      # (by memmem: see Specials.next_one)
     if out.reserve(n + CACHE_MAX_IDS) != 0:   # a special token of k bytes is one id,
         return 1                              # a piece of k bytes at most k ids
-    if specials.count > 16:
-        found = <Py_ssize_t*>malloc(specials.count * sizeof(Py_ssize_t))
-        if found == NULL:
-            return 1
-    for j in range(specials.count):
-        found[j] = -2
+    for k in range(MEMMEM_MAX):
+        found[k] = -2
     while True:
         at = specials.next_one(s, n, pos, found, &k)
         done = _encode_span(table, s, pos, at, -1, pattern_id, out, cache, ticks)
         if done < 0:
-            status = 1 if done == -1 else 3
-            break
+            return 1 if done == -1 else 3
         if k < 0:
-            break
+            return 0
         out.data[out.size] = specials.ids[k]
         out.size += 1
         pos = at + specials.sizes[k]
-    if found != on_stack:
-        free(found)
-    return status
 
 
 cdef int _encode_view(MergeTable table, StrView view, int pattern_id, IdBuffer out,

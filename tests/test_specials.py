@@ -1,6 +1,7 @@
 """bpe/specials.py: validation, ids, tiktoken's check, and the leftmost-then-longest rule,
 in Python (find_specials) and in the kernels (Specials.next_one), held equal."""
 import os
+import random
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bpe
 from bpe.specials import (
     allowed_in,
     assign_ids,
@@ -20,11 +22,15 @@ from bpe.specials import (
     straddles,
 )
 
-# Token sets for both native searches: one first byte held nowhere else (one memchr pass),
-# and tokens that overlap, nest and repeat their first byte (a memmem pass per token).
+from .conftest import repo_file
+
+# Token sets for the three native searches: one first byte held nowhere else (one memchr
+# pass); tokens that overlap, nest and repeat their first byte (a memmem pass per token);
+# more such tokens than MEMMEM_MAX (8), of one byte and more (a walk through sorted tokens).
 TOKEN_SETS = [
     ["<|endoftext|>", "<|fim|>", "<|end|>"],
     ["<|a|>", "<|a|>b", "a<|", "aa", "a", "é<", "<"],
+    ["<|a|>", "<|a|>b", "a<|", "aa", "a", "é<", "<", "b", "ba", "|", "é", "éé"],
 ]
 
 
@@ -34,6 +40,14 @@ def regex_rule(text: str, tokens: list[str]) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in pattern.finditer(text)]
 
 
+def native_find_all(text: str, tokens: list[str]) -> list[tuple[int, str]]:
+    """Specials.find_all's matches as (character start, token)."""
+    ordered = longest_first(tokens)
+    data = text.encode("utf-8")
+    native = native_specials(tokens, {token: 1000 + k for k, token in enumerate(tokens)})
+    return [(len(data[:at].decode("utf-8")), ordered[k]) for at, k in native.find_all(data)]
+
+
 @pytest.mark.parametrize("tokens", TOKEN_SETS)
 @given(data=st.data())
 def test_python_and_native_search_agree(tokens, data):
@@ -41,12 +55,71 @@ def test_python_and_native_search_agree(tokens, data):
     text = "".join(data.draw(st.lists(st.sampled_from(alphabet), max_size=30)))
     expected = regex_rule(text, tokens)
     assert list(find_specials(text, longest_first(tokens))) == expected
+    assert native_find_all(text, tokens) == expected
 
-    ids = {token: 1000 + k for k, token in enumerate(tokens)}
-    native = native_specials(tokens, ids)
-    ordered = longest_first(tokens)
-    found = [(at, ordered[k]) for at, k in native.find_all(text.encode("utf-8"))]
-    assert found == [(len(text[:at].encode("utf-8")), token) for at, token in expected]
+
+SMALL_ALPHABET = "ab<é"     # few characters (é of two bytes): tokens overlap, prefix each other
+
+
+@given(data=st.data())
+def test_many_specials_agree(data):
+    """Many tokens with no one first byte (the walk through the sorted tokens), in texts
+    made of them, their pieces, and single characters: the native search is the rule."""
+    tokens = data.draw(st.lists(st.text(SMALL_ALPHABET, min_size=1, max_size=6), min_size=20,
+                                max_size=300, unique=True))
+    piece = st.sampled_from(tokens).flatmap(
+        lambda token: st.tuples(st.integers(0, len(token)), st.integers(0, len(token))).map(
+            lambda ends: token[min(ends):max(ends)]))
+    text = "".join(data.draw(st.lists(
+        st.one_of(st.sampled_from(tokens), piece, st.sampled_from([*SMALL_ALPHABET, " "])),
+        max_size=60)))
+    expected = list(find_specials(text, longest_first(tokens)))
+    assert expected == regex_rule(text, tokens)
+    assert native_find_all(text, tokens) == expected
+
+
+def random_specials(count: int, rng: random.Random) -> list[str]:
+    """count distinct tokens of 3 to 12 bytes, each of one alphabet (ASCII, Greek, Cyrillic,
+    CJK): first bytes of every kind. None holds a space or a newline."""
+    alphabets = [("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<>|[]_", 1),
+                 ("αβγδεζηθικλμνξοπρστυφχψω", 2), ("абвгдежзийклмнопрстуфхцчшщ", 2),
+                 ("日本語中文字漢字東京大阪", 3)]
+    tokens: set[str] = set()
+    while len(tokens) < count:
+        alphabet, width = rng.choice(alphabets)
+        tokens.add("".join(rng.choices(alphabet, k=rng.randint(-(-3 // width), 12 // width))))
+    return sorted(tokens)
+
+
+def test_a_hundred_thousand_specials_encode_a_megabyte():
+    """100,000 special tokens with varied first bytes, in 1 MB of text dense with them and
+    their pieces: encode (the native search) cuts where find_specials does. (A memmem pass
+    per token took about 20 s for this; the walk through the sorted tokens, milliseconds.)
+    The text repeats a block that starts and ends with a newline, which no token holds, so
+    the block's matches, shifted, are the text's: find_specials (a Python loop over every
+    token for each match) runs on the block alone."""
+    rng = random.Random(0)
+    specials = random_specials(100_000, rng)
+    tok = bpe.Tokenizer.from_files(repo_file("gpt2/encoder.json"), repo_file("gpt2/vocab.bpe"),
+                                   special_tokens=specials)
+    pieces = []
+    for _ in range(150):
+        token = rng.choice(specials)
+        i, j = sorted(rng.sample(range(len(token) + 1), 2))
+        pieces.append(rng.choice([token, token[i:j], rng.choice(token), " "]))
+    block = "\n" + "".join(pieces) + "\n"
+    found = list(find_specials(block, longest_first(specials)))
+    copies = 1_000_000 // len(block.encode("utf-8")) + 1
+    text = block * copies
+    expected, pos = [], 0
+    for k in range(copies):
+        for at, token in found:
+            at += k * len(block)
+            expected += [*tok.encode_ordinary(text[pos:at]), tok.special_ids[token]]
+            pos = at + len(token)
+    expected += tok.encode_ordinary(text[pos:])
+    assert len(found) > 50
+    assert tok.encode(text) == expected
 
 
 def test_longest_wins_at_one_place():
