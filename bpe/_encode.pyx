@@ -83,7 +83,7 @@ cdef class Specials:
     cdef Py_ssize_t count
     cdef int first                      # the byte all of them start with and hold nowhere
     cdef tuple tokens                   # else (-1); keeps the bytes alive
-    cdef vector[Needle] by_bytes        # more than MEMMEM_MAX and no first: sorted bytewise
+    cdef vector[Needle] by_bytes        # more than MEMMEM_MAX: sorted bytewise
     cdef uint64_t pairs[1024]           # and bit (b0 << 8 | b1) set where some token starts
                                         # with b0 b1, or is b0 alone (then for every b1)
 
@@ -104,7 +104,7 @@ cdef class Specials:
         self.first = -1
         if len(starts) == 1 and all(token.count(token[:1]) == 1 for token in tokens):
             self.first = tokens[0][0]        # "<|endoftext|>" and its kind: one scan finds them
-        elif self.count > MEMMEM_MAX:
+        if self.count > MEMMEM_MAX:
             # A stable sort: equal tokens keep their order, the first listed first.
             for k in sorted(range(self.count), key=tokens.__getitem__):
                 needle.data, needle.size, needle.index = self.needles[k], self.sizes[k], k
@@ -122,7 +122,8 @@ cdef class Specials:
         """The leftmost special token in s[pos:n], the longest of those starting there:
         its start, its index in which; n and -1 if none. With a first byte (see first), one
         memchr pass for all of them; linear, as no token holds its first byte again (a
-        partial match ends before the next candidate). Else, for up to MEMMEM_MAX tokens,
+        partial match ends before the next candidate); each candidate is compared with each
+        token, or for more than MEMMEM_MAX by longest_at. Else, for up to MEMMEM_MAX tokens,
         one memmem pass per token (SIMD-fast), found[j] keeping where token j was last
         found (-1 nowhere, -2 not searched yet); for more, one pass for all of them, which
         tries only the places whose first two bytes some token starts with (pairs), each
@@ -154,10 +155,16 @@ cdef class Specials:
             if p == NULL:
                 break
             at = p - s
-            for j in range(self.count):               # longest first
-                if self.sizes[j] <= n - at and memcmp(p, self.needles[j], self.sizes[j]) == 0:
-                    which[0] = j
+            if self.count > MEMMEM_MAX:
+                k = self.longest_at(p, n - at)
+                if k >= 0:
+                    which[0] = k
                     return at
+            else:
+                for j in range(self.count):           # longest first
+                    if self.sizes[j] <= n - at and memcmp(p, self.needles[j], self.sizes[j]) == 0:
+                        which[0] = j
+                        return at
             pos = at + 1
         which[0] = -1
         return n
