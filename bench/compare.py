@@ -16,7 +16,11 @@ Tasks:
   encode       ids of --mb MB of text (ordinary text, no special tokens). One slice warms up,
                then each repeat encodes a further slice the tokenizer has not seen, so no
                tool is timed on text it has cached. GPT-2 for every peer; cl100k and o200k
-               for bpe and tiktoken (both built offline from ../shared/data/tiktoken)
+               for bpe (a list and NumPy), tiktoken and gigatoken (built offline from
+               ../shared/data/tiktoken)
+  encode_seen  as encode, on text the tokenizer has seen: one --mb MB slice, encoded twice,
+               then each repeat a new copy of it (the steady state of a big corpus, where
+               almost every piece has been met before)
   encode_batch the documents (cut at <|endoftext|>) of --mb MB slices, as encode_batch on 1
                and 2 threads: bpe (GPT-2) and tiktoken's encode_ordinary_batch; unseen
                slices as for encode
@@ -30,6 +34,8 @@ Tasks:
                bpe's encode_file writes a temporary .npy (on all cores, and on one thread);
                the peers' file encoders (bench/peers.py, their threads noted there) return
                the ids in memory and drop the separator: bpe has one more token per document
+  encode_file_4x  encode_file of the --input file written four times over (a temporary
+               file): the steady state, where later copies meet pieces the encoder has seen
   merge        the merge loop alone: WordTable of the whole input -> --vocab-size
   train        end to end: file -> vocabulary of --vocab-size, special <|endoftext|>
 """
@@ -90,18 +96,25 @@ def tiktoken_files(name: str):
 
 
 def encoder_for(tool: str):
-    """tool -> encode(text) for ordinary text."""
-    if tool == "bpe":
-        return bpe_gpt2().encode
-    if tool == "bpe (numpy)":
-        return bpe_gpt2().encode_to_numpy
-    if tool.endswith(("cl100k", "o200k")):
-        name = "cl100k_base" if tool.endswith("cl100k") else "o200k_base"
-        tok, enc = tiktoken_files(name)
-        return tok.encode if tool.startswith("bpe") else enc.encode_ordinary
-    import peers
+    """tool ("<peer>[ cl100k| o200k][ (numpy)]") -> encode(text) for ordinary text."""
+    vocab = next((v for v in ("cl100k", "o200k") if v in tool.split()), None)
+    if vocab is None:
+        if tool == "bpe":
+            return bpe_gpt2().encode
+        if tool == "bpe (numpy)":
+            return bpe_gpt2().encode_to_numpy
+        import peers
 
-    return peers.encoders(shared_data() / "gpt2")[tool]()
+        return peers.encoders(shared_data() / "gpt2")[tool]()
+    name = f"{vocab}_base"
+    if tool.startswith("gigatoken"):
+        import peers
+
+        return peers.gigatoken_tiktoken_encoder(shared_data() / "tiktoken" / f"{name}.tiktoken.gz")
+    tok, enc = tiktoken_files(name)
+    if tool.startswith("bpe"):
+        return tok.encode_to_numpy if tool.endswith("(numpy)") else tok.encode
+    return enc.encode_ordinary
 
 
 def timed(fn, repeats: int) -> tuple[list[float], object]:
@@ -147,6 +160,24 @@ def timed_on_slices(fn, args, prepare=lambda text: text) -> tuple[list[float], i
     return seconds, n_bytes // len(seconds), n_out // len(seconds)
 
 
+def timed_seen(fn, args) -> tuple[list[float], int, int]:
+    """Time fn on text it has seen: one slice, encoded twice untimed, then `repeats` times,
+    each on a new copy of it (made untimed), so that nothing a tool keeps on the str object
+    itself (such as CPython's cached UTF-8 form) is reused; only what the tool learned
+    from the text. (seconds, bytes, outputs)."""
+    text = read_prefix(args.input, args.mb)
+    fn(text)
+    fn(text[:-1] + text[-1:])
+    seconds, result = [], None
+    for _ in range(args.repeats):
+        result = None
+        given = text[:-1] + text[-1:]
+        start = time.perf_counter()
+        result = fn(given)
+        seconds.append(time.perf_counter() - start)
+    return seconds, len(text.encode("utf-8")), len(result)
+
+
 def offsets_encoder(tool: str):
     """tool -> text -> the token spans (or, for "bpe encode", the ids alone)."""
     if tool.startswith("bpe"):
@@ -181,6 +212,9 @@ def work(task: str, tool: str, args) -> dict:
     if task == "encode":
         seconds, n_bytes, n_tokens = timed_on_slices(encoder_for(tool), args)
         return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
+    if task == "encode_seen":
+        seconds, n_bytes, n_tokens = timed_seen(encoder_for(tool), args)
+        return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens"}
     if task == "encode_offsets":
         seconds, n_bytes, n_tokens = timed_on_slices(offsets_encoder(tool), args)
         return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
@@ -212,7 +246,19 @@ def work(task: str, tool: str, args) -> dict:
         seconds, out = timed(lambda: decode(ids), args.repeats)
         assert out == text, f"{tool} decode does not round-trip"
         return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{len(ids)} tokens"}
-    if task == "encode_file":
+    if task in ("encode_file", "encode_file_4x"):
+        path, n_bytes = args.input, os.path.getsize(args.input)
+        if task == "encode_file_4x":
+            import tempfile
+
+            copies = tempfile.TemporaryDirectory()
+            path = Path(copies.name) / "input-4x.txt"
+            with open(args.input, "rb") as source, open(path, "wb") as out:
+                data = source.read()
+                for _ in range(4):
+                    out.write(data)
+            del data
+            n_bytes *= 4
         if tool.startswith("bpe"):
             import tempfile
 
@@ -231,9 +277,8 @@ def work(task: str, tool: str, args) -> dict:
             import peers
 
             make = peers.file_encoders(shared_data() / "gpt2")[tool]
-        seconds, n_tokens = timed_fresh(make, [args.input], args.repeats)
-        return {"seconds": seconds, "n_bytes": os.path.getsize(args.input),
-                "note": f"{n_tokens} tokens"}
+        seconds, n_tokens = timed_fresh(make, [path], args.repeats)
+        return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens"}
     if task == "merge":
         from bpe.counting import count_pieces, read_text_chunks
         from bpe.patterns import Pretokenizer
@@ -287,16 +332,20 @@ def tools_for(task: str) -> list[str]:
 
     if task == "pretokenize":
         return ["regex module", "bpe gpt2", "bpe cl100k", "bpe o200k"]
-    if task == "encode":
-        return ["bpe", "bpe (numpy)", *peers.encoders(shared_data() / "gpt2"),
-                "bpe cl100k", "tiktoken cl100k", "bpe o200k", "tiktoken o200k"]
+    if task in ("encode", "encode_seen"):
+        tools = ["bpe", "bpe (numpy)", *peers.encoders(shared_data() / "gpt2")]
+        for vocab in ("cl100k", "o200k"):
+            tools += [f"bpe {vocab}", f"bpe {vocab} (numpy)", f"tiktoken {vocab}"]
+            if peers.installed("gigatoken"):
+                tools.append(f"gigatoken {vocab}")
+        return tools
     if task == "encode_batch":
         return ["bpe 1 thread", "bpe 2 threads", "tiktoken 1 thread", "tiktoken 2 threads"]
     if task == "encode_offsets":
         return ["bpe encode", "bpe", "bpe (numpy)", "hf"]
     if task == "decode":
         return ["bpe", "bpe (numpy)", *peers.decoders(shared_data() / "gpt2")]
-    if task == "encode_file":
+    if task in ("encode_file", "encode_file_4x"):
         return ["bpe", "bpe 1 thread", *peers.file_encoders(shared_data() / "gpt2")]
     if task == "merge":
         return ["bpe", "gigatoken"]
@@ -372,8 +421,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, help="UTF-8 text (default: the mix corpus)")
     parser.add_argument("--tasks",
-                        default="pretokenize,encode,encode_batch,encode_offsets,decode,encode_file,"
-                                "merge,train")
+                        default="pretokenize,encode,encode_seen,encode_batch,encode_offsets,decode,"
+                                "encode_file,encode_file_4x,merge,train")
     parser.add_argument("--mb", type=float, default=10.0,
                         help="MB of input for pretokenize/encode/decode "
                              "(encode reads repeats + 1 slices)")

@@ -115,7 +115,7 @@ TRAINER_NOTES: dict[str, str] = {
 }
 
 
-def _installed(module: str) -> bool:
+def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
@@ -230,6 +230,22 @@ def gigatoken_encoder(gpt2_dir: Path) -> Callable[[str], Sequence[int]]:
     return _gigatoken_tokenizer(gpt2_dir).encode  # numpy uint32 array
 
 
+def gigatoken_tiktoken_encoder(rank_file_gz: Path) -> Callable[[str], Sequence[int]]:
+    """gigatoken's encode for a tiktoken encoding (cl100k_base, o200k_base) from its gzipped
+    rank file: gigatoken reads a plain .tiktoken file, named for the encoding (the name
+    picks its pre-tokenizer), so it gets a decompressed copy."""
+    import gzip
+
+    import gigatoken
+
+    name = Path(rank_file_gz).name.removesuffix(".gz")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(gzip.decompress(Path(rank_file_gz).read_bytes()))
+        tokenizer = gigatoken.Tokenizer.from_tiktoken(path, special_tokens={})
+    return tokenizer.encode
+
+
 def _tokie_tokenizer(gpt2_dir: Path):
     import tokie
 
@@ -263,7 +279,7 @@ def encoders(gpt2_dir: Path) -> dict[str, Callable[[], Callable[[str], Sequence[
         "tokie": ("tokie", lambda: tokie_encoder(gpt2_dir)),
         "bpeasy": ("bpeasy", lambda: bpeasy_encoder(gpt2_dir)),
     }
-    return {name: factory for name, (module, factory) in table.items() if _installed(module)}
+    return {name: factory for name, (module, factory) in table.items() if installed(module)}
 
 
 # -- decoders: GPT-2 ids -> text (not in the original brief; bench/compare.py asks for it) --
@@ -282,7 +298,7 @@ def decoders(gpt2_dir: Path) -> dict[str, Callable[[], Callable[[Sequence[int]],
         "gigatoken": ("gigatoken", gigatoken_decoder),
         "tokie": ("tokie", lambda: _tokie_tokenizer(gpt2_dir).decode),
     }
-    return {name: factory for name, (module, factory) in table.items() if _installed(module)}
+    return {name: factory for name, (module, factory) in table.items() if installed(module)}
 
 
 # -- file encoders: GPT-2, whole files, count tokens --------------------------------------
@@ -342,7 +358,7 @@ def file_encoders(gpt2_dir: Path) -> dict[str, Callable[[], Callable[[list[Path]
         "gigatoken 1 thread": ("gigatoken", lambda: gigatoken_file_encoder(gpt2_dir, False)),
         "tokie": ("tokie", lambda: tokie_file_encoder(gpt2_dir)),
     }
-    return {name: factory for name, (module, factory) in table.items() if _installed(module)}
+    return {name: factory for name, (module, factory) in table.items() if installed(module)}
 
 
 # -- trainers -----------------------------------------------------------------------------
@@ -401,7 +417,7 @@ def trainers() -> dict[str, Callable[[Path, int, list[str]], int]]:
         "hf": ("tokenizers", hf_train),
         "bpeasy": ("bpeasy", bpeasy_train),
     }
-    return {name: train for name, (module, train) in table.items() if _installed(module)}
+    return {name: train for name, (module, train) in table.items() if installed(module)}
 
 
 # -- gigatoken's merge phase --------------------------------------------------------------
@@ -419,7 +435,7 @@ def gigatoken_merge_seconds(
     word table and initial pair counts, the merge loop, and handing vocab/merges to Python
     (the last is a few ms at most). Best compared with our merge loop started from counts.
     """
-    if not _installed("gigatoken"):
+    if not installed("gigatoken"):
         return None
     start = time.perf_counter()
     _result, printed = _run_capturing_output(

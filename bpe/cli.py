@@ -95,6 +95,9 @@ def _check_inputs(files: list[str] | list[Path]) -> None:
     from bpe.counting import check_regular_file
 
     for path in map(os.fspath, files):
+        if path == "-" and not os.path.exists(path):
+            raise ValueError("input '-': standard input is not read (inputs are read at "
+                             "offsets, in parallel); save the text to a file and name it")
         if not os.path.exists(path):
             raise FileNotFoundError(f"input file {path!r} does not exist")
         if os.path.isdir(path):
@@ -221,6 +224,8 @@ DECODE_BLOCK = 1 << 20  # ids per block
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    if args.output == "-":
+        args.output = None          # stdout, as without -o
     if _refuse_existing(args.output, args.force, False):
         return 2
     _refuse_inputs_as_outputs([args.ids, f"{args.ids}.json"], [args.output])
@@ -346,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     decode = commands.add_parser("decode", help="turn a file of token ids back into text")
     decode.add_argument("ids", help="a .npy of token ids, or a .bin with its .bin.json, as "
                                     "encode writes them (read memory-mapped)")
-    decode.add_argument("-o", "--output", help="the text file to write (default: stdout)")
+    decode.add_argument("-o", "--output", help="the text file to write (default, or '-': stdout)")
     decode.add_argument("--force", action="store_true", help="overwrite the output")
     show = commands.add_parser("show", help="show how a text is cut into tokens, and the ids")
     show.add_argument("text", nargs="?", help="the text (default: read stdin)")

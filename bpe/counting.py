@@ -285,15 +285,22 @@ def count_texts(texts: Iterable[str | Sequence[str]], pretokenizer: Pretokenizer
                 raise TypeError(f"texts item {k}: expected a str (or a list of str), "
                                 f"got {what}")
             n_texts += 1
-            if native is not None and not any(t in text for t in specials):
-                # What feed would do with it, without its per-call cost (a few µs, as much
-                # as counting a short text).
-                counter.count_text(text, -1, native)
-                continue
-            # The whole text in one round: it is in memory already, and nothing after its
-            # end can change its pieces (so no lookahead is held back for a next chunk).
-            for _ in pretokenizer.feed((text,), sink, settle_chars=sys.maxsize):
-                pass
+            try:
+                if native is not None and not any(t in text for t in specials):
+                    # What feed would do with it, without its per-call cost (a few µs, as
+                    # much as counting a short text).
+                    counter.count_text(text, -1, native)
+                    continue
+                # The whole text in one round: it is in memory already, and nothing after
+                # its end can change its pieces (so no lookahead is held back for a next
+                # chunk).
+                for _ in pretokenizer.feed((text,), sink, settle_chars=sys.maxsize):
+                    pass
+            except UnicodeEncodeError:
+                at = next(i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff")
+                raise ValueError(f"texts item {k}: a lone surrogate ({text[at]!r}) at "
+                                 f"character {at}; training reads valid Unicode only "
+                                 f"(encode replaces it with U+FFFD, as tiktoken does)") from None
     return counter, n_texts
 
 
@@ -309,7 +316,10 @@ def count_range(path: str, start: int, end: int, pattern: str, special_tokens: l
 
 def check_workers(workers: int | None) -> None:
     """workers: None (all cores) or a number >= 1; a ValueError naming it otherwise."""
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
+    from bpe.formats import is_integer
+
+    if workers is not None and (not is_integer(workers) or isinstance(workers, bool)
+                                or workers < 1):
         raise ValueError(f"workers={workers!r}; expected a number >= 1, or None for all cores")
 
 

@@ -69,6 +69,9 @@ def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path | None]:
     """(ids, offsets, sidecar or None): the files encode_file writes for `out`, which must end
     in .npy or .bin (a ValueError naming it otherwise)."""
     out = Path(out)
+    if out.name in (".npy", ".bin"):
+        raise ValueError(f"output {os.fspath(out)!r} has no name before its suffix; give one, "
+                         f"such as ids{out.name}")
     if out.suffix not in (".npy", ".bin"):
         raise ValueError(f"output {os.fspath(out)!r} must end in .npy (a NumPy array, for "
                          f"np.load) or .bin (raw little-endian uint16 or uint32 ids, for "
@@ -116,7 +119,7 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
             for size in [sizes[path]]
             for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native,
                                                 chunk_bytes))
-    workers = workers or os.cpu_count() or 1
+    workers = int(workers or os.cpu_count() or 1)
     bar = _progress_bar(sum(sizes.values()), progress)
     in_flight: deque = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="bpe-encode")
@@ -234,7 +237,7 @@ def _load_bin(path: Path) -> np.ndarray:
 
 def _input_paths(paths) -> list[str]:
     """The input files as a list, each checked to be an existing regular file."""
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    paths = [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
     checked = []
     for path in map(os.fspath, paths):
         if not os.path.exists(path):

@@ -94,6 +94,9 @@ def check_pattern(pattern: PatternLike) -> PatternLike:
         if pattern.flags != regex.compile(pattern.pattern).flags:
             raise ValueError(f"pattern {pattern!r} is compiled with flags: write them inline "
                              f"(such as (?i)), so that the pattern's text says all of it")
+        if pattern.flags & regex.REVERSE:
+            raise ValueError(f"pattern {pattern!r} matches right to left ((?r)); text is cut "
+                             f"into pieces left to right")
         return _builtin_spelt(pattern.pattern) or pattern
     if type(pattern).__module__ == "re":
         raise TypeError(f"pattern {pattern!r} is compiled by `re`; patterns use the `regex` "
@@ -124,9 +127,10 @@ def pattern_from_text(text: str) -> PatternLike:
     import regex
 
     try:
-        return regex.compile(text)
+        compiled = regex.compile(text)
     except regex.error as e:
         raise ValueError(f"pattern {text!r} is not a valid regex: {e}") from None
+    return check_pattern(compiled)
 
 
 def _builtin_spelt(text: str) -> str | None:

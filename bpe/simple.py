@@ -105,8 +105,9 @@ def _regex_text(pattern: str) -> str:
 
 
 def compression_ratio(tokenizer: _Encoder, text: str) -> float:
-    """UTF-8 bytes per token of `text` under `tokenizer` (anything with .encode)."""
-    n_bytes = len(text.encode("utf-8"))
+    """UTF-8 bytes per token of `text` under `tokenizer` (anything with .encode). A lone
+    surrogate counts 3 bytes, as the U+FFFD that tiktoken-style encoders put in its place."""
+    n_bytes = len(text.encode("utf-8", "surrogatepass"))
     n_tokens = len(tokenizer.encode(text))
     if n_tokens == 0:
         raise ValueError("text encodes to no tokens; the compression ratio is undefined")

@@ -38,6 +38,9 @@ def check_special_tokens(special_tokens: Collection[str] | None) -> list[str]:
     for token in tokens:
         if not isinstance(token, str) or not token:
             raise ValueError(f"special token {token!r} must be a non-empty str")
+        if not token.isascii() and any("\ud800" <= c <= "\udfff" for c in token):
+            raise ValueError(f"special token {token!r} holds a lone surrogate, which has no "
+                             f"UTF-8 bytes; expected valid Unicode")
     seen = set()
     for token in tokens:
         if token in seen:

@@ -73,8 +73,11 @@ def single_token_id(index: TokenIndex, special_ids: dict[str, int],
 
 
 def check_num_threads(num_threads: object) -> None:
-    """ValueError unless num_threads is a positive int (as encode_batch checks it)."""
-    if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+    """ValueError unless num_threads is a positive int, NumPy's included (as encode_batch
+    checks it)."""
+    from bpe.formats import is_integer
+
+    if not is_integer(num_threads) or isinstance(num_threads, bool) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
 
 

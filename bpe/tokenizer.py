@@ -260,10 +260,22 @@ class Tokenizer:
     def from_tiktoken(cls, encoding: tiktoken.Encoding) -> Tokenizer:
         """The tokenizer of a `tiktoken.Encoding`: its ranks (as merges), pattern and special
         tokens with their ids; encodes as the encoding does (special tokens in text
-        included: tiktoken's rule, see encode)."""
-        vocab, merges = merges_from_ranks(encoding._mergeable_ranks)
+        included: tiktoken's rule, see encode).
+
+        tiktoken gives a piece that is itself a token that token's rank, without merging;
+        merges reach the same token from its bytes in every real encoding. One where they
+        do not (a token that merging its bytes never makes) is refused, naming the token."""
+        ranks = encoding._mergeable_ranks
+        vocab, merges = merges_from_ranks(ranks)
         tok = cls(vocab, merges, special_tokens=dict(encoding._special_tokens),
                   pattern=pattern_from_text(encoding._pat_str), name=encoding.name)
+        encode_piece = tok._table.encode_piece
+        for token, rank in ranks.items():
+            if (ids := encode_piece(token)) != [rank]:
+                raise ValueError(
+                    f"tiktoken encoding {encoding.name!r}: token {token!r} (rank {rank}) is "
+                    f"not what merging its bytes by rank gives ({ids}); tiktoken returns it "
+                    f"whole where a piece equals it, which merges cannot do")
         tok._tiktoken_rule = True
         return tok
 
@@ -437,6 +449,7 @@ class Tokenizer:
         if num_threads is None:
             num_threads = min(os.cpu_count() or 1, 8)
         tiktoken_api.check_num_threads(num_threads)
+        num_threads = int(num_threads)
 
         pre = self._pretokenizer
         if allowed_special is not None or disallowed_special is not None or self._tiktoken_rule:
@@ -508,7 +521,8 @@ class Tokenizer:
                     progress: bool | None = None, errors: str = "strict") -> EncodedFile:
         """Encode text files (larger than memory too) into the .npy `out`, uint16 when the
         vocabulary fits, and the document offsets `<out stem>.offsets.npy`; streaming, on
-        `workers` threads. Returns bpe.dataset.EncodedFile (paths, tokens, documents).
+        `workers` threads. Returns a bpe.dataset.EncodedFile (ids and offsets paths,
+        n_tokens, n_documents, dtype, sidecar); see bpe.dataset.encode_file (also for .bin).
 
         >>> tok.encode_file(["train.txt"], "train.npy")
         >>> ids = np.load("train.npy", mmap_mode="r")
@@ -668,12 +682,13 @@ class Tokenizer:
         return self._arena.decode(id_array(ids), as_text, errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
-        """The bytes of one token; KeyError for an id outside the vocabulary (as tiktoken)."""
+        """The bytes of one token; KeyError for an id outside the vocabulary (as tiktoken),
+        TypeError for an id that is not an int (a float, a bool)."""
+        if isinstance(token, bool) or not is_integer(token):
+            raise TypeError(f"token id {token!r} is a {type(token).__name__}; expected an int")
         try:
-            if isinstance(token, bool):
-                raise TypeError
             return self.vocab[token]
-        except (KeyError, TypeError):
+        except KeyError:
             raise KeyError(f"token id {token!r} is not in the vocabulary") from None
 
     def decode_tokens_bytes(self, tokens: Iterable[int]) -> list[bytes]:

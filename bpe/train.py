@@ -7,7 +7,8 @@ and texts have a function each, so a text is never taken for a path, nor a path 
 The rules (docs/architecture.md, "What is exact"): the vocabulary starts with the 256 bytes,
 special tokens cut documents and are never merged, pairs never cross a piece, the most
 frequent pair wins with ties to the greater (bytes_a, bytes_b).
-Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens.
+Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens (one of a single byte,
+such as "\n", is that byte's token and keeps its id).
 """
 from __future__ import annotations
 
@@ -51,7 +52,13 @@ def learn_merges(table: WordTable, n_merges: int,
     return vocab, merges
 
 
+def _new_specials(special_tokens: list[str]) -> list[str]:
+    """The special tokens that take ids of their own: all but those of a single byte."""
+    return [token for token in special_tokens if len(token.encode("utf-8")) > 1]
+
+
 def _merge_budget(vocab_size: int, special_tokens: list[str]) -> int:
+    special_tokens = _new_specials(special_tokens)
     floor = 256 + len(special_tokens)
     if not isinstance(vocab_size, (int, np.integer)) or isinstance(vocab_size, bool):
         raise TypeError(f"vocab_size={vocab_size!r} must be an int")
@@ -189,7 +196,7 @@ def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list
         vocab, id_merges = learn_merges(table, n_merges, bar.update_to if bar else None)
     merges = [(vocab[a], vocab[b]) for a, b in id_merges]
     report.phase("merge", time.perf_counter() - start, f"{len(merges):,} merges")
-    for token in specials:
+    for token in _new_specials(specials):
         vocab[len(vocab)] = token.encode("utf-8")
     tok = Tokenizer(vocab, merges, special_tokens=specials, pattern=pattern)
     report.summary(tok, held_out)

@@ -242,6 +242,9 @@ def _read(path: str | os.PathLike, keys: tuple[str, ...]
     error for a missing file or one that is no count table."""
     name = os.fspath(path)
     try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":   # np.load would say "pickled data" of any other
+                raise ValueError("it is not a .npz file (a zip archive)")
         with np.load(path, allow_pickle=False) as data:
             missing = {"symbols", "offsets", "counts"} - set(data.files)
             if missing:

@@ -64,11 +64,13 @@ def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = 
         if not is_special:
             for piece in pretokenize(segment, pattern):
                 words[tuple(bytes([b]) for b in piece.encode("utf-8"))] += 1
-    merges = learn_merges(words, vocab_size - 256 - len(special_tokens))
+    # a special token of one byte is that byte's token; the others take new ids
+    new_specials = [token for token in special_tokens if len(token.encode("utf-8")) > 1]
+    merges = learn_merges(words, vocab_size - 256 - len(new_specials))
     vocab = {i: bytes([i]) for i in range(256)}
     for a, b in merges:
         vocab[len(vocab)] = a + b
-    for token in special_tokens:
+    for token in new_specials:
         vocab[len(vocab)] = token.encode("utf-8")
     return vocab, merges
 

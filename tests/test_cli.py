@@ -117,9 +117,12 @@ def test_decode_blocks_do_not_split_characters(tok_dir, tmp_path, monkeypatch):
 def test_decode_to_stdout_in_a_process(tok_dir, tmp_path):
     folder, tok = tok_dir
     np.save(tmp_path / "ids.npy", np.array(tok.encode(TEXT), dtype=np.int64))
-    done = subprocess.run([sys.executable, "-m", "bpe", "decode", "--tokenizer", folder,
-                           str(tmp_path / "ids.npy")], capture_output=True, check=True)
-    assert done.stdout.decode("utf-8") == TEXT
+    for output in [[], ["-o", "-"]]:       # "-": stdout, as tools take it
+        done = subprocess.run([sys.executable, "-m", "bpe", "decode", "--tokenizer", folder,
+                               str(tmp_path / "ids.npy"), *output], capture_output=True,
+                              check=True, cwd=tmp_path)
+        assert done.stdout.decode("utf-8") == TEXT
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ids.npy"]
 
 
 def test_encode_and_decode_refuse_to_overwrite(tok_dir, tmp_path, capsys):
@@ -148,6 +151,10 @@ def test_encode_errors_leave_nothing(tok_dir, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt"]
     assert main(["encode", "--tokenizer", folder, str(tmp_path / "nope.txt"), "-o", out]) == 2
     assert "nope.txt" in capsys.readouterr().err
+    assert main(["encode", "--tokenizer", folder, "-", "-o", out]) == 2
+    assert "input '-': standard input is not read" in capsys.readouterr().err
+    assert main(["encode", "--tokenizer", folder, str(bad), "-o", str(tmp_path / ".npy")]) == 2
+    assert "/.npy' has no name before its suffix" in capsys.readouterr().err
     assert main(["encode", "--tokenizer", folder, str(bad), "-o", out, "--errors", "replace"]) == 0
 
 

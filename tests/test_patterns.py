@@ -113,6 +113,12 @@ def test_custom_patterns_are_compiled_regex_objects():
     with pytest.raises(ValueError, match="flags: write them inline"):
         Pretokenizer(regex.compile("a+", regex.IGNORECASE))
     assert Pretokenizer(regex.compile("(?i)a+")).pieces("aAb") == ["aA", "b"]
+    # matches found right to left would repeat or lose text between them
+    for reverse in [r"(?r)ab|.", r"a|(?r:b)", r"\p{L}+|\d|(?r:c)"]:
+        with pytest.raises(ValueError, match=r"matches right to left"):
+            Pretokenizer(regex.compile(reverse))
+        with pytest.raises(ValueError, match=r"matches right to left"):
+            pattern_from_text(reverse)
     with pytest.raises(TypeError, match="pattern must be a name"):
         Pretokenizer(42)
     with pytest.raises(ValueError, match="not a valid regex"):

@@ -64,6 +64,12 @@ def test_compression_ratio_orders_the_tokenizers(gpt2):
     assert word > bpe.compression_ratio(gpt2, text) > byte
 
 
+def test_compression_ratio_counts_a_lone_surrogate_as_its_replacement(gpt2):
+    """encode puts U+FFFD (3 bytes) where a lone surrogate is, as tiktoken does."""
+    assert (bpe.compression_ratio(gpt2, "ab\ud800c")
+            == bpe.compression_ratio(gpt2, "ab\ufffdc") == 6 / len(gpt2.encode("ab\ufffdc")))
+
+
 def test_compression_ratio_empty_text():
     with pytest.raises(ValueError, match="no tokens"):
         bpe.compression_ratio(bpe.ByteTokenizer(), "")

@@ -141,6 +141,8 @@ def test_check_special_tokens_refuses_bad_tokens():
         check_special_tokens([b"<|x|>"])
     with pytest.raises(ValueError, match="is given twice"):
         check_special_tokens(["<|x|>", "<|x|>"])
+    with pytest.raises(ValueError, match=r"'<\\ud800>' holds a lone surrogate"):
+        check_special_tokens(["<|x|>", "<\ud800>"])
 
 
 def test_assign_ids_from_a_list_and_a_dict():

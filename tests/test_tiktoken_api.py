@@ -177,7 +177,7 @@ def test_decode_batch_threads_checked(cl100k):
 
 # --- encoding ---------------------------------------------------------------------------
 
-@given(batch=st.lists(st.one_of(texts, with_specials), max_size=10))
+@given(batch=st.lists(st.one_of(tiktoken_texts, with_specials), max_size=10))
 @settings(max_examples=50)
 def test_encode_ordinary_batch(pair, batch):
     tok, enc = pair

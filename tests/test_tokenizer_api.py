@@ -111,7 +111,7 @@ def test_decode_token_bytes_like_tiktoken(cl100k, ids):
             == [enc.decode_single_token_bytes(i) for i in ids])
 
 
-@pytest.mark.parametrize("bad", [100261, -1, 10**30, "7"])
+@pytest.mark.parametrize("bad", [100261, -1, 10**30])
 def test_decode_single_token_unknown(cl100k, bad):
     with pytest.raises(KeyError, match="not in the vocabulary"):
         cl100k[0].decode_single_token_bytes(bad)
@@ -189,8 +189,14 @@ def test_decode_arguments_of_the_wrong_kind(cl100k):
     for ids in ([True, 2], [2, False], (True,), [np.int64(3), np.True_], np.array([True])):
         with pytest.raises(TypeError, match="ids must be"):
             tok.decode(ids)
-    with pytest.raises(KeyError, match="token id True is not in the vocabulary"):
-        tok.decode_single_token_bytes(True)
+    for token in (True, 15339.0, "1", None):
+        with pytest.raises(TypeError, match=f"token id {token!r} is a .*; expected an int"):
+            tok.decode_single_token_bytes(token)
+        with pytest.raises(TypeError, match="expected an int"):
+            tok.decode_tokens_bytes([1, token])
+        with pytest.raises(TypeError, match="expected an int"):
+            tok.decode_with_offsets([token])
+    assert tok.decode_single_token_bytes(np.int64(15339)) == b"hello"
     for errors in (None, 5, b"strict"):
         with pytest.raises(TypeError, match=r"errors=.*expected the name of an error handler"):
             tok.decode([1], errors=errors)
@@ -351,6 +357,26 @@ def test_from_tiktoken_round_trip(cl100k):
     text = repo_file("cs336/german.txt").read_text(encoding="utf-8")
     assert back.encode(text) == enc.encode(text, allowed_special="all")
     assert bpe.Tokenizer.from_tiktoken(back.to_tiktoken()).merges == back.merges
+
+
+def test_from_tiktoken_refuses_a_token_merges_cannot_make():
+    """tiktoken returns a piece that is a token whole; a token that merging its bytes never
+    makes ("abc" with neither "ab" nor "bc") would encode differently, so it is refused."""
+    import tiktoken
+
+    bytes_ranks = {bytes([i]): i for i in range(256)}
+    encoding = tiktoken.Encoding("y", pat_str=bpe.GPT2_PATTERN, special_tokens={},
+                                 mergeable_ranks=bytes_ranks | {b"abc": 256})
+    assert encoding.encode("abc") == [256]
+    with pytest.raises(ValueError, match=r"token b'abc' \(rank 256\) is not what merging its "
+                                         r"bytes by rank gives \(\[97, 98, 99\]\)"):
+        bpe.Tokenizer.from_tiktoken(encoding)
+    # reachable: the same ids as tiktoken, piece by piece
+    encoding = tiktoken.Encoding("z", pat_str=bpe.GPT2_PATTERN, special_tokens={},
+                                 mergeable_ranks=bytes_ranks | {b"ab": 256, b"abc": 257})
+    tok = bpe.Tokenizer.from_tiktoken(encoding)
+    for text in ["abc", "ab abcabc", "cab bca"]:
+        assert tok.encode(text) == encoding.encode(text)
 
 
 def test_from_tiktoken_r50k_pattern_is_native():

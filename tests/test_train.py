@@ -48,6 +48,22 @@ def test_equals_reference_trainer(tmp_path_factory, doc, vocab_size):
     assert bpe.train_bpe(path, vocab_size, specials) == reference.train(text, vocab_size, specials)
 
 
+@given(st.text(st.sampled_from("aab\n 'x<>|"), max_size=200), st.integers(257, 300))
+def test_special_tokens_of_one_byte_keep_its_id(tmp_path_factory, text, vocab_size):
+    """A special token of one byte ("\n", "a") is that byte's token: no second id for the
+    same bytes (which no vocab.json could hold), and the tokenizer saves and loads."""
+    specials = ["\n", "<|>", "a"]
+    path = write(tmp_path_factory.mktemp("c"), text)
+    vocab, merges = bpe.train_bpe(path, vocab_size, specials)
+    assert (vocab, merges) == reference.train(text, vocab_size, specials)
+    assert len(set(vocab.values())) == len(vocab)
+    tok = bpe.train(path, vocab_size, specials, progress=False)
+    assert tok.special_ids == {"\n": 10, "<|>": len(vocab) - 1, "a": 97}
+    folder = tmp_path_factory.mktemp("tok")
+    tok.save(folder)
+    assert bpe.Tokenizer.load(folder).encode(text) == tok.encode(text)
+
+
 @given(st.text(st.sampled_from("aab\n 'x"), max_size=200))
 def test_equals_reference_to_exhaustion(tmp_path_factory, text):
     """Ask for more merges than exist: training stops when no pair is left."""
@@ -171,10 +187,14 @@ def test_train_from_iterator_takes_generators_and_batches():
     (5, TypeError, "expected an iterable of str, got int"),
     (["ok", b"bytes"], TypeError, "texts item 1: expected a str .*got bytes"),
     ([["ok", 3]], TypeError, "texts item 0: .*got a list holding int"),
+    (["ok", "ab\ud800c"], ValueError, r"texts item 1: a lone surrogate \('\\ud800'\) at "
+                                      r"character 2; training reads valid Unicode only"),
+    (["ok", ["a<|endoftext|>b\udc00"]], ValueError,      # the path that cuts special tokens
+     r"texts item 1: a lone surrogate \('\\udc00'\) at character 15"),
 ])
 def test_train_from_iterator_bad_texts(texts, error, message):
     with pytest.raises(error, match=message):
-        bpe.train_from_iterator(texts, 260, progress=False)
+        bpe.train_from_iterator(texts, 260, [EOT], progress=False)
 
 
 def test_train_from_iterator_checks_arguments_first():

@@ -44,6 +44,13 @@ def test_load_rejects_other_files(tmp_path):
         WordTable.load(tmp_path / "other.npz")
     with pytest.raises(FileNotFoundError, match=r"missing\.npz"):
         WordTable.load(tmp_path / "missing.npz")
+    # a text file (np.load would speak of pickled data) and an empty one
+    (tmp_path / "text.txt").write_text("hello world\n")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    for name in ["text.txt", "empty.npz"]:
+        with pytest.raises(ValueError, match=rf"'.*{name}' is not a count table written by "
+                                             r"WordTable.save: it is not a \.npz file"):
+            WordTable.load_settings(tmp_path / name)
 
 
 # --- how a table was counted: pattern and special tokens, saved and checked -------------------
