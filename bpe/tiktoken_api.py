@@ -77,7 +77,8 @@ def check_num_threads(num_threads: object) -> None:
     checks it)."""
     from bpe.formats import is_integer
 
-    if not is_integer(num_threads) or isinstance(num_threads, bool) or num_threads < 1:
+    if (not is_integer(num_threads) or isinstance(num_threads, bool)
+            or int(num_threads) < 1):  # type: ignore[call-overload]
         raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
 
 
