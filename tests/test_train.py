@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpe
@@ -49,6 +49,7 @@ def test_equals_reference_trainer(tmp_path_factory, doc, vocab_size):
 
 
 @given(st.text(st.sampled_from("aab\n 'x<>|"), max_size=200), st.integers(257, 300))
+@settings(max_examples=100)     # each saves and loads a tokenizer
 def test_special_tokens_of_one_byte_keep_its_id(tmp_path_factory, text, vocab_size):
     """A special token of one byte ("\n", "a") is that byte's token: no second id for the
     same bytes (which no vocab.json could hold), and the tokenizer saves and loads."""
