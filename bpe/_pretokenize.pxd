@@ -6,9 +6,10 @@ cover every character, so pieces are back to back and a caller walks them with
 `while i < end: j = next_piece(...); ...; i = j`. Each function below follows one pattern's
 alternatives in order, backtracking only where the regex would.
 
-Callers walk with `piece_end`, the same with a PieceWindow: GPT-2's pieces of ASCII text
+Callers walk with `piece_end`, the same with a PieceWindow: the pieces of ASCII text
 (nearly all of English text and code) come from a bitmap of a window's piece starts, made
-54 bytes at a time (bpe_gpt2_window), and next_piece does the rest.
+54 bytes at a time (include/bpe_piece_window.h, one function a pattern), and next_piece
+does the rest.
 
 Inline here so that the encode and count kernels compile the matcher into their loops.
 The text must be valid UTF-8 (it comes from a Python str).
@@ -80,6 +81,10 @@ cdef extern from "bpe_piece_window.h" nogil:
         uint64_t bits
     bint bpe_gpt2_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
                          PieceWindow* w) nogil
+    bint bpe_cl100k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
+                           PieceWindow* w) nogil
+    bint bpe_o200k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
+                          PieceWindow* w) nogil
     bint BPE_PIECE_WINDOWS
     bint BPE_LITTLE_ENDIAN
     bint bpe_ascii_as_windows() nogil
@@ -330,19 +335,13 @@ cdef inline void no_window(PieceWindow* w) noexcept nogil:
     w.bits = 0
 
 
-cdef inline Py_ssize_t gpt2_next(const uint8_t* s, Py_ssize_t i, Py_ssize_t start,
-                                 Py_ssize_t end, PieceWindow* w) noexcept nogil:
-    """gpt2_piece(s, i, end) for a piece start i in s[start:end], through the windows:
-    where the next piece starts after i."""
-    cdef Py_ssize_t at = i + 1
-    cdef uint64_t later
-    while True:
-        if not (w.lo <= at < w.hi) and (at < w.retry or not bpe_gpt2_window(s, at, start, end, w)):
-            return gpt2_piece(s, i, end)
-        later = w.bits >> (at - w.base)
-        if later:
-            return at + __builtin_ctzll(later)
-        at = w.hi                              # the piece goes on into the next window
+cdef inline bint make_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
+                             int pattern, PieceWindow* w) noexcept nogil:
+    if pattern == PATTERN_GPT2:
+        return bpe_gpt2_window(s, lo, start, end, w)
+    if pattern == PATTERN_CL100K:
+        return bpe_cl100k_window(s, lo, start, end, w)
+    return bpe_o200k_window(s, lo, start, end, w)
 
 
 cdef inline Py_ssize_t next_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern) noexcept nogil:
@@ -355,11 +354,17 @@ cdef inline Py_ssize_t next_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end
 
 cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end,
                                  int pattern, PieceWindow* w) noexcept nogil:
-    """next_piece for a piece start i of s[start:end]; GPT-2's through the ASCII windows
-    (w: no_window at the scan's start)."""
-    if pattern == PATTERN_GPT2:
-        return gpt2_next(s, i, start, end, w)
-    return next_piece(s, i, end, pattern)
+    """next_piece(s, i, end, pattern) for a piece start i in s[start:end], through the
+    ASCII windows (w: no_window at the scan's start): where the next piece starts."""
+    cdef Py_ssize_t at = i + 1
+    cdef uint64_t later
+    while True:
+        if not (w.lo <= at < w.hi) and (at < w.retry or not make_window(s, at, start, end, pattern, w)):
+            return next_piece(s, i, end, pattern)
+        later = w.bits >> (at - w.base)
+        if later:
+            return at + __builtin_ctzll(later)
+        at = w.hi                              # the piece goes on into the next window
 
 
 cdef Py_ssize_t byte_offset(str text, const uint8_t* s, Py_ssize_t n_bytes, Py_ssize_t n_chars) noexcept

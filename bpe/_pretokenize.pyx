@@ -17,7 +17,7 @@ PATTERN_IDS = {"gpt2": PATTERN_GPT2, "cl100k": PATTERN_CL100K, "o200k": PATTERN_
 
 def pieces(str text, int pattern_id, bint windows=True):
     """The pieces of text under the named pattern (its id from PATTERN_IDS). windows=False
-    keeps GPT-2's matcher off the ASCII windows (gpt2_next), as on a machine without them."""
+    keeps the matcher off the ASCII windows (piece_end), as on a machine without them."""
     cdef Py_ssize_t n, i = 0, j
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
     cdef PieceWindow window
@@ -55,7 +55,7 @@ cdef Py_ssize_t char_count(str text, const uint8_t* s, Py_ssize_t n_bytes) noexc
 
 
 def windows_work():
-    """Whether GPT-2's ASCII windows run here (SSE2, and the tables class ASCII as they do)."""
+    """Whether the ASCII windows run here (SSE2, and the tables class ASCII as they do)."""
     return BPE_PIECE_WINDOWS and bpe_ascii_as_windows()
 
 

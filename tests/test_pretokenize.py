@@ -63,27 +63,33 @@ def test_random_strings_equal_regex(name, windows, text):
     assert pieces(text, PATTERN_IDS[name], windows) == regex_pieces(text, name)
 
 
-# GPT-2's matcher reads ASCII 54 bytes at a time (a window, with 8 bytes before it) and
-# finds the piece starts of all of it at once. Long ASCII texts of the bytes its rules turn
-# on (spaces before words, whitespace runs that give back their last character, contractions
-# and apostrophes that are not), with now and then a character past ASCII, which hands the
-# pieces near it to the byte-by-byte matcher and back.
-ASCII_PARTS = [" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "'", "''", "'s", "'S",
+# The matchers read ASCII 54 bytes at a time (a window, with 8 bytes before it) and find
+# the piece starts of all of it at once. Long ASCII texts of the bytes their rules turn on
+# (spaces before words, whitespace runs that give back their last character or end in
+# newlines, contractions and apostrophes that are not, capitals after small letters, digit
+# runs cut in threes, punctuation that takes the newlines and slashes after it), with runs
+# longer than a window's look back or ahead, and now and then a character past ASCII, which
+# hands the pieces near it to the byte-by-byte matcher and back.
+ASCII_PARTS = [" ", "  ", "\t", "\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "'", "''", "'s", "'S",
                "'t", "'d", "'m", "'ll", "'lL", "'ve", "'re", "'r", "'v", "'l", "s", "t", "ll", "e",
-               "word", "Word", "x", "1", "23", ".", ",", "!?", "-", "\x00", "\x7f", "@", "[", "`",
-               "{", "_"]
+               "word", "Word", "WORD", "wOrd", "HTMLParser", "x", "X", "1", "23", "4567",
+               "1234567890", ".", ",", "!?", "-", "/", "//", ".\n/", "\x00", "\x7f", "@", "[",
+               "`", "{", "_", "\n" * 9, " " * 9, "/" * 9, " \t\n \t"]
+LONG_RUNS = [" " * 70, "\n" * 70, "7" * 70, "/" * 70, " \n" * 35, "a" * 70]
 PAST_ASCII = ["é", "\u00a0", "\u3000", "中", "😀", "\u0301", "\u0663"]
 ascii_texts = st.tuples(
     st.integers(0, 70),
     st.lists(st.one_of(st.sampled_from(ASCII_PARTS), st.sampled_from(ASCII_PARTS),
-                       st.sampled_from(ASCII_PARTS), st.sampled_from(PAST_ASCII)), max_size=150),
+                       st.sampled_from(ASCII_PARTS), st.sampled_from(ASCII_PARTS),
+                       st.sampled_from(LONG_RUNS), st.sampled_from(PAST_ASCII)), max_size=150),
 ).map(lambda t: "a" * t[0] + "".join(t[1]))
 
 
+@pytest.mark.parametrize("name", NAMES)
 @given(text=ascii_texts)
-def test_ascii_windows_equal_regex(text):
-    assert pieces(text, PATTERN_IDS["gpt2"]) == regex_pieces(text, "gpt2")
-    assert pieces(text, PATTERN_IDS["gpt2"], False) == regex_pieces(text, "gpt2")
+def test_ascii_windows_equal_regex(name, text):
+    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
+    assert pieces(text, PATTERN_IDS[name], False) == regex_pieces(text, name)
 
 
 def test_ascii_windows_run_on_x86():
@@ -93,33 +99,46 @@ def test_ascii_windows_run_on_x86():
     assert windows_work()
 
 
-def test_every_ascii_pair_in_context_equals_regex():
+@pytest.mark.parametrize("name", NAMES)
+def test_every_ascii_pair_in_context_equals_regex(name):
     """Every two ASCII characters in ASCII contexts, joined into one long text (the windows
     read it in place); and every seventh pair's strings on their own (through a copy)."""
     pairs = [chr(a) + chr(b) for a in range(128) for b in range(128)]
-    contexts = ["{}", "x{}", "{}y", " {}", "{} ", "'{}", "{}'s", "\n{}\n", "1{}"]
-    separators = [" ", "\n", "x", "1", "'", "  ", "\r\n", "!", "\t", ""]
-    pattern = regex.compile(bpe.PATTERNS["gpt2"])
+    contexts = ["{}", "x{}", "{}y", " {}", "{} ", "'{}", "{}'s", "\n{}\n", "1{}", "aB{}",
+                "{}Cd", "12{}", "/{}\n"]
+    separators = [" ", "\n", "x", "1", "'", "  ", "\r\n", "!", "\t", "", "X", "/"]
+    pattern = regex.compile(bpe.PATTERNS[name])
     wrong = [t for t in (c.format(p) for p in pairs[::7] for c in contexts)
-             if pieces(t, PATTERN_IDS["gpt2"]) != pattern.findall(t)]
+             if pieces(t, PATTERN_IDS[name]) != pattern.findall(t)]
     assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:5]}"
     text = "".join(c.format(p) + separators[k % len(separators)]
                    for k, (p, c) in enumerate((p, c) for p in pairs for c in contexts))
-    got, expected = pieces(text, PATTERN_IDS["gpt2"]), pattern.findall(text)
+    got, expected = pieces(text, PATTERN_IDS[name]), pattern.findall(text)
     if got != expected:
         at = next(i for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e)
         pytest.fail(f"piece {at}: native {got[at - 3:at + 3]!r} "
                     f"vs regex {expected[at - 3:at + 3]!r}")
 
 
-def test_every_short_ascii_string_equals_regex():
+@pytest.mark.parametrize("name", NAMES)
+def test_every_short_ascii_string_equals_regex(name):
     """Every string of up to 5 characters over the bytes the window rules turn on."""
-    alphabet = " \n'sle1.é"
-    texts, pattern = [""], regex.compile(bpe.PATTERNS["gpt2"])
+    alphabet = " \n'sLe1./é"
+    texts, pattern = [""], regex.compile(bpe.PATTERNS[name])
     for _ in range(5):
         texts = [t + c for t in texts for c in alphabet]
-        wrong = [t for t in texts if pieces(t, PATTERN_IDS["gpt2"]) != pattern.findall(t)]
+        wrong = [t for t in texts if pieces(t, PATTERN_IDS[name]) != pattern.findall(t)]
         assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:5]}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(runs=st.lists(st.tuples(st.sampled_from(" \t\n\r7/.aZ'"), st.integers(1, 80)),
+                     max_size=12))
+def test_runs_across_windows_equal_regex(name, runs):
+    """Runs of one byte, long and short, so that a run starts before a window or ends past
+    it at every offset: digits cut in threes, newlines an O run takes, whitespace runs."""
+    text = "".join(c * k for c, k in runs)
+    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
 
 
 def repo_texts():
