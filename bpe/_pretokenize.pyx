@@ -6,7 +6,7 @@ callers that want pieces); the encode and count kernels call the matcher directl
 no strings at all.
 """
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint64_t
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
@@ -28,6 +28,23 @@ def pieces(str text, int pattern_id, bint windows=True):
         out.append(PyUnicode_DecodeUTF8(<const char*>s + i, j - i, NULL))
         i = j
     return out
+
+
+cdef Py_ssize_t piece_end_past(const uint8_t* s, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end,
+                               int pattern, PieceWindow* w) noexcept nogil:
+    """piece_end where the next start is not in the current window: in the windows after
+    it, made here, or by next_piece where none can be made."""
+    cdef Py_ssize_t at = i + 1
+    cdef uint64_t later
+    if w.lo <= at < w.hi:
+        at = w.hi                              # the piece goes on past the window
+    while True:
+        if at < w.retry or not make_window(s, at, start, end, pattern, w):
+            return next_piece(s, i, end, pattern)
+        later = w.bits >> (at - w.base)
+        if later:
+            return at + __builtin_ctzll(later)
+        at = w.hi
 
 
 cdef Py_ssize_t byte_offset(str text, const uint8_t* s, Py_ssize_t n_bytes, Py_ssize_t n_chars) noexcept:
