@@ -49,7 +49,7 @@ cdef class PieceSlots:
 
 @cython.final
 cdef class PieceCache:
-    cdef PieceSlots shared
+    cdef readonly PieceSlots shared
     cdef CacheSlot* slots
     cdef uint64_t mask
     cdef LongSlot* long_slots

@@ -5,9 +5,13 @@ from typing import Self, final
 @final
 class PieceSlots:
     def __new__(cls, bits: int = 18) -> Self: ...
+    @property
+    def bits(self) -> int: ...
 
 @final
 class PieceCache:
     hits: int
     misses: int
+    @property
+    def shared(self) -> PieceSlots: ...
     def __new__(cls, shared: PieceSlots | None = None) -> Self: ...

@@ -39,6 +39,11 @@ cdef class PieceSlots:
     def __dealloc__(self):
         zeroed_free(self.slots, (self.mask + 1) * sizeof(CacheSlot))
 
+    @property
+    def bits(self):
+        """The table has 1 << bits slots."""
+        return (self.mask + 1).bit_length() - 1
+
 
 @cython.final
 cdef class PieceCache:

@@ -120,6 +120,7 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
             for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native,
                                                 chunk_bytes))
     workers = int(workers or os.cpu_count() or 1)
+    tokenizer._size_piece_cache(sum(sizes.values()))
     bar = _progress_bar(sum(sizes.values()), progress)
     in_flight: deque = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="bpe-encode")

@@ -574,15 +574,30 @@ class Tokenizer:
                 with self._slots_lock:
                     if self._piece_slots is None:      # made on first use: 16 MB
                         self._piece_slots = PieceSlots()
-                cache = PieceCache(self._piece_slots)
+                    slots = self._piece_slots
+                cache = PieceCache(slots)
         try:
             yield cache
         finally:
-            if len(self._free_caches) < _CACHES_KEPT:
+            if cache.shared is self._piece_slots and len(self._free_caches) < _CACHES_KEPT:
                 self._local.cache = cache
                 self._free_caches.add(cache)
-            else:                                       # dropped: its memory given back
+            else:                       # dropped (or on a replaced table): its memory given back
                 self._local.cache = None
+
+    def _size_piece_cache(self, n_bytes: int) -> None:
+        """Before encoding n_bytes of text in one go (encode_file): a short-piece table that
+        holds that much text's working set. A large corpus has more distinct pieces than the
+        16 MB table has slots (the mix corpus: 490 thousand), so pieces met again and again
+        are evicted and encoded anew; from 32 MB of input the table has twice the slots, from
+        128 MB four times (64 MB, touched as used). Caches already lent keep the table they
+        have; the new one starts empty."""
+        bits = 18 if n_bytes < 32 << 20 else 19 if n_bytes < 128 << 20 else 20
+        with self._slots_lock:
+            if self._piece_slots is not None and self._piece_slots.bits >= bits:
+                return
+            self._piece_slots = PieceSlots(bits)
+            self._free_caches.clear()              # their table is the old one
 
     def _specials(self, pre: Pretokenizer) -> Specials:
         specials = self._kernel_specials.get(pre)

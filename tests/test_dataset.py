@@ -469,3 +469,29 @@ def test_no_input_files_is_an_error(gpt2, tmp_path):
     with pytest.raises(ValueError, match="encode_file was given no input files"):
         encode_file(gpt2, [], tmp_path / "ids.npy")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_piece_cache_grows_with_the_input(tmp_path):
+    """encode_file of a large input gives the tokenizer a short-piece table with more slots
+    (a new, empty one); the ids stay those of encode, and a cache lent before on the old
+    table works to its end and is not lent again."""
+    tok = bpe.Tokenizer.from_pretrained("gpt2")
+    text = "".join(f"line {k} of a file, with words such as w{k % 9973}x.\n" for k in range(50))
+    assert tok.encode(text)                           # a cache on the first, small table
+    assert tok._piece_slots.bits == 18
+    with tok._borrowed_cache() as lent:
+        block = (text * (1 + (33 << 20) // len(text)))[: 33 << 20]
+        path = tmp_path / "big.txt"
+        path.write_text(block, encoding="utf-8")
+        result = encode_file(tok, [path], tmp_path / "ids.npy", workers=2)
+        assert tok._piece_slots.bits == 19
+        assert lent.shared is not tok._piece_slots
+    assert lent not in tok._free_caches
+    assert all(cache.shared is tok._piece_slots for cache in tok._free_caches)
+    assert np.array_equal(np.load(result.ids), tok.encode_to_numpy(block))
+    assert tok.encode(text) == bpe.Tokenizer.from_pretrained("gpt2").encode(text)
+    tok._size_piece_cache(200 << 20)
+    assert tok._piece_slots.bits == 20
+    tok._size_piece_cache(1 << 20)                    # never smaller
+    assert tok._piece_slots.bits == 20
+    assert tok.encode(text) == bpe.Tokenizer.from_pretrained("gpt2").encode(text)
