@@ -27,6 +27,7 @@ them.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -114,15 +115,29 @@ def iter_chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str],
     if size <= chunk_bytes:
         yield 0, size
         return
+    with open(path, "rb") as f:
+        yield from _ranges(f, path, size, special_tokens, native, chunk_bytes)
+
+
+def text_chunk_ranges(data: bytes, special_tokens: Sequence[str], native: bool | str,
+                      chunk_bytes: int) -> list[tuple[int, int]]:
+    """chunk_ranges of UTF-8 text in memory (encode_to_numpy's num_threads)."""
+    if len(data) <= chunk_bytes:
+        return [(0, len(data))]
+    return list(_ranges(io.BytesIO(data), "<text>", len(data), special_tokens, native,
+                        chunk_bytes))
+
+
+def _ranges(f, path: str | os.PathLike, size: int, special_tokens: Sequence[str],
+            native: bool | str, chunk_bytes: int) -> Iterator[tuple[int, int]]:
     specials = [t.encode("utf-8") for t in special_tokens]
     start = 0
-    with open(path, "rb") as f:
-        while start + chunk_bytes < size:
-            cut = _next_safe_cut(f, path, size, start + chunk_bytes, specials, native)
-            if cut is None or cut >= size:
-                break
-            yield start, cut
-            start = cut
+    while start + chunk_bytes < size:
+        cut = _next_safe_cut(f, path, size, start + chunk_bytes, specials, native)
+        if cut is None or cut >= size:
+            break
+        yield start, cut
+        start = cut
     yield start, size
 
 

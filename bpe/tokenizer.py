@@ -394,10 +394,49 @@ class Tokenizer:
         return self._encode_buffer(text, self._pretokenizer_for(frozenset())).to_list(self._ints)
 
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet | None = None,
-                        disallowed_special: SpecialSet | None = None) -> np.ndarray:
-        """Like encode, as a NumPy array: uint16 when every id fits, else uint32."""
+                        disallowed_special: SpecialSet | None = None,
+                        num_threads: int = 1) -> np.ndarray:
+        """Like encode, as a NumPy array: uint16 when every id fits, else uint32.
+        num_threads: a long text (several MB) is cut where no piece can straddle (as
+        encode_file cuts files) and its parts encoded on that many threads; the same ids."""
         pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
+        if type(num_threads) is not int or num_threads != 1:     # (True == 1)
+            tiktoken_api.check_num_threads(num_threads)
+            if int(num_threads) > 1 and pre.native_id is not None and type(text) is str:
+                ids = self._encode_in_parts(text, pre, int(num_threads))
+                if ids is not None:
+                    return ids
         return self._to_numpy(self._encode_buffer(text, pre))
+
+    def _encode_in_parts(self, text: str, pre: Pretokenizer, num_threads: int
+                         ) -> np.ndarray | None:
+        """encode_to_numpy of a long text on threads: its UTF-8 cut into parts of at least
+        _PART_BYTES, a few per thread, each encoded on its own; None where it is too short
+        to cut, or holds lone surrogates (left to the one-thread path)."""
+        if len(text) < 2 * _PART_BYTES:
+            return None
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        import numpy as np
+
+        from bpe.counting import cut_rule, text_chunk_ranges
+
+        ranges = text_chunk_ranges(data, pre.special_tokens, cut_rule(self.pattern) or False,
+                                   max(_PART_BYTES, len(data) // (4 * num_threads) + 1))
+        if len(ranges) < 2:
+            return None
+        view, specials, native_id = memoryview(data), self._specials(pre), pre.native_id
+        assert native_id is not None
+
+        def encode_part(span: tuple[int, int]) -> np.ndarray:
+            out = IdBuffer()
+            with self._borrowed_cache() as cache:
+                encode_utf8(self._table, view[span[0]:span[1]], native_id, out, cache, specials)
+            return self._to_numpy(out)
+
+        return np.concatenate(map_on_threads(encode_part, ranges, num_threads))
 
     def encode_with_offsets(self, text: str, *, allowed_special: SpecialSet | None = None,
                             disallowed_special: SpecialSet | None = None,
@@ -850,6 +889,7 @@ def check_errors_handler(errors: object) -> None:
 # Free piece caches a tokenizer keeps (a few MB each, once full): one per core, at least 8.
 # More threads than that make more caches, which are dropped when given back.
 _CACHES_KEPT = max(8, os.cpu_count() or 1)
+_PART_BYTES = 1 << 20       # encode_to_numpy(num_threads=...) cuts parts of at least this
 _PRETRAINED: dict[str, Tokenizer] = {}     # from_pretrained's, built once
 _PRETRAINED_LOCK = threading.Lock()
 _TOKENIZERS: weakref.WeakSet[Tokenizer] = weakref.WeakSet()   # whose locks a child remakes

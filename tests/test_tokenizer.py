@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
+from bpe import tokenizer as tokenizer_module
 from bpe.specials import native_specials
 
 from . import reference
@@ -140,6 +141,45 @@ def test_encode_iterable_memory_stays_flat(tmp_path):
 def test_encode_to_numpy(gpt2):
     ids = gpt2.encode_to_numpy("hello world<|endoftext|>")
     assert ids.dtype == np.uint16 and ids.tolist() == [31373, 995, 50256]
+
+
+@pytest.fixture(scope="module", params=["gpt2", "cl100k_base", "o200k_base"])
+def pretrained(request) -> bpe.Tokenizer:
+    return bpe.Tokenizer.from_pretrained(request.param)
+
+
+@given(docs=st.lists(st.tuples(documents(), st.sampled_from(["", "x\nyz 1\nw", "a.\n\n/b"])),
+                     max_size=6),
+       part=st.integers(1, 40), threads=st.sampled_from([2, 3, 8]),
+       allowed=st.sampled_from([set(), "all"]))
+def test_encode_to_numpy_on_threads_equals_one_thread(pretrained, docs, part, threads, allowed):
+    """A text cut into parts (of at least `part` bytes here, a megabyte in use) and encoded
+    on threads gives the ids of one encode, special tokens allowed or not."""
+    text = "".join(text + end for (text, _), end in docs) + "<|endoftext|>\n" * 3
+    expected = pretrained.encode_to_numpy(text, allowed_special=allowed, disallowed_special=())
+    saved, tokenizer_module._PART_BYTES = tokenizer_module._PART_BYTES, part
+    try:
+        got = pretrained.encode_to_numpy(text, allowed_special=allowed, disallowed_special=(),
+                                         num_threads=threads)
+    finally:
+        tokenizer_module._PART_BYTES = saved
+    assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
+
+
+def test_encode_to_numpy_num_threads_checks_and_falls_back(gpt2, monkeypatch):
+    monkeypatch.setattr(tokenizer_module, "_PART_BYTES", 4)
+    text = "one line\ntwo lines\n" * 20
+    expected = gpt2.encode_to_numpy(text).tolist()
+    assert gpt2.encode_to_numpy(text, num_threads=2).tolist() == expected
+    assert gpt2.encode_to_numpy("no newline " * 40, num_threads=2).tolist() == \
+        gpt2.encode_to_numpy("no newline " * 40).tolist()       # nowhere to cut: one part
+    lone = "a\ud800b\n" * 40                                    # lone surrogates: one thread
+    assert gpt2.encode_to_numpy(lone, num_threads=2).tolist() == gpt2.encode(lone)
+    with pytest.raises(ValueError, match=re.escape("<|endoftext|>")):   # the special check
+        gpt2.encode_to_numpy(text + "<|endoftext|>", num_threads=2, disallowed_special="all")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises((ValueError, TypeError)):
+            gpt2.encode_to_numpy(text, num_threads=bad)
 
 
 @pytest.mark.parametrize("text", ["a\ud800b", "\udfff", "x\ud83d\ude00y", "\ud83d"])
