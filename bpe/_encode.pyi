@@ -31,7 +31,8 @@ def encode_str(
     out: IdBuffer,
     cache: PieceCache,
     specials: Specials,
-) -> None: ...
+    refused: Specials | None = None,
+) -> bool: ...
 def encode_utf8(
     table: MergeTable,
     data: bytes | bytearray | memoryview | NDArray[np.uint8],

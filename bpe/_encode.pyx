@@ -383,21 +383,40 @@ cdef int _encode_bytes(MergeTable table, const uint8_t* s, Py_ssize_t n, int pat
         pos = at + specials.sizes[k]
 
 
+cdef bint _holds_any(Specials tokens, const uint8_t* s, Py_ssize_t n) noexcept nogil:
+    """Whether s[:n] holds any of the tokens (one search pass, as for encoding)."""
+    cdef Py_ssize_t found[MEMMEM_MAX]
+    cdef Py_ssize_t k
+    for k in range(MEMMEM_MAX):
+        found[k] = -2
+    tokens.next_one(s, n, 0, found, &k)
+    return k >= 0
+
+
 cdef int _encode_view(MergeTable table, StrView view, int pattern_id, IdBuffer out,
-                      PieceCache cache, Specials specials, Py_ssize_t* ticks) noexcept nogil:
-    """_encode_bytes of a str's text; 1 out of memory, 2 for a surrogate, 3 interrupted."""
+                      PieceCache cache, Specials specials, Specials refused,
+                      Py_ssize_t* ticks) noexcept nogil:
+    """_encode_bytes of a str's text, unless it holds one of the refused special tokens
+    (None: none are); 1 out of memory, 2 for a surrogate, 3 interrupted, 4 refused (nothing
+    appended)."""
     cdef Py_ssize_t n
-    cdef uint8_t* owned
+    cdef const uint8_t* s
+    cdef uint8_t* owned = NULL
     cdef size_t capacity
     cdef int failed
     if view.ascii:                            # compact ASCII: the data is UTF-8
-        return _encode_bytes(table, <const uint8_t*>view.data, view.length, pattern_id, out,
-                             cache, specials, ticks)
-    owned = str_to_utf8(view.kind, view.data, view.length, &n, &capacity)
-    if owned == NULL:
-        return 2 if n == -2 else 1
-    failed = _encode_bytes(table, owned, n, pattern_id, out, cache, specials, ticks)
-    release_utf8(owned, capacity)
+        s, n = <const uint8_t*>view.data, view.length
+    else:
+        owned = str_to_utf8(view.kind, view.data, view.length, &n, &capacity)
+        if owned == NULL:
+            return 2 if n == -2 else 1
+        s = owned
+    if refused is not None and _holds_any(refused, s, n):
+        failed = 4
+    else:
+        failed = _encode_bytes(table, s, n, pattern_id, out, cache, specials, ticks)
+    if owned != NULL:
+        release_utf8(owned, capacity)
     return failed
 
 
@@ -454,23 +473,28 @@ def encode_ordinary(MergeTable table, str text, Py_ssize_t limit, int pattern_id
 
 
 def encode_str(MergeTable table, str text, int pattern_id, IdBuffer out, PieceCache cache,
-               Specials specials):
+               Specials specials, Specials refused=None):
     """Append the ids of all of text under a native pattern, where each special token
     becomes its id: the leftmost one found, the longest of those starting there. All of
-    it, the UTF-8 encoding of text included, runs without the GIL. UnicodeEncodeError
-    for a surrogate in text."""
+    it, the UTF-8 encoding of text included, runs without the GIL. False (and nothing
+    appended) where text holds one of the `refused` special tokens (tiktoken's check of
+    disallowed ones, made here on the UTF-8 rather than on the str); else True.
+    UnicodeEncodeError for a surrogate in text."""
     cdef StrView view = _view(text)
     cdef int failed
     cdef Py_ssize_t ticks = WATCH_BLOCKS
     cdef Py_ssize_t* watched = &ticks if watch(view.length, WATCH_BYTES) else NULL
     with nogil:
-        failed = _encode_view(table, view, pattern_id, out, cache, specials, watched)
+        failed = _encode_view(table, view, pattern_id, out, cache, specials, refused, watched)
+    if failed == 4:
+        return False
     if failed == 3:
         raise_pending()
     if failed == 2:
         raise UnicodeEncodeError("utf-8", text, 0, view.length, "surrogates not allowed")
     if failed:
         raise MemoryError("out of memory while encoding")
+    return True
 
 
 def encode_utf8(MergeTable table, const uint8_t[::1] data, int pattern_id, IdBuffer out,
@@ -523,7 +547,8 @@ def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Speci
         for k in range(n):
             start = out.size
             if not skipped[k]:
-                failed = _encode_view(table, views[k], pattern_id, out, cache, specials, watched)
+                failed = _encode_view(table, views[k], pattern_id, out, cache, specials, None,
+                                      watched)
                 if failed == 2:                 # a surrogate: the caller's slow path
                     out.size = start
                     skipped[k] = 1

@@ -143,6 +143,7 @@ class Tokenizer:
         self._pretrained: str | None = None   # the bundled vocabulary's name, if it is one
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
         self._kernel_specials: dict[Pretokenizer, Specials] = {}   # for encode_str
+        self._kernel_refused: dict[frozenset[str], Specials] = {}  # its refused tokens
         self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
         self._free_caches: set[PieceCache] = set()   # piece caches not in use
         self._piece_slots: PieceSlots | None = None     # their shared short-piece table
@@ -386,8 +387,8 @@ class Tokenizer:
         >>> tok.encode("hello world")
         [31373, 995]
         """
-        pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
-        return self._encode_buffer(text, pre).to_list(self._ints)
+        pre, refused = self._special_rule(allowed_special, disallowed_special)
+        return self._encode_buffer(text, pre, refused).to_list(self._ints)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text with no special tokens: "<|endoftext|>" is ordinary text here."""
@@ -399,14 +400,16 @@ class Tokenizer:
         """Like encode, as a NumPy array: uint16 when every id fits, else uint32.
         num_threads: a long text (several MB) is cut where no piece can straddle (as
         encode_file cuts files) and its parts encoded on that many threads; the same ids."""
-        pre = self._pretokenizer_checked(text, allowed_special, disallowed_special)
+        pre, refused = self._special_rule(allowed_special, disallowed_special)
         if type(num_threads) is not int or num_threads != 1:     # (True == 1)
             tiktoken_api.check_num_threads(num_threads)
             if int(num_threads) > 1 and pre.native_id is not None and type(text) is str:
+                if refused:
+                    refuse_disallowed(text, refused)
                 ids = self._encode_in_parts(text, pre, int(num_threads))
                 if ids is not None:
                     return ids
-        return self._to_numpy(self._encode_buffer(text, pre))
+        return self._to_numpy(self._encode_buffer(text, pre, refused))
 
     def _encode_in_parts(self, text: str, pre: Pretokenizer, num_threads: int
                          ) -> np.ndarray | None:
@@ -570,27 +573,46 @@ class Tokenizer:
 
         return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors)
 
-    def _encode_buffer(self, text: str, pre: Pretokenizer) -> IdBuffer:
+    def _encode_buffer(self, text: str, pre: Pretokenizer,
+                       refused: frozenset[str] = frozenset()) -> IdBuffer:
+        """The ids of text under pre; refused: special tokens text must not hold
+        (tiktoken's ValueError), checked by the kernel where the pattern is native."""
         if type(text) is not str:
             if not isinstance(text, str):
                 raise TypeError(f"encode expects str, got {type(text).__name__}")
             text = _exact_str(text)
+        if refused and pre.native_id is None:
+            refuse_disallowed(text, refused)
+            refused = frozenset()
         out = IdBuffer()
         try:
-            self._encode_whole(text, pre, out)
+            self._encode_whole(text, pre, out, refused)
         except UnicodeEncodeError:
             out.clear()  # lone surrogates: encode the text as tiktoken would see it
-            self._encode_whole(without_surrogates(text), pre, out)
+            self._encode_whole(without_surrogates(text), pre, out, refused)
         return out
 
-    def _encode_whole(self, text: str, pre: Pretokenizer, out: IdBuffer) -> None:
+    def _encode_whole(self, text: str, pre: Pretokenizer, out: IdBuffer,
+                      refused: frozenset[str] = frozenset()) -> None:
         if pre.native_id is None:
             for _ in self._encode_into([text], out, pre):
                 pass
             return
-        # A native pattern: one call does it all (special tokens, pieces, merges), GIL-free.
+        # A native pattern: one call does it all (the check for refused special tokens,
+        # special tokens, pieces, merges), GIL-free.
         with self._borrowed_cache() as cache:
-            encode_str(self._table, text, pre.native_id, out, cache, self._specials(pre))
+            if encode_str(self._table, text, pre.native_id, out, cache, self._specials(pre),
+                          self._refused_specials(refused) if refused else None):
+                return
+        refuse_disallowed(text, refused)        # tiktoken's error, naming the token
+        raise AssertionError("the kernel and specials.first_special disagree")  # pragma: no cover
+
+    def _refused_specials(self, refused: frozenset[str]) -> Specials:
+        specials = self._kernel_refused.get(refused)
+        if specials is None:
+            specials = self._kernel_refused[refused] = native_specials(sorted(refused),
+                                                                       self.special_ids)
+        return specials
 
     @contextmanager
     def _borrowed_cache(self) -> Iterator[PieceCache]:
@@ -660,6 +682,17 @@ class Tokenizer:
                 if encode_utf8(self._table, data, pre.native_id, out, cache, self._specials(pre)):
                     return self._to_numpy(out)
         return self.encode_to_numpy(bytes(data).decode("utf-8"))
+
+    def _special_rule(self, allowed_special: SpecialSet | None,
+                      disallowed_special: SpecialSet | None
+                      ) -> tuple[Pretokenizer, frozenset[str]]:
+        """(the pre-tokenizer for these tiktoken-style arguments, the special tokens the
+        text must not hold): the check is left to the caller (_encode_buffer)."""
+        if allowed_special is None and disallowed_special is None and not self._tiktoken_rule:
+            return self._pretokenizer, frozenset()
+        allowed, disallowed = special_rule(self.special_tokens, allowed_special,
+                                           disallowed_special)
+        return self._pretokenizer_for(allowed), disallowed
 
     def _pretokenizer_checked(self, text: str, allowed_special: SpecialSet | None,
                               disallowed_special: SpecialSet | None) -> Pretokenizer:

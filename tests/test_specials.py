@@ -185,6 +185,26 @@ def test_first_special_is_the_regex_rules_first(tokens, data):
     assert first_special(text, frozenset(tokens)) == (matches[0][1] if matches else None)
 
 
+@pytest.mark.parametrize("tokens", TOKEN_SETS)
+@given(data=st.data())
+def test_the_kernels_check_of_disallowed_tokens_is_tiktokens(tokens, data):
+    """encode and encode_to_numpy check for disallowed special tokens in the kernel, on the
+    UTF-8 they encode: they raise exactly where first_special finds one (and name it), and
+    otherwise give the ids of an encode that checks nothing."""
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)}, [], special_tokens=tokens)
+    alphabet = [*tokens, *{c for t in tokens for c in t}, " ", "x", "\ud800"]
+    text = "".join(data.draw(st.lists(st.sampled_from(alphabet), max_size=30)))
+    allowed = data.draw(st.sets(st.sampled_from(tokens)))
+    bad = first_special(text, frozenset(tokens) - allowed)
+    for encode in (tok.encode, lambda *a, **k: tok.encode_to_numpy(*a, **k).tolist()):
+        if bad is not None:
+            with pytest.raises(ValueError, match=re.escape(f"special token {bad!r}.")):
+                encode(text, allowed_special=allowed, disallowed_special="all")
+        else:
+            assert encode(text, allowed_special=allowed, disallowed_special="all") == \
+                tok.encode(text, allowed_special=allowed, disallowed_special=())
+
+
 @pytest.mark.parametrize("argument", ["allowed_special", "disallowed_special"])
 def test_a_str_is_not_a_set_of_special_tokens(argument):
     """"<|endoftext|>" as a set would be its characters."""
