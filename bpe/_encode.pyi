@@ -48,4 +48,5 @@ def encode_strs(
     cache: PieceCache,
     specials: Specials,
     ints: PinnedInts,
+    refused: Specials | None = None,
 ) -> list[list[int] | None]: ...

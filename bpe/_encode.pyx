@@ -519,10 +519,11 @@ def encode_utf8(MergeTable table, const uint8_t[::1] data, int pattern_id, IdBuf
 
 
 def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Specials specials,
-                ints):
+                ints, Specials refused=None):
     """encode_str of each text, as lists of the shared ints (see IdBuffer.to_list), in one
     GIL-free pass over them all: the GIL is held only to make the lists. None for a text
-    left to the caller: not a str, or holding a surrogate. The lists are not tracked by the
+    left to the caller: not a str, holding a surrogate, or holding one of the `refused`
+    special tokens (encode_str's check). The lists are not tracked by the
     garbage collector: the caller tracks them (_ids.track_lists) once all of a batch's
     lists are made, so that no collection meanwhile walks them."""
     cdef tuple held = tuple(texts)            # keeps every str alive, whatever texts does
@@ -547,9 +548,10 @@ def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Speci
         for k in range(n):
             start = out.size
             if not skipped[k]:
-                failed = _encode_view(table, views[k], pattern_id, out, cache, specials, None,
-                                      watched)
-                if failed == 2:                 # a surrogate: the caller's slow path
+                failed = _encode_view(table, views[k], pattern_id, out, cache, specials,
+                                      refused, watched)
+                if failed == 2 or failed == 4:  # a surrogate, a refused special token:
+                    out.size = start            # the caller's slow path
                     out.size = start
                     skipped[k] = 1
                     failed = 0

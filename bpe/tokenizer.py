@@ -66,6 +66,7 @@ from bpe.specials import (
     SpecialSet,
     allowed_in,
     assign_ids,
+    first_special,
     native_specials,
     refuse_disallowed,
     special_rule,
@@ -493,29 +494,33 @@ class Tokenizer:
         tiktoken_api.check_num_threads(num_threads)
         num_threads = int(num_threads)
 
-        pre = self._pretokenizer
-        if allowed_special is not None or disallowed_special is not None or self._tiktoken_rule:
-            allowed, disallowed = special_rule(self.special_tokens, allowed_special,
-                                               disallowed_special)
-            if disallowed:
-                for text in texts:          # tiktoken's check of each text
-                    if isinstance(text, str):
-                        refuse_disallowed(text, disallowed)
-            pre = self._pretokenizer_for(allowed)
+        pre, refused = self._special_rule(allowed_special, disallowed_special)
+        if refused and pre.native_id is None:
+            for text in texts:              # tiktoken's check of each text
+                if isinstance(text, str):
+                    refuse_disallowed(text, refused)
+            refused = frozenset()
+        # Else the kernel checks each text as it encodes it (encode_strs): a text holding a
+        # refused token comes back as None, and the first such text in the batch raises.
+        check = self._refused_specials(refused) if refused else None
+        held: list[str] = []
 
-        def encode_slice(part: list[str]) -> list[list[int]]:
+        def encode_slice(part: list[str]) -> list[list[int] | None]:
             if pre.native_id is None:
                 return [self._encode_buffer(text, pre).to_list(self._ints) for text in part]
             with self._borrowed_cache() as cache:       # one GIL-free call for the slice
                 lists = encode_strs(self._table, part, pre.native_id, cache,
-                                    self._specials(pre), self._ints)
+                                    self._specials(pre), self._ints, check)
             for k, ids in enumerate(lists):
-                if ids is None:         # lone surrogates (as encode does them), or not a str
-                    text = part[k]
+                if ids is None:         # lone surrogates (as encode does them), not a str,
+                    text = part[k]      # or a refused special token (left as None)
                     if isinstance(text, str):
+                        if refused and first_special(text, refused) is not None:
+                            held.append(text)
+                            continue
                         text = without_surrogates(text)
                     lists[k] = self._encode_buffer(text, pre).to_list(self._ints)
-            return cast("list[list[int]]", lists)     # no None left
+            return lists
 
         if num_threads == 1 or len(texts) < 2:
             result = encode_slice(texts)
@@ -527,7 +532,10 @@ class Tokenizer:
             parts = map_on_threads(encode_slice, [texts[a:b] for a, b in bounds], num_threads)
             result = [ids for part in parts for ids in part]
         track_lists(result)         # encode_strs' lists, untracked while the batch was made
-        return result
+        if held:                    # the first text in the batch with a refused token
+            refuse_disallowed(next(text for text, ids in zip(texts, result, strict=True)
+                                   if ids is None), refused)
+        return cast("list[list[int]]", result)      # no None left
 
     def encode_ordinary_batch(self, texts: Iterable[str], *, num_threads: int | None = 8
                               ) -> list[list[int]]:

@@ -205,6 +205,30 @@ def test_the_kernels_check_of_disallowed_tokens_is_tiktokens(tokens, data):
                 tok.encode(text, allowed_special=allowed, disallowed_special=())
 
 
+@pytest.mark.parametrize("tokens", TOKEN_SETS[:2])
+@given(data=st.data())
+def test_encode_batch_raises_for_the_first_text_holding_a_disallowed_token(tokens, data):
+    """encode_batch's texts are checked in the kernel as they are encoded, on threads; the
+    error is the one tiktoken's check of the texts in order gives (the first text holding a
+    disallowed token, naming its first such token), whichever thread met it first."""
+    tok = bpe.Tokenizer({i: bytes([i]) for i in range(256)}, [], special_tokens=tokens)
+    alphabet = [*tokens, *{c for t in tokens for c in t}, " ", "x", "\ud800"]
+    words = st.lists(st.sampled_from(alphabet), max_size=12).map("".join)
+    texts = data.draw(st.lists(words, max_size=12))
+    allowed = data.draw(st.sets(st.sampled_from(tokens)))
+    threads = data.draw(st.sampled_from([1, 2, 4]))
+    refused = frozenset(tokens) - allowed
+    bad = next((first_special(t, refused) for t in texts if first_special(t, refused)), None)
+    if bad is not None:
+        with pytest.raises(ValueError, match=re.escape(f"special token {bad!r}.")):
+            tok.encode_batch(texts, num_threads=threads, allowed_special=allowed,
+                             disallowed_special="all")
+    else:
+        assert tok.encode_batch(texts, num_threads=threads, allowed_special=allowed,
+                                disallowed_special="all") == \
+            [tok.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
+
+
 @pytest.mark.parametrize("argument", ["allowed_special", "disallowed_special"])
 def test_a_str_is_not_a_set_of_special_tokens(argument):
     """"<|endoftext|>" as a set would be its characters."""
