@@ -552,7 +552,6 @@ def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Speci
                                       refused, watched)
                 if failed == 2 or failed == 4:  # a surrogate, a refused special token:
                     out.size = start            # the caller's slow path
-                    out.size = start
                     skipped[k] = 1
                     failed = 0
                 elif failed:

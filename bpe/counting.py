@@ -130,6 +130,7 @@ def text_chunk_ranges(data: bytes, special_tokens: Sequence[str], native: bool |
 
 def _ranges(f, path: str | os.PathLike, size: int, special_tokens: Sequence[str],
             native: bool | str, chunk_bytes: int) -> Iterator[tuple[int, int]]:
+    """The ranges of the size bytes read from f (a file, or BytesIO named path)."""
     specials = [t.encode("utf-8") for t in special_tokens]
     start = 0
     while start + chunk_bytes < size:
