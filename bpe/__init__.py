@@ -31,6 +31,7 @@ _LAZY = {
     "CharacterTokenizer": "bpe.simple",
     "WordTokenizer": "bpe.simple",
     "compression_ratio": "bpe.simple",
+    "open_shards": "bpe.shards",
     "BPETokenizerParams": "bpe.tokenizer",
     "Tokenizer": "bpe.tokenizer",
     "train": "bpe.train",
@@ -42,7 +43,7 @@ _LAZY = {
 # they were when this file imported them all.
 _SUBMODULES = frozenset({
     "atomic", "cli", "counting", "dataset", "formats", "hf", "patterns", "pretrained",
-    "simple", "specials", "tokenizer", "wordtable",
+    "shards", "simple", "specials", "tokenizer", "wordtable",
 })
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "encoding_name_for_model",
     "get_encoding",
     "list_encoding_names",
+    "open_shards",
     "train",
     "train_bpe",
     "train_from_iterator",
@@ -75,6 +77,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         get_encoding,
         list_encoding_names,
     )
+    from bpe.shards import open_shards
     from bpe.simple import ByteTokenizer, CharacterTokenizer, WordTokenizer, compression_ratio
     from bpe.tokenizer import BPETokenizerParams, Tokenizer
     from bpe.train import train, train_bpe, train_from_iterator

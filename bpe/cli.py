@@ -8,6 +8,7 @@
         --vocab-size 32000 --out tok/
     python -m bpe encode --tokenizer tok/ data/*.txt -o train.npy   # + train.offsets.npy
     python -m bpe encode --tokenizer gpt2 data/*.txt -o train.bin   # raw, + train.bin.json
+    python -m bpe encode --tokenizer gpt2 data/*.txt -o train/ --scheduler tcp://host:8786
     python -m bpe decode --tokenizer tok/ train.npy -o train.txt    # or to stdout
     python -m bpe show --tokenizer gpt2 "Hello world"               # token boundaries, ids
 
@@ -194,9 +195,14 @@ def load_tokenizer(spec: str) -> bpe.Tokenizer:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from bpe.dataset import encode_file, output_paths
+    from bpe.dataset import encode_file, is_folder_output, output_paths
 
     # The output's suffix, the outputs and the inputs are checked before the tokenizer loads.
+    if is_folder_output(args.output):
+        return _encode_shards(args)
+    if args.scheduler is not None:
+        raise ValueError(f"--scheduler encodes shards on the cluster's workers: give a folder "
+                         f"as -o (such as ids/), not the single file {args.output}")
     outputs = [p for p in output_paths(args.output) if p is not None]
     if any(_refuse_existing(p, args.force, False) for p in outputs):
         return 2
@@ -207,17 +213,86 @@ def cmd_encode(args: argparse.Namespace) -> int:
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors,
                          tokenizer_name=args.tokenizer)
     seconds = time.perf_counter() - start
-    n_mb = sum(os.path.getsize(f) for f in args.files) / 1e6
     if result.sidecar is None:
         saved = f"{result.ids} ({result.dtype}) and {result.offsets}"
     else:
         saved = (f"{result.ids} (raw {result.dtype}, little-endian: np.memmap("
                  f"{os.fspath(result.ids)!r}, dtype=np.{result.dtype}, mode='r')), "
                  f"{result.offsets} and {result.sidecar}")
+    _report_encoded(args.files, result, seconds, saved)
+    return 0
+
+
+def _report_encoded(files: list[str], result, seconds: float, saved: str) -> None:
+    n_mb = sum(os.path.getsize(f) for f in files) / 1e6
     print(f"encoded {result.n_tokens:,} tokens, {result.n_documents:,} documents "
           f"from {n_mb:,.1f} MB in {seconds:.2f} s ({n_mb / max(seconds, 1e-9):,.1f} MB/s); "
           f"saved to {saved}", file=sys.stderr)
+
+
+def _encode_shards(args: argparse.Namespace) -> int:
+    """encode -o FOLDER: shards, on the threads here or on a Dask cluster (--scheduler)."""
+    from bpe.dataset import encode_file
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"-o {args.output} is a file; expected a folder for shards")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not args.force:
+            print(f"error: {args.output} exists and is not empty (use --force to replace the "
+                  f"dataset in it)", file=sys.stderr)
+            return 2
+        _remove_dataset(folder)
+    _check_inputs(args.files)
+    tok = load_tokenizer(args.tokenizer)
+    client = _dask_client(args.scheduler) if args.scheduler is not None else None
+    shard_bytes = None if args.shard_mb is None else max(1, int(args.shard_mb * 1e6))
+    start = time.perf_counter()
+    try:
+        result = encode_file(tok, args.files, folder, workers=args.workers, errors=args.errors,
+                             tokenizer_name=args.tokenizer, executor=client,
+                             shard_bytes=shard_bytes, shard_format=args.shard_format)
+    finally:
+        if client is not None:
+            client.close()
+    _report_encoded(args.files, result, time.perf_counter() - start,
+                    f"{len(result.shards)} shards in {folder}/ ({result.dtype}; read them with "
+                    f"bpe.open_shards({os.fspath(folder)!r}))")
     return 0
+
+
+def _remove_dataset(folder: Path) -> None:
+    """--force on a folder: remove the sharded dataset in it (its manifest, offsets and
+    shards); anything else there is an error, not removed."""
+    import json
+
+    from bpe.shards import MANIFEST
+
+    manifest = folder / MANIFEST
+    ours = set()
+    if manifest.is_file():
+        try:
+            fields = json.loads(manifest.read_text(encoding="utf-8"))
+            ours = {manifest, folder / fields["offsets"],
+                    *(folder / entry["path"] for entry in fields["shards"])}
+        except (ValueError, KeyError, TypeError):
+            pass
+    others = sorted(p.name for p in folder.iterdir() if p not in ours)
+    if others:
+        raise FileExistsError(f"-o {folder} holds files that are not a dataset bpe encode "
+                              f"wrote ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}"
+                              f"); --force replaces only such a dataset: choose another folder")
+    for path in ours:
+        path.unlink(missing_ok=True)
+
+
+def _dask_client(address: str):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("--scheduler needs Dask's distributed package: "
+                          "pip install 'bpe-exact[dask]'") from None
+    return Client(address)
 
 
 DECODE_BLOCK = 1 << 20  # ids per block
@@ -343,11 +418,20 @@ def main(argv: list[str] | None = None) -> int:
     encode.add_argument("-o", "--output", required=True,
                         help="the ids file to write: .npy (NumPy) or .bin (raw uint16 or uint32, "
                              "for np.memmap; dtype in <name>.bin.json); document offsets go "
-                             "to <stem>.offsets.npy")
+                             "to <stem>.offsets.npy. A folder (no suffix): shards, their "
+                             "offsets and manifest.json, for bpe.open_shards")
     encode.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
     encode.add_argument("--errors", choices=["strict", "replace"], default="strict",
                         help="invalid UTF-8: stop with its file and offset, or encode U+FFFD")
     encode.add_argument("--force", action="store_true", help="overwrite the output")
+    encode.add_argument("--scheduler", metavar="ADDRESS",
+                        help="a Dask scheduler (such as tcp://host:8786) whose workers encode "
+                             "the shards; they must see the files and the output folder")
+    encode.add_argument("--shard-mb", type=_megabytes, default=None,
+                        help="text per shard, for a folder output (default: 256 on a cluster, "
+                             "else enough shards for every thread)")
+    encode.add_argument("--shard-format", choices=["npy", "bin"], default="npy",
+                        help="the shards' layout, for a folder output")
     decode = commands.add_parser("decode", help="turn a file of token ids back into text")
     decode.add_argument("ids", help="a .npy of token ids, or a .bin with its .bin.json, as "
                                     "encode writes them (read memory-mapped)")

@@ -44,8 +44,11 @@ from bpe.counting import (
     iter_chunk_ranges,
     read_text_chunks,
 )
+from bpe.shards import SHARD_FORMATS, EncodedShards, encode_shards
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from bpe.tokenizer import Tokenizer
 
 EOT = "<|endoftext|>"
@@ -75,16 +78,27 @@ def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path | None]:
     if out.suffix not in (".npy", ".bin"):
         raise ValueError(f"output {os.fspath(out)!r} must end in .npy (a NumPy array, for "
                          f"np.load) or .bin (raw little-endian uint16 or uint32 ids, for "
-                         f"np.memmap, their dtype in <name>.bin.json)")
+                         f"np.memmap, their dtype in <name>.bin.json), or be a folder (no "
+                         f"suffix) for shards")
     sidecar = out.with_name(out.name + ".json") if out.suffix == ".bin" else None
     return out, out.with_suffix(".offsets.npy"), sidecar
+
+
+def is_folder_output(out: str | os.PathLike) -> bool:
+    """Whether encode_file writes `out` as a folder of shards: a name without a suffix, or
+    an existing folder."""
+    out = Path(out)
+    if out.name in (".npy", ".bin") or out.suffix in (".npy", ".bin"):
+        return False       # (".npy" has no suffix to Path: a file with no name, an error)
+    return out.suffix == "" or out.is_dir()
 
 
 def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike],
                 out: str | os.PathLike = "ids.npy", workers: int | None = None,
                 progress: bool | None = None, errors: str = "strict",
-                chunk_bytes: int = CHUNK_BYTES, *, tokenizer_name: str | None = None
-                ) -> EncodedFile:
+                chunk_bytes: int = CHUNK_BYTES, *, tokenizer_name: str | None = None,
+                executor: Executor | None = None, shard_bytes: int | None = None,
+                shard_format: str = "npy") -> EncodedFile | EncodedShards:
     """Encode text files, one after the other, into `out` (uint16 when the vocabulary fits,
     else uint32) and its document offsets `<out stem>.offsets.npy`. `out` ending in .npy
     is a NumPy array; in .bin, the raw little-endian ids (np.memmap's layout) and the
@@ -98,15 +112,43 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     when stderr is a terminal). errors: "strict" stops at invalid UTF-8, naming the file
     and byte offset; "replace" encodes U+FFFD. Nothing is left at `out` unless complete.
 
+    `out` a folder (a name without a suffix; new or empty): the ids go to shards there, each
+    about `shard_bytes` of text (`shard_format` "npy" or "bin"), with `offsets.npy` and a
+    `manifest.json` written last; `open_shards` reads them back as one sequence, equal to
+    the single file's ids (bpe.shards). The shards are encoded on `executor` (a Dask
+    Client, or any concurrent.futures.Executor, whose workers can read the inputs and
+    write the folder), or on `workers` threads. Returns a bpe.shards.EncodedShards.
+
     >>> encode_file(tok, ["train.txt"], "train.npy")
     EncodedFile(ids=PosixPath('train.npy'), offsets=PosixPath('train.offsets.npy'), ...)
     >>> encode_file(tok, ["train.txt"], "train.bin").dtype   # + train.bin.json
     dtype('uint16')
     """
-    out, offsets_path, sidecar_path = output_paths(out)
     if errors not in ("strict", "replace"):
         raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
     check_workers(workers)
+    _check_chunk_bytes(chunk_bytes, "chunk_bytes")
+    if is_folder_output(out):
+        if shard_format not in SHARD_FORMATS:
+            raise ValueError(f"shard_format={shard_format!r}; expected one of "
+                             f"{', '.join(map(repr, SHARD_FORMATS))}")
+        if shard_bytes is not None:
+            _check_chunk_bytes(shard_bytes, "shard_bytes")
+        paths = _input_paths(paths)
+        bar = _progress_bar(sum(map(os.path.getsize, paths)), progress)
+        try:
+            return encode_shards(tokenizer, paths, Path(out), executor=executor,
+                                 workers=int(workers or os.cpu_count() or 1), errors=errors,
+                                 chunk_bytes=chunk_bytes, shard_bytes=shard_bytes,
+                                 shard_format=shard_format, tokenizer_name=tokenizer_name,
+                                 progress_bar=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    if executor is not None:
+        raise ValueError(f"an executor encodes shards on its workers: give a folder as out "
+                         f"(such as 'ids'), not the single file {os.fspath(out)!r}")
+    out, offsets_path, sidecar_path = output_paths(out)
     paths = _input_paths(paths)
     _refuse_overwriting_inputs(paths, [out, offsets_path, sidecar_path])
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
@@ -234,6 +276,11 @@ def _load_bin(path: Path) -> np.ndarray:
     if n_tokens == 0:
         return np.zeros(0, dtype=ids_dtype)     # np.memmap cannot map an empty file
     return np.memmap(path, dtype=ids_dtype, mode="r", shape=(n_tokens,))
+
+
+def _check_chunk_bytes(value, name: str) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r}; expected a number of bytes >= 1")
 
 
 def _input_paths(paths) -> list[str]:

@@ -74,6 +74,7 @@ from bpe.specials import (
 from bpe.surrogates import chunks_without_surrogates, without_surrogates
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
     from types import EllipsisType
 
     import numpy as np
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
 
     from bpe.dataset import EncodedFile
     from bpe.params import BPETokenizerParams
+    from bpe.shards import EncodedShards
 
 _CONFIG = "bpe_config.json"     # save's own config: the special tokens and the pattern
 _OLD_CONFIG = "tokenizer_config.json"   # the config in folders saved by bpe 0.1 (now HF's)
@@ -568,18 +570,26 @@ class Tokenizer:
 
     def encode_file(self, paths: str | os.PathLike | Sequence[str | os.PathLike],
                     out: str | os.PathLike = "ids.npy", workers: int | None = None,
-                    progress: bool | None = None, errors: str = "strict") -> EncodedFile:
+                    progress: bool | None = None, errors: str = "strict", *,
+                    executor: Executor | None = None, shard_bytes: int | None = None,
+                    shard_format: str = "npy") -> EncodedFile | EncodedShards:
         """Encode text files (larger than memory too) into the .npy `out`, uint16 when the
         vocabulary fits, and the document offsets `<out stem>.offsets.npy`; streaming, on
         `workers` threads. Returns a bpe.dataset.EncodedFile (ids and offsets paths,
         n_tokens, n_documents, dtype, sidecar); see bpe.dataset.encode_file (also for .bin).
+        `out` a folder: shards and a manifest (bpe.open_shards reads them), encoded on
+        `executor` (a Dask Client, any concurrent.futures.Executor) or on threads.
 
         >>> tok.encode_file(["train.txt"], "train.npy")
         >>> ids = np.load("train.npy", mmap_mode="r")
+        >>> tok.encode_file(paths, "train_ids", executor=client)   # a Dask cluster
+        >>> ids = bpe.open_shards("train_ids")
         """
         from bpe.dataset import encode_file
 
-        return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors)
+        return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors,
+                           executor=executor, shard_bytes=shard_bytes,
+                           shard_format=shard_format)
 
     def _encode_buffer(self, text: str, pre: Pretokenizer,
                        refused: frozenset[str] = frozenset()) -> IdBuffer:

@@ -276,12 +276,54 @@ def test_encode_bin_is_what_np_memmap_reads_and_decodes(tok_dir, tmp_path, capsy
 
 
 def test_encode_other_suffix_is_an_error_before_anything_else(tmp_path, capsys):
-    for out in ["train.txt", "train", "train.npz"]:
+    for out in ["train.txt", "train.npz"]:         # "train": a folder of shards
         assert main(["encode", "--tokenizer", "no-such-tokenizer", "missing.txt",
                      "-o", str(tmp_path / out)]) == 2
         err = capsys.readouterr().err
         assert out in err and "must end in .npy" in err and ".bin" in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_encode_to_a_folder_of_shards(tok_dir, tmp_path, capsys):
+    folder, tok = tok_dir
+    a = tmp_path / "a.txt"
+    a.write_text(TEXT * 50, encoding="utf-8")
+    out = tmp_path / "shards"
+    encode = ["encode", "--tokenizer", folder, str(a), "-o", str(out), "--shard-mb", "0.0005"]
+    assert main([*encode, "--shard-format", "bin"]) == 0
+    err = capsys.readouterr().err
+    assert "shards in" in err and "bpe.open_shards(" in err, err
+    ids = bpe.open_shards(out)
+    assert len(ids.shards) > 1 and all(p.endswith(".bin") for p in
+                                       (e["path"] for e in ids.fields["shards"]))
+    assert ids[:].tolist() == tok.encode(TEXT * 50)
+    assert main(encode) == 2
+    assert "is not empty (use --force" in capsys.readouterr().err
+    assert main([*encode, "--force"]) == 0            # the old dataset replaced, .bin gone
+    assert sorted({p.suffix for p in out.iterdir()}) == [".json", ".npy"]
+    assert bpe.open_shards(out)[:].tolist() == tok.encode(TEXT * 50)
+    (out / "notes.txt").write_text("mine")
+    assert main([*encode, "--force"]) == 2
+    assert "holds files that are not a dataset bpe encode wrote (notes.txt)" in (
+        capsys.readouterr().err)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_encode_on_a_dask_scheduler(tok_dir, tmp_path, capsys):
+    """--scheduler: a real scheduler and two worker processes (a LocalCluster)."""
+    distributed = pytest.importorskip("distributed", reason="pip install -e '.[dask]'")
+    folder, tok = tok_dir
+    a = tmp_path / "a.txt"
+    a.write_text(TEXT * 50, encoding="utf-8")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert main(["encode", "--tokenizer", folder, str(a), "-o", str(tmp_path / "ids"),
+                     "--shard-mb", "0.001", "--scheduler", cluster.scheduler_address]) == 0
+        assert main(["encode", "--tokenizer", folder, str(a), "-o", str(tmp_path / "x.npy"),
+                     "--scheduler", cluster.scheduler_address]) == 2
+        assert "--scheduler encodes shards" in capsys.readouterr().err
+    ids = bpe.open_shards(tmp_path / "ids")
+    assert len(ids.shards) > 1 and ids[:].tolist() == tok.encode(TEXT * 50)
 
 
 # --- count tables carry their pattern and special tokens --------------------------------------

@@ -310,7 +310,7 @@ def test_empty_bin(gpt2, tmp_path):
     assert dataset.load_ids(result.ids).tolist() == []
 
 
-@pytest.mark.parametrize("out", ["ids.txt", "ids", "ids.npz", "ids.BIN.gz"])
+@pytest.mark.parametrize("out", ["ids.txt", "ids.npz", "ids.BIN.gz"])   # "ids": a folder
 def test_other_suffixes_are_refused_before_any_work(gpt2, tmp_path, out):
     with pytest.raises(ValueError, match=rf"output '.*{re.escape(out)}' must end in \.npy "
                                          rf"\(.*\) or \.bin"):
