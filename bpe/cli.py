@@ -195,7 +195,7 @@ def load_tokenizer(spec: str) -> bpe.Tokenizer:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from bpe.dataset import encode_file, is_folder_output, output_paths
+    from bpe.dataset import EncodedFile, encode_file, is_folder_output, output_paths
 
     # The output's suffix, the outputs and the inputs are checked before the tokenizer loads.
     if is_folder_output(args.output):
@@ -212,6 +212,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors,
                          tokenizer_name=args.tokenizer)
+    assert isinstance(result, EncodedFile)
     seconds = time.perf_counter() - start
     if result.sidecar is None:
         saved = f"{result.ids} ({result.dtype}) and {result.offsets}"
@@ -233,6 +234,7 @@ def _report_encoded(files: list[str], result, seconds: float, saved: str) -> Non
 def _encode_shards(args: argparse.Namespace) -> int:
     """encode -o FOLDER: shards, on the threads here or on a Dask cluster (--scheduler)."""
     from bpe.dataset import encode_file
+    from bpe.shards import EncodedShards
 
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
@@ -255,6 +257,7 @@ def _encode_shards(args: argparse.Namespace) -> int:
     finally:
         if client is not None:
             client.close()
+    assert isinstance(result, EncodedShards)
     _report_encoded(args.files, result, time.perf_counter() - start,
                     f"{len(result.shards)} shards in {folder}/ ({result.dtype}; read them with "
                     f"bpe.open_shards({os.fspath(folder)!r}))")
