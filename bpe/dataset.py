@@ -179,7 +179,7 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
                     bar.update(end - start)
 
             for job in jobs:
-                future = pool.submit(_encode_range, tokenizer, *job, errors)
+                future = pool.submit(encode_range, tokenizer, *job, errors)
                 in_flight.append((job, future))
                 if len(in_flight) >= 2 * workers:
                     write_oldest()
@@ -312,8 +312,8 @@ def _refuse_overwriting_inputs(inputs: list[str], outputs: list[Path | None]) ->
                                  f"another output name")
 
 
-def _encode_range(tokenizer, path: str, start: int, end: int, size: int,
-                  errors: str) -> np.ndarray:
+def encode_range(tokenizer, path: str, start: int, end: int, size: int,
+                 errors: str) -> np.ndarray:
     """The ids of bytes [start, end) of a file of `size` bytes (run on a worker thread).
     Valid UTF-8 goes to the kernel as bytes, with no str made; otherwise the text path names
     the bad byte (or, with errors="replace", encodes U+FFFD). A file that is shorter, or

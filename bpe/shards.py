@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from bpe.atomic import AtomicFile, commit_together, naming
-from bpe.counting import _next_safe_cut, cut_rule, safe_cut_after
+from bpe.counting import cut_rule, safe_cut_after
 
 if TYPE_CHECKING:
     from bpe.tokenizer import Tokenizer
@@ -151,24 +151,23 @@ def encode_shard(tokenizer: Tokenizer, shard: _Shard, out: str, shard_format: st
     """One shard's task (on a worker): encode bytes [start, end) of its file, a chunk at a
     time, into the shard file `out`. Returns the number of ids and the positions (in the
     shard) just after each end-of-text token, where a document ends."""
-    from bpe.dataset import IdsWriter, NpyWriter, _encode_range
+    from bpe.dataset import IdsWriter, NpyWriter, encode_range
 
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
     writer = NpyWriter if shard_format == "npy" else IdsWriter
     native = cut_rule(tokenizer.pattern) or False
-    specials = [t.encode("utf-8") for t in tokenizer.special_tokens]
     ends = []
-    with writer(out, dtype) as ids, open(shard.path, "rb") as f:
+    with writer(out, dtype) as ids:
         position = shard.start
         while position < shard.end:
             cut = None
             if position + chunk_bytes < shard.end:
                 # the whole file's cuts: a cut safe in the file is safe in the shard
-                cut = _next_safe_cut(f, shard.path, shard.size, position + chunk_bytes,
-                                     specials, native)
+                cut = safe_cut_after(shard.path, position + chunk_bytes,
+                                     tokenizer.special_tokens, native)
             if cut is None or cut > shard.end:
                 cut = shard.end
-            chunk = _encode_range(tokenizer, shard.path, position, cut, shard.size, errors)
+            chunk = encode_range(tokenizer, shard.path, position, cut, shard.size, errors)
             if eot is not None:
                 ends.append(np.flatnonzero(chunk == eot) + (ids.length + 1))
             ids.append(chunk)

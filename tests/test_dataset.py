@@ -130,7 +130,7 @@ def test_without_an_eot_token_documents_are_files(tmp_path):
 def test_chunks_in_flight_are_bounded(gpt2, tmp_path, monkeypatch):
     (tmp_path / "a.txt").write_text("some words\nand more\n" * 500, encoding="utf-8")
     started, written, most = [0], [0], [0]
-    encode_range, append = dataset._encode_range, dataset.NpyWriter.append
+    encode_range, append = dataset.encode_range, dataset.NpyWriter.append
 
     def counting_encode(*args):
         started[0] += 1
@@ -141,7 +141,7 @@ def test_chunks_in_flight_are_bounded(gpt2, tmp_path, monkeypatch):
         written[0] += self.dtype == np.uint16
         append(self, values)
 
-    monkeypatch.setattr(dataset, "_encode_range", counting_encode)
+    monkeypatch.setattr(dataset, "encode_range", counting_encode)
     monkeypatch.setattr(dataset.NpyWriter, "append", counting_append)
     encode_file(gpt2, tmp_path / "a.txt", tmp_path / "ids.npy", workers=2, chunk_bytes=64)
     assert started[0] > 100 and most[0] <= 4
@@ -413,7 +413,7 @@ def test_file_changed_between_chunk_reads_is_an_error(gpt2, tmp_path, monkeypatc
     encode (it was a short "success")."""
     path = tmp_path / "a.txt"
     path.write_text("some words\nand more\n" * 200, encoding="utf-8")
-    encode_range, calls = dataset._encode_range, []
+    encode_range, calls = dataset.encode_range, []
 
     def changing(*args):
         if not calls:
@@ -425,7 +425,7 @@ def test_file_changed_between_chunk_reads_is_an_error(gpt2, tmp_path, monkeypatc
         calls.append(1)
         return encode_range(*args)
 
-    monkeypatch.setattr(dataset, "_encode_range", changing)
+    monkeypatch.setattr(dataset, "encode_range", changing)
     with pytest.raises(ValueError, match=r"a\.txt' changed size while it was read"):
         encode_file(gpt2, path, tmp_path / "ids.npy", workers=1, chunk_bytes=64,
                     errors=errors)
@@ -453,13 +453,13 @@ def test_jsonl_csv_and_code_are_cut_and_equal_encode(tmp_path_factory, name, sha
 def test_jsonl_csv_and_code_are_encoded_in_many_chunks(gpt2, tmp_path, monkeypatch, shape):
     (tmp_path / "t.txt").write_text(shape_text(shape, 2000), encoding="utf-8")
     sizes = []
-    encode_range = dataset._encode_range
+    encode_range = dataset.encode_range
 
     def measured(tokenizer, path, start, end, *rest):
         sizes.append(end - start)
         return encode_range(tokenizer, path, start, end, *rest)
 
-    monkeypatch.setattr(dataset, "_encode_range", measured)
+    monkeypatch.setattr(dataset, "encode_range", measured)
     encode_file(gpt2, tmp_path / "t.txt", tmp_path / "ids.npy", workers=2, chunk_bytes=1000)
     assert len(sizes) > 10 and max(sizes) < 1200
 
