@@ -431,8 +431,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a Dask scheduler (such as tcp://host:8786) whose workers encode "
                              "the shards; they must see the files and the output folder")
     encode.add_argument("--shard-mb", type=_megabytes, default=None,
-                        help="text per shard, for a folder output (default: 256 on a cluster, "
-                             "else enough shards for every thread)")
+                        help="text per shard, for a folder output (default: enough shards for "
+                             "every worker, at most 268)")
     encode.add_argument("--shard-format", choices=["npy", "bin"], default="npy",
                         help="the shards' layout, for a folder output")
     decode = commands.add_parser("decode", help="turn a file of token ids back into text")

@@ -43,6 +43,7 @@ OFFSETS = "offsets.npy"
 MANIFEST_FORMAT = "bpe sharded token ids"
 MANIFEST_VERSION = 1
 SHARD_BYTES = 256 << 20     # of text a shard at most: a second or two of one worker's time
+SHARDS_ON_EXECUTORS = 64    # shards of a smaller input on an executor
 SHARD_FORMATS = ("npy", "bin")
 
 
@@ -85,8 +86,9 @@ def encode_shards(tokenizer: Tokenizer, paths: Sequence[str], folder: Path, *,
                   shard_bytes: int | None, shard_format: str, tokenizer_name: str | None,
                   progress_bar=None) -> EncodedShards:
     """encode_file's work for a folder (bpe.dataset checks the arguments first). Shards
-    default to SHARD_BYTES on an executor; on the threads here, to a quarter of each
-    thread's share of the text (at least a chunk), so that all of them have work."""
+    default to a quarter of each thread's share of the text on the threads here, and to a
+    64th of the text on an executor (whose size is not known), so that every worker has
+    work: no more than SHARD_BYTES, and no less than a chunk."""
     from bpe.dataset import EOT
 
     _check_folder(folder)
@@ -94,8 +96,8 @@ def encode_shards(tokenizer: Tokenizer, paths: Sequence[str], folder: Path, *,
     native = cut_rule(tokenizer.pattern) or False
     if shard_bytes is None:
         total = sum(map(os.path.getsize, paths))
-        shard_bytes = SHARD_BYTES if executor is not None else max(
-            chunk_bytes, min(SHARD_BYTES, -(-total // (4 * workers))))
+        n_shards = SHARDS_ON_EXECUTORS if executor is not None else 4 * workers
+        shard_bytes = max(chunk_bytes, min(SHARD_BYTES, -(-total // n_shards)))
     plan = plan_shards(paths, tokenizer.special_tokens, native, shard_bytes)
     eot = tokenizer.special_ids.get(EOT)
     made = not folder.exists()
