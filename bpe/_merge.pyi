@@ -18,5 +18,8 @@ def merge_words(
     counts: NDArray[np.int64],
     n_merges: int,
     progress: Callable[[int], object] | None = None,
+    *,
+    min_frequency: int = 0,
+    max_token_length: int | None = None,
 ) -> NDArray[np.int32]: ...
 def _watch(loop: _MergeLoop, progress: Callable[[int], object], stop: threading.Event) -> None: ...

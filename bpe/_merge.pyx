@@ -11,13 +11,17 @@ State, all in C:
   seen in (stale entries are allowed and skipped: a word is rescanned anyway);
 - a max-heap of (count, pair) with lazy invalidation: a count that drops leaves its entry
   behind, fixed up when it surfaces; a count that rises pushes a fresh entry.
+
+The limits (Hugging Face's BpeTrainer's): a pair whose merged token would be longer than
+max_token_length bytes is never queued (a pair's tokens, and so its length, never change, so
+it can never be chosen); the loop stops when the best pair's count is below min_frequency.
 """
 import threading
 
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t
 from libc.string cimport memcmp
 from libcpp.vector cimport vector
 
@@ -54,6 +58,7 @@ cdef class _MergeLoop:
     cdef vector[int64_t] pair_count
     cdef vector[vector[int32_t]] pair_words
     cdef vector[int32_t] pair_stamp      # last step that queued the pair for a heap push
+    cdef vector[uint8_t] pair_allowed    # merged token within max_token_length bytes
     cdef vector[int32_t] rising          # pairs whose count rose during this step
     cdef vector[int32_t] word_stamp      # last step that rewrote the word
     cdef vector[HeapEntry] heap
@@ -61,6 +66,8 @@ cdef class _MergeLoop:
     cdef vector[uint8_t] token_bytes     # id -> bytes, for the tie-break
     cdef vector[int64_t] token_offsets
     cdef int32_t merged_pair
+    cdef int64_t max_token_length        # bytes of a merged token (INT64_MAX: no limit)
+    cdef int64_t min_frequency           # the count the best pair needs for a merge
     cdef public int32_t step
 
     def __dealloc__(self):
@@ -126,6 +133,9 @@ cdef class _MergeLoop:
         self.heap[i] = last
         return top
 
+    cdef inline int64_t token_length(self, int32_t x) noexcept nogil:
+        return self.token_offsets[x + 1] - self.token_offsets[x]
+
     # --- pair counts ------------------------------------------------------------------
 
     cdef int32_t pair_slot(self, int32_t a, int32_t b) noexcept nogil:
@@ -138,7 +148,9 @@ cdef class _MergeLoop:
                 or bpe_push[int32_t](self.pair_left, a) != 0 or bpe_push[int32_t](self.pair_right, b) != 0
                 or bpe_push[int64_t](self.pair_count, 0) != 0
                 or bpe_push[vector[int32_t]](self.pair_words, vector[int32_t]()) != 0
-                or bpe_push[int32_t](self.pair_stamp, -1) != 0):
+                or bpe_push[int32_t](self.pair_stamp, -1) != 0
+                or bpe_push[uint8_t](self.pair_allowed, self.token_length(a) + self.token_length(b)
+                                     <= self.max_token_length) != 0):
             return -1
         return <int32_t>slot
 
@@ -152,6 +164,8 @@ cdef class _MergeLoop:
         if slot < 0:
             return -1
         self.pair_count[slot] += count
+        if not self.pair_allowed[slot]:  # never merged: no words to list, never queued
+            return 0
         cdef vector[int32_t]* seen_in = &self.pair_words[slot]
         if (seen_in.empty() or seen_in.back() != word) and bpe_push[int32_t](seen_in[0], word) != 0:
             return -1
@@ -174,23 +188,26 @@ cdef class _MergeLoop:
                 if slot < 0:
                     return -1
                 self.pair_count[slot] += self.counts[w]
-                if ((self.pair_words[slot].empty() or self.pair_words[slot].back() != w)
+                if self.pair_allowed[slot] and ((self.pair_words[slot].empty() or self.pair_words[slot].back() != w)
                         and bpe_push[int32_t](self.pair_words[slot], <int32_t>w) != 0):
                     return -1
         for slot in range(<int32_t>self.pair_count.size()):
-            if self.pair_count[slot] > 0 and self.heap_push(self.pair_count[slot], slot) != 0:
+            if (self.pair_count[slot] > 0 and self.pair_allowed[slot]
+                    and self.heap_push(self.pair_count[slot], slot) != 0):
                 return -1
         return 0
 
     cdef int32_t next_pair(self) noexcept nogil:
-        """Pop the best live pair: -1 when no pair is left, -2 when out of memory."""
+        """Pop the best live pair: -1 when no pair is left or the best is below
+        min_frequency, -2 when out of memory. (Every live pair has an entry of at least its
+        count, so the first entry that is up to date is the best pair.)"""
         cdef HeapEntry top
         cdef int64_t now
         while not self.heap.empty():
             top = self.heap_pop()
             now = self.pair_count[top.pair]
             if now == top.count:
-                return top.pair if now > 0 else -1
+                return top.pair if now > 0 and now >= self.min_frequency else -1
             if 0 < now < top.count and self.heap_push(now, top.pair) != 0:
                 return -2                # (the count dropped since the push: requeued)
         return -1
@@ -269,11 +286,14 @@ cdef class _MergeLoop:
 
 
 def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
-                const int64_t[::1] counts, Py_ssize_t n_merges, progress=None):
+                const int64_t[::1] counts, Py_ssize_t n_merges, progress=None, *,
+                int64_t min_frequency=0, max_token_length=None):
     """Learn up to `n_merges` merges from unique words of byte ids (0..255) with counts.
 
     Returns an int32 array of shape (n_done, 2): row k is the pair of ids merged into
-    id 256 + k. Fewer rows than asked means no pair was left. The inputs are not modified.
+    id 256 + k. Fewer rows than asked means no pair was left of count >= min_frequency.
+    A pair whose merged token would be longer than max_token_length bytes (None: no limit)
+    is never merged. The inputs are not modified.
     `progress(n_done)`, if given, is called a few times a second from another thread.
     """
     cdef Py_ssize_t n_words = counts.shape[0]
@@ -286,6 +306,13 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
         raise ValueError("offsets must not decrease")
     if n_merges < 0 or n_merges > 2**31 - 257:
         raise ValueError(f"n_merges={n_merges} must be in 0..{2**31 - 257}")
+    if min_frequency < 0:
+        raise ValueError(f"min_frequency={min_frequency} must be >= 0")
+    cdef int64_t max_length = INT64_MAX
+    if max_token_length is not None:
+        if max_token_length < 1:
+            raise ValueError(f"max_token_length={max_token_length} must be >= 1 or None")
+        max_length = min(max_token_length, INT64_MAX)
 
     cdef cnp.ndarray[int32_t, ndim=1] work = np.array(symbols, dtype=np.int32, copy=True)
     cdef cnp.ndarray[int32_t, ndim=1] lengths = np.diff(np.asarray(offsets)).astype(np.int32)
@@ -301,6 +328,8 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     loop.counts = &counts[0] if n_words else NULL
     loop.n_words = n_words
     loop.merged_pair = -1
+    loop.min_frequency = min_frequency
+    loop.max_token_length = max_length
     loop.step = -1
     try:                                # (resize, not assign: assign is declared without
         loop.word_stamp.resize(n_words, -1)     # except +, and its bad_alloc would end the

@@ -91,6 +91,21 @@ def _megabytes(value: str) -> float:
     return number
 
 
+def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """--min-frequency, --max-token-length: an int >= minimum (checked as the command line is
+    read, before anything is counted)."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = minimum - 1
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what} >= {minimum}")
+        return number
+
+    return parse
+
+
 def _check_inputs(files: list[str] | list[Path]) -> None:
     """Each input an existing regular file, before any work starts."""
     from bpe.counting import check_regular_file
@@ -127,7 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     tok = bpe.train(inputs, args.vocab_size, args.special_token or None, pattern=args.pattern,
                     workers=args.workers, errors=args.errors,
-                    held_out_bytes=int(args.held_out_mb * 1e6))
+                    held_out_bytes=int(args.held_out_mb * 1e6),
+                    min_frequency=args.min_frequency, max_token_length=args.max_token_length)
     print(f"trained {tok!r} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     if args.out:
         tok.save(args.out)
@@ -406,6 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--held-out-mb", type=_megabytes, default=0.0,
                        help="keep this much of the last file out of training "
                             "to measure compression")
+    train.add_argument("--min-frequency", type=_int_at_least(0, "a count"), default=0,
+                       metavar="N", help="merge only pairs that occur at least N times; "
+                                         "training stops when the most frequent pair is rarer")
+    train.add_argument("--max-token-length", type=_int_at_least(1, "a number of bytes"),
+                       default=None, metavar="BYTES",
+                       help="never make a token longer than this many bytes (special tokens "
+                            "excepted); default: no limit")
     train.add_argument("--out", help="folder to save the tokenizer to")
     _common(train)
     # No default here: gpt2 for text files, the tables' own for --from-counts (where a

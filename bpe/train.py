@@ -6,7 +6,9 @@
 and texts have a function each, so a text is never taken for a path, nor a path for a text.
 The rules (docs/architecture.md, "What is exact"): the vocabulary starts with the 256 bytes,
 special tokens cut documents and are never merged, pairs never cross a piece, the most
-frequent pair wins with ties to the greater (bytes_a, bytes_b).
+frequent pair wins with ties to the greater (bytes_a, bytes_b). Two optional limits, as in
+Hugging Face's BpeTrainer: min_frequency stops training when the best pair is rarer, and
+max_token_length (in bytes) keeps longer tokens from being made.
 Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens (one of a single byte,
 such as "\n", is that byte's token and keeps its id).
 """
@@ -41,10 +43,12 @@ if TYPE_CHECKING:
 
 
 def learn_merges(table: WordTable, n_merges: int,
-                 progress: Callable[[int], object] | None = None
+                 progress: Callable[[int], object] | None = None,
+                 min_frequency: int = 0, max_token_length: int | None = None,
                  ) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
     """Run the merge loop; return the vocabulary of bytes and merged tokens, and the id pairs."""
-    pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges, progress)
+    pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges, progress,
+                        min_frequency=min_frequency, max_token_length=max_token_length)
     vocab = {i: bytes([i]) for i in range(256)}
     merges = [(int(a), int(b)) for a, b in pairs]
     for k, (a, b) in enumerate(merges):
@@ -74,6 +78,25 @@ def _merge_budget(vocab_size: int, special_tokens: list[str]) -> int:
 
 
 _MAX_VOCAB = 2**31 - 1
+_MAX_COUNT = 2**63 - 1      # no pair count is larger (counts are int64)
+
+
+def _check_limits(min_frequency: int, max_token_length: int | None) -> tuple[int, int | None]:
+    """min_frequency and max_token_length, checked. A min_frequency above any count an int64
+    can hold is lowered to the largest, which stops training all the same."""
+    if not isinstance(min_frequency, (int, np.integer)) or isinstance(min_frequency, bool):
+        raise TypeError(f"min_frequency={min_frequency!r} must be an int")
+    if min_frequency < 0:
+        raise ValueError(f"min_frequency={min_frequency} is negative; expected the count a "
+                         f"pair needs to be merged, >= 0")
+    if max_token_length is None:
+        return min(int(min_frequency), _MAX_COUNT), None
+    if not isinstance(max_token_length, (int, np.integer)) or isinstance(max_token_length, bool):
+        raise TypeError(f"max_token_length={max_token_length!r} must be an int (bytes) or None")
+    if max_token_length < 1:
+        raise ValueError(f"max_token_length={max_token_length}; expected a number of bytes "
+                         f">= 1, or None for no limit")
+    return min(int(min_frequency), _MAX_COUNT), int(max_token_length)
 
 
 def train_bpe(
@@ -82,6 +105,8 @@ def train_bpe(
     special_tokens: Sequence[str] | None = None,
     pattern: PatternLike = "gpt2",
     workers: int | None = None,
+    min_frequency: int = 0,
+    max_token_length: int | None = None,
 ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     """Train a byte-level BPE vocabulary on one UTF-8 text file (the CS336 interface).
 
@@ -89,8 +114,10 @@ def train_bpe(
     then the special tokens), merges lists the merged (bytes, bytes) pairs in order.
     An empty corpus gives the base vocabulary and no merges. Counting runs on `workers`
     processes (all cores if None); the result is the same for any number.
+    min_frequency, max_token_length: as for `train`.
     """
-    tok = train(input_path, vocab_size, special_tokens, pattern, workers=workers, progress=False)
+    tok = train(input_path, vocab_size, special_tokens, pattern, workers=workers, progress=False,
+                min_frequency=min_frequency, max_token_length=max_token_length)
     return tok.vocab, tok.merges
 
 
@@ -107,6 +134,8 @@ def train(
     progress: bool = True,
     errors: str = "strict",
     held_out_bytes: int = 0,
+    min_frequency: int = 0,
+    max_token_length: int | None = None,
 ) -> Tokenizer:
     """Train a Tokenizer on UTF-8 text files, or on a table of counts.
 
@@ -122,11 +151,17 @@ def train(
     "replace" counts it as U+FFFD.
     held_out_bytes: keep the last that many bytes of the last file out of training (cut at
     a safe place) and report the compression ratio on them.
+    min_frequency: merge only pairs that occur at least this often; training stops, with
+    fewer merges than vocab_size asks for, when the most frequent pair is rarer (0 or 1: no
+    limit).
+    max_token_length: never merge a pair whose token would be longer than this many bytes
+    (None: no limit); the next pair in order is merged instead. Special tokens may be longer.
     Every argument is checked before any counting starts.
     """
     if (not isinstance(held_out_bytes, (int, np.integer)) or isinstance(held_out_bytes, bool)
             or held_out_bytes < 0):
         raise ValueError(f"held_out_bytes={held_out_bytes!r}; expected a number of bytes >= 0")
+    limits = _check_limits(min_frequency, max_token_length)
     report = _Report(progress)
     if isinstance(inputs, WordTable):
         if held_out_bytes > 0:
@@ -135,7 +170,7 @@ def train(
         pattern, specials = training_settings(inputs.settings, pattern, special_tokens)
         n_merges = _merge_budget(vocab_size, specials)
         report.phase("load counts", 0.0, f"{inputs.n_words:,} unique words")
-        return _learn(inputs, n_merges, pattern, specials, report, None)
+        return _learn(inputs, n_merges, pattern, specials, report, None, *limits)
     pattern = check_pattern("gpt2" if pattern is None else pattern)
     specials = check_special_tokens(special_tokens)
     n_merges = _merge_budget(vocab_size, specials)
@@ -145,7 +180,7 @@ def train(
     paths = _training_paths(inputs)
     table, held_out = _count_files(paths, pattern, specials, workers, executor, errors,
                                    held_out_bytes, report)
-    return _learn(table, n_merges, pattern, specials, report, held_out)
+    return _learn(table, n_merges, pattern, specials, report, held_out, *limits)
 
 
 def train_from_iterator(
@@ -154,6 +189,8 @@ def train_from_iterator(
     special_tokens: Sequence[str] | None = None,
     pattern: PatternLike = "gpt2",
     progress: bool = True,
+    min_frequency: int = 0,
+    max_token_length: int | None = None,
 ) -> Tokenizer:
     """Train a Tokenizer on texts in memory (the name Hugging Face tokenizers and rustbpe
     give this).
@@ -163,12 +200,14 @@ def train_from_iterator(
     spans two texts, and special tokens inside a text cut it as usual: the vocabulary is
     train()'s on one file holding the texts with a special token between each two. Counting
     runs in this process; for text files, train(paths) counts them on all cores.
+    min_frequency, max_token_length: as for `train`.
 
     >>> tok = bpe.train_from_iterator(["hello world", "hello there"], 260)
     """
     pattern = check_pattern(pattern)
     specials = check_special_tokens(special_tokens)
     n_merges = _merge_budget(vocab_size, specials)
+    limits = _check_limits(min_frequency, max_token_length)
     if isinstance(texts, WordTable):
         raise TypeError("texts is a WordTable of counts; to train on it, call "
                         "bpe.train(table, ...)")
@@ -183,19 +222,26 @@ def train_from_iterator(
     report.phase("count", time.perf_counter() - start,
                  f"{n_texts:,} texts, {int(table.counts.sum()):,} pieces, "
                  f"{table.n_words:,} unique words")
-    return _learn(table, n_merges, pattern, specials, report, None)
+    return _learn(table, n_merges, pattern, specials, report, None, *limits)
 
 
 def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list[str],
-           report: _Report, held_out: tuple[str, str] | None) -> Tokenizer:
+           report: _Report, held_out: tuple[str, str] | None,
+           min_frequency: int = 0, max_token_length: int | None = None) -> Tokenizer:
     """The merges of `table`, and the Tokenizer they make."""
     from bpe.tokenizer import Tokenizer
 
     start = time.perf_counter()
     with report.bar(n_merges, "merges") as bar:
-        vocab, id_merges = learn_merges(table, n_merges, bar.update_to if bar else None)
+        vocab, id_merges = learn_merges(table, n_merges, bar.update_to if bar else None,
+                                        min_frequency, max_token_length)
     merges = [(vocab[a], vocab[b]) for a, b in id_merges]
-    report.phase("merge", time.perf_counter() - start, f"{len(merges):,} merges")
+    done = f"{len(merges):,} merges"
+    if len(merges) < n_merges:
+        done += (f" of {n_merges:,}: no pair left"
+                 + (f" of count >= {min_frequency}" if min_frequency > 1 else "")
+                 + (f" within {max_token_length} bytes" if max_token_length is not None else ""))
+    report.phase("merge", time.perf_counter() - start, done)
     for token in _new_specials(specials):
         vocab[len(vocab)] = token.encode("utf-8")
     tok = Tokenizer(vocab, merges, special_tokens=specials, pattern=pattern)

@@ -57,7 +57,8 @@ def merge(word: tuple[bytes, ...], pair: tuple[bytes, bytes]) -> tuple[bytes, ..
     return tuple(out)
 
 
-def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = GPT2_PATTERN):
+def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = GPT2_PATTERN,
+          min_frequency: int = 0, max_token_length: int | None = None):
     """(vocab, merges) per the CS336 rules, recounting every pair at every step."""
     words: Counter[tuple[bytes, ...]] = Counter()
     for segment, is_special in split_special(text, special_tokens):
@@ -66,7 +67,8 @@ def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = 
                 words[tuple(bytes([b]) for b in piece.encode("utf-8"))] += 1
     # a special token of one byte is that byte's token; the others take new ids
     new_specials = [token for token in special_tokens if len(token.encode("utf-8")) > 1]
-    merges = learn_merges(words, vocab_size - 256 - len(new_specials))
+    merges = learn_merges(words, vocab_size - 256 - len(new_specials), min_frequency,
+                          max_token_length)
     vocab = {i: bytes([i]) for i in range(256)}
     for a, b in merges:
         vocab[len(vocab)] = a + b
@@ -75,17 +77,23 @@ def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = 
     return vocab, merges
 
 
-def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int) -> list[tuple[bytes, bytes]]:
-    """Up to n_merges merges of the most frequent pair (ties: the greater pair of bytes)."""
+def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int, min_frequency: int = 0,
+                 max_token_length: int | None = None) -> list[tuple[bytes, bytes]]:
+    """Up to n_merges merges of the most frequent pair (ties: the greater pair of bytes),
+    leaving out pairs whose token would be longer than max_token_length bytes, and stopping
+    when the best pair occurs fewer than min_frequency times."""
     merges = []
     while len(merges) < n_merges:
         pairs: Counter[tuple[bytes, bytes]] = Counter()
         for word, count in words.items():
             for pair in pairwise(word):
-                pairs[pair] += count
+                if max_token_length is None or len(pair[0] + pair[1]) <= max_token_length:
+                    pairs[pair] += count
         if not pairs:
             break
         best = max(pairs, key=lambda pair: (pairs[pair], pair))
+        if pairs[best] < min_frequency:
+            break
         merges.append(best)
         merged: Counter[tuple[bytes, ...]] = Counter()
         for word, count in words.items():

@@ -52,6 +52,25 @@ def test_held_out_slice(tmp_path, capsys):
     assert "no safe place to cut" in capsys.readouterr().err
 
 
+def test_train_limits(tmp_path, capsys):
+    """--min-frequency and --max-token-length reach the merge loop, from text files and from
+    count tables."""
+    out = tmp_path / "tok"
+    assert main(["train", "--vocab-size", "1000", "--special-token", EOT, "--min-frequency",
+                 "20", "--max-token-length", "3", "--out", str(out)]) == 0
+    assert "of 743: no pair left of count >= 20 within 3 bytes" in capsys.readouterr().err
+    tok = bpe.Tokenizer.load(out)
+    assert (tok.vocab, tok.merges) == bpe.train_bpe(sample_corpus(), 1000, [EOT],
+                                                    min_frequency=20, max_token_length=3)
+    assert 257 < len(tok.vocab) < 1000 and max(len(a + b) for a, b in tok.merges) == 3
+    assert main(["count", str(sample_corpus()), "-o", str(tmp_path / "c.npz"),
+                 "--special-token", EOT, "--workers", "1"]) == 0
+    assert main(["train", "--from-counts", str(tmp_path / "c.npz"), "--vocab-size", "1000",
+                 "--min-frequency", "20", "--max-token-length", "3",
+                 "--out", str(tmp_path / "from_counts")]) == 0
+    assert bpe.Tokenizer.load(tmp_path / "from_counts").merges == tok.merges
+
+
 def test_refuses_non_empty_out(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("x")
     assert main(["train", "--out", str(tmp_path)]) == 2
@@ -438,6 +457,21 @@ def test_train_and_count_check_arguments_before_counting(tmp_path, capsys, no_co
             main(args)
         assert exit_.value.code == 2, args
         assert message in capsys.readouterr().err, args
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--min-frequency", "-1", "'-1' is not a count >= 0"),
+    ("--min-frequency", "2.5", "'2.5' is not a count >= 0"),
+    ("--max-token-length", "0", "'0' is not a number of bytes >= 1"),
+    ("--max-token-length", "x", "'x' is not a number of bytes >= 1"),
+])
+def test_train_limits_are_checked_as_the_command_line_is_read(tmp_path, capsys, no_counting,
+                                                               flag, value, message):
+    for inputs in [[str(sample_corpus())], ["--from-counts", str(tmp_path / "t.npz")]]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", *inputs, flag, value])
+        assert exit_.value.code == 2
+        assert f"argument {flag}: {message}" in capsys.readouterr().err
 
 
 def test_custom_regex_counts_trains_and_saves(tmp_path, capsys):

@@ -18,21 +18,78 @@ words = st.dictionaries(
     st.integers(1, 1000), max_size=30)
 
 
-def reference_merges(counts: dict[bytes, int], n_merges: int) -> list[tuple[bytes, bytes]]:
+def reference_merges(counts: dict[bytes, int], n_merges: int,
+                     **limits) -> list[tuple[bytes, bytes]]:
     words = Counter({tuple(bytes([b]) for b in w): c for w, c in counts.items()})
-    return reference.learn_merges(words, n_merges)
+    return reference.learn_merges(words, n_merges, **limits)
 
 
-@given(words, st.integers(0, 60))
-def test_equals_reference(counts, n_merges):
+def kernel_merges(counts: dict[bytes, int], n_merges: int,
+                  **limits) -> list[tuple[bytes, bytes]]:
+    """merge_words' merges as pairs of bytes."""
     table = WordTable.from_counts(counts)
-    pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges)
+    pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges, **limits)
     vocab = {i: bytes([i]) for i in range(256)}
     got = []
     for k, (a, b) in enumerate(pairs.tolist()):
         vocab[256 + k] = vocab[a] + vocab[b]
         got.append((vocab[a], vocab[b]))
-    assert got == reference_merges(counts, n_merges)
+    return got
+
+
+@given(words, st.integers(0, 60))
+def test_equals_reference(counts, n_merges):
+    assert kernel_merges(counts, n_merges) == reference_merges(counts, n_merges)
+
+
+@given(words, st.integers(0, 60), st.integers(0, 3000), st.none() | st.integers(1, 9))
+def test_limits_equal_reference(counts, n_merges, min_frequency, max_token_length):
+    limits = {"min_frequency": min_frequency, "max_token_length": max_token_length}
+    got = kernel_merges(counts, n_merges, **limits)
+    assert got == reference_merges(counts, n_merges, **limits)
+    assert all(len(a + b) <= (max_token_length or 12) for a, b in got)
+
+
+def test_min_frequency_stops_the_loop():
+    """The loop ends at the first pair rarer than min_frequency, with fewer merges."""
+    counts = {"ab": 5, "cd": 2, "ef": 1}
+    assert kernel_merges(counts, 10) == [(b"a", b"b"), (b"c", b"d"), (b"e", b"f")]
+    assert kernel_merges(counts, 10, min_frequency=1) == kernel_merges(counts, 10)
+    assert kernel_merges(counts, 10, min_frequency=2) == [(b"a", b"b"), (b"c", b"d")]
+    assert kernel_merges(counts, 10, min_frequency=5) == [(b"a", b"b")]
+    assert kernel_merges(counts, 10, min_frequency=6) == []
+
+
+def test_min_frequency_applies_to_counts_after_merges():
+    """(b, c) occurs 6 times at first; merging (a, b) leaves it 2, below min_frequency 3."""
+    counts = {"abc": 4, "bc": 2, "ab": 4}
+    assert kernel_merges(counts, 10) == [(b"a", b"b"), (b"ab", b"c"), (b"b", b"c")]
+    assert kernel_merges(counts, 10, min_frequency=3) == [(b"a", b"b"), (b"ab", b"c")]
+
+
+def test_max_token_length_skips_long_pairs_and_goes_on():
+    """(ab, ab), the most frequent pair after (a, b), would make 4 bytes: the next pair in
+    order is merged instead, and (ab, ab) never is, however often it occurs."""
+    counts = {"abab": 10, "cd": 1}
+    assert kernel_merges(counts, 10) == [(b"a", b"b"), (b"ab", b"ab"), (b"c", b"d")]
+    assert kernel_merges(counts, 10, max_token_length=3) == [(b"a", b"b"), (b"c", b"d")]
+    assert kernel_merges(counts, 10, max_token_length=1) == []
+
+
+def test_a_long_pair_made_by_a_merge_is_never_merged():
+    """(a, bc) comes into being, and its count rises, only when (b, c) is merged; at 3 bytes
+    it is over the limit of 2 and stays unmerged, while (d, e), rarer, is merged."""
+    counts = {"abc": 3, "bc": 5, "de": 1}
+    assert kernel_merges(counts, 10) == [(b"b", b"c"), (b"a", b"bc"), (b"d", b"e")]
+    assert kernel_merges(counts, 10, max_token_length=2) == [(b"b", b"c"), (b"d", b"e")]
+
+
+def test_bad_limits():
+    table = WordTable.from_counts({"ab": 1})
+    with pytest.raises(ValueError, match="min_frequency=-1 must be >= 0"):
+        merge_words(table.symbols, table.offsets, table.counts, 1, min_frequency=-1)
+    with pytest.raises(ValueError, match="max_token_length=0 must be >= 1 or None"):
+        merge_words(table.symbols, table.offsets, table.counts, 1, max_token_length=0)
 
 
 def test_leaves_input_untouched():

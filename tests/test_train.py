@@ -1,6 +1,7 @@
 """train_bpe / train: the CS336 fixture, the reference trainer on random corpora, bad input."""
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -250,3 +251,103 @@ def test_train_checks_sizes_before_counting(tmp_path):
     for size in (-1, 1.5, True, float("inf")):
         with pytest.raises(ValueError, match=r"held_out_bytes=.*expected a number of bytes"):
             bpe.train(path, 300, held_out_bytes=size, progress=False)
+
+
+# --- limits: min_frequency and max_token_length (Hugging Face BpeTrainer's) --------------------
+
+@given(documents(), st.integers(256, 330), st.integers(0, 8), st.none() | st.integers(1, 6))
+def test_limits_equal_reference_trainer(tmp_path_factory, doc, vocab_size, min_frequency,
+                                        max_token_length):
+    text, specials = doc
+    vocab_size = max(vocab_size, 256 + len(specials))
+    path = write(tmp_path_factory.mktemp("c"), text)
+    got = bpe.train_bpe(path, vocab_size, specials, min_frequency=min_frequency,
+                        max_token_length=max_token_length)
+    assert got == reference.train(text, vocab_size, specials, min_frequency=min_frequency,
+                                  max_token_length=max_token_length)
+
+
+@given(st.lists(small_texts, max_size=6), st.integers(257, 330), st.integers(0, 8),
+       st.none() | st.integers(1, 6))
+def test_train_from_iterator_limits_equal_reference(docs, vocab_size, min_frequency,
+                                                    max_token_length):
+    tok = bpe.train_from_iterator(docs, vocab_size, [EOT], progress=False,
+                                  min_frequency=min_frequency, max_token_length=max_token_length)
+    assert (tok.vocab, tok.merges) == reference.train(
+        EOT.join(docs), vocab_size, [EOT], min_frequency=min_frequency,
+        max_token_length=max_token_length)
+
+
+def test_default_limits_are_no_limits():
+    """min_frequency 0 or 1 and max_token_length None, or as long as the longest token
+    trained without it, give exactly the merges of the defaults (the CS336 reference's)."""
+    corpus = repo_file("cs336/corpus.en")
+    default = bpe.train_bpe(corpus, 500, [EOT])
+    longest = max(len(a + b) for a, b in default[1])
+    for limits in [{"min_frequency": 0}, {"min_frequency": 1}, {"max_token_length": None},
+                   {"max_token_length": longest}]:
+        assert bpe.train_bpe(corpus, 500, [EOT], **limits) == default, limits
+
+
+def test_max_token_length_bounds_every_merged_token_but_not_special_tokens():
+    corpus = repo_file("cs336/corpus.en")
+    default = bpe.train_bpe(corpus, 500, [EOT])
+    vocab, merges = bpe.train_bpe(corpus, 500, [EOT], max_token_length=4)
+    assert merges != default[1] and len(vocab) == 500      # other pairs fill the vocabulary
+    assert max(len(vocab[i]) for i in range(256, 499)) == 4
+    assert vocab[499] == EOT.encode() and len(vocab[499]) == 13
+    assert max(len(t) for t in bpe.train_from_iterator(
+        ["hello hello"] * 5, 300, progress=False, max_token_length=2).vocab.values()) == 2
+
+
+def test_min_frequency_stops_with_fewer_merges(tmp_path, capsys):
+    """'he' (10 times) and 'llo' (4 times): with min_frequency 5 the merges stop once the
+    most frequent pair occurs fewer than 5 times; the vocabulary is smaller than asked."""
+    docs = ["he"] * 10 + ["llo"] * 4
+    full = bpe.train_from_iterator(docs, 300, progress=False)
+    assert full.merges == [(b"h", b"e"), (b"l", b"o"), (b"l", b"lo")]
+    tok = bpe.train_from_iterator(docs, 300, progress=True, min_frequency=5)
+    assert tok.merges == [(b"h", b"e")] and len(tok.vocab) == 257
+    assert "1 merges of 44: no pair left of count >= 5" in capsys.readouterr().err
+    table = bpe.WordTable.from_counts({"he": 10, "llo": 4}, pattern="gpt2")
+    assert bpe.train(table, 300, min_frequency=5, progress=False).merges == tok.merges
+    path = write(tmp_path, EOT.join(docs))
+    assert bpe.train(path, 300, [EOT], min_frequency=4, max_token_length=2,
+                     progress=False).merges == [(b"h", b"e"), (b"l", b"o")]
+
+
+@pytest.mark.parametrize("limits, error, message", [
+    ({"min_frequency": -1}, ValueError, r"min_frequency=-1 is negative; expected the count"),
+    ({"min_frequency": 1.5}, TypeError, r"min_frequency=1\.5 must be an int"),
+    ({"min_frequency": True}, TypeError, r"min_frequency=True must be an int"),
+    ({"min_frequency": None}, TypeError, r"min_frequency=None must be an int"),
+    ({"max_token_length": 0}, ValueError, r"max_token_length=0; expected a number of bytes "
+                                          r">= 1, or None for no limit"),
+    ({"max_token_length": -3}, ValueError, r"max_token_length=-3; expected"),
+    ({"max_token_length": 2.0}, TypeError, r"max_token_length=2\.0 must be an int \(bytes\) "
+                                           r"or None"),
+    ({"max_token_length": "4"}, TypeError, r"max_token_length='4' must be an int"),
+])
+def test_bad_limits_are_refused_before_counting(limits, error, message):
+    def never():
+        raise AssertionError("texts read before the arguments were checked")
+        yield ""
+
+    with pytest.raises(error, match=message):
+        bpe.train_from_iterator(never(), 300, progress=False, **limits)
+    with pytest.raises(error, match=message):       # before the paths are looked at
+        bpe.train("no/such/file.txt", 300, progress=False, **limits)
+    with pytest.raises(error, match=message):
+        bpe.train_bpe("no/such/file.txt", 300, **limits)
+    table = bpe.WordTable.from_counts({"ab": 1}, pattern="gpt2")
+    with pytest.raises(error, match=message):
+        bpe.train(table, 300, progress=False, **limits)
+
+
+def test_limits_take_numpy_ints_and_huge_counts():
+    docs = ["ab"] * 3
+    assert bpe.train_from_iterator(docs, 300, progress=False, min_frequency=np.int64(3),
+                                   max_token_length=np.int32(2)).merges == [(b"a", b"b")]
+    assert bpe.train_from_iterator(docs, 300, progress=False, min_frequency=2**70).merges == []
+    assert bpe.train_from_iterator(docs, 300, progress=False,
+                                   max_token_length=2**70).merges == [(b"a", b"b")]
