@@ -253,6 +253,12 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
     cdef uint64_t h = 0
     cdef uint32_t seen
     cdef bint cacheable = n <= LONG_MAX_BYTES
+    if cache.dropout:
+        m = table.merge_dropout(text, n, dst, cache.dropout, &cache.rng)
+        if m < 0:
+            return -1
+        out.size += m
+        return 0
     if slot != NULL:
         seen = bpe_slot_version(&slot.version)
         if holds_piece(slot, text, n, limit):
@@ -312,6 +318,8 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
     cdef int32_t* dst                      # out's end, kept here in the loop
     cdef PieceWindow window
     no_window(&window)
+    if cache.dropout:
+        return _dropout_span(table, s, start, end, byte_limit, pattern_id, out, cache, ticks)
     while i < end:
         ends[0] = i
         count = 0
@@ -357,6 +365,31 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
                     cache.hits += hits
                     return -2
     cache.hits += hits
+    return i
+
+
+cdef Py_ssize_t _dropout_span(MergeTable table, const uint8_t* s, Py_ssize_t start,
+                              Py_ssize_t end, Py_ssize_t byte_limit, int pattern_id,
+                              IdBuffer out, PieceCache cache, Py_ssize_t* ticks) noexcept nogil:
+    """_encode_span under BPE-dropout (cache.dropout): each piece merged anew by
+    merge_dropout, in order, so that its draws come from cache.rng in text order."""
+    cdef Py_ssize_t i = start, j, count = 0
+    cdef PieceWindow window
+    no_window(&window)
+    while i < end:
+        j = piece_end(s, i, start, end, pattern_id, &window)
+        if byte_limit >= 0 and (j > byte_limit or j == end):
+            return i
+        if _encode_piece(table, s + i, j - i, s + end, out, cache, NULL) != 0:
+            return -1
+        i = j
+        count += 1
+        if ticks != NULL and count % BLOCK == 0:
+            ticks[0] -= 1
+            if ticks[0] <= 0:
+                ticks[0] = WATCH_BLOCKS
+                if interrupted():
+                    return -2
     return i
 
 

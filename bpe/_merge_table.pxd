@@ -29,3 +29,11 @@ cdef class MergeTable:
                                int32_t* sym, int32_t* nxt, int32_t* prv,
                                uint64_t* heap) noexcept nogil
     cdef Py_ssize_t merge_piece(self, const uint8_t* text, Py_ssize_t n, int32_t* out) noexcept nogil
+    cdef Py_ssize_t merge_dropout(self, const uint8_t* text, Py_ssize_t n, int32_t* out,
+                                  uint64_t threshold, uint64_t* rng) noexcept nogil
+    cdef Py_ssize_t dropout_heap(self, const uint8_t* text, Py_ssize_t n, int32_t* out,
+                                 uint64_t threshold, uint64_t* rng, uint64_t* heap,
+                                 int32_t* sym) noexcept nogil
+
+
+cpdef uint64_t dropout_threshold(double p) except? 0

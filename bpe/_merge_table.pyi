@@ -27,6 +27,10 @@ class MergeTable:
     @property
     def is_packed(self) -> bool: ...
     def encode_piece(self, piece: bytes) -> list[int]: ...
+    def encode_piece_dropout(self, piece: bytes, p: float, seed: int) -> list[int]: ...
+
+def dropout_threshold(p: float) -> int:
+    """p * 2**53, rounded; ValueError outside [0, 1]."""
 
 def int32_stats(values: _Int32s) -> tuple[int, int, int, bool]:
     """(min, max, sum, rising); (0, -1, 0, True) for no values."""

@@ -294,6 +294,108 @@ cdef class MergeTable:
         got = merge_part(self, text + start, n - start, out + m)
         return -1 if got < 0 else m + got
 
+    cdef Py_ssize_t merge_dropout(self, const uint8_t* text, Py_ssize_t n, int32_t* out,
+                                  uint64_t threshold, uint64_t* rng) noexcept nogil:
+        """BPE-dropout of a piece (Provilkov et al.), by Hugging Face's rule: the candidate
+        merges are kept in a min-heap of (rank, position); each one taken off it is dropped
+        with probability threshold / 2**53 (a draw from rng, a splitmix64 state) and set
+        aside, and the set-aside ones go back on the heap when one is not dropped, before
+        it is checked and merged. A stale candidate (its pair changed) takes its draw too.
+        The piece is done when the heap is empty. No junction cuts (a dropped candidate
+        comes back after a merge anywhere in the piece) and no cache. Buffers on the stack
+        up to STACK_PIECE bytes; -1 out of memory."""
+        cdef uint64_t entries[6 * STACK_PIECE]
+        cdef int32_t links[3 * STACK_PIECE]
+        cdef uint64_t* block
+        cdef Py_ssize_t m
+        if n <= STACK_PIECE:
+            return self.dropout_heap(text, n, out, threshold, rng, entries, links)
+        if n >= 0x7FFFFFFF:
+            return -1                   # positions are 32-bit
+        # 3n entries: n - 1 to start, at most 2 pushes a merge; those set aside, as many
+        block = <uint64_t*>malloc(n * (6 * sizeof(uint64_t) + 3 * sizeof(int32_t)))
+        if block == NULL:
+            return -1
+        m = self.dropout_heap(text, n, out, threshold, rng, block, <int32_t*>(block + 6 * n))
+        free(block)
+        return m
+
+    cdef Py_ssize_t dropout_heap(self, const uint8_t* text, Py_ssize_t n, int32_t* out,
+                                 uint64_t threshold, uint64_t* rng, uint64_t* heap,
+                                 int32_t* sym) noexcept nogil:
+        """merge_dropout on buffers of 6n entries (the heap, then those set aside) and 3n
+        links (symbols, next, previous)."""
+        cdef Py_ssize_t i, m = 0, size = 0, n_skipped = 0, pos, right
+        cdef int64_t found
+        cdef uint64_t top
+        cdef uint64_t* skipped = heap + 3 * n
+        cdef int32_t* nxt = sym + n
+        cdef int32_t* prv = nxt + n
+        for i in range(n):
+            sym[i] = self.byte_ids[text[i]]
+            nxt[i] = <int32_t>(i + 1) if i + 1 < n else -1
+            prv[i] = <int32_t>(i - 1)
+        for i in range(n - 1):
+            found = self.byte_pair_ranks[(<Py_ssize_t>text[i] << 8) | text[i + 1]]
+            if found != INT64_MAX:
+                heap[size] = ((<uint64_t>found >> 32) << 32) | <uint64_t>i
+                size += 1
+        for i in range(size // 2 - 1, -1, -1):
+            _sift_down(heap, size, i)
+        while size > 0:
+            top = heap[0]
+            size -= 1
+            heap[0] = heap[size]
+            _sift_down(heap, size, 0)
+            if (_next_random(rng) >> 11) < threshold:
+                skipped[n_skipped] = top
+                n_skipped += 1
+                continue
+            for i in range(n_skipped):
+                size = _push(heap, size, skipped[i])
+            n_skipped = 0
+            pos = <Py_ssize_t>(top & 0xFFFFFFFFULL)
+            if sym[pos] < 0 or nxt[pos] < 0:
+                continue                 # merged away, or now the last symbol
+            right = nxt[pos]
+            found = rank_of(self, sym[pos], sym[right])
+            if found == INT64_MAX or (<uint64_t>found >> 32) != (top >> 32):
+                continue                 # stale: the pair here changed since the push
+            sym[pos] = <int32_t>(found & 0xFFFFFFFFULL)
+            sym[right] = -1
+            nxt[pos] = nxt[right]
+            if nxt[pos] >= 0:
+                prv[nxt[pos]] = <int32_t>pos
+            if prv[pos] >= 0:
+                found = rank_of(self, sym[prv[pos]], sym[pos])
+                if found != INT64_MAX:
+                    size = _push(heap, size, ((<uint64_t>found >> 32) << 32) | <uint64_t>prv[pos])
+            if nxt[pos] >= 0:
+                found = rank_of(self, sym[pos], sym[nxt[pos]])
+                if found != INT64_MAX:
+                    size = _push(heap, size, ((<uint64_t>found >> 32) << 32) | <uint64_t>pos)
+        pos = 0
+        while pos >= 0:
+            out[m] = sym[pos]
+            m += 1
+            pos = nxt[pos]
+        return m
+
+    def encode_piece_dropout(self, bytes piece, double p, uint64_t seed):
+        """The ids of one piece of bytes under BPE-dropout with probability p, its draws
+        from a splitmix64 stream started at seed (for tests: see merge_dropout)."""
+        cdef Py_ssize_t n = len(piece)
+        cdef vector[int32_t] ids
+        cdef uint64_t rng = seed
+        if n == 0:
+            return []
+        ids.resize(n)
+        cdef Py_ssize_t m = self.merge_dropout(<const uint8_t*>PyBytes_AS_STRING(piece), n,
+                                               ids.data(), dropout_threshold(p), &rng)
+        if m < 0:
+            raise MemoryError("out of memory while encoding a piece")
+        return [ids[i] for i in range(m)]
+
     def encode_piece(self, bytes piece):
         """The ids of one piece of bytes, uncached (for tests and for odd callers)."""
         cdef Py_ssize_t n = len(piece)
@@ -372,6 +474,24 @@ cdef inline Py_ssize_t _push(uint64_t* heap, Py_ssize_t n, uint64_t item) noexce
         i = parent
     heap[i] = item
     return n + 1
+
+
+cdef inline uint64_t _next_random(uint64_t* state) noexcept nogil:
+    """splitmix64: the next 64 random bits of the stream at *state."""
+    cdef uint64_t z
+    state[0] += 0x9E3779B97F4A7C15ULL
+    z = state[0]
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+cpdef uint64_t dropout_threshold(double p) except? 0:
+    """merge_dropout's threshold for probability p in [0, 1]: a candidate is dropped when
+    the top 53 bits of its draw are below it (p = 1: every one)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout={p!r}; expected a probability in [0, 1]")
+    return <uint64_t>(p * 9007199254740992.0 + 0.5)     # p * 2**53, rounded
 
 
 def int32_stats(const int32_t[::1] values):

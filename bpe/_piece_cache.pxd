@@ -54,6 +54,8 @@ cdef class PieceCache:
     cdef uint64_t mask
     cdef LongSlot* long_slots
     cdef public long long hits, misses
+    cdef public uint64_t dropout    # BPE-dropout: 0 off, else merge_dropout's threshold,
+    cdef public uint64_t rng        # its draws from this splitmix64 state; no lookups then
     cdef Py_ssize_t find_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,
                               int32_t* dst) noexcept nogil
     cdef void keep_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,

@@ -12,6 +12,8 @@ class PieceSlots:
 class PieceCache:
     hits: int
     misses: int
+    dropout: int  # BPE-dropout: 0 off, else merge_dropout's threshold (p * 2**53)
+    rng: int  # the splitmix64 state its draws come from
     @property
     def shared(self) -> PieceSlots: ...
     def __new__(cls, shared: PieceSlots | None = None) -> Self: ...

@@ -44,6 +44,7 @@ from bpe.counting import (
     iter_chunk_ranges,
     read_text_chunks,
 )
+from bpe.dropout import dropout_of, part_seed
 from bpe.shards import SHARD_FORMATS, EncodedShards, encode_shards
 
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
                 progress: bool | None = None, errors: str = "strict",
                 chunk_bytes: int = CHUNK_BYTES, *, tokenizer_name: str | None = None,
                 executor: Executor | None = None, shard_bytes: int | None = None,
-                shard_format: str = "npy") -> EncodedFile | EncodedShards:
+                shard_format: str = "npy", dropout: float | None = None,
+                seed: int | None = None) -> EncodedFile | EncodedShards:
     """Encode text files, one after the other, into `out` (uint16 when the vocabulary fits,
     else uint32) and its document offsets `<out stem>.offsets.npy`. `out` ending in .npy
     is a NumPy array; in .bin, the raw little-endian ids (np.memmap's layout) and the
@@ -119,6 +121,10 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     Client, or any concurrent.futures.Executor, whose workers can read the inputs and
     write the folder), or on `workers` threads. Returns a bpe.shards.EncodedShards.
 
+    dropout, seed: BPE-dropout as in Tokenizer.encode; each chunk draws from a stream of
+    its own, seeded by seed, the file's place and the chunk's start, so a seed gives the
+    same ids for the same arguments on any number of workers.
+
     >>> encode_file(tok, ["train.txt"], "train.npy")
     EncodedFile(ids=PosixPath('train.npy'), offsets=PosixPath('train.offsets.npy'), ...)
     >>> encode_file(tok, ["train.txt"], "train.bin").dtype   # + train.bin.json
@@ -128,6 +134,8 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
         raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
     check_workers(workers)
     _check_chunk_bytes(chunk_bytes, "chunk_bytes")
+    drop = dropout_of(dropout, seed)
+    chunk_dropout = None if drop is None or dropout is None else ChunkDropout(dropout, seed)
     if is_folder_output(out):
         if shard_format not in SHARD_FORMATS:
             raise ValueError(f"shard_format={shard_format!r}; expected one of "
@@ -141,7 +149,7 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
                                  workers=int(workers or os.cpu_count() or 1), errors=errors,
                                  chunk_bytes=chunk_bytes, shard_bytes=shard_bytes,
                                  shard_format=shard_format, tokenizer_name=tokenizer_name,
-                                 progress_bar=bar)
+                                 progress_bar=bar, dropout=chunk_dropout)
         finally:
             if bar is not None:
                 bar.close()
@@ -157,8 +165,8 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     sidecar = AtomicFile(sidecar_path) if sidecar_path is not None else None
     native = cut_rule(tokenizer.pattern) or False
     sizes = {path: os.path.getsize(path) for path in paths}
-    jobs = ((path, start, end, size) for path in paths
-            for size in [sizes[path]]
+    jobs = ((path, start, end, size, chunk_dropout and chunk_dropout.at(k, start))
+            for k, path in enumerate(paths) for size in [sizes[path]]
             for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native,
                                                 chunk_bytes))
     workers = int(workers or os.cpu_count() or 1)
@@ -171,7 +179,7 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
             documents = _Documents(offsets, tokenizer.special_ids.get(EOT))
 
             def write_oldest() -> None:
-                (_, start, end, size), future = in_flight.popleft()
+                (_, start, end, size, _), future = in_flight.popleft()
                 chunk = future.result()
                 documents.add(chunk, ids.length, end == size)
                 ids.append(chunk)
@@ -179,7 +187,7 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
                     bar.update(end - start)
 
             for job in jobs:
-                future = pool.submit(encode_range, tokenizer, *job, errors)
+                future = pool.submit(encode_range, tokenizer, *job[:4], errors, job[4])
                 in_flight.append((job, future))
                 if len(in_flight) >= 2 * workers:
                     write_oldest()
@@ -312,12 +320,14 @@ def _refuse_overwriting_inputs(inputs: list[str], outputs: list[Path | None]) ->
                                  f"another output name")
 
 
-def encode_range(tokenizer, path: str, start: int, end: int, size: int,
-                 errors: str) -> np.ndarray:
+def encode_range(tokenizer, path: str, start: int, end: int, size: int, errors: str,
+                 dropout: ChunkDropout | None = None) -> np.ndarray:
     """The ids of bytes [start, end) of a file of `size` bytes (run on a worker thread).
     Valid UTF-8 goes to the kernel as bytes, with no str made; otherwise the text path names
     the bad byte (or, with errors="replace", encodes U+FFFD). A file that is shorter, or
-    longer, than when the work was planned is an error."""
+    longer, than when the work was planned is an error. dropout: this chunk's BPE-dropout
+    (ChunkDropout.at), or None."""
+    p, seed = (None, None) if dropout is None else dropout
     if errors == "strict":
         with open(path, "rb") as f:
             f.seek(start)
@@ -327,11 +337,23 @@ def encode_range(tokenizer, path: str, start: int, end: int, size: int,
             if end == size and f.read(1):
                 raise changed_size(path, size, "it has grown")
         try:
-            return tokenizer.encode_utf8_to_numpy(data)
+            return tokenizer.encode_utf8_to_numpy(data, dropout=p, seed=seed)
         except UnicodeDecodeError:
             pass                # the text path says which file and byte
     return tokenizer.encode_to_numpy("".join(read_text_chunks(path, start, end, errors=errors,
-                                                              size=size)))
+                                                              size=size)),
+                                     dropout=p, seed=seed)
+
+
+class ChunkDropout(NamedTuple):
+    """encode_file's BPE-dropout: the probability and the caller's seed (None: random)."""
+    p: float
+    seed: int | None
+
+    def at(self, file_index: int, start: int) -> ChunkDropout:
+        """The dropout of the chunk of file file_index that starts at byte start."""
+        return self if self.seed is None else ChunkDropout(
+            self.p, part_seed(self.seed, file_index, start))
 
 
 class _Documents:

@@ -36,6 +36,7 @@ from bpe.atomic import AtomicFile, commit_together, naming
 from bpe.counting import cut_rule, safe_cut_after
 
 if TYPE_CHECKING:
+    from bpe.dataset import ChunkDropout
     from bpe.tokenizer import Tokenizer
 
 MANIFEST = "manifest.json"
@@ -57,6 +58,7 @@ class EncodedShards(NamedTuple):
 
 
 class _Shard(NamedTuple):
+    file_index: int     # the source file's place among the inputs
     path: str           # the source file
     start: int          # its bytes [start, end), cut at safe places
     end: int
@@ -68,23 +70,23 @@ def plan_shards(paths: Sequence[str], special_tokens: Sequence[str], native: boo
     """The byte ranges of the files, about shard_bytes each, cut only where no piece can
     straddle the cut (the cuts of chunk_ranges, looked for every shard_bytes)."""
     shards = []
-    for path in paths:
+    for index, path in enumerate(paths):
         size = os.path.getsize(path)
         start = 0
         while start + shard_bytes < size:
             cut = safe_cut_after(path, start + shard_bytes, special_tokens, native)
             if cut is None or cut >= size:
                 break
-            shards.append(_Shard(path, start, cut, size))
+            shards.append(_Shard(index, path, start, cut, size))
             start = cut
-        shards.append(_Shard(path, start, size, size))
+        shards.append(_Shard(index, path, start, size, size))
     return shards
 
 
 def encode_shards(tokenizer: Tokenizer, paths: Sequence[str], folder: Path, *,
                   executor: Executor | None, workers: int, errors: str, chunk_bytes: int,
                   shard_bytes: int | None, shard_format: str, tokenizer_name: str | None,
-                  progress_bar=None) -> EncodedShards:
+                  progress_bar=None, dropout: ChunkDropout | None = None) -> EncodedShards:
     """encode_file's work for a folder (bpe.dataset checks the arguments first). Shards
     default to a quarter of each thread's share of the text on the threads here, and to a
     64th of the text on an executor (whose size is not known), so that every worker has
@@ -112,7 +114,7 @@ def encode_shards(tokenizer: Tokenizer, paths: Sequence[str], folder: Path, *,
         if own:     # threads share the tokenizer: one piece table sized for all the text
             tokenizer._size_piece_cache(sum(os.path.getsize(p) for p in paths))
         futures = [pool.submit(encode_shard, tokenizer, shard, os.fspath(name), shard_format,
-                               errors, chunk_bytes, eot)
+                               errors, chunk_bytes, eot, dropout)
                    for shard, name in zip(plan, names, strict=True)]
         counts, ends = [], []
         for shard, future in zip(plan, futures, strict=True):
@@ -149,10 +151,12 @@ def _remove_shards(futures: list, names: list[Path], made: Path | None) -> None:
 
 
 def encode_shard(tokenizer: Tokenizer, shard: _Shard, out: str, shard_format: str,
-                 errors: str, chunk_bytes: int, eot: int | None) -> tuple[int, np.ndarray]:
+                 errors: str, chunk_bytes: int, eot: int | None,
+                 dropout: ChunkDropout | None = None) -> tuple[int, np.ndarray]:
     """One shard's task (on a worker): encode bytes [start, end) of its file, a chunk at a
     time, into the shard file `out`. Returns the number of ids and the positions (in the
-    shard) just after each end-of-text token, where a document ends."""
+    shard) just after each end-of-text token, where a document ends. dropout: encode_file's
+    (ChunkDropout), seeded here for each chunk."""
     from bpe.dataset import IdsWriter, NpyWriter, encode_range
 
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
@@ -169,7 +173,8 @@ def encode_shard(tokenizer: Tokenizer, shard: _Shard, out: str, shard_format: st
                                      tokenizer.special_tokens, native)
             if cut is None or cut > shard.end:
                 cut = shard.end
-            chunk = encode_range(tokenizer, shard.path, position, cut, shard.size, errors)
+            chunk = encode_range(tokenizer, shard.path, position, cut, shard.size, errors,
+                                 dropout and dropout.at(shard.file_index, position))
             if eot is not None:
                 ends.append(np.flatnonzero(chunk == eot) + (ids.length + 1))
             ids.append(chunk)

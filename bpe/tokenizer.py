@@ -33,6 +33,7 @@ from bpe._ids import IdBuffer, PinnedInts, pinned_ints, track_lists
 from bpe._merge_table import MergeTable
 from bpe._piece_cache import PieceCache, PieceSlots
 from bpe.atomic import write_files
+from bpe.dropout import Dropout, dropout_of, part_dropout
 from bpe.formats import (
     TokenTables,
     byte_ids,
@@ -377,7 +378,8 @@ class Tokenizer:
     # --- encoding -----------------------------------------------------------------------
 
     def encode(self, text: str, *, allowed_special: SpecialSet | None = None,
-               disallowed_special: SpecialSet | None = None) -> list[int]:
+               disallowed_special: SpecialSet | None = None, dropout: float | None = None,
+               seed: int | None = None) -> list[int]:
         """Encode text. Special tokens in it follow one of two rules:
         - CS336 (a tokenizer made from a vocabulary, from files, from_hf or by training):
           the tokenizer's special tokens become their ids.
@@ -386,12 +388,20 @@ class Tokenizer:
           none) become ids, and text matching a disallowed one (default "all" the others)
           raises ValueError, so user text cannot inject a special token; pass
           disallowed_special=() to encode such text as ordinary text.
+        dropout: BPE-dropout (Provilkov et al.) by Hugging Face's rule: each merge a piece
+        would make is skipped with probability p (it may still be made later in the
+        piece); 0 is plain encode, 1 leaves bytes. seed: an int for the same ids on every
+        run (None: random). See bpe/dropout.py.
 
         >>> tok.encode("hello world")
         [31373, 995]
+        >>> tok.encode("hello world", dropout=0.5, seed=0)    # a different cut each seed
         """
         pre, refused = self._special_rule(allowed_special, disallowed_special)
-        return self._encode_buffer(text, pre, refused).to_list(self._ints)
+        if dropout is None:
+            return self._encode_buffer(text, pre, refused).to_list(self._ints)
+        with self._dropping(dropout_of(dropout, seed)):
+            return self._encode_buffer(text, pre, refused).to_list(self._ints)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text with no special tokens: "<|endoftext|>" is ordinary text here."""
@@ -399,11 +409,17 @@ class Tokenizer:
 
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet | None = None,
                         disallowed_special: SpecialSet | None = None,
-                        num_threads: int = 1) -> np.ndarray:
+                        num_threads: int = 1, dropout: float | None = None,
+                        seed: int | None = None) -> np.ndarray:
         """Like encode, as a NumPy array: uint16 when every id fits, else uint32.
         num_threads: a long text (several MB) is cut where no piece can straddle (as
-        encode_file cuts files) and its parts encoded on that many threads; the same ids."""
+        encode_file cuts files) and its parts encoded on that many threads; the same ids.
+        dropout, seed: as in encode (on one thread: one random stream for the text)."""
         pre, refused = self._special_rule(allowed_special, disallowed_special)
+        if dropout is not None:
+            tiktoken_api.check_num_threads(num_threads)
+            with self._dropping(dropout_of(dropout, seed)):
+                return self._to_numpy(self._encode_buffer(text, pre, refused))
         if type(num_threads) is not int or num_threads != 1:     # (True == 1)
             tiktoken_api.check_num_threads(num_threads)
             if int(num_threads) > 1 and pre.native_id is not None and type(text) is str:
@@ -482,9 +498,13 @@ class Tokenizer:
 
     def encode_batch(self, texts: Iterable[str], *, num_threads: int | None = None,
                      allowed_special: SpecialSet | None = None,
-                     disallowed_special: SpecialSet | None = None) -> list[list[int]]:
+                     disallowed_special: SpecialSet | None = None,
+                     dropout: float | None = None, seed: int | None = None
+                     ) -> list[list[int]]:
         """encode of each text, on num_threads threads (default: the number of cores, at
-        most 8). The kernels release the GIL, so threads run in parallel."""
+        most 8). The kernels release the GIL, so threads run in parallel. dropout, seed: as
+        in encode, each text with a random stream of its own (from the seed and its place
+        in the batch): the same ids on any number of threads."""
         if isinstance(texts, str):
             raise TypeError(f"encode_batch expects a list of str, got the str {texts!r:.40}: "
                             f"write [text] for a batch of one, or call encode")
@@ -497,6 +517,13 @@ class Tokenizer:
         num_threads = int(num_threads)
 
         pre, refused = self._special_rule(allowed_special, disallowed_special)
+        drop = dropout_of(dropout, seed)
+        if drop is not None:
+            def encode_one(k: int) -> list[int]:
+                with self._dropping(part_dropout(drop, k)):
+                    return self._encode_buffer(texts[k], pre, refused).to_list(self._ints)
+
+            return map_on_threads(encode_one, range(len(texts)), num_threads)
         if refused and pre.native_id is None:
             for text in texts:              # tiktoken's check of each text
                 if isinstance(text, str):
@@ -572,13 +599,15 @@ class Tokenizer:
                     out: str | os.PathLike = "ids.npy", workers: int | None = None,
                     progress: bool | None = None, errors: str = "strict", *,
                     executor: Executor | None = None, shard_bytes: int | None = None,
-                    shard_format: str = "npy") -> EncodedFile | EncodedShards:
+                    shard_format: str = "npy", dropout: float | None = None,
+                    seed: int | None = None) -> EncodedFile | EncodedShards:
         """Encode text files (larger than memory too) into the .npy `out`, uint16 when the
         vocabulary fits, and the document offsets `<out stem>.offsets.npy`; streaming, on
         `workers` threads. Returns a bpe.dataset.EncodedFile (ids and offsets paths,
         n_tokens, n_documents, dtype, sidecar); see bpe.dataset.encode_file (also for .bin).
         `out` a folder: shards and a manifest (bpe.open_shards reads them), encoded on
         `executor` (a Dask Client, any concurrent.futures.Executor) or on threads.
+        dropout, seed: as in encode, each chunk with a random stream of its own.
 
         >>> tok.encode_file(["train.txt"], "train.npy")
         >>> ids = np.load("train.npy", mmap_mode="r")
@@ -589,7 +618,7 @@ class Tokenizer:
 
         return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors,
                            executor=executor, shard_bytes=shard_bytes,
-                           shard_format=shard_format)
+                           shard_format=shard_format, dropout=dropout, seed=seed)
 
     def _encode_buffer(self, text: str, pre: Pretokenizer,
                        refused: frozenset[str] = frozenset()) -> IdBuffer:
@@ -655,14 +684,33 @@ class Tokenizer:
                         self._piece_slots = PieceSlots()
                     slots = self._piece_slots
                 cache = PieceCache(slots)
+        dropout = getattr(self._local, "dropout", None)
+        if dropout is not None:           # this thread's encode is under BPE-dropout
+            cache.dropout, cache.rng = dropout.threshold, self._local.rng
         try:
             yield cache
         finally:
+            if dropout is not None:
+                self._local.rng, cache.dropout = cache.rng, 0
             if cache.shared is self._piece_slots and len(self._free_caches) < _CACHES_KEPT:
                 self._local.cache = cache
                 self._free_caches.add(cache)
             else:                       # dropped (or on a replaced table): its memory given back
                 self._local.cache = None
+
+    @contextmanager
+    def _dropping(self, dropout: Dropout | None) -> Iterator[None]:
+        """BPE-dropout for the encodes on this thread inside the block (None: none): the
+        caches lent meanwhile merge by merge_dropout, their draws one stream from the
+        seed."""
+        if dropout is None:
+            yield
+            return
+        self._local.dropout, self._local.rng = dropout, dropout.seed
+        try:
+            yield
+        finally:
+            self._local.dropout = None
 
     def _size_piece_cache(self, n_bytes: int) -> None:
         """Before encoding n_bytes of text in one go (encode_file): a short-piece table that
@@ -685,14 +733,19 @@ class Tokenizer:
                                                                     self.special_ids)
         return specials
 
-    def encode_utf8_to_numpy(self, data: bytes | bytearray | memoryview) -> np.ndarray:
+    def encode_utf8_to_numpy(self, data: bytes | bytearray | memoryview, *,
+                             dropout: float | None = None, seed: int | None = None
+                             ) -> np.ndarray:
         """encode_to_numpy of UTF-8 bytes, as of data.decode("utf-8"), without making the
         str where the pattern has a native matcher (encode_file reads files this way).
-        UnicodeDecodeError where data is not UTF-8.
+        UnicodeDecodeError where data is not UTF-8. dropout, seed: as in encode.
 
         >>> tok.encode_utf8_to_numpy(b"hello world").tolist()
         [31373, 995]
         """
+        if dropout is not None:
+            with self._dropping(dropout_of(dropout, seed)):
+                return self.encode_utf8_to_numpy(data)
         pre = self._pretokenizer
         if pre.native_id is not None:
             out = IdBuffer()

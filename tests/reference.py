@@ -108,12 +108,7 @@ def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]]
     merge's rank is its place in the list, except in a run of merges that make one token
     (tiktoken's splits of it), which all take the run's first place and so tie."""
     ids = {token: i for i, token in sorted(vocab.items(), reverse=True)}
-    ranks: dict[tuple[bytes, bytes], int] = {}
-    run = 0                             # where the run of merges making this token starts
-    for k, (a, b) in enumerate(merges):
-        if k == 0 or a + b != b"".join(merges[k - 1]):
-            run = k
-        ranks.setdefault((a, b), run)
+    ranks = merge_ranks(merges)
     out = []
     for segment, is_special in split_special(text, special_tokens):
         if is_special:
@@ -132,5 +127,78 @@ def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]]
     return out
 
 
+def merge_ranks(merges: list[tuple[bytes, bytes]]) -> dict[tuple[bytes, bytes], int]:
+    """Each merge's rank (see encode)."""
+    ranks: dict[tuple[bytes, bytes], int] = {}
+    run = 0                             # where the run of merges making this token starts
+    for k, (a, b) in enumerate(merges):
+        if k == 0 or a + b != b"".join(merges[k - 1]):
+            run = k
+        ranks.setdefault((a, b), run)
+    return ranks
+
+
+def encode_dropout(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],
+                   special_tokens: list[str], p: float, state: int,
+                   pattern: str = GPT2_PATTERN) -> list[int]:
+    """encode, each piece by merge_dropout, its draws one stream from state in text order."""
+    ids = {token: i for i, token in sorted(vocab.items(), reverse=True)}
+    ranks = merge_ranks(merges)
+    out = []
+    for segment, is_special in split_special(text, special_tokens):
+        if is_special:
+            out.append(ids[segment.encode("utf-8")])
+            continue
+        for piece in pretokenize(segment, pattern):
+            parts, state = merge_dropout(piece.encode("utf-8"), ranks, p, state)
+            out.extend(ids[part] for part in parts)
+    return out
+
+
 def decode(ids: list[int], vocab: dict[int, bytes]) -> str:
     return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+
+def splitmix64(state: int) -> tuple[int, int]:
+    """(the next state, 64 random bits): the stream BPE-dropout draws from."""
+    state = (state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return state, z ^ (z >> 31)
+
+
+def merge_dropout(piece: bytes, ranks: dict[tuple[bytes, bytes], int], p: float,
+                  state: int) -> tuple[list[bytes], int]:
+    """BPE-dropout of one piece by Hugging Face's rule, read literally: candidates (rank,
+    position) of every adjacent pair that merges; take the least; with probability p (the
+    top 53 bits of a draw below p * 2**53) set it aside; else put the set-aside ones back,
+    and merge it if it is still the pair there, adding the new pairs on either side. Returns
+    the parts and the stream's state after."""
+    threshold = round(p * 2**53)
+    parts: list[bytes | None] = [bytes([b]) for b in piece]
+    following = [*range(1, len(parts)), -1]         # the next live part, -1 at the end
+    preceding = list(range(-1, len(parts) - 1))
+    candidates = [(ranks[pair], i) for i, pair in enumerate(pairwise(parts)) if pair in ranks]
+    aside: list[tuple[int, int]] = []
+    while candidates:
+        top = min(candidates)
+        candidates.remove(top)
+        state, draw = splitmix64(state)
+        if draw >> 11 < threshold:
+            aside.append(top)
+            continue
+        candidates += aside
+        aside = []
+        rank, i = top
+        j = following[i]
+        if parts[i] is None or j < 0 or ranks.get((parts[i], parts[j])) != rank:
+            continue
+        parts[i], parts[j] = parts[i] + parts[j], None
+        following[i] = following[j]
+        if following[i] >= 0:
+            preceding[following[i]] = i
+        for a, b in ((preceding[i], i), (i, following[i])):
+            if a >= 0 and b >= 0 and (parts[a], parts[b]) in ranks:
+                candidates.append((ranks[parts[a], parts[b]], a))
+    return [part for part in parts if part is not None], state
