@@ -8,9 +8,12 @@
         --vocab-size 32000 --out tok/
     python -m bpe encode --tokenizer tok/ data/*.txt -o train.npy   # + train.offsets.npy
     python -m bpe encode --tokenizer gpt2 data/*.txt -o train.bin   # raw, + train.bin.json
+    python -m bpe train shards/*.jsonl.zst --text-field content --special-token '<|endoftext|>'
     python -m bpe decode --tokenizer tok/ train.npy -o train.txt    # or to stdout
     python -m bpe show --tokenizer gpt2 "Hello world"               # token boundaries, ids
 
+Inputs are text files, or by their name's ending .gz or .zst text, JSONL (.jsonl,
+.jsonl.gz, .jsonl.zst) or Parquet, whose records are documents (bpe.sources).
 --tokenizer is a folder written by Tokenizer.save or a pretrained name (gpt2, r50k_base,
 cl100k_base, o200k_base). encode writes token ids as a .npy or, for np.memmap (nanoGPT's
 layout), a raw .bin with a JSON sidecar (see bpe.dataset). A count table records its
@@ -24,6 +27,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,9 +94,9 @@ def _megabytes(value: str) -> float:
     return number
 
 
-def _check_inputs(files: list[str] | list[Path]) -> None:
-    """Each input an existing regular file, before any work starts."""
-    from bpe.counting import check_regular_file
+def _check_inputs(files: list[str] | list[Path], text_field: str) -> None:
+    """Each input an existing regular file that can be read, before any work starts."""
+    from bpe.sources import check_input, check_regular_file
 
     for path in map(os.fspath, files):
         if path == "-" and not os.path.exists(path):
@@ -103,6 +107,7 @@ def _check_inputs(files: list[str] | list[Path]) -> None:
         if os.path.isdir(path):
             raise IsADirectoryError(f"input {path!r} is a folder; expected a text file")
         check_regular_file(path, "input")
+        check_input(path, text_field)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -122,11 +127,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                                args.vocab_size)
     else:
         inputs = args.files or [sample_corpus()]
-        _check_inputs(inputs)
+        _check_inputs(inputs, args.text_field)
     start = time.perf_counter()
     tok = bpe.train(inputs, args.vocab_size, args.special_token or None, pattern=args.pattern,
                     workers=args.workers, errors=args.errors,
-                    held_out_bytes=int(args.held_out_mb * 1e6))
+                    held_out_bytes=int(args.held_out_mb * 1e6), text_field=args.text_field)
     print(f"trained {tok!r} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     if args.out:
         tok.save(args.out)
@@ -166,14 +171,14 @@ def cmd_count(args: argparse.Namespace) -> int:
         raise IsADirectoryError(f"-o {args.output} is a folder; expected the .npz to write")
     if _refuse_existing(args.output, args.force, is_folder=False):
         return 2
-    _check_inputs(args.files)
+    _check_inputs(args.files, args.text_field)
     _refuse_inputs_as_outputs(args.files, [args.output])
     from bpe.counting import count_files
     from bpe.patterns import pattern_name
 
     start = time.perf_counter()
     counter = count_files(args.files, args.pattern, args.special_token, workers=args.workers,
-                          errors=args.errors)
+                          errors=args.errors, text_field=args.text_field)
     table = bpe.WordTable.from_counter(counter, args.pattern, args.special_token)
     table.save(args.output)
     print(f"counted {int(table.counts.sum()):,} pieces, {table.n_words:,} unique words in "
@@ -200,12 +205,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
     outputs = [p for p in output_paths(args.output) if p is not None]
     if any(_refuse_existing(p, args.force, False) for p in outputs):
         return 2
-    _check_inputs(args.files)
+    _check_inputs(args.files, args.text_field)
     _refuse_inputs_as_outputs(args.files, outputs)
     tok = load_tokenizer(args.tokenizer)
     start = time.perf_counter()
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors,
-                         tokenizer_name=args.tokenizer)
+                         tokenizer_name=args.tokenizer, text_field=args.text_field)
     seconds = time.perf_counter() - start
     n_mb = sum(os.path.getsize(f) for f in args.files) / 1e6
     if result.sidecar is None:
@@ -310,9 +315,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regex", help="a custom pre-tokenizer pattern instead (the `regex` "
                                         "module's syntax); text it leaves unmatched is kept")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--errors", choices=["strict", "replace"], default="strict",
-                        help="invalid UTF-8: stop with its file and offset, or count U+FFFD")
+    _input_options(parser, "count")
     parser.add_argument("--force", action="store_true", help="overwrite the output")
+
+
+def _input_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument("--errors", choices=["strict", "replace", "skip"], default="strict",
+                        help=f"invalid UTF-8 or a bad record (JSONL, Parquet): stop, naming "
+                             f"the file and offset, line or row; replace: {verb} invalid "
+                             f"UTF-8 as U+FFFD; skip: skip bad records and say how many")
+    parser.add_argument("--text-field", default="text", metavar="NAME",
+                        help="the JSONL field or Parquet column holding each document's text "
+                             "(default: text)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {bpe.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a vocabulary on text files or count tables")
-    train.add_argument("files", nargs="*", help=f"UTF-8 text files (default: the bundled {SAMPLE})")
+    train.add_argument("files", nargs="*", help=f"text, .gz, .zst, JSONL or Parquet files "
+                                                f"(default: the bundled {SAMPLE})")
     train.add_argument("--vocab-size", type=int, default=1000)
     train.add_argument("--from-counts", action="append", default=[], metavar="NPZ",
                        help="train on saved count tables instead of files (repeatable: added "
@@ -334,19 +349,19 @@ def main(argv: list[str] | None = None) -> int:
     # pattern given must agree with theirs).
     train.set_defaults(run=cmd_train, pattern=None)
     count = commands.add_parser("count", help="count the pieces of text files into a table")
-    count.add_argument("files", nargs="+", help="UTF-8 text files")
+    count.add_argument("files", nargs="+", help="text, .gz, .zst, JSONL or Parquet files")
     count.add_argument("-o", "--output", required=True, help="the .npz count table to write")
     _common(count)
     count.set_defaults(run=cmd_count)
     encode = commands.add_parser("encode", help="encode text files into token ids (.npy or .bin)")
-    encode.add_argument("files", nargs="+", help="UTF-8 text files, encoded one after the other")
+    encode.add_argument("files", nargs="+", help="text, .gz, .zst, JSONL or Parquet files, "
+                                                 "encoded one after the other")
     encode.add_argument("-o", "--output", required=True,
                         help="the ids file to write: .npy (NumPy) or .bin (raw uint16 or uint32, "
                              "for np.memmap; dtype in <name>.bin.json); document offsets go "
                              "to <stem>.offsets.npy")
     encode.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
-    encode.add_argument("--errors", choices=["strict", "replace"], default="strict",
-                        help="invalid UTF-8: stop with its file and offset, or encode U+FFFD")
+    _input_options(encode, "encode")
     encode.add_argument("--force", action="store_true", help="overwrite the output")
     decode = commands.add_parser("decode", help="turn a file of token ids back into text")
     decode.add_argument("ids", help="a .npy of token ids, or a .bin with its .bin.json, as "
@@ -376,13 +391,20 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "count" and args.pattern is None:
         args.pattern = "gpt2"
     try:
-        return args.run(args)
-    except (ValueError, TypeError, OSError) as e:
+        with warnings.catch_warnings():     # restores showwarning when the command ends
+            warnings.showwarning = _show_warning
+            return args.run(args)
+    except (ValueError, TypeError, OSError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the command's other messages: `warning: ...` on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -37,13 +37,28 @@ import numpy as np
 from bpe.atomic import AtomicFile, commit_together, naming
 from bpe.counting import (
     CHUNK_BYTES,
-    changed_size,
-    check_regular_file,
+    Job,
+    TextBlock,
+    TextRange,
+    block_text,
     check_workers,
     cut_rule,
-    iter_chunk_ranges,
+    plan_chunks,
     read_text_chunks,
 )
+from bpe.sources import (
+    Skipped,
+    Skips,
+    check_errors,
+    check_input,
+    check_regular_file,
+    check_text_field,
+    input_format,
+    read_range,
+    record_batches,
+    text_errors,
+)
+from bpe.specials import overlaps_separator
 
 if TYPE_CHECKING:
     from bpe.tokenizer import Tokenizer
@@ -63,6 +78,7 @@ class EncodedFile(NamedTuple):
     n_documents: int
     dtype: np.dtype  # of the ids: uint16 or uint32, little-endian
     sidecar: Path | None  # a .bin's <name>.bin.json (None for a .npy)
+    skipped: int = 0  # records skipped under errors="skip" (JSONL, Parquet)
 
 
 def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path | None]:
@@ -83,8 +99,8 @@ def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path | None]:
 def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | os.PathLike],
                 out: str | os.PathLike = "ids.npy", workers: int | None = None,
                 progress: bool | None = None, errors: str = "strict",
-                chunk_bytes: int = CHUNK_BYTES, *, tokenizer_name: str | None = None
-                ) -> EncodedFile:
+                chunk_bytes: int = CHUNK_BYTES, *, tokenizer_name: str | None = None,
+                text_field: str = "text") -> EncodedFile:
     """Encode text files, one after the other, into `out` (uint16 when the vocabulary fits,
     else uint32) and its document offsets `<out stem>.offsets.npy`. `out` ending in .npy
     is a NumPy array; in .bin, the raw little-endian ids (np.memmap's layout) and the
@@ -94,9 +110,15 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     Each file is encoded on its own (no separator added, no piece spans two files), so the
     ids are the concatenation of the files' encodes: the encode of the concatenated text
     whenever a file ends at a piece boundary, as after "<|endoftext|>".
+    Inputs are read by their name's ending (bpe.sources): text, .gz or .zst text, JSONL
+    (.jsonl, .jsonl.gz, .jsonl.zst: the str field `text_field` of each line) and Parquet
+    (the string column `text_field`). Records are documents: a file of them encodes as the
+    text file of its records joined by "<|endoftext|>", which the tokenizer must have.
     workers: threads (default: all cores). progress: a bar of bytes on stderr (default:
-    when stderr is a terminal). errors: "strict" stops at invalid UTF-8, naming the file
-    and byte offset; "replace" encodes U+FFFD. Nothing is left at `out` unless complete.
+    when stderr is a terminal). errors: "strict" stops at invalid UTF-8 or a bad record,
+    naming the file and byte offset, line or row; "replace" encodes U+FFFD for invalid
+    UTF-8; "skip" skips bad records (counted in `skipped`, and a BadRecordsWarning).
+    Nothing is left at `out` unless complete.
 
     >>> encode_file(tok, ["train.txt"], "train.npy")
     EncodedFile(ids=PosixPath('train.npy'), offsets=PosixPath('train.offsets.npy'), ...)
@@ -104,41 +126,51 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     dtype('uint16')
     """
     out, offsets_path, sidecar_path = output_paths(out)
-    if errors not in ("strict", "replace"):
-        raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
+    check_errors(errors)
+    check_text_field(text_field)
     check_workers(workers)
-    paths = _input_paths(paths)
+    paths = _input_paths(paths, text_field)
     _refuse_overwriting_inputs(paths, [out, offsets_path, sidecar_path])
+    records = [path for path in paths if input_format(path).records]
+    separator = _record_separator(tokenizer, records[0]) if records else None
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
     writer = IdsWriter if sidecar_path is not None else NpyWriter
     # Made (not opened) now, so that a sidecar path that cannot be written fails first.
     sidecar = AtomicFile(sidecar_path) if sidecar_path is not None else None
     native = cut_rule(tokenizer.pattern) or False
     sizes = {path: os.path.getsize(path) for path in paths}
-    jobs = ((path, start, end, size) for path in paths
-            for size in [sizes[path]]
-            for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native,
-                                                chunk_bytes))
+    chunks = plan_chunks(paths, tokenizer.special_tokens, native, chunk_bytes,
+                         text_field=text_field)
     workers = int(workers or os.cpu_count() or 1)
-    tokenizer._size_piece_cache(sum(sizes.values()))
+    tokenizer._size_piece_cache(sum(_text_bytes(path, size) for path, size in sizes.items()))
     bar = _progress_bar(sum(sizes.values()), progress)
+    skipped = Skipped()
     in_flight: deque = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="bpe-encode")
     try:
         with writer(out, dtype) as ids, NpyWriter(offsets_path, np.dtype("<i8")) as offsets:
             documents = _Documents(offsets, tokenizer.special_ids.get(EOT))
+            # Whether the file being written has had a record: the next one follows a separator.
+            after_record = False
 
             def write_oldest() -> None:
-                (_, start, end, size), future = in_flight.popleft()
-                chunk = future.result()
-                documents.add(chunk, ids.length, end == size)
-                ids.append(chunk)
+                nonlocal after_record
+                chunk, future = in_flight.popleft()
+                ids_, n_records, skips = future.result()
+                if n_records and after_record:
+                    ids_ = np.concatenate([np.array([separator], dtype=np.uint32), ids_])
+                after_record = (after_record or n_records > 0) and not chunk.last
+                if skips is not None:
+                    skipped.add(chunk.job, skips)
+                documents.add(ids_, ids.length, chunk.last)
+                ids.append(ids_)
                 if bar is not None:
-                    bar.update(end - start)
+                    bar.update(chunk.n_bytes)
 
-            for job in jobs:
-                future = pool.submit(_encode_range, tokenizer, *job, errors)
-                in_flight.append((job, future))
+            for chunk in chunks:
+                future = pool.submit(_encode_chunk, tokenizer, chunk.job, errors, text_field,
+                                     separator)
+                in_flight.append((chunk, future))
                 if len(in_flight) >= 2 * workers:
                     write_oldest()
             while in_flight:
@@ -155,7 +187,34 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
         pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
-    return EncodedFile(out, offsets_path, ids.length, offsets.length - 1, dtype, sidecar_path)
+    skipped.warn()
+    return EncodedFile(out, offsets_path, ids.length, offsets.length - 1, dtype, sidecar_path,
+                       skipped.total)
+
+
+def _record_separator(tokenizer: Tokenizer, path: str) -> int:
+    """The id put between records: "<|endoftext|>"'s. A ValueError if the tokenizer has no
+    such special token, or has one that could overlap it and join two records' text."""
+    eot = tokenizer.special_ids.get(EOT)
+    if eot is None:
+        raise ValueError(f"input {path!r} holds records, which encode_file separates with "
+                         f"{EOT!r}; this tokenizer has no such special token (its special "
+                         f"tokens: {tokenizer.special_tokens}): train or load it with "
+                         f"{EOT!r}, or encode a text file")
+    overlap = overlaps_separator(EOT, tokenizer.special_tokens)
+    if overlap is not None:
+        raise ValueError(f"input {path!r} holds records, which encode_file separates with "
+                         f"{EOT!r}; this tokenizer's special token {overlap!r} can overlap "
+                         f"that separator, so a record's ids would depend on its neighbours: "
+                         f"encode a text file of the records instead")
+    return eot
+
+
+def _text_bytes(path: str, size: int) -> int:
+    """About how much text a file holds, for sizing the piece cache: compressed files and
+    Parquet hold about four times their size."""
+    fmt = input_format(path)
+    return size if fmt.compression is None and fmt.kind != "parquet" else 4 * size
 
 
 def _sidecar_json(tokenizer: Tokenizer, name: str | None, ids: IdsWriter,
@@ -236,8 +295,9 @@ def _load_bin(path: Path) -> np.ndarray:
     return np.memmap(path, dtype=ids_dtype, mode="r", shape=(n_tokens,))
 
 
-def _input_paths(paths) -> list[str]:
-    """The input files as a list, each checked to be an existing regular file."""
+def _input_paths(paths, text_field: str = "text") -> list[str]:
+    """The input files as a list, each checked to be an existing regular file, and
+    readable (bpe.sources.check_input)."""
     paths = [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
     checked = []
     for path in map(os.fspath, paths):
@@ -246,6 +306,7 @@ def _input_paths(paths) -> list[str]:
         if os.path.isdir(path):
             raise IsADirectoryError(f"input {path!r} is a folder, expected a text file")
         check_regular_file(path, "input")
+        check_input(path, text_field)
         checked.append(path)
     if not checked:
         raise ValueError("encode_file was given no input files")
@@ -265,6 +326,31 @@ def _refuse_overwriting_inputs(inputs: list[str], outputs: list[Path | None]) ->
                                  f"another output name")
 
 
+def _encode_chunk(tokenizer: Tokenizer, job: Job, errors: str, text_field: str,
+                  separator: int | None) -> tuple[np.ndarray, int, object]:
+    """(ids, number of records, records skipped or None) of one chunk of any format (run on
+    a worker thread). A chunk's records are joined by the separator; the caller puts one
+    before a chunk whose file had records before it."""
+    if isinstance(job, TextRange):
+        return _encode_range(tokenizer, *job, text_errors(errors)), 0, None
+    if isinstance(job, TextBlock):
+        if errors != "replace":
+            try:
+                return tokenizer.encode_utf8_to_numpy(job.data), 0, None
+            except UnicodeDecodeError:
+                pass                # block_text says which file and byte
+        return tokenizer.encode_to_numpy(block_text(job, errors), allowed_special="all"), 0, None
+    parts, n_records, skips = [], 0, Skips()
+    for texts in record_batches(job, text_field, errors, skips):
+        if texts and n_records:
+            parts.append(np.array([separator], dtype=np.uint32))
+        if texts:
+            parts.append(tokenizer.encode_to_numpy(EOT.join(texts), allowed_special="all"))
+        n_records += len(texts)
+    ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+    return ids, n_records, skips.result()
+
+
 def _encode_range(tokenizer, path: str, start: int, end: int, size: int,
                   errors: str) -> np.ndarray:
     """The ids of bytes [start, end) of a file of `size` bytes (run on a worker thread).
@@ -272,19 +358,13 @@ def _encode_range(tokenizer, path: str, start: int, end: int, size: int,
     the bad byte (or, with errors="replace", encodes U+FFFD). A file that is shorter, or
     longer, than when the work was planned is an error."""
     if errors == "strict":
-        with open(path, "rb") as f:
-            f.seek(start)
-            data = f.read(end - start)
-            if len(data) != end - start:
-                raise changed_size(path, size, f"it ended at byte {start + len(data):,}")
-            if end == size and f.read(1):
-                raise changed_size(path, size, "it has grown")
+        data = read_range(path, start, end, size)
         try:
             return tokenizer.encode_utf8_to_numpy(data)
         except UnicodeDecodeError:
             pass                # the text path says which file and byte
-    return tokenizer.encode_to_numpy("".join(read_text_chunks(path, start, end, errors=errors,
-                                                              size=size)))
+    text = "".join(read_text_chunks(path, start, end, errors=errors, size=size))
+    return tokenizer.encode_to_numpy(text, allowed_special="all")
 
 
 class _Documents:

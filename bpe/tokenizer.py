@@ -568,18 +568,22 @@ class Tokenizer:
 
     def encode_file(self, paths: str | os.PathLike | Sequence[str | os.PathLike],
                     out: str | os.PathLike = "ids.npy", workers: int | None = None,
-                    progress: bool | None = None, errors: str = "strict") -> EncodedFile:
-        """Encode text files (larger than memory too) into the .npy `out`, uint16 when the
-        vocabulary fits, and the document offsets `<out stem>.offsets.npy`; streaming, on
-        `workers` threads. Returns a bpe.dataset.EncodedFile (ids and offsets paths,
-        n_tokens, n_documents, dtype, sidecar); see bpe.dataset.encode_file (also for .bin).
+                    progress: bool | None = None, errors: str = "strict", *,
+                    text_field: str = "text") -> EncodedFile:
+        """Encode text files (larger than memory too; also .gz, .zst, JSONL and Parquet,
+        whose records are documents: `text_field` names their text) into the .npy `out`,
+        uint16 when the vocabulary fits, and the document offsets `<out stem>.offsets.npy`;
+        streaming, on `workers` threads. Returns a bpe.dataset.EncodedFile (ids and offsets
+        paths, n_tokens, n_documents, dtype, sidecar, skipped); see bpe.dataset.encode_file
+        (also for .bin and errors).
 
         >>> tok.encode_file(["train.txt"], "train.npy")
         >>> ids = np.load("train.npy", mmap_mode="r")
         """
         from bpe.dataset import encode_file
 
-        return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors)
+        return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors,
+                           text_field=text_field)
 
     def _encode_buffer(self, text: str, pre: Pretokenizer,
                        refused: frozenset[str] = frozenset()) -> IdBuffer:
