@@ -17,6 +17,11 @@ token the newline starts a whitespace piece instead. A custom pattern is cut at
 special tokens only. Cuts are searched in blocks read from the file, so memory stays
 bounded however far the next cut is.
 
+Other formats (bpe.sources: .gz and .zst text, JSONL, Parquet) are planned here too
+(`plan_chunks`): compressed text is decompressed by the planning process and cut at the
+same safe places as it arrives (`stream_text_chunks`); records come in chunks that
+bpe.sources cuts and reads, each record counted as a document of its own.
+
 Inputs must be regular files: a file is read by its size and at offsets, so a pipe or a
 device is refused, and a file whose size changes while it is read (or that holds more than
 its size says, as /proc's do) is an error, never a short count.

@@ -1,10 +1,12 @@
-"""Datasets: text files encoded to a file of token ids, streaming, on a pool of threads.
+"""Datasets: input files encoded to a file of token ids, streaming, on a pool of threads.
 
 The CS336 step "encode the training set into a uint16 NumPy array", for files larger than
 memory. Files are cut into chunks where no piece can straddle the cut
-(`bpe.counting.iter_chunk_ranges`: each cut found as the work goes), so the chunks' ids
+(`bpe.counting.plan_chunks`: each cut found as the work goes), so the chunks' ids
 concatenate to exactly the file's encode; chunks are encoded on threads (the kernels
-release the GIL) and written in order, with at most 2 x workers chunks in flight. The
+release the GIL) and written in order, with at most 2 x workers chunks in flight. Files of
+records (JSONL, Parquet: bpe.sources) encode as the text of their records joined by
+"<|endoftext|>": a chunk's records are joined by it, and one more goes between chunks. The
 `.npy` is written without knowing its length: a fixed-size header is reserved, the ids
 streamed after it, and the header rewritten with the final shape. Output goes to temporary
 names and is renamed into place only when complete.
