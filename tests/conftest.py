@@ -298,6 +298,12 @@ RECORD_ENDINGS = [".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet"]
 TEXT_ENDINGS = [".txt.gz", ".txt.zst"]
 
 
+def corpus_documents() -> list[str]:
+    """CS336's corpus.en as documents of five lines each (203 of them)."""
+    lines = repo_file("cs336/corpus.en").read_text(encoding="utf-8").splitlines(keepends=True)
+    return ["".join(lines[k:k + 5]) for k in range(0, len(lines), 5)]
+
+
 def compress(data: bytes, ending: str) -> bytes:
     """data gzip- or zstd-compressed by the real libraries, as an ending asks (else as is)."""
     import gzip

@@ -26,6 +26,7 @@ from .conftest import (
     RECORD_ENDINGS,
     TEXT_ENDINGS,
     compress,
+    corpus_documents,
     repo_file,
     under_memory_caps,
     write_records,
@@ -400,16 +401,16 @@ def test_every_format_counts_as_its_text(tmp_path_factory, small_batches, ending
 
 @pytest.mark.parametrize("ending", [*TEXT_ENDINGS, *RECORD_ENDINGS])
 def test_every_format_same_counts_on_two_workers_and_trains_alike(tmp_path, ending):
-    docs = repo_file("cs336/tinystories_sample.txt").read_text(encoding="utf-8").split(EOT)
+    docs = corpus_documents()
     text = tmp_path / "plain.txt"
     text.write_text(EOT.join(docs), encoding="utf-8")
     path = tmp_path / f"in{ending}"
     if ending in RECORD_ENDINGS:
-        write_records(path, docs, row_group_size=50)
+        write_records(path, docs, row_group_size=20)
     else:
         path.write_bytes(compress(text.read_bytes(), ending))
     expected = whole(text, "gpt2", [EOT])
-    for chunk_bytes in (2000, 1 << 20):
+    for chunk_bytes in (4096, 1 << 20):
         got = count_files([path], "gpt2", [EOT], workers=2, chunk_bytes=chunk_bytes)
         assert counts(got) == expected
     plain = bpe.train(text, 400, [EOT], workers=1, progress=False)

@@ -18,6 +18,7 @@ from .conftest import (
     RECORD_ENDINGS,
     TEXT_ENDINGS,
     compress,
+    corpus_documents,
     interrupt_at_every_step,
     repo_file,
     tiktoken_pair,
@@ -558,7 +559,7 @@ def test_every_format_on_a_corpus_with_tiktoken_rules(tmp_path, ending):
     """A pretrained tokenizer (tiktoken's rule for special tokens in text) encodes the
     separator and the records' own <|endoftext|> as files do; uint32 ids."""
     tok, enc = tiktoken_pair("cl100k_base")
-    docs = repo_file("cs336/corpus.en").read_text(encoding="utf-8").split(EOT)
+    docs = corpus_documents()
     text = write_as(tmp_path / f"in{ending}", docs, rows=7)
     result = encode_file(tok, tmp_path / f"in{ending}", tmp_path / "ids.npy", workers=2,
                          chunk_bytes=3000)
