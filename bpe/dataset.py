@@ -158,14 +158,14 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
             def write_oldest() -> None:
                 nonlocal after_record
                 chunk, future = in_flight.popleft()
-                ids_, n_records, skips = future.result()
+                chunk_ids, n_records, skips = future.result()
                 if n_records and after_record:
-                    ids_ = np.concatenate([np.array([separator], dtype=np.uint32), ids_])
+                    chunk_ids = np.concatenate([np.array([separator], dtype=np.uint32), chunk_ids])
                 after_record = (after_record or n_records > 0) and not chunk.last
                 if skips is not None:
                     skipped.add(chunk.job, skips)
-                documents.add(ids_, ids.length, chunk.last)
-                ids.append(ids_)
+                documents.add(chunk_ids, ids.length, chunk.last)
+                ids.append(chunk_ids)
                 if bar is not None:
                     bar.update(chunk.n_bytes)
 
