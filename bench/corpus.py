@@ -29,3 +29,14 @@ def corpus_path() -> Path:
         shutil.copyfileobj(src, dst, 1 << 20)
     os.replace(tmp, target)
     return target
+
+
+def slice_of(mb: float) -> Path:
+    """The first `mb` MB of the corpus, ending at a document boundary (cached)."""
+    source = corpus_path()
+    target = CACHE / f"mix-{mb:g}MB.txt"
+    if not target.exists():
+        data = source.read_bytes()
+        end = data.find(b"<|endoftext|>", int(mb * 1e6))
+        target.write_bytes(data if end < 0 else data[:end])
+    return target

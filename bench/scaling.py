@@ -16,20 +16,9 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import machine, run_one, tools_for
-from corpus import CACHE, corpus_path
+from corpus import slice_of
 
 PLOTS = Path(__file__).resolve().parent / "plots"
-
-
-def slice_of(mb: float) -> Path:
-    """The first `mb` MB of the corpus, ending at a document boundary (cached)."""
-    source = corpus_path()
-    target = CACHE / f"mix-{mb:g}MB.txt"
-    if not target.exists():
-        data = source.read_bytes()
-        end = data.find(b"<|endoftext|>", int(mb * 1e6))
-        target.write_bytes(data if end < 0 else data[:end])
-    return target
 
 
 def main() -> None:

@@ -38,12 +38,13 @@ _LAZY = {
     "train_bpe": "bpe.train",
     "train_from_iterator": "bpe.train",
     "WordTable": "bpe.wordtable",
+    "BadRecordsWarning": "bpe.sources",
 }
 # Submodules reachable as attributes (bpe.formats, ...) before anything imported them, as
 # they were when this file imported them all.
 _SUBMODULES = frozenset({
     "atomic", "cli", "counting", "dataset", "formats", "hf", "patterns", "pretrained",
-    "shards", "simple", "specials", "tokenizer", "wordtable",
+    "shards", "simple", "sources", "specials", "tokenizer", "wordtable",
 })
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "O200K_PATTERN",
     "PATTERNS",
     "BPETokenizerParams",
+    "BadRecordsWarning",
     "ByteTokenizer",
     "CharacterTokenizer",
     "Pretokenizer",
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     )
     from bpe.shards import open_shards
     from bpe.simple import ByteTokenizer, CharacterTokenizer, WordTokenizer, compression_ratio
+    from bpe.sources import BadRecordsWarning
     from bpe.tokenizer import BPETokenizerParams, Tokenizer
     from bpe.train import train, train_bpe, train_from_iterator
     from bpe.wordtable import WordTable

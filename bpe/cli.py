@@ -9,9 +9,12 @@
     python -m bpe encode --tokenizer tok/ data/*.txt -o train.npy   # + train.offsets.npy
     python -m bpe encode --tokenizer gpt2 data/*.txt -o train.bin   # raw, + train.bin.json
     python -m bpe encode --tokenizer gpt2 data/*.txt -o train/ --scheduler tcp://host:8786
+    python -m bpe train shards/*.jsonl.zst --text-field content --special-token '<|endoftext|>'
     python -m bpe decode --tokenizer tok/ train.npy -o train.txt    # or to stdout
     python -m bpe show --tokenizer gpt2 "Hello world"               # token boundaries, ids
 
+Inputs are text files, or by their name's ending .gz or .zst text, JSONL (.jsonl,
+.jsonl.gz, .jsonl.zst) or Parquet, whose records are documents (bpe.sources).
 --tokenizer is a folder written by Tokenizer.save or a pretrained name (gpt2, r50k_base,
 cl100k_base, o200k_base). encode writes token ids as a .npy or, for np.memmap (nanoGPT's
 layout), a raw .bin with a JSON sidecar (see bpe.dataset). A count table records its
@@ -25,6 +28,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,9 +110,9 @@ def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
     return parse
 
 
-def _check_inputs(files: list[str] | list[Path]) -> None:
-    """Each input an existing regular file, before any work starts."""
-    from bpe.counting import check_regular_file
+def _check_inputs(files: list[str] | list[Path], text_field: str) -> None:
+    """Each input an existing regular file that can be read, before any work starts."""
+    from bpe.sources import check_input, check_regular_file
 
     for path in map(os.fspath, files):
         if path == "-" and not os.path.exists(path):
@@ -119,6 +123,7 @@ def _check_inputs(files: list[str] | list[Path]) -> None:
         if os.path.isdir(path):
             raise IsADirectoryError(f"input {path!r} is a folder; expected a text file")
         check_regular_file(path, "input")
+        check_input(path, text_field)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -138,11 +143,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                                args.vocab_size)
     else:
         inputs = args.files or [sample_corpus()]
-        _check_inputs(inputs)
+        _check_inputs(inputs, args.text_field)
     start = time.perf_counter()
     tok = bpe.train(inputs, args.vocab_size, args.special_token or None, pattern=args.pattern,
                     workers=args.workers, errors=args.errors,
-                    held_out_bytes=int(args.held_out_mb * 1e6),
+                    held_out_bytes=int(args.held_out_mb * 1e6), text_field=args.text_field,
                     min_frequency=args.min_frequency, max_token_length=args.max_token_length)
     print(f"trained {tok!r} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     if args.out:
@@ -183,14 +188,14 @@ def cmd_count(args: argparse.Namespace) -> int:
         raise IsADirectoryError(f"-o {args.output} is a folder; expected the .npz to write")
     if _refuse_existing(args.output, args.force, is_folder=False):
         return 2
-    _check_inputs(args.files)
+    _check_inputs(args.files, args.text_field)
     _refuse_inputs_as_outputs(args.files, [args.output])
     from bpe.counting import count_files
     from bpe.patterns import pattern_name
 
     start = time.perf_counter()
     counter = count_files(args.files, args.pattern, args.special_token, workers=args.workers,
-                          errors=args.errors)
+                          errors=args.errors, text_field=args.text_field)
     table = bpe.WordTable.from_counter(counter, args.pattern, args.special_token)
     table.save(args.output)
     print(f"counted {int(table.counts.sum()):,} pieces, {table.n_words:,} unique words in "
@@ -222,12 +227,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
     outputs = [p for p in output_paths(args.output) if p is not None]
     if any(_refuse_existing(p, args.force, False) for p in outputs):
         return 2
-    _check_inputs(args.files)
+    _check_inputs(args.files, args.text_field)
     _refuse_inputs_as_outputs(args.files, outputs)
     tok = load_tokenizer(args.tokenizer)
     start = time.perf_counter()
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors,
-                         tokenizer_name=args.tokenizer)
+                         tokenizer_name=args.tokenizer, text_field=args.text_field)
     assert isinstance(result, EncodedFile)
     seconds = time.perf_counter() - start
     if result.sidecar is None:
@@ -261,7 +266,7 @@ def _encode_shards(args: argparse.Namespace) -> int:
                   f"dataset in it)", file=sys.stderr)
             return 2
         _remove_dataset(folder)
-    _check_inputs(args.files)
+    _check_inputs(args.files, args.text_field)
     tok = load_tokenizer(args.tokenizer)
     client = _dask_client(args.scheduler) if args.scheduler is not None else None
     shard_bytes = None if args.shard_mb is None else max(1, int(args.shard_mb * 1e6))
@@ -269,7 +274,8 @@ def _encode_shards(args: argparse.Namespace) -> int:
     try:
         result = encode_file(tok, args.files, folder, workers=args.workers, errors=args.errors,
                              tokenizer_name=args.tokenizer, executor=client,
-                             shard_bytes=shard_bytes, shard_format=args.shard_format)
+                             shard_bytes=shard_bytes, shard_format=args.shard_format,
+                             text_field=args.text_field)
     finally:
         if client is not None:
             client.close()
@@ -404,9 +410,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regex", help="a custom pre-tokenizer pattern instead (the `regex` "
                                         "module's syntax); text it leaves unmatched is kept")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--errors", choices=["strict", "replace"], default="strict",
-                        help="invalid UTF-8: stop with its file and offset, or count U+FFFD")
+    _input_options(parser, "count")
     parser.add_argument("--force", action="store_true", help="overwrite the output")
+
+
+def _input_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument("--errors", choices=["strict", "replace", "skip"], default="strict",
+                        help=f"invalid UTF-8 or a bad record (JSONL, Parquet): stop, naming "
+                             f"the file and offset, line or row; replace: {verb} invalid "
+                             f"UTF-8 as U+FFFD; skip: skip bad records and say how many")
+    parser.add_argument("--text-field", default="text", metavar="NAME",
+                        help="the JSONL field or Parquet column holding each document's text "
+                             "(default: text)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -414,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {bpe.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a vocabulary on text files or count tables")
-    train.add_argument("files", nargs="*", help=f"UTF-8 text files (default: the bundled {SAMPLE})")
+    train.add_argument("files", nargs="*", help=f"text, .gz, .zst, JSONL or Parquet files "
+                                                f"(default: the bundled {SAMPLE})")
     train.add_argument("--vocab-size", type=int, default=1000)
     train.add_argument("--from-counts", action="append", default=[], metavar="NPZ",
                        help="train on saved count tables instead of files (repeatable: added "
@@ -435,20 +451,20 @@ def main(argv: list[str] | None = None) -> int:
     # pattern given must agree with theirs).
     train.set_defaults(run=cmd_train, pattern=None)
     count = commands.add_parser("count", help="count the pieces of text files into a table")
-    count.add_argument("files", nargs="+", help="UTF-8 text files")
+    count.add_argument("files", nargs="+", help="text, .gz, .zst, JSONL or Parquet files")
     count.add_argument("-o", "--output", required=True, help="the .npz count table to write")
     _common(count)
     count.set_defaults(run=cmd_count)
     encode = commands.add_parser("encode", help="encode text files into token ids (.npy or .bin)")
-    encode.add_argument("files", nargs="+", help="UTF-8 text files, encoded one after the other")
+    encode.add_argument("files", nargs="+", help="text, .gz, .zst, JSONL or Parquet files, "
+                                                 "encoded one after the other")
     encode.add_argument("-o", "--output", required=True,
                         help="the ids file to write: .npy (NumPy) or .bin (raw uint16 or uint32, "
                              "for np.memmap; dtype in <name>.bin.json); document offsets go "
                              "to <stem>.offsets.npy. A folder (no suffix): shards, their "
                              "offsets and manifest.json, for bpe.open_shards")
     encode.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
-    encode.add_argument("--errors", choices=["strict", "replace"], default="strict",
-                        help="invalid UTF-8: stop with its file and offset, or encode U+FFFD")
+    _input_options(encode, "encode")
     encode.add_argument("--force", action="store_true", help="overwrite the output")
     encode.add_argument("--scheduler", metavar="ADDRESS",
                         help="a Dask scheduler (such as tcp://host:8786) whose workers encode "
@@ -486,13 +502,20 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "count" and args.pattern is None:
         args.pattern = "gpt2"
     try:
-        return args.run(args)
-    except (ValueError, TypeError, OSError) as e:
+        with warnings.catch_warnings():     # restores showwarning when the command ends
+            warnings.showwarning = _show_warning
+            return args.run(args)
+    except (ValueError, TypeError, OSError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the command's other messages: `warning: ...` on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

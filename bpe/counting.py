@@ -17,6 +17,11 @@ token the newline starts a whitespace piece instead. A custom pattern is cut at
 special tokens only. Cuts are searched in blocks read from the file, so memory stays
 bounded however far the next cut is.
 
+Other formats (bpe.sources: .gz and .zst text, JSONL, Parquet) are planned here too
+(`plan_chunks`): compressed text is decompressed by the planning process and cut at the
+same safe places as it arrives (`stream_text_chunks`); records come in chunks that
+bpe.sources cuts and reads, each record counted as a document of its own.
+
 Inputs must be regular files: a file is read by its size and at offsets, so a pipe or a
 device is refused, and a file whose size changes while it is read (or that holds more than
 its size says, as /proc's do) is an error, never a short count.
@@ -30,14 +35,30 @@ from __future__ import annotations
 import io
 import os
 import re
-import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from itertools import chain, islice
+from typing import TYPE_CHECKING, NamedTuple
 
 from bpe._count import PieceCounter
 from bpe.patterns import Pretokenizer
+from bpe.sources import (
+    Lines,
+    Rows,
+    Skipped,
+    Skips,
+    changed_size,
+    check_errors,
+    check_input,
+    check_regular_file,
+    check_text_field,
+    decompressed_blocks,
+    input_format,
+    record_batches,
+    record_chunks,
+    text_errors,
+)
 from bpe.specials import ends_special, straddles
 
 if TYPE_CHECKING:
@@ -76,26 +97,6 @@ def cut_rule(pattern) -> str | None:
     native_id = Pretokenizer(pattern).native_id
     return None if native_id is None else next(
         name for name, k in PATTERN_IDS.items() if k == native_id)
-
-
-def check_regular_file(path: str, what: str) -> int:
-    """The size of path, which must be a regular file: a pipe, a device or a socket is
-    refused with a ValueError naming it (bpe reads a file by its size, at offsets)."""
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        kind = ("a FIFO (pipe)" if stat.S_ISFIFO(mode) else "a character device"
-                if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
-                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
-        raise ValueError(f"{what} {path!r} is {kind}; bpe reads regular files only (by their "
-                         f"size, in chunks at offsets): save the text to a file first")
-    return os.path.getsize(path)
-
-
-def changed_size(path: str | os.PathLike, size: int, where: str) -> ValueError:
-    """The error for a file whose size is not the one it had when the work was planned."""
-    return ValueError(f"file {os.fspath(path)!r} changed size while it was read ({where}; "
-                      f"it was {size:,} bytes when the work began), or is not an ordinary "
-                      f"file (as /proc's, whose size says 0); nothing was written")
 
 
 def chunk_ranges(path: str | os.PathLike, special_tokens: Sequence[str], native: bool | str,
@@ -151,6 +152,35 @@ def safe_cut_after(path: str | os.PathLike, position: int, special_tokens: Seque
     with open(path, "rb") as f:
         specials = [t.encode("utf-8") for t in special_tokens]
         return _next_safe_cut(f, path, size, position, specials, native)
+
+
+def stream_text_chunks(blocks: Iterable[bytes], special_tokens: Sequence[str],
+                       native: bool | str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """A stream of bytes (a decompressed file, block by block) in chunks cut where
+    chunk_ranges cuts the whole text: a cut is taken only once the bytes after it that its
+    rule reads have arrived. Memory: a chunk, and the stretch to its next safe cut."""
+    specials = [t.encode("utf-8") for t in special_tokens]
+    reach = max([3, *map(len, specials)])      # the context _next_safe_cut reads after a cut
+    data, searched = b"", chunk_bytes
+    for block in blocks:
+        data += block
+        while len(data) - reach >= searched:
+            cut = _next_safe_cut(io.BytesIO(data), "<stream>", len(data), searched, specials,
+                                 native)
+            if cut is None or cut > len(data) - reach:
+                # Every place before len(data) - reach was judged with all its context.
+                searched = max(searched, len(data) - reach)
+                break
+            yield data[:cut]
+            data, searched = data[cut:], chunk_bytes
+    while len(data) > searched:                 # the end: cut as chunk_ranges cuts a file's
+        cut = _next_safe_cut(io.BytesIO(data), "<stream>", len(data), searched, specials,
+                             native)
+        if cut is None or cut >= len(data):
+            break
+        yield data[:cut]
+        data, searched = data[cut:], chunk_bytes
+    yield data
 
 
 def _next_safe_cut(f, path: str | os.PathLike, size: int, start: int, specials: list[bytes],
@@ -249,6 +279,91 @@ def _last_char_boundary(data: bytes) -> int:
     return len(data)
 
 
+class TextRange(NamedTuple):
+    """Bytes [start, end) of a text file of `size` bytes (read by the worker)."""
+    path: str
+    start: int
+    end: int
+    size: int
+
+
+class TextBlock(NamedTuple):
+    """Decompressed text: `data`, from byte `offset` of the decompressed stream."""
+    path: str
+    data: bytes
+    offset: int
+
+
+Job = TextRange | TextBlock | Lines | Rows
+
+
+class Chunk(NamedTuple):
+    """A job for a worker, with the bytes of its file it accounts for (on disk, for
+    progress) and whether it is its file's last."""
+    job: Job
+    n_bytes: int
+    last: bool
+
+
+def block_text(block: TextBlock, errors: str = "strict") -> str:
+    """The text of decompressed bytes; a clear error names the file and the offset of the
+    first invalid byte in its decompressed text (errors="replace": U+FFFD)."""
+    try:
+        return block.data.decode("utf-8", text_errors(errors))
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"file {block.path!r} is not valid UTF-8: byte offset {block.offset + e.start} of "
+            f"its decompressed text ({block.data[e.start:e.start + 1]!r}): {e.reason}"
+        ) from None
+
+
+def plan_chunks(paths: Sequence[str], special_tokens: Sequence[str], native: bool | str,
+                chunk_bytes: int = CHUNK_BYTES, ends: dict[str, int] | None = None,
+                text_field: str = "text") -> Iterator[Chunk]:
+    """The chunks of every file in order, each found when asked for: text files cut at
+    safe places (up to `ends[path]`, if given), compressed text decompressed here and cut
+    alike, records as bpe.sources cuts them."""
+    for path in paths:
+        fmt = input_format(path)
+        jobs: Iterator[tuple[Job, int]]
+        if fmt.records:
+            jobs = record_chunks(path, fmt, chunk_bytes, text_field)
+        elif fmt.compression is not None:
+            jobs = _stream_blocks(path, fmt.compression, special_tokens, native, chunk_bytes)
+        else:
+            size = os.path.getsize(path)
+            jobs = ((TextRange(path, a, b, size), b - a) for a, b in iter_chunk_ranges(
+                path, special_tokens, native, chunk_bytes, (ends or {}).get(path, size)))
+        held = next(jobs, None)
+        for job in jobs:
+            yield Chunk(*held, last=False)      # type: ignore[misc]
+            held = job
+        if held is not None:
+            yield Chunk(*held, last=True)
+
+
+def _stream_blocks(path: str, compression: str, special_tokens: Sequence[str],
+                   native: bool | str, chunk_bytes: int) -> Iterator[tuple[TextBlock, int]]:
+    """Compressed text, decompressed and cut at safe places, with the compressed bytes
+    read for each chunk (the last takes the rest of the file)."""
+    read, offset, reported = 0, 0, 0
+
+    def blocks():
+        nonlocal read
+        for block, at in decompressed_blocks(path, compression):
+            read = at
+            yield block
+
+    held = None
+    for data in stream_text_chunks(blocks(), special_tokens, native, chunk_bytes):
+        if held is not None:
+            yield held
+        held = (TextBlock(path, data, offset), read - reported)
+        offset, reported = offset + len(data), read
+    assert held is not None             # stream_text_chunks yields at least one chunk
+    yield held[0], held[1] + os.path.getsize(path) - reported
+
+
 class _CountSink:
     """Receives the pre-tokenizer's output and counts pieces (see patterns.Sink)."""
 
@@ -339,39 +454,66 @@ def check_workers(workers: int | None) -> None:
         raise ValueError(f"workers={workers!r}; expected a number >= 1, or None for all cores")
 
 
+def count_chunk(job: Job, pattern: str, special_tokens: list[str], errors: str = "strict",
+                text_field: str = "text"):
+    """Count one chunk of any format (run in a worker): ((text, offsets, counts) arrays of
+    its pieces, the records it skipped or None). Each record counts as a document of its
+    own."""
+    if isinstance(job, TextRange):
+        return count_range(job.path, job.start, job.end, pattern, special_tokens,
+                           text_errors(errors), job.size), None
+    pretokenizer = Pretokenizer(pattern, special_tokens)
+    if isinstance(job, TextBlock):
+        return count_pieces([block_text(job, errors)], pretokenizer).byte_arrays(), None
+    counter, skips = PieceCounter(), Skips()
+    for texts in record_batches(job, text_field, errors, skips):
+        count_texts(texts, pretokenizer, counter)
+    return counter.byte_arrays(), skips.result()
+
+
 def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens: list[str],
                 workers: int | None = None, executor: Executor | None = None,
                 chunk_bytes: int = CHUNK_BYTES, errors: str = "strict",
                 ends: dict[str, int] | None = None,
-                on_bytes: Callable[[int], None] | None = None) -> PieceCounter:
-    """Count the pieces of every file, chunks spread over `executor` (default: a process
-    pool of `workers`, all cores if None; workers=1 counts in this process). `ends` stops
-    a file early (at a safe cut); `on_bytes(n)` hears of each chunk counted. Every
-    argument is checked before any counting starts."""
+                on_bytes: Callable[[int], None] | None = None,
+                text_field: str = "text") -> PieceCounter:
+    """Count the pieces of every file (of any format bpe.sources reads; text_field names
+    the records' text), chunks spread over `executor` (default: a process pool of
+    `workers`, all cores if None; workers=1 counts in this process). `ends` stops a text
+    file early (at a safe cut); `on_bytes(n)` hears of each chunk counted. Records skipped
+    under errors="skip" are counted and warned of (BadRecordsWarning). Every argument is
+    checked before any counting starts."""
     Pretokenizer(pattern, special_tokens)       # checks both
     native = cut_rule(pattern) or False
     check_workers(workers)
-    jobs = []
-    for path in paths:
-        path = os.fspath(path)
+    check_errors(errors)
+    check_text_field(text_field)
+    checked = []
+    for path in [os.fspath(p) for p in paths]:
         if not os.path.exists(path):
             raise FileNotFoundError(f"training file {path!r} does not exist")
         if os.path.isdir(path):
             raise IsADirectoryError(f"training file {path!r} is a folder; expected a text file")
-        size = check_regular_file(path, "training file")
-        end = (ends or {}).get(path, size)
-        ranges = chunk_ranges(path, special_tokens, native, chunk_bytes, end)
-        jobs += [(path, a, b, size) for a, b in ranges]
-    total = PieceCounter()
+        check_regular_file(path, "training file")
+        check_input(path, text_field)
+        checked.append(path)
+    chunks = plan_chunks(checked, special_tokens, native, chunk_bytes, ends, text_field)
+    first = list(islice(chunks, 2))
+    total, skipped = PieceCounter(), Skipped()
 
-    def add(job, table):
+    def add(chunk: Chunk, result) -> None:
+        table, skips = result
         total.add_table(*table)
+        if skips is not None:
+            skipped.add(chunk.job, skips)     # type: ignore[arg-type]
         if on_bytes is not None:
-            on_bytes(job[2] - job[1])
+            on_bytes(chunk.n_bytes)
 
-    if executor is None and (workers == 1 or len(jobs) <= 1):
-        for job in jobs:
-            add(job, count_range(*job[:3], pattern, special_tokens, errors, job[3]))
+    args = (pattern, special_tokens, errors, text_field)
+    if executor is None and (workers == 1 or len(first) <= 1):
+        for chunk in chain(first, chunks):
+            add(chunk, count_chunk(chunk.job, *args))
+        skipped.warn()
         return total
     own = executor is None
     if executor is None:
@@ -383,10 +525,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     in_flight: deque = deque()
     try:
         limit = 2 * (workers or os.cpu_count() or 1)
-        for job in jobs:
-            future = executor.submit(count_range, *job[:3], pattern, special_tokens, errors,
-                                     job[3])
-            in_flight.append((job, future))
+        for chunk in chain(first, chunks):
+            in_flight.append((chunk, executor.submit(count_chunk, chunk.job, *args)))
             if len(in_flight) >= limit:
                 add(*_done(in_flight.popleft()))
         while in_flight:
@@ -398,9 +538,10 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
+    skipped.warn()
     return total
 
 
 def _done(item):
-    job, future = item
-    return job, future.result()
+    chunk, future = item
+    return chunk, future.result()

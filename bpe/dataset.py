@@ -1,10 +1,12 @@
-"""Datasets: text files encoded to a file of token ids, streaming, on a pool of threads.
+"""Datasets: input files encoded to a file of token ids, streaming, on a pool of threads.
 
 The CS336 step "encode the training set into a uint16 NumPy array", for files larger than
 memory. Files are cut into chunks where no piece can straddle the cut
-(`bpe.counting.iter_chunk_ranges`: each cut found as the work goes), so the chunks' ids
+(`bpe.counting.plan_chunks`: each cut found as the work goes), so the chunks' ids
 concatenate to exactly the file's encode; chunks are encoded on threads (the kernels
-release the GIL) and written in order, with at most 2 x workers chunks in flight. The
+release the GIL) and written in order, with at most 2 x workers chunks in flight. Files of
+records (JSONL, Parquet: bpe.sources) encode as the text of their records joined by
+"<|endoftext|>": a chunk's records are joined by it, and one more goes between chunks. The
 `.npy` is written without knowing its length: a fixed-size header is reserved, the ids
 streamed after it, and the header rewritten with the final shape. Output goes to temporary
 names and is renamed into place only when complete.
@@ -37,15 +39,30 @@ import numpy as np
 from bpe.atomic import AtomicFile, commit_together, naming
 from bpe.counting import (
     CHUNK_BYTES,
-    changed_size,
-    check_regular_file,
+    Job,
+    TextBlock,
+    TextRange,
+    block_text,
     check_workers,
     cut_rule,
-    iter_chunk_ranges,
+    plan_chunks,
     read_text_chunks,
 )
 from bpe.dropout import dropout_of, part_seed
 from bpe.shards import SHARD_FORMATS, EncodedShards, encode_shards
+from bpe.sources import (
+    Skipped,
+    Skips,
+    check_errors,
+    check_input,
+    check_regular_file,
+    check_text_field,
+    input_format,
+    read_range,
+    record_batches,
+    text_errors,
+)
+from bpe.specials import overlaps_separator
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -67,6 +84,7 @@ class EncodedFile(NamedTuple):
     n_documents: int
     dtype: np.dtype  # of the ids: uint16 or uint32, little-endian
     sidecar: Path | None  # a .bin's <name>.bin.json (None for a .npy)
+    skipped: int = 0  # records skipped under errors="skip" (JSONL, Parquet)
 
 
 def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path | None]:
@@ -98,9 +116,10 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
                 out: str | os.PathLike = "ids.npy", workers: int | None = None,
                 progress: bool | None = None, errors: str = "strict",
                 chunk_bytes: int = CHUNK_BYTES, *, tokenizer_name: str | None = None,
-                executor: Executor | None = None, shard_bytes: int | None = None,
-                shard_format: str = "npy", dropout: float | None = None,
-                seed: int | None = None) -> EncodedFile | EncodedShards:
+                text_field: str = "text", executor: Executor | None = None,
+                shard_bytes: int | None = None, shard_format: str = "npy",
+                dropout: float | None = None, seed: int | None = None
+                ) -> EncodedFile | EncodedShards:
     """Encode text files, one after the other, into `out` (uint16 when the vocabulary fits,
     else uint32) and its document offsets `<out stem>.offsets.npy`. `out` ending in .npy
     is a NumPy array; in .bin, the raw little-endian ids (np.memmap's layout) and the
@@ -110,9 +129,15 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     Each file is encoded on its own (no separator added, no piece spans two files), so the
     ids are the concatenation of the files' encodes: the encode of the concatenated text
     whenever a file ends at a piece boundary, as after "<|endoftext|>".
+    Inputs are read by their name's ending (bpe.sources): text, .gz or .zst text, JSONL
+    (.jsonl, .jsonl.gz, .jsonl.zst: the str field `text_field` of each line) and Parquet
+    (the string column `text_field`). Records are documents: a file of them encodes as the
+    text file of its records joined by "<|endoftext|>", which the tokenizer must have.
     workers: threads (default: all cores). progress: a bar of bytes on stderr (default:
-    when stderr is a terminal). errors: "strict" stops at invalid UTF-8, naming the file
-    and byte offset; "replace" encodes U+FFFD. Nothing is left at `out` unless complete.
+    when stderr is a terminal). errors: "strict" stops at invalid UTF-8 or a bad record,
+    naming the file and byte offset, line or row; "replace" encodes U+FFFD for invalid
+    UTF-8; "skip" skips bad records (counted in `skipped`, and a BadRecordsWarning).
+    Nothing is left at `out` unless complete.
 
     `out` a folder (a name without a suffix; new or empty): the ids go to shards there, each
     about `shard_bytes` of text (`shard_format` "npy" or "bin"), with `offsets.npy` and a
@@ -130,8 +155,8 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     >>> encode_file(tok, ["train.txt"], "train.bin").dtype   # + train.bin.json
     dtype('uint16')
     """
-    if errors not in ("strict", "replace"):
-        raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
+    check_errors(errors)
+    check_text_field(text_field)
     check_workers(workers)
     _check_chunk_bytes(chunk_bytes, "chunk_bytes")
     drop = dropout_of(dropout, seed)
@@ -142,14 +167,14 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
                              f"{', '.join(map(repr, SHARD_FORMATS))}")
         if shard_bytes is not None:
             _check_chunk_bytes(shard_bytes, "shard_bytes")
-        paths = _input_paths(paths)
+        paths = _input_paths(paths, text_field)
         bar = _progress_bar(sum(map(os.path.getsize, paths)), progress)
         try:
             return encode_shards(tokenizer, paths, Path(out), executor=executor,
                                  workers=int(workers or os.cpu_count() or 1), errors=errors,
                                  chunk_bytes=chunk_bytes, shard_bytes=shard_bytes,
                                  shard_format=shard_format, tokenizer_name=tokenizer_name,
-                                 progress_bar=bar, dropout=chunk_dropout)
+                                 progress_bar=bar, dropout=chunk_dropout, text_field=text_field)
         finally:
             if bar is not None:
                 bar.close()
@@ -157,38 +182,48 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
         raise ValueError(f"an executor encodes shards on its workers: give a folder as out "
                          f"(such as 'ids'), not the single file {os.fspath(out)!r}")
     out, offsets_path, sidecar_path = output_paths(out)
-    paths = _input_paths(paths)
+    paths = _input_paths(paths, text_field)
     _refuse_overwriting_inputs(paths, [out, offsets_path, sidecar_path])
+    records = [path for path in paths if input_format(path).records]
+    separator = record_separator(tokenizer, records[0]) if records else None
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
     writer = IdsWriter if sidecar_path is not None else NpyWriter
     # Made (not opened) now, so that a sidecar path that cannot be written fails first.
     sidecar = AtomicFile(sidecar_path) if sidecar_path is not None else None
     native = cut_rule(tokenizer.pattern) or False
     sizes = {path: os.path.getsize(path) for path in paths}
-    jobs = ((path, start, end, size, chunk_dropout and chunk_dropout.at(k, start))
-            for k, path in enumerate(paths) for size in [sizes[path]]
-            for start, end in iter_chunk_ranges(path, tokenizer.special_tokens, native,
-                                                chunk_bytes))
+    chunks = plan_chunks(paths, tokenizer.special_tokens, native, chunk_bytes,
+                         text_field=text_field)
     workers = int(workers or os.cpu_count() or 1)
-    tokenizer._size_piece_cache(sum(sizes.values()))
+    tokenizer._size_piece_cache(sum(_text_bytes(path, size) for path, size in sizes.items()))
     bar = _progress_bar(sum(sizes.values()), progress)
+    skipped = Skipped()
     in_flight: deque = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="bpe-encode")
     try:
         with writer(out, dtype) as ids, NpyWriter(offsets_path, np.dtype("<i8")) as offsets:
             documents = _Documents(offsets, tokenizer.special_ids.get(EOT))
+            # Whether the file being written has had a record: the next one follows a separator.
+            after_record = False
 
             def write_oldest() -> None:
-                (_, start, end, size, _), future = in_flight.popleft()
-                chunk = future.result()
-                documents.add(chunk, ids.length, end == size)
-                ids.append(chunk)
+                nonlocal after_record
+                chunk, future = in_flight.popleft()
+                chunk_ids, n_records, skips = future.result()
+                if n_records and after_record:
+                    chunk_ids = np.concatenate([np.array([separator], dtype=np.uint32), chunk_ids])
+                after_record = (after_record or n_records > 0) and not chunk.last
+                if skips is not None:
+                    skipped.add(chunk.job, skips)
+                documents.add(chunk_ids, ids.length, chunk.last)
+                ids.append(chunk_ids)
                 if bar is not None:
-                    bar.update(end - start)
+                    bar.update(chunk.n_bytes)
 
-            for job in jobs:
-                future = pool.submit(encode_range, tokenizer, *job[:4], errors, job[4])
-                in_flight.append((job, future))
+            for k, chunk in enumerate(chunks):
+                future = pool.submit(encode_chunk, tokenizer, chunk.job, errors, text_field,
+                                     separator, chunk_dropout and chunk_dropout.at(k))
+                in_flight.append((chunk, future))
                 if len(in_flight) >= 2 * workers:
                     write_oldest()
             while in_flight:
@@ -205,7 +240,34 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
         pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
-    return EncodedFile(out, offsets_path, ids.length, offsets.length - 1, dtype, sidecar_path)
+    skipped.warn()
+    return EncodedFile(out, offsets_path, ids.length, offsets.length - 1, dtype, sidecar_path,
+                       skipped.total)
+
+
+def record_separator(tokenizer: Tokenizer, path: str) -> int:
+    """The id put between records: "<|endoftext|>"'s. A ValueError if the tokenizer has no
+    such special token, or has one that could overlap it and join two records' text."""
+    eot = tokenizer.special_ids.get(EOT)
+    if eot is None:
+        raise ValueError(f"input {path!r} holds records, which encode_file separates with "
+                         f"{EOT!r}; this tokenizer has no such special token (its special "
+                         f"tokens: {tokenizer.special_tokens}): train or load it with "
+                         f"{EOT!r}, or encode a text file")
+    overlap = overlaps_separator(EOT, tokenizer.special_tokens)
+    if overlap is not None:
+        raise ValueError(f"input {path!r} holds records, which encode_file separates with "
+                         f"{EOT!r}; this tokenizer's special token {overlap!r} can overlap "
+                         f"that separator, so a record's ids would depend on its neighbours: "
+                         f"encode a text file of the records instead")
+    return eot
+
+
+def _text_bytes(path: str, size: int) -> int:
+    """About how much text a file holds, for sizing the piece cache: compressed files and
+    Parquet hold about four times their size."""
+    fmt = input_format(path)
+    return size if fmt.compression is None and fmt.kind != "parquet" else 4 * size
 
 
 def _sidecar_json(tokenizer: Tokenizer, name: str | None, ids: IdsWriter,
@@ -291,8 +353,9 @@ def _check_chunk_bytes(value, name: str) -> None:
         raise ValueError(f"{name}={value!r}; expected a number of bytes >= 1")
 
 
-def _input_paths(paths) -> list[str]:
-    """The input files as a list, each checked to be an existing regular file."""
+def _input_paths(paths, text_field: str = "text") -> list[str]:
+    """The input files as a list, each checked to be an existing regular file, and
+    readable (bpe.sources.check_input)."""
     paths = [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
     checked = []
     for path in map(os.fspath, paths):
@@ -301,6 +364,7 @@ def _input_paths(paths) -> list[str]:
         if os.path.isdir(path):
             raise IsADirectoryError(f"input {path!r} is a folder, expected a text file")
         check_regular_file(path, "input")
+        check_input(path, text_field)
         checked.append(path)
     if not checked:
         raise ValueError("encode_file was given no input files")
@@ -320,6 +384,35 @@ def _refuse_overwriting_inputs(inputs: list[str], outputs: list[Path | None]) ->
                                  f"another output name")
 
 
+def encode_chunk(tokenizer: Tokenizer, job: Job, errors: str, text_field: str,
+                 separator: int | None, dropout: ChunkDropout | None = None
+                 ) -> tuple[np.ndarray, int, tuple[int, tuple[int, str] | None] | None]:
+    """(ids, number of records, records skipped or None) of one chunk of any format (run on
+    a worker thread). A chunk's records are joined by the separator; the caller puts one
+    before a chunk whose file had records before it. dropout: this chunk's (ChunkDropout.at),
+    or None."""
+    if isinstance(job, TextRange):
+        return encode_range(tokenizer, *job, text_errors(errors), dropout), 0, None
+    if isinstance(job, TextBlock):
+        if errors != "replace":
+            try:
+                return tokenizer.encode_utf8_to_numpy(job.data, **_keywords(dropout)), 0, None
+            except UnicodeDecodeError:
+                pass                # block_text says which file and byte
+        return tokenizer.encode_to_numpy(block_text(job, errors), allowed_special="all",
+                                         **_keywords(dropout)), 0, None
+    parts, n_records, skips = [], 0, Skips()
+    for k, texts in enumerate(record_batches(job, text_field, errors, skips)):
+        if texts and n_records:
+            parts.append(np.array([separator], dtype=np.uint32))
+        if texts:
+            parts.append(tokenizer.encode_to_numpy(EOT.join(texts), allowed_special="all",
+                                                   **_keywords(dropout, k)))
+        n_records += len(texts)
+    ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+    return ids, n_records, skips.result()
+
+
 def encode_range(tokenizer, path: str, start: int, end: int, size: int, errors: str,
                  dropout: ChunkDropout | None = None) -> np.ndarray:
     """The ids of bytes [start, end) of a file of `size` bytes (run on a worker thread).
@@ -329,20 +422,13 @@ def encode_range(tokenizer, path: str, start: int, end: int, size: int, errors: 
     (ChunkDropout.at), or None."""
     p, seed = (None, None) if dropout is None else dropout
     if errors == "strict":
-        with open(path, "rb") as f:
-            f.seek(start)
-            data = f.read(end - start)
-            if len(data) != end - start:
-                raise changed_size(path, size, f"it ended at byte {start + len(data):,}")
-            if end == size and f.read(1):
-                raise changed_size(path, size, "it has grown")
+        data = read_range(path, start, end, size)
         try:
             return tokenizer.encode_utf8_to_numpy(data, dropout=p, seed=seed)
         except UnicodeDecodeError:
             pass                # the text path says which file and byte
-    return tokenizer.encode_to_numpy("".join(read_text_chunks(path, start, end, errors=errors,
-                                                              size=size)),
-                                     dropout=p, seed=seed)
+    text = "".join(read_text_chunks(path, start, end, errors=errors, size=size))
+    return tokenizer.encode_to_numpy(text, allowed_special="all", dropout=p, seed=seed)
 
 
 class ChunkDropout(NamedTuple):
@@ -350,10 +436,18 @@ class ChunkDropout(NamedTuple):
     p: float
     seed: int | None
 
-    def at(self, file_index: int, start: int) -> ChunkDropout:
-        """The dropout of the chunk of file file_index that starts at byte start."""
-        return self if self.seed is None else ChunkDropout(
-            self.p, part_seed(self.seed, file_index, start))
+    def at(self, *place: int) -> ChunkDropout:
+        """The dropout of one part of the work, by its place (a chunk's number; a file's
+        and a byte offset): a seed of its own."""
+        return self if self.seed is None else ChunkDropout(self.p, part_seed(self.seed, *place))
+
+
+def _keywords(dropout: ChunkDropout | None, *place: int) -> dict:
+    """The encode keywords of a chunk's dropout (of its part `place`, if given)."""
+    if dropout is None:
+        return {}
+    dropout = dropout.at(*place)
+    return {"dropout": dropout.p, "seed": dropout.seed}
 
 
 class _Documents:

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from bpe.atomic import AtomicFile, commit_together, naming
-from bpe.counting import cut_rule, safe_cut_after
+from bpe.counting import cut_rule, plan_chunks, safe_cut_after
+from bpe.sources import Lines, Rows, Skipped, input_format, text_errors
 
 if TYPE_CHECKING:
     from bpe.dataset import ChunkDropout
@@ -55,6 +56,7 @@ class EncodedShards(NamedTuple):
     n_tokens: int
     n_documents: int
     dtype: np.dtype  # of the ids: uint16 or uint32, little-endian
+    skipped: int     # bad records skipped (errors="skip")
 
 
 class _Shard(NamedTuple):
@@ -68,10 +70,14 @@ class _Shard(NamedTuple):
 def plan_shards(paths: Sequence[str], special_tokens: Sequence[str], native: bool | str,
                 shard_bytes: int) -> list[_Shard]:
     """The byte ranges of the files, about shard_bytes each, cut only where no piece can
-    straddle the cut (the cuts of chunk_ranges, looked for every shard_bytes)."""
+    straddle the cut (the cuts of chunk_ranges, looked for every shard_bytes). A file of
+    records or a compressed one is a shard of its own (read as a stream)."""
     shards = []
     for index, path in enumerate(paths):
         size = os.path.getsize(path)
+        if not input_format(path).plain:
+            shards.append(_Shard(index, path, 0, size, size))
+            continue
         start = 0
         while start + shard_bytes < size:
             cut = safe_cut_after(path, start + shard_bytes, special_tokens, native)
@@ -86,14 +92,17 @@ def plan_shards(paths: Sequence[str], special_tokens: Sequence[str], native: boo
 def encode_shards(tokenizer: Tokenizer, paths: Sequence[str], folder: Path, *,
                   executor: Executor | None, workers: int, errors: str, chunk_bytes: int,
                   shard_bytes: int | None, shard_format: str, tokenizer_name: str | None,
-                  progress_bar=None, dropout: ChunkDropout | None = None) -> EncodedShards:
+                  progress_bar=None, dropout: ChunkDropout | None = None,
+                  text_field: str = "text") -> EncodedShards:
     """encode_file's work for a folder (bpe.dataset checks the arguments first). Shards
     default to a quarter of each thread's share of the text on the threads here, and to a
     64th of the text on an executor (whose size is not known), so that every worker has
     work: no more than SHARD_BYTES, and no less than a chunk."""
-    from bpe.dataset import EOT
+    from bpe.dataset import EOT, record_separator
 
     _check_folder(folder)
+    records = [path for path in paths if input_format(path).records]
+    separator = record_separator(tokenizer, records[0]) if records else None
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
     native = cut_rule(tokenizer.pattern) or False
     if shard_bytes is None:
@@ -114,18 +123,20 @@ def encode_shards(tokenizer: Tokenizer, paths: Sequence[str], folder: Path, *,
         if own:     # threads share the tokenizer: one piece table sized for all the text
             tokenizer._size_piece_cache(sum(os.path.getsize(p) for p in paths))
         futures = [pool.submit(encode_shard, tokenizer, shard, os.fspath(name), shard_format,
-                               errors, chunk_bytes, eot, dropout)
+                               errors, chunk_bytes, eot, dropout, text_field, separator)
                    for shard, name in zip(plan, names, strict=True)]
-        counts, ends = [], []
+        counts, ends, skipped = [], [], Skipped()
         for shard, future in zip(plan, futures, strict=True):
-            n_ids, eots = future.result()
+            n_ids, eots, skips = future.result()
             counts.append(n_ids)
             ends.append(eots)
+            skipped.update(skips)
             if progress_bar is not None:
                 progress_bar.update(shard.end - shard.start)
         result = _write_manifest(folder, plan, names, counts, ends, dtype, tokenizer,
-                                 tokenizer_name)
+                                 tokenizer_name)._replace(skipped=skipped.total)
         done = True
+        skipped.warn(stacklevel=4)
         return result
     finally:
         if not done:
@@ -152,36 +163,57 @@ def _remove_shards(futures: list, names: list[Path], made: Path | None) -> None:
 
 def encode_shard(tokenizer: Tokenizer, shard: _Shard, out: str, shard_format: str,
                  errors: str, chunk_bytes: int, eot: int | None,
-                 dropout: ChunkDropout | None = None) -> tuple[int, np.ndarray]:
-    """One shard's task (on a worker): encode bytes [start, end) of its file, a chunk at a
-    time, into the shard file `out`. Returns the number of ids and the positions (in the
-    shard) just after each end-of-text token, where a document ends. dropout: encode_file's
-    (ChunkDropout), seeded here for each chunk."""
-    from bpe.dataset import IdsWriter, NpyWriter, encode_range
+                 dropout: ChunkDropout | None = None, text_field: str = "text",
+                 separator: int | None = None) -> tuple[int, np.ndarray, Skipped]:
+    """One shard's task (on a worker): encode its bytes [start, end) of a text file, or
+    all of a file of records or a compressed one, a chunk at a time (as encode_file does),
+    into the shard file `out`. Returns the number of ids, the positions (in the shard)
+    just after each end-of-text token, where a document ends, and the bad records skipped.
+    dropout: encode_file's (ChunkDropout), seeded here for each chunk."""
+    from bpe.dataset import IdsWriter, NpyWriter, encode_chunk, encode_range
 
     dtype = np.dtype("<u2" if tokenizer.n_vocab <= 1 << 16 else "<u4")
     writer = NpyWriter if shard_format == "npy" else IdsWriter
     native = cut_rule(tokenizer.pattern) or False
-    ends = []
+    ends, skipped = [], Skipped()
     with writer(out, dtype) as ids:
-        position = shard.start
-        while position < shard.end:
-            cut = None
-            if position + chunk_bytes < shard.end:
-                # the whole file's cuts: a cut safe in the file is safe in the shard
-                cut = safe_cut_after(shard.path, position + chunk_bytes,
-                                     tokenizer.special_tokens, native)
-            if cut is None or cut > shard.end:
-                cut = shard.end
-            chunk = encode_range(tokenizer, shard.path, position, cut, shard.size, errors,
-                                 dropout and dropout.at(shard.file_index, position))
+        def add(chunk: np.ndarray) -> None:
             if eot is not None:
                 ends.append(np.flatnonzero(chunk == eot) + (ids.length + 1))
             ids.append(chunk)
-            position = cut
+
+        if input_format(shard.path).plain:
+            position = shard.start
+            while position < shard.end:
+                cut = None
+                if position + chunk_bytes < shard.end:
+                    # the whole file's cuts: a cut safe in the file is safe in the shard
+                    cut = safe_cut_after(shard.path, position + chunk_bytes,
+                                         tokenizer.special_tokens, native)
+                if cut is None or cut > shard.end:
+                    cut = shard.end
+                add(encode_range(tokenizer, shard.path, position, cut, shard.size,
+                                 text_errors(errors),
+                                 dropout and dropout.at(shard.file_index, position)))
+                position = cut
+        else:
+            after_record = False     # as in encode_file: a separator between records
+            for k, chunk in enumerate(plan_chunks([shard.path], tokenizer.special_tokens,
+                                                  native, chunk_bytes, text_field=text_field)):
+                chunk_ids, n_records, skips = encode_chunk(
+                    tokenizer, chunk.job, errors, text_field, separator,
+                    dropout and dropout.at(shard.file_index, k))
+                if n_records and after_record:
+                    chunk_ids = np.concatenate([np.array([separator], dtype=np.uint32),
+                                                chunk_ids])
+                after_record = (after_record or n_records > 0) and not chunk.last
+                if skips is not None:
+                    assert isinstance(chunk.job, (Lines, Rows))    # only records are skipped
+                    skipped.add(chunk.job, skips)
+                add(chunk_ids)
         ids.commit()
         n_ids = ids.length
-    return n_ids, np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+    return n_ids, np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64), skipped
 
 
 def _write_manifest(folder: Path, plan: list[_Shard], names: list[Path], counts: list[int],
@@ -226,7 +258,7 @@ def _write_manifest(folder: Path, plan: list[_Shard], names: list[Path], counts:
         manifest.write((json.dumps(fields, indent=2, ensure_ascii=False) + "\n").encode())
         commit_together(offsets_file, manifest)
     return EncodedShards(folder / MANIFEST, folder / OFFSETS, names, base,
-                         len(all_offsets) - 1, dtype)
+                         len(all_offsets) - 1, dtype, 0)
 
 
 def _check_folder(folder: Path) -> None:

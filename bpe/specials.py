@@ -115,6 +115,23 @@ def find_specials(text: str, tokens: Sequence[str]) -> Iterator[tuple[int, str]]
                 found[k] = text.find(tokens[k], end)
 
 
+def overlaps_separator(separator: str, tokens: Sequence[str]) -> str | None:
+    """A token that could match across `separator`'s ends where it stands between two
+    texts (x + separator + y, whatever x and y), or None. With none, the rule finds the
+    separator there and each text's tokens as in the text alone, so texts joined by it are
+    cut as each alone. A token overlaps when it could start in x and reach into the
+    separator (a proper suffix of it is a prefix of the separator, or holds it), or starts
+    with the separator and is longer (the longest wins there); one starting inside the
+    separator loses to it (the leftmost wins)."""
+    for token in tokens:
+        if len(token) > len(separator) and token.startswith(separator):
+            return token
+        for i in range(1, len(token)):      # starts i characters before the separator
+            if separator.startswith(token[i:]) or token[i:].startswith(separator):
+                return token
+    return None
+
+
 def straddles(data: bytes | mmap.mmap, cut: int, specials: Sequence[bytes]) -> bool:
     """Whether some special token (as bytes) in data starts before `cut` and ends after it:
     a cut there would split it."""

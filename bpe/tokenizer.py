@@ -598,16 +598,19 @@ class Tokenizer:
     def encode_file(self, paths: str | os.PathLike | Sequence[str | os.PathLike],
                     out: str | os.PathLike = "ids.npy", workers: int | None = None,
                     progress: bool | None = None, errors: str = "strict", *,
-                    executor: Executor | None = None, shard_bytes: int | None = None,
-                    shard_format: str = "npy", dropout: float | None = None,
-                    seed: int | None = None) -> EncodedFile | EncodedShards:
-        """Encode text files (larger than memory too) into the .npy `out`, uint16 when the
-        vocabulary fits, and the document offsets `<out stem>.offsets.npy`; streaming, on
-        `workers` threads. Returns a bpe.dataset.EncodedFile (ids and offsets paths,
-        n_tokens, n_documents, dtype, sidecar); see bpe.dataset.encode_file (also for .bin).
-        `out` a folder: shards and a manifest (bpe.open_shards reads them), encoded on
-        `executor` (a Dask Client, any concurrent.futures.Executor) or on threads.
-        dropout, seed: as in encode, each chunk with a random stream of its own.
+                    text_field: str = "text", executor: Executor | None = None,
+                    shard_bytes: int | None = None, shard_format: str = "npy",
+                    dropout: float | None = None, seed: int | None = None
+                    ) -> EncodedFile | EncodedShards:
+        """Encode text files (larger than memory too; also .gz, .zst, JSONL and Parquet,
+        whose records are documents: `text_field` names their text) into the .npy `out`,
+        uint16 when the vocabulary fits, and the document offsets `<out stem>.offsets.npy`;
+        streaming, on `workers` threads. Returns a bpe.dataset.EncodedFile (ids and offsets
+        paths, n_tokens, n_documents, dtype, sidecar, skipped); see bpe.dataset.encode_file
+        (also for .bin and errors). `out` a folder: shards and a manifest (bpe.open_shards
+        reads them), encoded on `executor` (a Dask Client, any concurrent.futures.Executor)
+        or on threads. dropout, seed: as in encode, each chunk with a random stream of its
+        own.
 
         >>> tok.encode_file(["train.txt"], "train.npy")
         >>> ids = np.load("train.npy", mmap_mode="r")
@@ -617,7 +620,7 @@ class Tokenizer:
         from bpe.dataset import encode_file
 
         return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors,
-                           executor=executor, shard_bytes=shard_bytes,
+                           text_field=text_field, executor=executor, shard_bytes=shard_bytes,
                            shard_format=shard_format, dropout=dropout, seed=seed)
 
     def _encode_buffer(self, text: str, pre: Pretokenizer,

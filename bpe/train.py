@@ -33,6 +33,7 @@ from bpe.counting import (
     safe_cut_after,
 )
 from bpe.patterns import PatternLike, Pretokenizer, check_pattern
+from bpe.sources import check_errors, check_input, check_text_field, first_text, input_format
 from bpe.specials import check_special_tokens
 from bpe.wordtable import WordTable, training_settings
 
@@ -136,6 +137,7 @@ def train(
     held_out_bytes: int = 0,
     min_frequency: int = 0,
     max_token_length: int | None = None,
+    text_field: str = "text",
 ) -> Tokenizer:
     """Train a Tokenizer on UTF-8 text files, or on a table of counts.
 
@@ -143,14 +145,22 @@ def train(
     concurrent.futures.Executor, or on a local pool of `workers` processes, all cores if
     None); or a WordTable of counts. A str is always a path: texts in memory go to
     `train_from_iterator`, and a str that is not a file is an error saying so.
+    Files are read by their name's ending (bpe.sources): text, .gz or .zst text, JSONL
+    (.jsonl, .jsonl.gz, .jsonl.zst: the str field `text_field` of each line) and Parquet
+    (the string column `text_field`). Each record is a document of its own, as each text
+    of train_from_iterator: the vocabulary is the one trained on a text file of the
+    records joined by a special token.
     pattern: "gpt2" unless given. For a WordTable, pattern and special_tokens default to
     those it was counted with; one given as well must agree, and a table that records no
     pattern needs one given.
     progress: print each phase to stderr, with progress bars on a terminal.
-    errors: "strict" stops at the first invalid UTF-8 byte, naming file and offset;
-    "replace" counts it as U+FFFD.
-    held_out_bytes: keep the last that many bytes of the last file out of training (cut at
-    a safe place) and report the compression ratio on them.
+    errors: "strict" stops at the first invalid UTF-8 byte or bad record (a JSONL line that
+    is not an object with the field as a str, a null Parquet value), naming the file and
+    the offset, line or row; "replace" counts invalid UTF-8 as U+FFFD (and stops at other
+    bad records); "skip" skips bad records, and warns with their number per file
+    (BadRecordsWarning; text files are read as under "strict").
+    held_out_bytes: keep the last that many bytes of the last file, a text file, out of
+    training (cut at a safe place) and report the compression ratio on them.
     min_frequency: merge only pairs that occur at least this often; training stops, with
     fewer merges than vocab_size asks for, when the most frequent pair is rarer (0 or 1: no
     limit).
@@ -174,12 +184,16 @@ def train(
     pattern = check_pattern("gpt2" if pattern is None else pattern)
     specials = check_special_tokens(special_tokens)
     n_merges = _merge_budget(vocab_size, specials)
-    if errors not in ("strict", "replace"):
-        raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
+    check_errors(errors)
+    check_text_field(text_field)
     check_workers(workers)
-    paths = _training_paths(inputs)
+    paths = _training_paths(inputs, text_field)
+    if held_out_bytes > 0 and not input_format(paths[-1]).plain:
+        raise ValueError(f"held_out_bytes={held_out_bytes} holds out the end of a text file; "
+                         f"the last input {paths[-1]!r} is {input_format(paths[-1])}: put a "
+                         f"text file last")
     table, held_out = _count_files(paths, pattern, specials, workers, executor, errors,
-                                   held_out_bytes, report)
+                                   held_out_bytes, report, text_field)
     return _learn(table, n_merges, pattern, specials, report, held_out, *limits)
 
 
@@ -249,7 +263,7 @@ def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list
     return tok
 
 
-def _training_paths(inputs) -> list[str]:
+def _training_paths(inputs, text_field: str = "text") -> list[str]:
     """The training files, each checked before anything is counted. An item that is not an
     existing file is an error; a str that names none is most likely a text, so the error
     points to train_from_iterator. Items are checked as they come: a generator of texts
@@ -268,11 +282,14 @@ def _training_paths(inputs) -> list[str]:
                             f"them. {_TEXTS_HINT}")
         path = os.fspath(item)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"train() takes file paths; {_shown(path)} is not a file. "
+            # a name with a folder in it is shown whole; any other str may be a text
+            shown = repr(path) if os.sep in path or not isinstance(item, str) else _shown(path)
+            raise FileNotFoundError(f"train() takes file paths; {shown} is not a file. "
                                     f"{_TEXTS_HINT}")
         if os.path.isdir(path):
             raise IsADirectoryError(f"training file {path!r} is a folder; expected a text file")
         check_regular_file(path, "training file")
+        check_input(path, text_field)
         paths.append(path)
     if not paths:
         raise ValueError(f"train() was given no training files. {_TEXTS_HINT}")
@@ -284,7 +301,8 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:50]) + ("..." if len(text) > 60 else "")
 
 
-def _count_files(paths, pattern, specials, workers, executor, errors, held_out_bytes, report):
+def _count_files(paths, pattern, specials, workers, executor, errors, held_out_bytes, report,
+                 text_field):
     """(WordTable, (text, where) to measure compression on, or None)."""
     start = time.perf_counter()
     ends, held_out = {}, None
@@ -299,11 +317,12 @@ def _count_files(paths, pattern, specials, workers, executor, errors, held_out_b
     n_bytes = sum(ends.get(p, os.path.getsize(p)) for p in paths)
     with report.bar(n_bytes, "bytes") as bar:
         counter = count_files(paths, pattern, specials, workers=workers, executor=executor,
-                              errors=errors, ends=ends, on_bytes=bar.update if bar else None)
+                              errors=errors, ends=ends, on_bytes=bar.update if bar else None,
+                              text_field=text_field)
     if held_out is None and paths and report.enabled:  # only the report reads it
         why = "; no safe place to cut a held-out slice" if held_out_bytes > 0 else ""
-        with open(paths[0], encoding="utf-8", errors="replace") as f:
-            held_out = (f.read(1_000_000), f"first 1 MB of the training text, not held out{why}")
+        first = first_text(paths[0], input_format(paths[0]), text_field, errors, 1_000_000)
+        held_out = (first, f"first 1 MB of the training text, not held out{why}")
     table = WordTable.from_counter(counter, pattern, specials)
     report.phase("count", time.perf_counter() - start,
                  f"{n_bytes / 1e6:,.1f} MB read, {int(table.counts.sum()):,} pieces, "

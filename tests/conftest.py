@@ -291,3 +291,47 @@ def in_child_while_held(lock, work, timeout: float = 30) -> bytes | None:
         release.set()
         holder.join()
         os.close(read)
+
+
+# Every input format but plain text, by the ending that names it (bpe.sources).
+RECORD_ENDINGS = [".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet"]
+TEXT_ENDINGS = [".txt.gz", ".txt.zst"]
+
+
+def corpus_documents() -> list[str]:
+    """CS336's corpus.en as documents of five lines each (203 of them)."""
+    lines = repo_file("cs336/corpus.en").read_text(encoding="utf-8").splitlines(keepends=True)
+    return ["".join(lines[k:k + 5]) for k in range(0, len(lines), 5)]
+
+
+def compress(data: bytes, ending: str) -> bytes:
+    """data gzip- or zstd-compressed by the real libraries, as an ending asks (else as is)."""
+    import gzip
+
+    import zstandard
+
+    if ending.endswith(".gz"):
+        return gzip.compress(data)
+    if ending.endswith(".zst"):
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+def write_records(path: Path, texts: list[str], field: str = "text",
+                  row_group_size: int = 1024) -> Path:
+    """texts as the records of a file in the format path's ending names: a JSONL line each
+    (with a field before and after the text's) or a Parquet row each."""
+    import json
+
+    name = str(path)
+    if name.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({"id": list(range(len(texts))), field: pa.array(texts, pa.string())})
+        pq.write_table(table, path, row_group_size=max(1, row_group_size))
+        return path
+    lines = "".join(json.dumps({"id": k, field: t, "meta": {"n": [k]}}) + "\n"
+                    for k, t in enumerate(texts))
+    path.write_bytes(compress(lines.encode("utf-8"), name))
+    return path

@@ -13,6 +13,8 @@ import bpe
 from bpe import cli
 from bpe.cli import main, sample_corpus
 
+from .conftest import compress, write_records
+
 EOT = "<|endoftext|>"
 
 
@@ -416,7 +418,7 @@ def no_counting(monkeypatch):
 
     import bpe.counting
 
-    monkeypatch.setattr(bpe.counting, "chunk_ranges", fail)   # a file's first read
+    monkeypatch.setattr(bpe.counting, "plan_chunks", fail)    # a file's first read
     monkeypatch.setattr(bpe.counting, "count_range", fail)
     monkeypatch.setattr(bpe.WordTable, "load", fail)
 
@@ -523,3 +525,58 @@ def test_fifo_input_is_refused(tok_dir, tmp_path, capsys):
         assert main(run) == 2
         assert "is a FIFO (pipe); bpe reads regular files" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_jsonl_and_parquet_train_count_and_encode_as_their_text(tmp_path, capsys):
+    """Records through every command: the tokenizer, the counts and the ids of a text file
+    of the records joined by <|endoftext|>; --text-field names the field."""
+    docs = sample_corpus().read_text(encoding="utf-8").split(EOT)
+    text = tmp_path / "plain.txt"
+    text.write_text(EOT.join(docs), encoding="utf-8")
+    jsonl = write_records(tmp_path / "docs.jsonl.zst", docs, field="content")
+    parquet = write_records(tmp_path / "docs.parquet", docs, field="content", row_group_size=9)
+    common = ["--special-token", EOT, "--text-field", "content", "--workers", "2"]
+    assert main(["train", str(jsonl), "--vocab-size", "300", "--out", str(tmp_path / "tok"),
+                 *common]) == 0
+    tok = bpe.Tokenizer.load(tmp_path / "tok")
+    assert tok.merges == bpe.train(text, 300, [EOT], progress=False).merges
+    assert "compression" in capsys.readouterr().err     # on the first 1 MB of the records
+    assert main(["count", str(parquet), "-o", str(tmp_path / "c.npz"), *common]) == 0
+    assert main(["train", "--from-counts", str(tmp_path / "c.npz"), "--vocab-size", "300",
+                 "--out", str(tmp_path / "tok2")]) == 0
+    assert bpe.Tokenizer.load(tmp_path / "tok2").merges == tok.merges
+    gz = tmp_path / "plain.txt.gz"
+    gz.write_bytes(compress(text.read_bytes(), ".gz"))
+    for path in (jsonl, parquet, gz):
+        assert main(["encode", "--tokenizer", str(tmp_path / "tok"), str(path), "-o",
+                     str(tmp_path / "ids.npy"), "--text-field", "content", "--force"]) == 0
+        assert np.load(tmp_path / "ids.npy").tolist() == tok.encode(EOT.join(docs))
+        assert f"{len(docs):,} documents" in capsys.readouterr().err
+
+
+def test_bad_records_stop_or_are_skipped_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "d.jsonl.gz"
+    path.write_bytes(compress(b'{"text": "hello world"}\n{"txt": "x"}\n', ".gz"))
+    for command in (["count", str(path), "-o", str(tmp_path / "c.npz")],
+                    ["train", str(path), "--vocab-size", "260"],
+                    ["encode", "--tokenizer", "gpt2", str(path), "-o",
+                     str(tmp_path / "ids.npy")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "d.jsonl.gz' line 2: no field 'text' (the record's fields: 'txt')" in err
+        assert main([*command, "--errors", "skip"]) == 0, command
+        err = capsys.readouterr().err
+        assert (f"warning: skipped 1 bad record (errors='skip'): 1 in {str(path)!r} (the "
+                f"first at line 2: no field 'text'") in err
+    assert np.load(tmp_path / "ids.npy").tolist() == bpe.Tokenizer.from_pretrained(
+        "gpt2").encode("hello world")
+
+
+def test_missing_optional_package_is_a_clear_error(tmp_path, capsys, monkeypatch,
+                                                   no_counting):
+    path = write_records(tmp_path / "d.parquet", ["a"])
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    assert main(["train", str(path)]) == 2
+    assert ("error: reading " + repr(str(path)) + " (Parquet) needs the pyarrow package: "
+            "pip install 'bpe-exact[parquet]'") in capsys.readouterr().err

@@ -6,16 +6,32 @@ from itertools import pairwise
 
 import pytest
 import regex
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpe
-from bpe.counting import CUT_RULES, chunk_ranges, count_files, cut_rule
+from bpe._count import PieceCounter
+from bpe.counting import (
+    CUT_RULES,
+    chunk_ranges,
+    count_files,
+    count_pieces,
+    cut_rule,
+    stream_text_chunks,
+)
 from bpe.patterns import Pretokenizer
 from bpe.specials import ends_special, straddles
 
-from .conftest import repo_file, under_memory_caps
-from .strategies import SHAPES, documents, shape_text
+from .conftest import (
+    RECORD_ENDINGS,
+    TEXT_ENDINGS,
+    compress,
+    corpus_documents,
+    repo_file,
+    under_memory_caps,
+    write_records,
+)
+from .strategies import SHAPES, documents, shape_text, small_texts, texts
 
 
 def counts(counter) -> dict[bytes, int]:
@@ -346,3 +362,129 @@ def test_file_changed_between_chunk_reads_is_an_error(tmp_path, monkeypatch, cha
     monkeypatch.setattr(bpe.counting, "count_range", changing)
     with pytest.raises(ValueError, match=r"a\.txt' changed size while it was read"):
         count_files([path], "gpt2", [], workers=1, chunk_bytes=64)
+
+
+# --- formats: compressed text, JSONL and Parquet count as the text they hold --------------
+
+EOT = "<|endoftext|>"
+record_texts = st.lists(st.one_of(texts, small_texts, st.just(EOT), st.just("")), max_size=8)
+
+
+@pytest.fixture(scope="module")
+def small_batches():
+    """Parquet rows read two at a time, so a row group is several batches."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bpe.sources, "BATCH_ROWS", 2)
+        yield
+
+
+@settings(max_examples=40)
+@pytest.mark.parametrize("ending", [*TEXT_ENDINGS, *RECORD_ENDINGS])
+@given(docs=record_texts, chunk_bytes=st.integers(1, 64), rows=st.integers(1, 3),
+       specials=st.sampled_from([[EOT], [EOT, "<|a|>"], ["<|a|>", EOT]]),
+       pattern=st.sampled_from(["gpt2", "o200k", regex.compile(r"\w+|\s+|[^\w\s]+")]))
+def test_every_format_counts_as_its_text(tmp_path_factory, small_batches, ending, docs,
+                                         chunk_bytes, rows, specials, pattern):
+    """Records count as a text file of them joined by a special token; compressed text as
+    the text; for any chunk size, row groups and batches."""
+    folder = tmp_path_factory.mktemp("f")
+    text = folder / "plain.txt"
+    text.write_text(specials[-1].join(docs), encoding="utf-8")
+    path = folder / f"in{ending}"
+    if ending in RECORD_ENDINGS:
+        write_records(path, docs, row_group_size=rows)
+    else:
+        path.write_bytes(compress(text.read_bytes(), ending))
+    got = count_files([path], pattern, specials, workers=1, chunk_bytes=chunk_bytes)
+    assert counts(got) == whole(text, pattern, specials)
+
+
+@pytest.mark.parametrize("ending", [*TEXT_ENDINGS, *RECORD_ENDINGS])
+def test_every_format_same_counts_on_two_workers_and_trains_alike(tmp_path, ending):
+    docs = corpus_documents()
+    text = tmp_path / "plain.txt"
+    text.write_text(EOT.join(docs), encoding="utf-8")
+    path = tmp_path / f"in{ending}"
+    if ending in RECORD_ENDINGS:
+        write_records(path, docs, row_group_size=20)
+    else:
+        path.write_bytes(compress(text.read_bytes(), ending))
+    expected = whole(text, "gpt2", [EOT])
+    for chunk_bytes in (4096, 1 << 20):
+        got = count_files([path], "gpt2", [EOT], workers=2, chunk_bytes=chunk_bytes)
+        assert counts(got) == expected
+    plain = bpe.train(text, 400, [EOT], workers=1, progress=False)
+    tok = bpe.train([path], 400, [EOT], workers=2, progress=False)
+    assert (tok.vocab, tok.merges) == (plain.vocab, plain.merges)
+    if ending in RECORD_ENDINGS:    # each record a document: as train_from_iterator
+        assert bpe.train_from_iterator(docs, 400, [EOT], progress=False).merges == tok.merges
+        assert bpe.train(path, 400, workers=1, progress=False).merges == (
+            bpe.train_from_iterator(docs, 400, progress=False).merges)
+
+
+@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+@given(text=st.lists(st.one_of(texts, small_texts, st.just(EOT), st.just("\n")),
+                     max_size=10).map("".join),
+       chunk_bytes=st.integers(1, 40), block=st.integers(1, 50))
+def test_stream_cuts_are_safe_cuts(tmp_path_factory, pattern, text, chunk_bytes, block):
+    """A decompressed stream, block by block, is cut at safe places (where chunk_ranges
+    cuts a file, or as safe): its chunks' counts add up to the text's."""
+    path = tmp_path_factory.mktemp("s") / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    data = path.read_bytes()
+    blocks = (data[i:i + block] for i in range(0, len(data), block))
+    chunks = list(stream_text_chunks(blocks, [EOT], cut_rule(pattern), chunk_bytes))
+    assert b"".join(chunks) == data and all(len(c) >= chunk_bytes for c in chunks[:-1])
+    counter = PieceCounter()
+    for chunk in chunks:
+        count_pieces([chunk.decode("utf-8")], Pretokenizer(pattern, [EOT]), counter)
+    assert counts(counter) == whole(path, pattern, [EOT])
+
+
+def test_skipped_records_are_counted_and_warned_of(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"text": "hello"}\n{"text": null}\n{"text": "world"}\n{\n')
+    text = tmp_path / "d.txt"
+    text.write_text(f"hello{EOT}world", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"d\.jsonl' line 2: field 'text' is null"):
+        count_files([path], "gpt2", [EOT], workers=1)
+    with pytest.warns(bpe.BadRecordsWarning, match="skipped 2 bad records") as record:
+        got = count_files([path], "gpt2", [EOT], workers=1, errors="skip")
+    assert record[0].message.counts == {str(path): 2}
+    assert counts(got) == whole(text, "gpt2", [EOT])
+    with pytest.raises(ValueError, match=r"errors='ignore'; expected 'strict', 'replace' or "
+                                         r"'skip'"):
+        count_files([path], "gpt2", [EOT], workers=1, errors="ignore")
+
+
+def test_bad_utf8_in_compressed_text_names_the_decompressed_offset(tmp_path):
+    plain, path = tmp_path / "bad.txt", tmp_path / "bad.txt.gz"
+    plain.write_bytes(b"abc def\nghi " * 100 + b"\xff")
+    path.write_bytes(compress(plain.read_bytes(), ".gz"))
+    for errors in ("strict", "skip"):       # text has no records to skip
+        with pytest.raises(ValueError, match=r"bad\.txt\.gz' is not valid UTF-8: byte offset "
+                                             r"1200 of its decompressed text"):
+            count_files([path], "gpt2", [], workers=1, chunk_bytes=64, errors=errors)
+    replaced = count_files([path], "gpt2", [], workers=1, chunk_bytes=64, errors="replace")
+    assert counts(replaced) == counts(count_files([plain], "gpt2", [], workers=1,
+                                                  errors="replace"))
+    assert counts(replaced)[" \ufffd".encode()] == 1
+
+
+def test_the_column_and_packages_are_checked_before_counting(tmp_path, monkeypatch):
+    text = tmp_path / "a.txt"
+    text.write_text("some text", encoding="utf-8")
+    parquet = write_records(tmp_path / "b.parquet", ["a"], field="body")
+    monkeypatch.setattr(bpe.counting, "count_range", None)   # counting the text would fail
+    with pytest.raises(ValueError, match=r"b\.parquet' has no column 'text'"):
+        count_files([text, parquet], "gpt2", [], workers=1)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(ImportError, match=r"pip install 'bpe-exact\[parquet\]'"):
+        bpe.train([text, parquet], 300, progress=False, text_field="body")
+
+
+def test_held_out_bytes_needs_a_text_file_last(tmp_path):
+    path = write_records(tmp_path / "d.jsonl", ["a b c"])
+    with pytest.raises(ValueError, match=r"held_out_bytes=10 holds out the end of a text file; "
+                                         r"the last input .*d\.jsonl' is JSONL"):
+        bpe.train(path, 300, held_out_bytes=10, progress=False)

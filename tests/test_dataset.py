@@ -14,8 +14,19 @@ import bpe
 from bpe import atomic, dataset
 from bpe.dataset import encode_file, npy_header
 
-from .conftest import interrupt_at_every_step, repo_file, tiktoken_pair
-from .strategies import documents, shape_text
+from .conftest import (
+    RECORD_ENDINGS,
+    TEXT_ENDINGS,
+    compress,
+    corpus_documents,
+    interrupt_at_every_step,
+    repo_file,
+    tiktoken_pair,
+    write_records,
+)
+from .strategies import documents, shape_text, small_texts, texts
+
+ALL_ENDINGS = [*TEXT_ENDINGS, *RECORD_ENDINGS]
 
 EOT = "<|endoftext|>"
 
@@ -495,3 +506,112 @@ def test_the_piece_cache_grows_with_the_input(tmp_path):
     tok._size_piece_cache(1 << 20)                    # never smaller
     assert tok._piece_slots.bits == 20
     assert tok.encode(text) == bpe.Tokenizer.from_pretrained("gpt2").encode(text)
+
+
+# --- formats: compressed text, JSONL and Parquet encode as the text they hold -------------
+
+record_texts = st.lists(st.one_of(texts, small_texts, st.just(EOT), st.just("")), max_size=8)
+
+
+@pytest.fixture(scope="module")
+def small_batches():
+    """Parquet rows read two at a time, so a row group is several batches."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bpe.sources, "BATCH_ROWS", 2)
+        yield
+
+
+def write_as(path, docs, rows=1024) -> str:
+    """docs in path's format; returns the text a .txt of them would hold."""
+    text = EOT.join(docs)
+    if any(str(path).endswith(e) for e in RECORD_ENDINGS):
+        write_records(path, docs, row_group_size=rows)
+    else:
+        path.write_bytes(compress(text.encode("utf-8"), str(path)))
+    return text
+
+
+@settings(max_examples=30)
+@given(files=st.lists(st.tuples(record_texts, st.sampled_from([*ALL_ENDINGS, ".txt"])),
+                      min_size=1, max_size=3),
+       chunk_bytes=st.integers(1, 64), workers=st.sampled_from([1, 2]), rows=st.integers(1, 3))
+def test_every_format_encodes_as_its_text(tmp_path_factory, tok, small_batches, files,
+                                          chunk_bytes, workers, rows):
+    """Ids and document offsets of records: those of a text file of them joined by
+    <|endoftext|>; of compressed text: the text's; for any chunking and threads."""
+    folder = tmp_path_factory.mktemp("f")
+    paths, plain, texts_ = [], [], []
+    for k, (docs, ending) in enumerate(files):
+        paths.append(folder / f"{k}{ending}")
+        texts_.append(write_as(paths[-1], docs, rows))
+        plain.append(folder / f"{k}.plain.txt")
+        plain[-1].write_text(texts_[-1], encoding="utf-8")
+    result = encode_file(tok, paths, folder / "ids.npy", workers=workers, chunk_bytes=chunk_bytes)
+    check(result, tok, texts_)
+    expected = encode_file(tok, plain, folder / "plain.npy", workers=1)
+    assert np.load(result.ids).tolist() == np.load(expected.ids).tolist()
+    assert np.load(result.offsets).tolist() == np.load(expected.offsets).tolist()
+    assert result.skipped == 0
+
+
+@pytest.mark.parametrize("ending", ALL_ENDINGS)
+def test_every_format_on_a_corpus_with_tiktoken_rules(tmp_path, ending):
+    """A pretrained tokenizer (tiktoken's rule for special tokens in text) encodes the
+    separator and the records' own <|endoftext|> as files do; uint32 ids."""
+    tok, enc = tiktoken_pair("cl100k_base")
+    docs = corpus_documents()
+    text = write_as(tmp_path / f"in{ending}", docs, rows=7)
+    result = encode_file(tok, tmp_path / f"in{ending}", tmp_path / "ids.npy", workers=2,
+                         chunk_bytes=3000)
+    assert np.load(result.ids).tolist() == enc.encode(text, allowed_special="all")
+    assert result.n_documents == len(docs)
+
+
+def test_records_need_an_eot_token_that_nothing_overlaps(tmp_path):
+    path = write_records(tmp_path / "d.jsonl", ["one", "two"])
+    no_eot = bpe.train(repo_file("cs336/corpus.en"), 280, ["<s>"], workers=1, progress=False)
+    with pytest.raises(ValueError, match=r"d\.jsonl' holds records, which encode_file separates "
+                                         r"with '<\|endoftext\|>'; this tokenizer has no such"):
+        encode_file(no_eot, path, tmp_path / "ids.npy")
+    overlapping = bpe.train(repo_file("cs336/corpus.en"), 280, [EOT, f"{EOT}!"], workers=1,
+                            progress=False)
+    with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>!' can overlap"):
+        encode_file(overlapping, path, tmp_path / "ids.npy")
+    text = tmp_path / "d.txt"                  # a text file needs neither
+    text.write_text("one two", encoding="utf-8")
+    assert encode_file(no_eot, text, tmp_path / "ids.npy").n_documents == 1
+    assert outputs_left(tmp_path) == ["d.jsonl", "ids.npy", "ids.offsets.npy"]
+
+
+@pytest.mark.parametrize("ending", [".jsonl", ".jsonl.zst", ".parquet"])
+def test_bad_records_stop_or_are_skipped_and_counted(gpt2, tmp_path, ending):
+    path = tmp_path / f"d{ending}"
+    if ending == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"text": ["one", None, "two", None]}), path, row_group_size=2)
+        where = "row 1: column 'text' is null"
+    else:
+        path.write_bytes(compress(b'{"text": "one"}\n{"text": 2}\n{"text": "two"}\n[]\n',
+                                  ending))
+        where = "line 2: field 'text' is a number"
+    with pytest.raises(ValueError, match=re.escape(f"d{ending}' {where}")):
+        encode_file(gpt2, path, tmp_path / "ids.npy", chunk_bytes=1)
+    assert outputs_left(tmp_path) == [path.name]
+    with pytest.warns(bpe.sources.BadRecordsWarning, match="skipped 2 bad records"):
+        result = encode_file(gpt2, path, tmp_path / "ids.npy", errors="skip", chunk_bytes=1)
+    assert result.skipped == 2
+    check(result, gpt2, [f"one{EOT}two"])
+
+
+def test_replace_on_a_pretrained_tokenizer_keeps_special_tokens(tmp_path, gpt2_tiktoken):
+    """errors="replace" encoded a chunk with invalid UTF-8 under tiktoken's rule, which
+    refused the <|endoftext|> in it."""
+    tok, enc = bpe.Tokenizer.from_pretrained("gpt2"), gpt2_tiktoken
+    for name, data in [("a.txt", b"one<|endoftext|>tw\xffo"),
+                       ("a.txt.gz", compress(b"one<|endoftext|>tw\xffo", ".gz"))]:
+        (tmp_path / name).write_bytes(data)
+        result = encode_file(tok, tmp_path / name, tmp_path / "ids.npy", errors="replace")
+        assert np.load(result.ids).tolist() == enc.encode("one<|endoftext|>tw\ufffdo",
+                                                          allowed_special="all")

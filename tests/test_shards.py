@@ -210,3 +210,30 @@ def test_tokenizer_method_and_top_level_loader(gpt2, tmp_path):
     result = gpt2.encode_file(paths, tmp_path / "out", shard_bytes=4)
     assert bpe.open_shards(tmp_path / "out")[:].tolist() == gpt2.encode("hello world")
     assert os.path.basename(result.manifest) == MANIFEST
+
+
+def test_records_and_compressed_files_are_shards_of_their_own(gpt2, tmp_path):
+    """A JSONL file, a gzip text and a text file: the shards are the single file's ids; a
+    file of records is one shard, its bad records skipped and counted as encode_file's."""
+    import gzip
+
+    docs = [f"record {k}: some text\nover lines" for k in range(50)]
+    with open(tmp_path / "a.jsonl", "w", encoding="utf-8") as f:
+        for doc in docs:
+            f.write(json.dumps({"text": doc}) + "\n")
+        f.write("not json\n")
+    with gzip.open(tmp_path / "b.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("compressed text\n" * 200)
+    (tmp_path / "c.txt").write_text("plain text\n" * 300, encoding="utf-8")
+    paths = [tmp_path / "a.jsonl", tmp_path / "b.txt.gz", tmp_path / "c.txt"]
+    with pytest.warns(bpe.BadRecordsWarning):
+        one = encode_file(gpt2, paths, tmp_path / "one.npy", errors="skip", chunk_bytes=100)
+    with pytest.warns(bpe.BadRecordsWarning, match="skipped 1 bad record"):
+        result = encode_file(gpt2, paths, tmp_path / "shards", errors="skip", chunk_bytes=100,
+                             shard_bytes=1000, workers=2)
+    ids = open_shards(result.manifest)
+    assert np.array_equal(np.asarray(ids), np.load(one.ids))
+    assert np.array_equal(ids.offsets, np.load(one.offsets))
+    assert result.skipped == one.skipped == 1
+    assert [e["source"] for e in ids.fields["shards"]][:2] == [str(p) for p in paths[:2]]
+    assert len(ids.shards) > 3

@@ -19,6 +19,7 @@ from bpe.specials import (
     first_special,
     longest_first,
     native_specials,
+    overlaps_separator,
     straddles,
 )
 
@@ -248,3 +249,43 @@ def test_special_tokens_given_as_a_str_or_a_set():
                            check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
             for seed in range(4)}
     assert len(runs) == 1
+
+
+_tokens = st.lists(st.text("ab<", min_size=1, max_size=4), min_size=1, max_size=4, unique=True)
+
+
+def _split(text: str, tokens: list[str]) -> list[tuple[int, str]]:
+    return list(find_specials(text, longest_first(tokens)))
+
+
+def _cut_alone(x: str, separator: str, y: str, tokens: list[str]) -> bool:
+    """Whether x + separator + y is cut as x alone, the separator, y alone."""
+    shifted = [(at + len(x) + len(separator), t) for at, t in _split(y, tokens)]
+    return (_split(x + separator + y, tokens)
+            == [*_split(x, tokens), (len(x), separator), *shifted])
+
+
+@given(tokens=_tokens, pick=st.integers(0, 3), x=st.text("ab<", max_size=6),
+       y=st.text("ab<", max_size=6))
+def test_a_separator_nothing_overlaps_cuts_texts_as_alone(tokens, pick, x, y):
+    """The rule's oracle: with no token overlapping the separator, any two texts joined by
+    it are cut as each alone; a token said to overlap does join some two texts."""
+    separator = tokens[pick % len(tokens)]
+    overlap = overlaps_separator(separator, tokens)
+    if overlap is None:
+        assert _cut_alone(x, separator, y, tokens)
+    else:
+        pieces = [overlap[:i] for i in range(len(overlap) + 1)]
+        ends = [overlap[i:] for i in range(len(overlap) + 1)]
+        assert not all(_cut_alone(a, separator, b, tokens) for a in pieces for b in ends)
+
+
+def test_overlaps_separator_on_real_tokens():
+    cl100k = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
+              "<|endofprompt|>"]
+    assert overlaps_separator("<|endoftext|>", cl100k) is None
+    assert overlaps_separator("<|endoftext|>", ["<|endoftext|>", "<s>", "</s>", "\n"]) is None
+    for token in ["<|endoftext|><|endoftext|>", "!<|endoftext|>", "<|endoftext|>!", "x<|end"]:
+        assert overlaps_separator("<|endoftext|>", ["<|endoftext|>", token]) == token
+    assert overlaps_separator("<|endoftext|>", ["<|endoftext|>", "|>x", "text"]) is None
+    assert overlaps_separator("aa", ["aa"]) == "aa"    # a separator that overlaps itself
