@@ -1,7 +1,7 @@
 """Stub for the compiled module bpe._merge (source: _merge.pyx)."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,5 +18,7 @@ def merge_words(
     counts: NDArray[np.int64],
     n_merges: int,
     progress: Callable[[int], object] | None = None,
+    *,
+    tokens: Sequence[bytes] | None = None,
 ) -> NDArray[np.int32]: ...
 def _watch(loop: _MergeLoop, progress: Callable[[int], object], stop: threading.Event) -> None: ...

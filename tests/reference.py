@@ -75,18 +75,24 @@ def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = 
     return vocab, merges
 
 
-def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int) -> list[tuple[bytes, bytes]]:
-    """Up to n_merges merges of the most frequent pair (ties: the greater pair of bytes)."""
+def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int,
+                 tokens: set[bytes] | None = None) -> list[tuple[bytes, bytes]]:
+    """Up to n_merges merges of the most frequent pair (ties: the greater pair of bytes). A
+    pair whose bytes together are already a token (one of `tokens`, or one a merge made) is
+    never merged."""
+    tokens = set(tokens or ())
     merges = []
     while len(merges) < n_merges:
         pairs: Counter[tuple[bytes, bytes]] = Counter()
         for word, count in words.items():
             for pair in pairwise(word):
-                pairs[pair] += count
+                if pair[0] + pair[1] not in tokens:
+                    pairs[pair] += count
         if not pairs:
             break
         best = max(pairs, key=lambda pair: (pairs[pair], pair))
         merges.append(best)
+        tokens.add(best[0] + best[1])
         merged: Counter[tuple[bytes, ...]] = Counter()
         for word, count in words.items():
             merged[merge(word, best)] += count
