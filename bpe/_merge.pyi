@@ -1,7 +1,7 @@
 """Stub for the compiled module bpe._merge (source: _merge.pyx)."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,7 @@ def merge_words(
     n_merges: int,
     progress: Callable[[int], object] | None = None,
     *,
+    tokens: Sequence[bytes] | None = None,
     min_frequency: int = 0,
     max_token_length: int | None = None,
 ) -> NDArray[np.int32]: ...

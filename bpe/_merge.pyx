@@ -3,14 +3,17 @@
 
 Each step takes the most frequent adjacent pair (ties: the greater (bytes_a, bytes_b)),
 gives it the next token id, and rewrites only the words that contain it, adjusting only the
-counts of the pairs next to each occurrence. Nothing is recounted from scratch.
+counts of the pairs next to each occurrence. Nothing is recounted from scratch. A pair whose
+bytes together are already a token is never merged (it can only arise over a base
+vocabulary: docs/architecture.md, "Continued training").
 
 State, all in C:
 - words: the WordTable's symbols, rewritten in place (`lengths` shrink);
 - pairs: slots found through a PairMap, each with its count and the list of words it was
   seen in (stale entries are allowed and skipped: a word is rescanned anyway);
 - a max-heap of (count, pair) with lazy invalidation: a count that drops leaves its entry
-  behind, fixed up when it surfaces; a count that rises pushes a fresh entry.
+  behind, fixed up when it surfaces; a count that rises pushes a fresh entry;
+- every token's bytes, by id (the tie rule) and by hash (the tokens that exist).
 
 The limits (Hugging Face's BpeTrainer's): a pair whose merged token would be longer than
 max_token_length bytes is never queued (a pair's tokens, and so its length, never change, so
@@ -21,10 +24,11 @@ import threading
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t
+from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcmp
 from libcpp.vector cimport vector
 
+from bpe._hashing cimport hash_bytes
 from bpe._pairmap cimport PairMap, pair_key, pairmap_free, pairmap_get, pairmap_init, pairmap_put
 from bpe._signals cimport interrupted, raise_pending, watch
 
@@ -65,6 +69,9 @@ cdef class _MergeLoop:
 
     cdef vector[uint8_t] token_bytes     # id -> bytes, for the tie-break
     cdef vector[int64_t] token_offsets
+    cdef PairMap token_index             # hash of a token's bytes -> the last id with it
+    cdef vector[int32_t] same_hash       # id -> the id indexed before it under its hash
+    cdef int32_t first_id                # merge k makes id first_id + k
     cdef int32_t merged_pair
     cdef int64_t max_token_length        # bytes of a merged token (INT64_MAX: no limit)
     cdef int64_t min_frequency           # the count the best pair needs for a merge
@@ -72,6 +79,7 @@ cdef class _MergeLoop:
 
     def __dealloc__(self):
         pairmap_free(&self.pair_index)
+        pairmap_free(&self.token_index)
 
     # --- token bytes and the pair order -------------------------------------------------
 
@@ -93,6 +101,48 @@ cdef class _MergeLoop:
         if c != 0:
             return c > 0
         return self.compare_tokens(self.pair_right[e.pair], self.pair_right[f.pair]) > 0
+
+    # --- the tokens that exist ----------------------------------------------------------
+
+    cdef int add_token(self) noexcept nogil:
+        """Make the bytes after the last token's (put there by push_bytes) the next id's and
+        index them; -1 when out of memory. An empty token (an id no token has) is not
+        indexed."""
+        cdef int32_t token = <int32_t>self.same_hash.size()
+        cdef int64_t start = self.token_offsets.back()
+        cdef int64_t n = <int64_t>self.token_bytes.size() - start
+        cdef uint64_t key
+        if bpe_push[int64_t](self.token_offsets, start + n) != 0:
+            return -1
+        if n == 0:
+            return bpe_push[int32_t](self.same_hash, -1)
+        key = hash_bytes(&self.token_bytes[start], n) >> 1      # never all ones (empty)
+        if bpe_push[int32_t](self.same_hash, <int32_t>pairmap_get(&self.token_index, key, -1)) != 0:
+            return -1
+        return pairmap_put(&self.token_index, key, token)
+
+    cdef int push_bytes(self, int32_t token) noexcept nogil:
+        """Append the token's bytes after the last token's; -1 when out of memory."""
+        cdef int64_t k
+        for k in range(self.token_offsets[token], self.token_offsets[token + 1]):
+            if bpe_push[uint8_t](self.token_bytes, self.token_bytes[k]) != 0:
+                return -1
+        return 0
+
+    cdef bint pushed_bytes_are_a_token(self) noexcept nogil:
+        """Whether the bytes after the last token's are some token's bytes."""
+        cdef int64_t start = self.token_offsets.back()
+        cdef int64_t n = <int64_t>self.token_bytes.size() - start, t
+        if n == 0:
+            return False
+        t = pairmap_get(&self.token_index, hash_bytes(&self.token_bytes[start], n) >> 1, -1)
+        while t >= 0:
+            if (self.token_offsets[t + 1] - self.token_offsets[t] == n
+                    and memcmp(&self.token_bytes[self.token_offsets[t]],
+                               &self.token_bytes[start], n) == 0):
+                return True
+            t = self.same_hash[t]
+        return False
 
     # --- the heap -------------------------------------------------------------------
 
@@ -198,16 +248,27 @@ cdef class _MergeLoop:
         return 0
 
     cdef int32_t next_pair(self) noexcept nogil:
-        """Pop the best live pair: -1 when no pair is left or the best is below
-        min_frequency, -2 when out of memory. (Every live pair has an entry of at least its
-        count, so the first entry that is up to date is the best pair.)"""
+        """Pop the best live pair whose bytes together are no token yet, and leave those
+        bytes after the last token's (for add_token): -1 when no pair is left or the best is
+        below min_frequency, -2 when out of memory. (Every live pair has an entry of at
+        least its count, so the first entry that is up to date is the best pair.)"""
         cdef HeapEntry top
         cdef int64_t now
+        cdef size_t end = self.token_bytes.size()
         while not self.heap.empty():
             top = self.heap_pop()
             now = self.pair_count[top.pair]
             if now == top.count:
-                return top.pair if now > 0 and now >= self.min_frequency else -1
+                if now <= 0 or now < self.min_frequency:
+                    return -1
+                if self.push_bytes(self.pair_left[top.pair]) != 0 or \
+                        self.push_bytes(self.pair_right[top.pair]) != 0:
+                    return -2
+                if not self.pushed_bytes_are_a_token():
+                    return top.pair
+                while self.token_bytes.size() > end:    # dropped: a later rise of its
+                    self.token_bytes.pop_back()         # count pushes it again
+                continue
             if 0 < now < top.count and self.heap_push(now, top.pair) != 0:
                 return -2                # (the count dropped since the push: requeued)
         return -1
@@ -253,16 +314,10 @@ cdef class _MergeLoop:
                 return step
             a = self.pair_left[pair]
             b = self.pair_right[pair]
-            new_id = 256 + step
+            new_id = self.first_id + step
             merges[step, 0] = a
             merges[step, 1] = b
-            for k in range(<size_t>self.token_offsets[a], <size_t>self.token_offsets[a + 1]):
-                if bpe_push[uint8_t](self.token_bytes, self.token_bytes[k]) != 0:
-                    return -1
-            for k in range(<size_t>self.token_offsets[b], <size_t>self.token_offsets[b + 1]):
-                if bpe_push[uint8_t](self.token_bytes, self.token_bytes[k]) != 0:
-                    return -1
-            if bpe_push[int64_t](self.token_offsets, <int64_t>self.token_bytes.size()) != 0:
+            if self.add_token() != 0:       # (its bytes: next_pair put them there)
                 return -1
 
             self.merged_pair = pair
@@ -286,7 +341,7 @@ cdef class _MergeLoop:
 
 
 def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
-                const int64_t[::1] counts, Py_ssize_t n_merges, progress=None, *,
+                const int64_t[::1] counts, Py_ssize_t n_merges, progress=None, *, tokens=None,
                 int64_t min_frequency=0, max_token_length=None):
     """Learn up to `n_merges` merges from unique words of byte ids (0..255) with counts.
 
@@ -295,6 +350,11 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     A pair whose merged token would be longer than max_token_length bytes (None: no limit)
     is never merged. The inputs are not modified.
     `progress(n_done)`, if given, is called a few times a second from another thread.
+
+    tokens: the bytes of each id of a base vocabulary (b"" for an id no token has), whose
+    ids the words then hold instead of bytes; merge k makes id len(tokens) + k. A pair whose
+    bytes together are already a token (a base token, or one an earlier merge made) is
+    never merged. Without tokens, the base is the 256 bytes.
     """
     cdef Py_ssize_t n_words = counts.shape[0]
     if offsets.shape[0] != n_words + 1:
@@ -304,8 +364,18 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
                          f"got {offsets[0]} to {offsets[n_words]}")
     if n_words and np.any(np.diff(np.asarray(offsets)) < 0):
         raise ValueError("offsets must not decrease")
-    if n_merges < 0 or n_merges > 2**31 - 257:
-        raise ValueError(f"n_merges={n_merges} must be in 0..{2**31 - 257}")
+    if tokens is None:
+        tokens = [bytes([b]) for b in range(256)]
+        what = "byte ids in 0..255"
+    else:
+        tokens = list(tokens)
+        for i, token in enumerate(tokens):
+            if not isinstance(token, bytes):
+                raise TypeError(f"tokens[{i}] is a {type(token).__name__}; expected bytes")
+        what = f"ids of tokens, in 0..{len(tokens) - 1}"
+    cdef Py_ssize_t first_id = len(tokens)
+    if n_merges < 0 or n_merges > 2**31 - 1 - first_id:
+        raise ValueError(f"n_merges={n_merges} must be in 0..{2**31 - 1 - first_id}")
     if min_frequency < 0:
         raise ValueError(f"min_frequency={min_frequency} must be >= 0")
     cdef int64_t max_length = INT64_MAX
@@ -316,8 +386,12 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
 
     cdef cnp.ndarray[int32_t, ndim=1] work = np.array(symbols, dtype=np.int32, copy=True)
     cdef cnp.ndarray[int32_t, ndim=1] lengths = np.diff(np.asarray(offsets)).astype(np.int32)
-    if n_words and (work.min() < 0 or work.max() > 255):
-        raise ValueError("symbols must be byte ids in 0..255")
+    if work.shape[0] and (work.min() < 0 or work.max() >= first_id):
+        raise ValueError(f"symbols must be {what}")
+    no_token = [i for i, token in enumerate(tokens) if not token]
+    if no_token and np.isin(work, no_token).any():
+        raise ValueError(f"symbols must be {what}; tokens gives id "
+                         f"{work[np.isin(work, no_token)][0]} no bytes")
     merges = np.zeros((n_merges, 2), dtype=np.int32)
     cdef int32_t[:, ::1] merges_view = merges
 
@@ -327,6 +401,7 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     loop.lengths = &lengths[0] if n_words else NULL
     loop.counts = &counts[0] if n_words else NULL
     loop.n_words = n_words
+    loop.first_id = <int32_t>first_id
     loop.merged_pair = -1
     loop.min_frequency = min_frequency
     loop.max_token_length = max_length
@@ -335,11 +410,17 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
         loop.word_stamp.resize(n_words, -1)     # except +, and its bad_alloc would end the
     except MemoryError:                         # process)
         raise MemoryError(f"no memory for the merge loop's {n_words} words") from None
-    cdef int b
-    for b in range(256):
-        loop.token_bytes.push_back(<uint8_t>b)
-        loop.token_offsets.push_back(b)
-    loop.token_offsets.push_back(256)
+    if (pairmap_init(&loop.token_index, first_id) != 0
+            or bpe_push[int64_t](loop.token_offsets, 0) != 0):
+        raise MemoryError("no memory for the merge loop's tokens")
+    cdef const uint8_t[::1] data
+    cdef Py_ssize_t k
+    for data in tokens:
+        for k in range(data.shape[0]):
+            if bpe_push[uint8_t](loop.token_bytes, data[k]) != 0:
+                raise MemoryError("no memory for the merge loop's tokens")
+        if loop.add_token() != 0:
+            raise MemoryError("no memory for the merge loop's tokens")
 
     cdef int done
     if pairmap_init(&loop.pair_index, 1024) != 0:

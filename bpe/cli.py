@@ -6,6 +6,7 @@
     python -m bpe count shard1/*.txt -o shard1.npz --special-token '<|endoftext|>'
     python -m bpe train --from-counts shard1.npz --from-counts shard2.npz \\
         --vocab-size 32000 --out tok/
+    python -m bpe train domain/*.txt --base gpt2 --vocab-size 52000 --out tok/  # extend
     python -m bpe encode --tokenizer tok/ data/*.txt -o train.npy   # + train.offsets.npy
     python -m bpe encode --tokenizer gpt2 data/*.txt -o train.bin   # raw, + train.bin.json
     python -m bpe encode --tokenizer gpt2 data/*.txt -o train/ --scheduler tcp://host:8786
@@ -15,10 +16,11 @@
 
 Inputs are text files, or by their name's ending .gz or .zst text, JSONL (.jsonl,
 .jsonl.gz, .jsonl.zst) or Parquet, whose records are documents (bpe.sources).
---tokenizer is a folder written by Tokenizer.save or a pretrained name (gpt2, r50k_base,
-cl100k_base, o200k_base). encode writes token ids as a .npy or, for np.memmap (nanoGPT's
-layout), a raw .bin with a JSON sidecar (see bpe.dataset). A count table records its
-pattern and special tokens, and `train --from-counts` trains with those.
+--tokenizer (and train's --base, the tokenizer to extend) is a folder written by
+Tokenizer.save or a pretrained name (gpt2, r50k_base, cl100k_base, o200k_base). encode
+writes token ids as a .npy or, for np.memmap (nanoGPT's layout), a raw .bin with a JSON
+sidecar (see bpe.dataset). A count table records its pattern and special tokens, and
+`train --from-counts` trains with those.
 """
 from __future__ import annotations
 
@@ -137,10 +139,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_folder_can_be_made(args.out, "--out")
     if _refuse_existing(args.out, args.force, is_folder=True):
         return 2
+    if args.specials_last and args.base is None:
+        raise ValueError("--specials-last moves the special tokens of the tokenizer --base "
+                         "names; give --base")
+    base = None if args.base is None else load_tokenizer(args.base, "--base")
     inputs: bpe.WordTable | list[str] | list[Path]
     if args.from_counts:
         inputs = _count_tables(args.from_counts, args.pattern, args.special_token or None,
-                               args.vocab_size)
+                               args.vocab_size, base, args.specials_last)
     else:
         inputs = args.files or [sample_corpus()]
         _check_inputs(inputs, args.text_field)
@@ -148,7 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     tok = bpe.train(inputs, args.vocab_size, args.special_token or None, pattern=args.pattern,
                     workers=args.workers, errors=args.errors,
                     held_out_bytes=int(args.held_out_mb * 1e6), text_field=args.text_field,
-                    min_frequency=args.min_frequency, max_token_length=args.max_token_length)
+                    min_frequency=args.min_frequency, max_token_length=args.max_token_length,
+                    base=base, specials_last=args.specials_last)
     print(f"trained {tok!r} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     if args.out:
         tok.save(args.out)
@@ -157,19 +164,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _count_tables(paths: list[str], pattern, special_tokens: list[str] | None,
-                  vocab_size: int) -> bpe.WordTable:
+                  vocab_size: int, base: bpe.Tokenizer | None = None,
+                  specials_last: bool = False) -> bpe.WordTable:
     """--from-counts: the tables added up, with the pattern and special tokens they record.
-    Every table's are checked (against --pattern and --special-token, and against the
-    other tables') before any counts are read; then the tables are read one at a time."""
+    Every table's are checked (against --pattern and --special-token, against the other
+    tables', and against --base's) before any counts are read; then the tables are read
+    one at a time."""
     from dataclasses import replace
 
+    from bpe.extend import base_pattern, check_table, plan
     from bpe.train import _merge_budget
     from bpe.wordtable import settings_difference, training_settings
 
     flags = ("--pattern", "--special-token")
+    if base is not None:
+        pattern = base_pattern(base, pattern)
     settings = []
     for path in paths:
         recorded = bpe.WordTable.load_settings(path)
+        if base is not None:
+            check_table(base, recorded)
         # What the table records, checked against the flags; for a table that records
         # nothing, the flags' (--pattern required).
         settings.append(training_settings(recorded, pattern, special_tokens, path, flags))
@@ -177,7 +191,10 @@ def _count_tables(paths: list[str], pattern, special_tokens: list[str] | None,
         if difference is not None:
             raise ValueError(f"{paths[0]} and {path} were counted differently ({difference}); "
                              f"only tables counted alike add up")
-    _merge_budget(vocab_size, settings[0][1])
+    if base is None:
+        _merge_budget(vocab_size, settings[0][1])
+    else:
+        plan(base, vocab_size, pattern, settings[0][1], specials_last)
     return bpe.WordTable.merge(
         replace(bpe.WordTable.load(path), pattern=table_pattern, special_tokens=tuple(specials))
         for path, (table_pattern, specials) in zip(paths, settings, strict=True))
@@ -204,14 +221,14 @@ def cmd_count(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_tokenizer(spec: str) -> bpe.Tokenizer:
-    """A folder written by Tokenizer.save, or a pretrained name."""
+def load_tokenizer(spec: str, flag: str = "--tokenizer") -> bpe.Tokenizer:
+    """A folder written by Tokenizer.save, or a pretrained name (errors name `flag`)."""
     if Path(spec).is_dir():
         return bpe.Tokenizer.load(spec)
     try:
         return bpe.Tokenizer.from_pretrained(spec)
     except ValueError as e:
-        raise ValueError(f"--tokenizer {spec!r} is not a folder written by Tokenizer.save, "
+        raise ValueError(f"{flag} {spec!r} is not a folder written by Tokenizer.save, "
                          f"nor a pretrained name: {e}") from None
 
 
@@ -406,7 +423,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pattern", type=_pattern, default=None, metavar="NAME",
                         help="the pre-tokenizer's pattern: gpt2, cl100k or o200k (or the name "
                              "of a tiktoken encoding using it, such as cl100k_base); default "
-                             "gpt2 (train --from-counts: the tables')")
+                             "gpt2 (train --from-counts: the tables'; train --base: the base's)")
     parser.add_argument("--regex", help="a custom pre-tokenizer pattern instead (the `regex` "
                                         "module's syntax); text it leaves unmatched is kept")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
@@ -446,9 +463,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="never make a token longer than this many bytes (special tokens "
                             "excepted); default: no limit")
     train.add_argument("--out", help="folder to save the tokenizer to")
+    train.add_argument("--base", metavar="TOKENIZER",
+                       help="extend this tokenizer (a folder written by Tokenizer.save, or "
+                            "gpt2, r50k_base, cl100k_base, o200k_base): its ids, tokens and "
+                            "merges are kept, and --vocab-size counts them too")
+    train.add_argument("--specials-last", action="store_true",
+                       help="with --base: move its special tokens after the new merges")
     _common(train)
-    # No default here: gpt2 for text files, the tables' own for --from-counts (where a
-    # pattern given must agree with theirs).
+    # No default here: gpt2 for text files, the tables' own for --from-counts, the base's
+    # with --base (where a pattern given must agree with theirs).
     train.set_defaults(run=cmd_train, pattern=None)
     count = commands.add_parser("count", help="count the pieces of text files into a table")
     count.add_argument("files", nargs="+", help="text, .gz, .zst, JSONL or Parquet files")

@@ -595,6 +595,23 @@ class Tokenizer:
         """
         return tiktoken_api.single_token_id(self._token_index, self.special_ids, text_or_bytes)
 
+    def encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
+        """The ids of one piece: its bytes merged by BPE as they are, with no
+        pre-tokenization and no special tokens (tiktoken's _encode_single_piece; what
+        continued training starts each word from).
+
+        >>> tok.encode_single_piece(b" hello")
+        [23748]
+        """
+        if isinstance(text_or_bytes, str):
+            piece = text_or_bytes.encode("utf-8")
+        elif isinstance(text_or_bytes, (bytes, bytearray, memoryview)):
+            piece = bytes(text_or_bytes)
+        else:
+            raise TypeError(f"encode_single_piece expects str or bytes, got "
+                            f"{type(text_or_bytes).__name__}")
+        return self._table.encode_piece(piece)
+
     def encode_file(self, paths: str | os.PathLike | Sequence[str | os.PathLike],
                     out: str | os.PathLike = "ids.npy", workers: int | None = None,
                     progress: bool | None = None, errors: str = "strict", *,

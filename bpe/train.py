@@ -11,6 +11,8 @@ Hugging Face's BpeTrainer: min_frequency stops training when the best pair is ra
 max_token_length (in bytes) keeps longer tokens from being made.
 Id layout: bytes 0..255, merge k -> 256 + k, then the special tokens (one of a single byte,
 such as "\n", is that byte's token and keeps its id).
+Each also takes `base=`, a Tokenizer to extend: its ids, tokens and merges are kept and the
+new merges are learned on top of them (bpe/extend.py).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from bpe.counting import (
     read_text_chunks,
     safe_cut_after,
 )
+from bpe.extend import Extension, base_pattern, check_table, plan
 from bpe.patterns import PatternLike, Pretokenizer, check_pattern
 from bpe.sources import check_errors, check_input, check_text_field, first_text, input_format
 from bpe.specials import check_special_tokens
@@ -104,21 +107,25 @@ def train_bpe(
     input_path: str | os.PathLike,
     vocab_size: int,
     special_tokens: Sequence[str] | None = None,
-    pattern: PatternLike = "gpt2",
+    pattern: PatternLike | None = None,
     workers: int | None = None,
     min_frequency: int = 0,
     max_token_length: int | None = None,
+    *,
+    base: Tokenizer | None = None,
+    specials_last: bool = False,
 ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     """Train a byte-level BPE vocabulary on one UTF-8 text file (the CS336 interface).
 
     Returns (vocab, merges): vocab maps id -> token bytes (bytes 0..255, merge k at 256 + k,
     then the special tokens), merges lists the merged (bytes, bytes) pairs in order.
     An empty corpus gives the base vocabulary and no merges. Counting runs on `workers`
-    processes (all cores if None); the result is the same for any number.
-    min_frequency, max_token_length: as for `train`.
+    processes (all cores if None); the result is the same for any number. pattern: "gpt2"
+    unless given. min_frequency, max_token_length, base, specials_last: as for `train`.
     """
     tok = train(input_path, vocab_size, special_tokens, pattern, workers=workers, progress=False,
-                min_frequency=min_frequency, max_token_length=max_token_length)
+                min_frequency=min_frequency, max_token_length=max_token_length, base=base,
+                specials_last=specials_last)
     return tok.vocab, tok.merges
 
 
@@ -138,6 +145,9 @@ def train(
     min_frequency: int = 0,
     max_token_length: int | None = None,
     text_field: str = "text",
+    *,
+    base: Tokenizer | None = None,
+    specials_last: bool = False,
 ) -> Tokenizer:
     """Train a Tokenizer on UTF-8 text files, or on a table of counts.
 
@@ -166,7 +176,15 @@ def train(
     limit).
     max_token_length: never merge a pair whose token would be longer than this many bytes
     (None: no limit); the next pair in order is merged instead. Special tokens may be longer.
+    base: a Tokenizer to extend (continued training): every id, token and merge of it is
+    kept, the text is cut by its pattern (a pattern given must be the same) and its special
+    tokens plus any given, each piece starts as the base encodes it, and the new merges
+    take the ids after the base's largest. vocab_size counts the whole extended vocabulary.
+    specials_last: with base, move the base's special tokens after the new merges (their
+    old ids are left free), as training from bytes places them.
     Every argument is checked before any counting starts.
+
+    >>> tok = bpe.train("domain.txt", 52_000, base=bpe.get_encoding("gpt2"))
     """
     if (not isinstance(held_out_bytes, (int, np.integer)) or isinstance(held_out_bytes, bool)
             or held_out_bytes < 0):
@@ -177,13 +195,16 @@ def train(
         if held_out_bytes > 0:
             raise ValueError(f"held_out_bytes={held_out_bytes} holds out part of a text file; "
                              f"a count table has no text to hold out")
+        if base is not None:
+            pattern = base_pattern(base, pattern)
+            check_table(base, inputs.settings)
         pattern, specials = training_settings(inputs.settings, pattern, special_tokens)
-        n_merges = _merge_budget(vocab_size, specials)
+        pattern, specials, n_merges, extension = _settings(vocab_size, pattern, specials,
+                                                           base, specials_last)
         report.phase("load counts", 0.0, f"{inputs.n_words:,} unique words")
-        return _learn(inputs, n_merges, pattern, specials, report, None, *limits)
-    pattern = check_pattern("gpt2" if pattern is None else pattern)
-    specials = check_special_tokens(special_tokens)
-    n_merges = _merge_budget(vocab_size, specials)
+        return _learn(inputs, n_merges, pattern, specials, report, None, extension, limits)
+    pattern, specials, n_merges, extension = _settings(vocab_size, pattern, special_tokens,
+                                                       base, specials_last)
     check_errors(errors)
     check_text_field(text_field)
     check_workers(workers)
@@ -194,17 +215,20 @@ def train(
                          f"text file last")
     table, held_out = _count_files(paths, pattern, specials, workers, executor, errors,
                                    held_out_bytes, report, text_field)
-    return _learn(table, n_merges, pattern, specials, report, held_out, *limits)
+    return _learn(table, n_merges, pattern, specials, report, held_out, extension, limits)
 
 
 def train_from_iterator(
     texts: Iterable[str] | Iterable[Sequence[str]],
     vocab_size: int,
     special_tokens: Sequence[str] | None = None,
-    pattern: PatternLike = "gpt2",
+    pattern: PatternLike | None = None,
     progress: bool = True,
     min_frequency: int = 0,
     max_token_length: int | None = None,
+    *,
+    base: Tokenizer | None = None,
+    specials_last: bool = False,
 ) -> Tokenizer:
     """Train a Tokenizer on texts in memory (the name Hugging Face tokenizers and rustbpe
     give this).
@@ -214,13 +238,13 @@ def train_from_iterator(
     spans two texts, and special tokens inside a text cut it as usual: the vocabulary is
     train()'s on one file holding the texts with a special token between each two. Counting
     runs in this process; for text files, train(paths) counts them on all cores.
-    min_frequency, max_token_length: as for `train`.
+    pattern: "gpt2" unless given. min_frequency, max_token_length, base, specials_last: as
+    for `train`.
 
     >>> tok = bpe.train_from_iterator(["hello world", "hello there"], 260)
     """
-    pattern = check_pattern(pattern)
-    specials = check_special_tokens(special_tokens)
-    n_merges = _merge_budget(vocab_size, specials)
+    pattern, specials, n_merges, extension = _settings(vocab_size, pattern, special_tokens,
+                                                       base, specials_last)
     limits = _check_limits(min_frequency, max_token_length)
     if isinstance(texts, WordTable):
         raise TypeError("texts is a WordTable of counts; to train on it, call "
@@ -236,31 +260,81 @@ def train_from_iterator(
     report.phase("count", time.perf_counter() - start,
                  f"{n_texts:,} texts, {int(table.counts.sum()):,} pieces, "
                  f"{table.n_words:,} unique words")
-    return _learn(table, n_merges, pattern, specials, report, None, *limits)
+    return _learn(table, n_merges, pattern, specials, report, None, extension, limits)
+
+
+def _settings(vocab_size: int, pattern: PatternLike | None,
+              special_tokens: Sequence[str] | None, base: Tokenizer | None,
+              specials_last: bool) -> tuple[PatternLike, list[str], int, Extension | None]:
+    """(pattern, special tokens, number of merges, the extension of base or None), all
+    checked: "gpt2" when no pattern is given, the base's with a base."""
+    if base is None:
+        if specials_last is not False:
+            raise ValueError(f"specials_last={specials_last!r} moves a base tokenizer's "
+                             f"special tokens; it needs base= (training from bytes already "
+                             f"puts them last)")
+        specials = check_special_tokens(special_tokens)
+        return (check_pattern("gpt2" if pattern is None else pattern), specials,
+                _merge_budget(vocab_size, specials), None)
+    extension = plan(base, vocab_size, pattern, special_tokens, specials_last)
+    return extension.pattern, extension.special_tokens, extension.n_merges, extension
 
 
 def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list[str],
            report: _Report, held_out: tuple[str, str] | None,
-           min_frequency: int = 0, max_token_length: int | None = None) -> Tokenizer:
-    """The merges of `table`, and the Tokenizer they make."""
+           extension: Extension | None = None,
+           limits: tuple[int, int | None] = (0, None)) -> Tokenizer:
+    """The merges of `table`, and the Tokenizer they make (extension: on top of a base;
+    limits: min_frequency and max_token_length)."""
     from bpe.tokenizer import Tokenizer
 
+    min_frequency, max_token_length = limits
+    if extension is not None:
+        tok = _learn_over(table, extension, report, limits)
+        report.summary(tok, held_out)
+        return tok
     start = time.perf_counter()
     with report.bar(n_merges, "merges") as bar:
         vocab, id_merges = learn_merges(table, n_merges, bar.update_to if bar else None,
                                         min_frequency, max_token_length)
     merges = [(vocab[a], vocab[b]) for a, b in id_merges]
-    done = f"{len(merges):,} merges"
-    if len(merges) < n_merges:
-        done += (f" of {n_merges:,}: no pair left"
-                 + (f" of count >= {min_frequency}" if min_frequency > 1 else "")
-                 + (f" within {max_token_length} bytes" if max_token_length is not None else ""))
-    report.phase("merge", time.perf_counter() - start, done)
+    report.phase("merge", time.perf_counter() - start,
+                 _merges_done(len(merges), n_merges, limits))
     for token in _new_specials(specials):
         vocab[len(vocab)] = token.encode("utf-8")
     tok = Tokenizer(vocab, merges, special_tokens=specials, pattern=pattern)
     report.summary(tok, held_out)
     return tok
+
+
+def _merges_done(done: int, asked: int, limits: tuple[int, int | None],
+                 what: str = "merges") -> str:
+    """The merge phase's report: how many, and why fewer than asked."""
+    min_frequency, max_token_length = limits
+    line = f"{done:,} {what}"
+    if done < asked:
+        line += (f" of {asked:,}: no pair left"
+                 + (f" of count >= {min_frequency}" if min_frequency > 1 else "")
+                 + (f" within {max_token_length} bytes" if max_token_length is not None else ""))
+    return line
+
+
+def _learn_over(table: WordTable, extension: Extension, report: _Report,
+                limits: tuple[int, int | None]) -> Tokenizer:
+    """The new merges of `table`'s words as the base encodes them, and the extended
+    Tokenizer."""
+    start = time.perf_counter()
+    symbols, offsets, counts = extension.words(table)
+    report.phase("encode with the base", time.perf_counter() - start,
+                 f"{table.n_words:,} unique words, {len(counts):,} of more than one token")
+    start = time.perf_counter()
+    with report.bar(extension.n_merges, "merges") as bar:
+        pairs = merge_words(symbols, offsets, counts, extension.n_merges,
+                            bar.update_to if bar else None, tokens=extension.tokens(),
+                            min_frequency=limits[0], max_token_length=limits[1])
+    report.phase("merge", time.perf_counter() - start,
+                 _merges_done(len(pairs), extension.n_merges, limits, "new merges"))
+    return extension.tokenizer(pairs)
 
 
 def _training_paths(inputs, text_field: str = "text") -> list[str]:

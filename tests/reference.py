@@ -6,6 +6,7 @@ Every fast path is tested against these functions on random inputs. They share n
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from itertools import pairwise
 
@@ -78,16 +79,20 @@ def train(text: str, vocab_size: int, special_tokens: list[str], pattern: str = 
 
 
 def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int, min_frequency: int = 0,
-                 max_token_length: int | None = None) -> list[tuple[bytes, bytes]]:
+                 max_token_length: int | None = None, tokens: set[bytes] | None = None
+                 ) -> list[tuple[bytes, bytes]]:
     """Up to n_merges merges of the most frequent pair (ties: the greater pair of bytes),
-    leaving out pairs whose token would be longer than max_token_length bytes, and stopping
-    when the best pair occurs fewer than min_frequency times."""
+    leaving out pairs whose token would be longer than max_token_length bytes and pairs
+    whose bytes together are already a token (one of `tokens`, or one a merge made), and
+    stopping when the best pair occurs fewer than min_frequency times."""
+    tokens = set(tokens or ())
     merges = []
     while len(merges) < n_merges:
         pairs: Counter[tuple[bytes, bytes]] = Counter()
         for word, count in words.items():
             for pair in pairwise(word):
-                if max_token_length is None or len(pair[0] + pair[1]) <= max_token_length:
+                if ((max_token_length is None or len(pair[0] + pair[1]) <= max_token_length)
+                        and pair[0] + pair[1] not in tokens):
                     pairs[pair] += count
         if not pairs:
             break
@@ -95,6 +100,7 @@ def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int, min_frequency
         if pairs[best] < min_frequency:
             break
         merges.append(best)
+        tokens.add(best[0] + best[1])
         merged: Counter[tuple[bytes, ...]] = Counter()
         for word, count in words.items():
             merged[merge(word, best)] += count
@@ -102,11 +108,33 @@ def learn_merges(words: Counter[tuple[bytes, ...]], n_merges: int, min_frequency
     return merges
 
 
+def merge_ranks(merges: list[tuple[bytes, bytes]]) -> dict[tuple[bytes, bytes], int]:
+    """A merge's rank is its place in the list, except in a run of merges that make one
+    token (tiktoken's splits of it), which all take the run's first place and so tie."""
+    ranks: dict[tuple[bytes, bytes], int] = {}
+    run = 0                             # where the run of merges making this token starts
+    for k, (a, b) in enumerate(merges):
+        if k == 0 or a + b != b"".join(merges[k - 1]):
+            run = k
+        ranks.setdefault((a, b), run)
+    return ranks
+
+
+def encode_piece(piece: bytes, ranks: dict[tuple[bytes, bytes], int]) -> list[bytes]:
+    """Merge the adjacent pair of lowest rank (leftmost on ties) until none has a rank."""
+    parts = [bytes([b]) for b in piece]
+    while len(parts) > 1:
+        rank, i = min((ranks.get(pair, math.inf), i) for i, pair in enumerate(pairwise(parts)))
+        if rank == math.inf:
+            break
+        parts[i:i + 2] = [parts[i] + parts[i + 1]]
+    return parts
+
+
 def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],
            special_tokens: list[str], pattern: str = GPT2_PATTERN) -> list[int]:
-    """Apply, inside each piece, the adjacent pair of lowest rank (leftmost on ties). A
-    merge's rank is its place in the list, except in a run of merges that make one token
-    (tiktoken's splits of it), which all take the run's first place and so tie."""
+    """Apply, inside each piece, the adjacent pair of lowest rank (leftmost on ties): see
+    merge_ranks and encode_piece."""
     ids = {token: i for i, token in sorted(vocab.items(), reverse=True)}
     ranks = merge_ranks(merges)
     out = []
@@ -115,27 +143,8 @@ def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]]
             out.append(ids[segment.encode("utf-8")])
             continue
         for piece in pretokenize(segment, pattern):
-            parts = [bytes([b]) for b in piece.encode("utf-8")]
-            while len(parts) > 1:
-                candidates = [(ranks.get(pair, len(merges)), i)
-                              for i, pair in enumerate(pairwise(parts))]
-                rank, i = min(candidates)
-                if rank == len(merges):
-                    break
-                parts[i:i + 2] = [parts[i] + parts[i + 1]]
-            out.extend(ids[p] for p in parts)
+            out.extend(ids[p] for p in encode_piece(piece.encode("utf-8"), ranks))
     return out
-
-
-def merge_ranks(merges: list[tuple[bytes, bytes]]) -> dict[tuple[bytes, bytes], int]:
-    """Each merge's rank (see encode)."""
-    ranks: dict[tuple[bytes, bytes], int] = {}
-    run = 0                             # where the run of merges making this token starts
-    for k, (a, b) in enumerate(merges):
-        if k == 0 or a + b != b"".join(merges[k - 1]):
-            run = k
-        ranks.setdefault((a, b), run)
-    return ranks
 
 
 def encode_dropout(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],
@@ -153,6 +162,22 @@ def encode_dropout(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes,
             parts, state = merge_dropout(piece.encode("utf-8"), ranks, p, state)
             out.extend(ids[part] for part in parts)
     return out
+
+
+def extend(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],
+           special_tokens: list[str], n_merges: int, pattern: str = GPT2_PATTERN,
+           min_frequency: int = 0, max_token_length: int | None = None
+           ) -> list[tuple[bytes, bytes]]:
+    """The new merges of continued training on text over a base (vocab, merges): each piece
+    starts as the base encodes it, then learn_merges, where every base token exists."""
+    ranks = merge_ranks(merges)
+    words: Counter[tuple[bytes, ...]] = Counter()
+    for segment, is_special in split_special(text, special_tokens):
+        if not is_special:
+            for piece in pretokenize(segment, pattern):
+                words[tuple(encode_piece(piece.encode("utf-8"), ranks))] += 1
+    return learn_merges(words, n_merges, min_frequency, max_token_length,
+                        tokens=set(vocab.values()))
 
 
 def decode(ids: list[int], vocab: dict[int, bytes]) -> str:

@@ -396,6 +396,61 @@ def test_train_from_counts_refuses_conflicts_naming_both(tmp_path, capsys):
                  "--special-token", EOT, "--vocab-size", "300"]) == 0
 
 
+def test_train_extends_a_base(tmp_path, capsys):
+    """--base: a pretrained name or a saved folder, extended as bpe.train(base=) does, from
+    text files or count tables; --specials-last moves the base's special tokens."""
+    a, b = sample_corpus(), sample_corpus().with_name("tinystories_sample.txt")
+    gpt2 = bpe.get_encoding("gpt2")
+    assert main(["train", str(a), "--base", "gpt2", "--vocab-size", "50300", "--workers", "1",
+                 "--out", str(tmp_path / "ext")]) == 0
+    ext = bpe.Tokenizer.load(tmp_path / "ext")
+    expected = bpe.train(a, 50300, base=gpt2, workers=1, progress=False)
+    assert (ext.vocab, ext.merges, ext.special_ids) == (expected.vocab, expected.merges,
+                                                        expected.special_ids)
+    assert main(["count", str(b), "-o", str(tmp_path / "b.npz"), "--special-token", EOT,
+                 "--workers", "1"]) == 0
+    assert main(["train", "--from-counts", str(tmp_path / "b.npz"), "--base",
+                 str(tmp_path / "ext"), "--specials-last", "--vocab-size", "50400",
+                 "--out", str(tmp_path / "again")]) == 0
+    again = bpe.Tokenizer.load(tmp_path / "again")
+    expected = bpe.train(b, 50400, base=ext, specials_last=True, workers=1, progress=False)
+    assert (again.vocab, again.merges, again.special_ids) == (expected.vocab, expected.merges,
+                                                              expected.special_ids)
+    assert again.special_ids == {EOT: again.n_vocab - 1} and len(again.merges) > 50043
+    assert 50256 not in again.vocab     # the old id of the special token moved is left free
+
+
+def test_train_base_errors_come_before_counting(tmp_path, capsys, no_counting):
+    table = bpe.WordTable.from_counts({"hi": 1}, pattern="cl100k", special_tokens=[EOT])
+    table.save(tmp_path / "t.npz")
+    text, npz = str(sample_corpus()), str(tmp_path / "t.npz")
+    for args, message in [
+        (["--specials-last"], "--specials-last moves the special tokens of the tokenizer "
+                              "--base names; give --base"),
+        (["--base", "gpt2", "--vocab-size", "1000"],
+         "vocab_size=1000 is smaller than the base tokenizer's 50257 tokens"),
+        (["--base", "gpt3"], "--base 'gpt3' is not a folder written by Tokenizer.save, nor a "
+                             "pretrained name: unknown pretrained tokenizer 'gpt3'"),
+        (["--base", "gpt2", "--pattern", "cl100k", "--vocab-size", "60000"],
+         "pattern 'cl100k' is not the base tokenizer's 'gpt2'"),
+    ]:
+        assert main(["train", text, *args]) == 2, args
+        assert message in capsys.readouterr().err, args
+    assert main(["train", "--from-counts", npz, "--base", "gpt2", "--vocab-size", "60000"]) == 2
+    assert ("the count table was counted with pattern 'cl100k', not the base tokenizer's "
+            "'gpt2'") in capsys.readouterr().err
+    assert main(["train", "--from-counts", npz, "--base", "cl100k_base"]) == 2
+    assert ("the count table was counted without the base tokenizer's special tokens "
+            "['<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|endofprompt|>']: its "
+            "text was not cut at them") in capsys.readouterr().err
+    cl100k = bpe.get_encoding("cl100k_base")
+    bpe.WordTable.from_counts({"hi": 1}, pattern="cl100k",
+                              special_tokens=cl100k.special_tokens).save(tmp_path / "t.npz")
+    assert main(["train", "--from-counts", npz, "--base", "cl100k_base", "--vocab-size",
+                 "1000"]) == 2
+    assert "smaller than the base tokenizer's 100261 tokens" in capsys.readouterr().err
+
+
 def test_train_from_an_old_count_table_needs_the_pattern(tmp_path, capsys):
     table = bpe.WordTable.from_counts({"hello": 3, " world": 2})
     np.savez(tmp_path / "old.npz", symbols=table.symbols, offsets=table.offsets,

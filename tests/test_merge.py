@@ -92,6 +92,75 @@ def test_bad_limits():
         merge_words(table.symbols, table.offsets, table.counts, 1, max_token_length=0)
 
 
+# A base vocabulary: the 256 bytes and some longer tokens over "abcd", each of its own bytes.
+base_tokens = st.sets(st.binary(min_size=2, max_size=4).map(lambda b: bytes(x % 4 + 97 for x in b)),
+                      max_size=12).map(lambda longer: [bytes([b]) for b in range(256)]
+                                        + sorted(longer))
+
+
+@st.composite
+def base_words(draw):
+    """(tokens, {word as base ids: count}): words of random base tokens."""
+    tokens = draw(base_tokens)
+    ids = st.sampled_from([*range(97, 101), *range(256, len(tokens))])
+    return tokens, draw(st.dictionaries(st.lists(ids, min_size=1, max_size=8).map(tuple),
+                                        st.integers(1, 1000), max_size=30))
+
+
+def as_arrays(words: dict[tuple[int, ...], int]):
+    offsets = np.zeros(len(words) + 1, np.int64)
+    np.cumsum([len(w) for w in words], out=offsets[1:])
+    return (np.array([i for w in words for i in w], np.int32), offsets,
+            np.array(list(words.values()), np.int64))
+
+
+@given(base_words(), st.integers(0, 60))
+def test_over_a_base_equals_reference(drawn, n_merges):
+    """Words of base ids: merge k makes id len(tokens) + k, and a pair whose bytes together
+    are a token already (a base one, or one made earlier) is never merged."""
+    tokens, words = drawn
+    pairs = merge_words(*as_arrays(words), n_merges, tokens=tokens)
+    vocab = dict(enumerate(tokens))
+    got = []
+    for k, (a, b) in enumerate(pairs.tolist()):
+        vocab[len(tokens) + k] = vocab[a] + vocab[b]
+        got.append((vocab[a], vocab[b]))
+    by_bytes = Counter({tuple(tokens[i] for i in w): c for w, c in words.items()})
+    assert got == reference.learn_merges(by_bytes, n_merges, tokens=set(tokens))
+
+
+@given(words, st.integers(0, 60))
+def test_the_256_bytes_as_tokens_are_the_default(counts, n_merges):
+    table = WordTable.from_counts(counts)
+    arrays = table.symbols, table.offsets, table.counts
+    assert np.array_equal(merge_words(*arrays, n_merges),
+                          merge_words(*arrays, n_merges, tokens=[bytes([b]) for b in range(256)]))
+
+
+def test_a_pair_that_makes_a_token_is_skipped():
+    """[a][bc] five times, [x][a][bc] once, over a base holding "abc" (as GPT-2's merges make
+    a token by one path while the base encodes a piece by another): (a, bc) would make
+    "abc" again, so (x, a) and (xa, bc) are merged instead."""
+    tokens = [bytes([b]) for b in range(256)] + [b"bc", b"abc"]
+    pairs = merge_words(*as_arrays({(97, 256): 5, (120, 97, 256): 1}), 5, tokens=tokens)
+    assert pairs.tolist() == [[120, 97], [258, 256]]
+
+
+def test_base_tokens_checked():
+    tokens = [bytes([b]) for b in range(256)] + [b"", b"ab"]
+    arrays = as_arrays({(97, 257): 2})
+    assert merge_words(*arrays, 1, tokens=tokens).tolist() == [[97, 257]]
+    with pytest.raises(ValueError, match=r"symbols must be ids of tokens, in 0\.\.257; tokens "
+                                         r"gives id 256 no bytes"):
+        merge_words(*as_arrays({(97, 256): 2}), 1, tokens=tokens)
+    with pytest.raises(ValueError, match=r"symbols must be ids of tokens, in 0\.\.257$"):
+        merge_words(*as_arrays({(97, 258): 2}), 1, tokens=tokens)
+    with pytest.raises(TypeError, match=r"tokens\[1\] is a str; expected bytes"):
+        merge_words(*arrays, 1, tokens=[b"a", "b"])
+    with pytest.raises(ValueError, match=r"n_merges=2147483390 must be in 0\.\.2147483389"):
+        merge_words(*arrays, 2**31 - 258, tokens=tokens)
+
+
 def test_leaves_input_untouched():
     table = WordTable.from_counts({"abab": 3, "ba": 1})
     before = table.symbols.copy()

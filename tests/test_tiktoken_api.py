@@ -1,8 +1,9 @@
 """The rest of tiktoken's Encoding interface on Tokenizer (bpe/tiktoken_api.py and the thin
-methods over it): encode_single_token, token_byte_values, is_special_token,
-max_token_value, name, decode_with_offsets, decode_batch, decode_bytes_batch,
-encode_ordinary_batch and encode_with_unstable, each equal to tiktoken's own result on the
-bundled vocabularies (tiktoken built offline from the same files)."""
+methods over it): encode_single_token, encode_single_piece, token_byte_values,
+is_special_token, max_token_value, name, decode_with_offsets, decode_batch,
+decode_bytes_batch, encode_ordinary_batch and encode_with_unstable, each equal to
+tiktoken's own result on the bundled vocabularies (tiktoken built offline from the same
+files)."""
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -104,6 +105,24 @@ def test_encode_single_token_type():
     with pytest.raises(TypeError, match="encode_single_token expects str or bytes, got int"):
         tok.encode_single_token(5)
     assert tok.encode_single_token(bytearray(b"hello")) == 31373
+
+
+@given(st.one_of(tiktoken_texts.filter(bool), st.binary(min_size=1, max_size=30),
+                 st.sampled_from(["<|endoftext|>", " hello world", "helloqqqq"])))
+@settings(max_examples=200)
+def test_encode_single_piece(pair, piece):
+    """One piece merged whole (no pre-tokenization, special tokens as plain text), bytes
+    that are not UTF-8 included: tiktoken's _encode_single_piece."""
+    tok, enc = pair
+    assert tok.encode_single_piece(piece) == enc._encode_single_piece(piece)
+
+
+def test_encode_single_piece_type():
+    tok = bpe.get_encoding("gpt2")
+    assert tok.encode_single_piece(bytearray(b"helloqqqq")) == [31373, 38227, 38227]
+    assert tok.encode_single_piece("") == []
+    with pytest.raises(TypeError, match="encode_single_piece expects str or bytes, got int"):
+        tok.encode_single_piece(5)
 
 
 # --- decoding ---------------------------------------------------------------------------
