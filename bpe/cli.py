@@ -84,6 +84,17 @@ def _check_folder_can_be_made(folder: str, flag: str) -> None:
             return
 
 
+def _probability(value: str) -> float:
+    """--dropout: a number in [0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a probability in [0, 1]")
+    return number
+
+
 def _megabytes(value: str) -> float:
     """--held-out-mb: a finite number >= 0."""
     import math
@@ -249,7 +260,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     tok = load_tokenizer(args.tokenizer)
     start = time.perf_counter()
     result = encode_file(tok, args.files, args.output, workers=args.workers, errors=args.errors,
-                         tokenizer_name=args.tokenizer, text_field=args.text_field)
+                         tokenizer_name=args.tokenizer, text_field=args.text_field,
+                         dropout=args.dropout, seed=args.seed)
     assert isinstance(result, EncodedFile)
     seconds = time.perf_counter() - start
     if result.sidecar is None:
@@ -292,7 +304,7 @@ def _encode_shards(args: argparse.Namespace) -> int:
         result = encode_file(tok, args.files, folder, workers=args.workers, errors=args.errors,
                              tokenizer_name=args.tokenizer, executor=client,
                              shard_bytes=shard_bytes, shard_format=args.shard_format,
-                             text_field=args.text_field)
+                             text_field=args.text_field, dropout=args.dropout, seed=args.seed)
     finally:
         if client is not None:
             client.close()
@@ -497,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
                              "every worker, at most 268)")
     encode.add_argument("--shard-format", choices=["npy", "bin"], default="npy",
                         help="the shards' layout, for a folder output")
+    encode.add_argument("--dropout", type=_probability, default=None, metavar="P",
+                        help="BPE-dropout: skip each merge with probability P (Hugging Face's "
+                             "rule)")
+    encode.add_argument("--seed", type=int, default=None,
+                        help="with --dropout: the same ids on every run (default: random)")
     decode = commands.add_parser("decode", help="turn a file of token ids back into text")
     decode.add_argument("ids", help="a .npy of token ids, or a .bin with its .bin.json, as "
                                     "encode writes them (read memory-mapped)")

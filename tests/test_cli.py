@@ -635,3 +635,22 @@ def test_missing_optional_package_is_a_clear_error(tmp_path, capsys, monkeypatch
     assert main(["train", str(path)]) == 2
     assert ("error: reading " + repr(str(path)) + " (Parquet) needs the pyarrow package: "
             "pip install 'bpe-exact[parquet]'") in capsys.readouterr().err
+
+
+def test_encode_with_dropout(tok_dir, tmp_path, capsys):
+    folder, tok = tok_dir
+    a = tmp_path / "a.txt"
+    a.write_text(TEXT * 20, encoding="utf-8")
+    runs = []
+    for k in range(3):
+        out = tmp_path / f"ids{k}.npy"
+        seed = ["--seed", "4"] if k < 2 else ["--seed", "5"]
+        assert main(["encode", "--tokenizer", folder, str(a), "-o", str(out),
+                     "--dropout", "0.5", *seed]) == 0
+        runs.append(np.load(out).tolist())
+    assert runs[0] == runs[1] != runs[2]
+    assert tok.decode(runs[0]) == TEXT * 20 and len(runs[0]) > len(tok.encode(TEXT * 20))
+    with pytest.raises(SystemExit):
+        main(["encode", "--tokenizer", folder, str(a), "-o", str(tmp_path / "x.npy"),
+              "--dropout", "1.5"])
+    assert "'1.5' is not a probability in [0, 1]" in capsys.readouterr().err
