@@ -38,7 +38,9 @@ Tasks:
                file): the steady state, where later copies meet pieces the encoder has seen;
                bpe and the peers that run at a hundred MB/s or more (not tiktoken, hf)
   merge        the merge loop alone: WordTable of the whole input -> --vocab-size
-  train        end to end: file -> vocabulary of --vocab-size, special <|endoftext|>
+  train        end to end: file -> vocabulary of --vocab-size, special <|endoftext|>; bpe
+               counts on threads (its default for a built-in pattern), and, as a second
+               row, on a process pool of as many workers
 """
 from __future__ import annotations
 
@@ -314,6 +316,14 @@ def work(task: str, tool: str, args) -> dict:
 
             vocab, _ = bpe.train_bpe(args.input, args.vocab_size, SPECIALS)
             n_vocab = len(vocab)
+        elif tool == "bpe (processes)":
+            from concurrent.futures import ProcessPoolExecutor
+
+            import bpe
+
+            with ProcessPoolExecutor(os.cpu_count()) as pool:
+                n_vocab = bpe.train(args.input, args.vocab_size, SPECIALS, executor=pool,
+                                    progress=False).n_vocab
         else:
             import peers
 
@@ -358,7 +368,7 @@ def tools_for(task: str) -> list[str]:
     if task == "merge":
         return ["bpe", "gigatoken"]
     if task == "train":
-        return ["bpe", *peers.trainers()]
+        return ["bpe", "bpe (processes)", *peers.trainers()]
     raise SystemExit(f"unknown task {task!r}")
 
 

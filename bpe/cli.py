@@ -438,7 +438,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "gpt2 (train --from-counts: the tables'; train --base: the base's)")
     parser.add_argument("--regex", help="a custom pre-tokenizer pattern instead (the `regex` "
                                         "module's syntax); text it leaves unmatched is kept")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="threads, or processes for a --regex pattern or records "
+                             "(default: all cores)")
     _input_options(parser, "count")
     parser.add_argument("--force", action="store_true", help="overwrite the output")
 

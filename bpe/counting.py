@@ -36,6 +36,7 @@ import io
 import os
 import re
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
@@ -436,13 +437,16 @@ def count_texts(texts: Iterable[str | Sequence[str]], pretokenizer: Pretokenizer
 
 
 def count_range(path: str, start: int, end: int, pattern: str, special_tokens: list[str],
-                errors: str = "strict", size: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces.
-    size: the file's size when the work was planned (checked when the chunk ends there)."""
-    counter = count_pieces(read_text_chunks(path, start, end, errors=errors, size=size),
-                           Pretokenizer(pattern, special_tokens))
-    return counter.byte_arrays()
+                errors: str = "strict", size: int | None = None,
+                counter: PieceCounter | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Count one chunk (run in a worker): (text, offsets, counts) arrays of its pieces, or,
+    given a counter, into it (None). size: the file's size when the work was planned
+    (checked when the chunk ends there)."""
+    into = counter if counter is not None else PieceCounter()
+    count_pieces(read_text_chunks(path, start, end, errors=errors, size=size),
+                 Pretokenizer(pattern, special_tokens), into)
+    return into.byte_arrays() if counter is None else None
 
 
 def check_workers(workers: int | None) -> None:
@@ -455,20 +459,54 @@ def check_workers(workers: int | None) -> None:
 
 
 def count_chunk(job: Job, pattern: str, special_tokens: list[str], errors: str = "strict",
-                text_field: str = "text"):
+                text_field: str = "text", counter: PieceCounter | None = None):
     """Count one chunk of any format (run in a worker): ((text, offsets, counts) arrays of
-    its pieces, the records it skipped or None). Each record counts as a document of its
-    own."""
+    its pieces, or None where it was counted into the given counter; the records it
+    skipped or None). Each record counts as a document of its own."""
+    into = counter if counter is not None else PieceCounter()
+    skips = Skips()
     if isinstance(job, TextRange):
-        return count_range(job.path, job.start, job.end, pattern, special_tokens,
-                           text_errors(errors), job.size), None
-    pretokenizer = Pretokenizer(pattern, special_tokens)
-    if isinstance(job, TextBlock):
-        return count_pieces([block_text(job, errors)], pretokenizer).byte_arrays(), None
-    counter, skips = PieceCounter(), Skips()
-    for texts in record_batches(job, text_field, errors, skips):
-        count_texts(texts, pretokenizer, counter)
-    return counter.byte_arrays(), skips.result()
+        count_range(job.path, job.start, job.end, pattern, special_tokens,
+                    text_errors(errors), job.size, into)
+    elif isinstance(job, TextBlock):
+        count_pieces([block_text(job, errors)], Pretokenizer(pattern, special_tokens), into)
+    else:
+        pretokenizer = Pretokenizer(pattern, special_tokens)
+        for texts in record_batches(job, text_field, errors, skips):
+            count_texts(texts, pretokenizer, into)
+    return (into.byte_arrays() if counter is None else None), skips.result()
+
+
+class _ThreadCounters:
+    """count_chunk on threads: each thread counts into a PieceCounter of its own (the
+    kernel releases the GIL), added up at the end; no table is copied or pickled per chunk,
+    and no process per worker holds its own interpreter and tables."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.counters: list[PieceCounter] = []
+        self.lock = threading.Lock()
+
+    def count(self, job: Job, pattern: str, special_tokens: list[str], errors: str,
+              text_field: str):
+        counter = getattr(self.local, "counter", None)
+        if counter is None:
+            counter = self.local.counter = PieceCounter()
+            with self.lock:
+                self.counters.append(counter)
+        return count_chunk(job, pattern, special_tokens, errors, text_field, counter)
+
+    def add_to(self, total: PieceCounter) -> None:
+        for counter in self.counters:
+            total.add_table(*counter.byte_arrays())
+
+
+def counts_on_threads(pattern: str, paths: Sequence[str]) -> bool:
+    """Whether count_files' own pool is threads: where the counting kernel does the work
+    without the GIL (a native pattern) and no file is of records (their JSON or Parquet
+    decoding holds it); else processes."""
+    return (Pretokenizer(pattern, []).native_id is not None
+            and not any(input_format(path).records for path in paths))
 
 
 def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens: list[str],
@@ -478,8 +516,9 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
                 on_bytes: Callable[[int], None] | None = None,
                 text_field: str = "text") -> PieceCounter:
     """Count the pieces of every file (of any format bpe.sources reads; text_field names
-    the records' text), chunks spread over `executor` (default: a process pool of
-    `workers`, all cores if None; workers=1 counts in this process). `ends` stops a text
+    the records' text), chunks spread over `executor` (default: `workers` threads, all
+    cores if None, where the pattern is native and no file holds records; else a process
+    pool: see counts_on_threads; workers=1 counts in this process). `ends` stops a text
     file early (at a safe cut); `on_bytes(n)` hears of each chunk counted. Records skipped
     under errors="skip" are counted and warned of (BadRecordsWarning). Every argument is
     checked before any counting starts."""
@@ -503,7 +542,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
 
     def add(chunk: Chunk, result) -> None:
         table, skips = result
-        total.add_table(*table)
+        if table is not None:
+            total.add_table(*table)
         if skips is not None:
             skipped.add(chunk.job, skips)     # type: ignore[arg-type]
         if on_bytes is not None:
@@ -516,7 +556,15 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
         skipped.warn()
         return total
     own = executor is None
-    if executor is None:
+    task: Callable = count_chunk
+    threads = None
+    if executor is None and counts_on_threads(pattern, checked):
+        from concurrent.futures import ThreadPoolExecutor
+
+        threads = _ThreadCounters()
+        task = threads.count
+        executor = ThreadPoolExecutor(workers or os.cpu_count(), thread_name_prefix="bpe-count")
+    elif executor is None:
         # Imported here: concurrent.futures.process brings in multiprocessing, which no
         # caller that counts in this process (or on its own executor) needs.
         from concurrent.futures import ProcessPoolExecutor
@@ -526,7 +574,7 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     try:
         limit = 2 * (workers or os.cpu_count() or 1)
         for chunk in chain(first, chunks):
-            in_flight.append((chunk, executor.submit(count_chunk, chunk.job, *args)))
+            in_flight.append((chunk, executor.submit(task, chunk.job, *args)))
             if len(in_flight) >= limit:
                 add(*_done(in_flight.popleft()))
         while in_flight:
@@ -538,6 +586,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
+    if threads is not None:
+        threads.add_to(total)
     skipped.warn()
     return total
 

@@ -120,7 +120,7 @@ def train_bpe(
     Returns (vocab, merges): vocab maps id -> token bytes (bytes 0..255, merge k at 256 + k,
     then the special tokens), merges lists the merged (bytes, bytes) pairs in order.
     An empty corpus gives the base vocabulary and no merges. Counting runs on `workers`
-    processes (all cores if None); the result is the same for any number. pattern: "gpt2"
+    threads or processes (all cores if None); the result is the same for any number. pattern: "gpt2"
     unless given. min_frequency, max_token_length, base, specials_last: as for `train`.
     """
     tok = train(input_path, vocab_size, special_tokens, pattern, workers=workers, progress=False,
@@ -152,8 +152,8 @@ def train(
     """Train a Tokenizer on UTF-8 text files, or on a table of counts.
 
     inputs: a path or an iterable of paths (counted in chunks on `executor`, any
-    concurrent.futures.Executor, or on a local pool of `workers` processes, all cores if
-    None); or a WordTable of counts. A str is always a path: texts in memory go to
+    concurrent.futures.Executor, or on `workers` local workers, all cores if None: threads
+    where the pattern is built in and no file holds records, else processes); or a WordTable of counts. A str is always a path: texts in memory go to
     `train_from_iterator`, and a str that is not a file is an error saying so.
     Files are read by their name's ending (bpe.sources): text, .gz or .zst text, JSONL
     (.jsonl, .jsonl.gz, .jsonl.zst: the str field `text_field` of each line) and Parquet

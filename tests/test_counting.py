@@ -15,6 +15,7 @@ from bpe.counting import (
     CUT_RULES,
     chunk_ranges,
     count_files,
+    counts_on_threads,
     count_pieces,
     cut_rule,
     stream_text_chunks,
@@ -97,11 +98,21 @@ def test_custom_pattern_cuts_only_at_special_tokens(tmp_path):
 def test_process_pool_and_thread_pool_same_counts():
     path = repo_file("cs336/corpus.en")
     expected = whole(path, "gpt2", ["<|endoftext|>"])
+    assert counts_on_threads("gpt2", [path])     # the default pool: threads, counters of their own
     got = count_files([path], "gpt2", ["<|endoftext|>"], workers=2, chunk_bytes=4096)
     assert counts(got) == expected
     with ThreadPoolExecutor(2) as pool:
         got = count_files([path], "gpt2", ["<|endoftext|>"], executor=pool, chunk_bytes=1000)
     assert counts(got) == expected
+    with ProcessPoolExecutor(2) as pool:
+        got = count_files([path], "gpt2", ["<|endoftext|>"], executor=pool, chunk_bytes=3000)
+    assert counts(got) == expected
+
+
+def test_threads_only_where_the_kernel_counts_without_the_gil():
+    assert counts_on_threads("cl100k", ["a.txt", "b.txt.gz"])
+    assert not counts_on_threads(regex.compile(r"\w+"), ["a.txt"])  # the regex module holds it
+    assert not counts_on_threads("gpt2", ["a.txt", "b.jsonl"])     # so does JSON decoding
 
 
 def test_train_same_merges_for_any_workers():
