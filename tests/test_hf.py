@@ -654,3 +654,24 @@ def test_pretrained_round_trip_through_hf(name, tmp_path):
     back = bpe.Tokenizer.from_hf(tmp_path)
     assert (back.vocab, back.merges, back.special_ids, back.pattern) == (
         tok.vocab, tok.merges, tok.special_ids, tok.pattern)
+
+
+@pytest.fixture(scope="module", params=["llama3", "qwen2"])
+def open_model_hf(request, trained, tmp_path_factory):
+    """A tokenizer under Llama 3's or Qwen's pattern, and HF's from the tokenizer.json it
+    writes (a Split holding the pattern's text, as Meta's and Qwen's files do)."""
+    tok = bpe.Tokenizer(trained.vocab, trained.merges, special_tokens=SPECIALS,
+                        pattern=request.param)
+    folder = tmp_path_factory.mktemp("hf")
+    hf = hf_from(tok, folder)
+    split = json.loads((folder / "tokenizer.json").read_text())["pre_tokenizer"]["pretokenizers"][0]
+    assert split["pattern"] == {"Regex": bpe.PATTERNS[request.param]}
+    assert read_tokenizer_json(folder)[3] == request.param    # read back as the native pattern
+    return tok, hf
+
+
+@given(st.lists(st.one_of(with_specials, st.sampled_from([" 1234567", "x\n  ", "\n \n "])),
+                max_size=4).map("".join))
+def test_open_model_patterns_cut_like_hf(open_model_hf, text):
+    tok, hf = open_model_hf
+    assert hf_ids(hf, text) == tok.encode(text)
