@@ -62,8 +62,9 @@ CUT_RULES: dict[str | bool, re.Pattern[bytes]] = {
     # and after such a newline, before a visible character ("\n" alone is a piece)
     "gpt2": re.compile(rb"[!-~](?=\n)|[!-~]\n(?=[!-~])"),
     "cl100k": _CL100K_CUTS,
-    # cl100k's pieces but at the text's end (a whitespace run cut after its last newline)
-    # and, for qwen2, in digit runs: neither is a place these cuts are
+    # cl100k's pieces but in digit runs (qwen2) and in a whitespace run that ends the text,
+    # cut after its last newline: a cut is in no digit run, and the text before it ends
+    # in a letter, a digit or a newline, so it is cl100k's cuts
     "llama3": _CL100K_CUTS,
     "qwen2": _CL100K_CUTS,
     # as cl100k, but a punctuation piece also takes "/" after its newlines
