@@ -20,7 +20,9 @@ TYPE_CHECKING = False  # not typing's: importing typing alone would cost a few m
 _LAZY = {
     "CL100K_PATTERN": "bpe.patterns",
     "GPT2_PATTERN": "bpe.patterns",
+    "LLAMA3_PATTERN": "bpe.patterns",
     "O200K_PATTERN": "bpe.patterns",
+    "QWEN2_PATTERN": "bpe.patterns",
     "PATTERNS": "bpe.patterns",
     "Pretokenizer": "bpe.patterns",
     "encoding_for_model": "bpe.registry",
@@ -50,8 +52,10 @@ _SUBMODULES = frozenset({
 __all__ = [
     "CL100K_PATTERN",
     "GPT2_PATTERN",
+    "LLAMA3_PATTERN",
     "O200K_PATTERN",
     "PATTERNS",
+    "QWEN2_PATTERN",
     "BPETokenizerParams",
     "BadRecordsWarning",
     "ByteTokenizer",
@@ -72,7 +76,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports these
-    from bpe.patterns import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN, PATTERNS, Pretokenizer
+    from bpe.patterns import (
+        CL100K_PATTERN,
+        GPT2_PATTERN,
+        LLAMA3_PATTERN,
+        O200K_PATTERN,
+        PATTERNS,
+        QWEN2_PATTERN,
+        Pretokenizer,
+    )
     from bpe.registry import (
         encoding_for_model,
         encoding_name_for_model,

@@ -1,10 +1,12 @@
-"""The native pre-tokenizer: GPT-2, cl100k and o200k pieces over UTF-8 bytes.
+"""The native pre-tokenizer: GPT-2, cl100k, o200k, Llama 3 and Qwen 2 pieces over UTF-8 bytes.
 
 `next_piece(text, i, end, pattern)` returns where the piece that starts at byte i ends,
-exactly as `regex.finditer` with that pattern would cut the same text. The three patterns
+exactly as `regex.finditer` with that pattern would cut the same text. The patterns
 cover every character, so pieces are back to back and a caller walks them with
 `while i < end: j = next_piece(...); ...; i = j`. Each function below follows one pattern's
-alternatives in order, backtracking only where the regex would.
+alternatives in order, backtracking only where the regex would. Llama 3's and Qwen 2's
+patterns are cl100k's but for two alternatives (no `\\s++$`; Qwen 2's digits one at a time),
+so cl100k_piece matches all three, told which by two flags.
 
 Callers walk with `piece_end`, the same with a PieceWindow: the pieces of ASCII text
 (nearly all of English text and code) come from a bitmap of a window's piece starts, made
@@ -41,6 +43,8 @@ cdef enum:
     PATTERN_GPT2 = 0
     PATTERN_CL100K = 1
     PATTERN_O200K = 2
+    PATTERN_LLAMA3 = 3
+    PATTERN_QWEN2 = 4
     CLASS_END = 0x80           # past the end of the text: in no class, not "other" either
     NOT_OTHER = CLASS_SPACE | CLASS_LETTER | CLASS_NUMBER | CLASS_END
 
@@ -84,6 +88,10 @@ cdef extern from "bpe_piece_window.h" nogil:
     bint bpe_cl100k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
                            PieceWindow* w) nogil
     bint bpe_o200k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
+                          PieceWindow* w) nogil
+    bint bpe_llama3_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
+                           PieceWindow* w) nogil
+    bint bpe_qwen2_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
                           PieceWindow* w) nogil
     bint BPE_PIECE_WINDOWS
     bint BPE_LITTLE_ENDIAN
@@ -247,9 +255,18 @@ cdef inline Py_ssize_t punctuation_run(const uint8_t* s, Py_ssize_t i, Py_ssize_
     return j
 
 
-cdef inline Py_ssize_t cl100k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
+cdef inline Py_ssize_t cl100k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end,
+                                    bint space_to_end, bint digit_triples) noexcept nogil:
+    # cl100k (space_to_end, digit_triples):
     # '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
     # |\s++$|\s*[\r\n]|\s+(?!\S)|\s
+    # Llama 3 (digit_triples), and Qwen 2 (neither: \p{N} for \p{N}{1,3}):
+    # (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*
+    # |\s*[\r\n]+|\s+(?!\S)|\s+
+    # The same pieces but for a whitespace run that ends the text: without \s++$ it is cut
+    # after its last newline too. (\s*[\r\n]+ ends where \s*[\r\n] does, at the run's last
+    # newline; \s+ takes one character where \s+(?!\S) failed; the optional and possessive
+    # quantifiers give back nothing another branch could use.)
     cdef uint8_t b = s[i], c
     cdef Py_ssize_t w, w1, j
     cdef SpaceRun r
@@ -263,18 +280,18 @@ cdef inline Py_ssize_t cl100k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t e
         if class_at(s, i + w, end, &w1) & CLASS_LETTER:
             return run_of(s, i + w + w1, end, CLASS_LETTER)
     if c & CLASS_NUMBER:
-        return up_to_3_numbers(s, i, end)
+        return up_to_3_numbers(s, i, end) if digit_triples else i + w
     j = punctuation_run(s, i, end, False)
     if j >= 0:
         return j
     r = space_run(s, i, end)
-    if r.end == end:
+    if space_to_end and r.end == end:
         return r.end                       # \s++$
     if r.newline_end >= 0:
         return r.newline_end               # \s*[\r\n]
-    if r.n_chars >= 2:
+    if r.n_chars >= 2 and r.end < end:
         return r.last_start                # \s+(?!\S)
-    return r.end                           # \s
+    return r.end                           # \s+(?!\S) to the end, or \s
 
 
 cdef inline Py_ssize_t upper_then_lower(const uint8_t* s, Py_ssize_t p, Py_ssize_t end) noexcept nogil:
@@ -341,15 +358,23 @@ cdef inline bint make_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, 
         return bpe_gpt2_window(s, lo, start, end, w)
     if pattern == PATTERN_CL100K:
         return bpe_cl100k_window(s, lo, start, end, w)
-    return bpe_o200k_window(s, lo, start, end, w)
+    if pattern == PATTERN_O200K:
+        return bpe_o200k_window(s, lo, start, end, w)
+    if pattern == PATTERN_LLAMA3:
+        return bpe_llama3_window(s, lo, start, end, w)
+    return bpe_qwen2_window(s, lo, start, end, w)
 
 
 cdef inline Py_ssize_t next_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern) noexcept nogil:
     if pattern == PATTERN_GPT2:
         return gpt2_piece(s, i, end)
     if pattern == PATTERN_CL100K:
-        return cl100k_piece(s, i, end)
-    return o200k_piece(s, i, end)
+        return cl100k_piece(s, i, end, True, True)
+    if pattern == PATTERN_O200K:
+        return o200k_piece(s, i, end)
+    if pattern == PATTERN_LLAMA3:
+        return cl100k_piece(s, i, end, False, True)
+    return cl100k_piece(s, i, end, False, False)
 
 
 cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end,

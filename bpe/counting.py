@@ -70,19 +70,25 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 4 << 20
 _BLOCK_BYTES = 1 << 16      # read at a time when searching for a cut
 # Where a native pattern may be cut, as bytes: a cut at the end of each match. Every rule
-# reads ASCII only, so it never lands inside a UTF-8 sequence. `True` (any of the three
-# patterns) keeps the rules that all three share.
+# reads ASCII only, so it never lands inside a UTF-8 sequence. `True` (any native pattern)
+# keeps the rules that all of them share.
 _ASCII_PUNCT = rb"[!-/:-@\[-`{-~]"
+# before a newline after a letter or digit (no letter or number piece takes whitespace);
+# after a newline before a visible character (whitespace up to its last newline is one
+# piece, `\s*[\r\n]`, or ends a punctuation piece's `[\r\n]*+`); after a newline that ends
+# a punctuation piece, before anything but another newline
+_CL100K_CUTS = re.compile(rb"[A-Za-z0-9](?=\n)|[\r\n](?=[!-~])|" + _ASCII_PUNCT
+                          + rb"\n(?=[^\r\n])")
 CUT_RULES: dict[str | bool, re.Pattern[bytes]] = {
     # a newline after a visible character: no gpt2 piece runs from one into whitespace;
     # and after such a newline, before a visible character ("\n" alone is a piece)
     "gpt2": re.compile(rb"[!-~](?=\n)|[!-~]\n(?=[!-~])"),
-    # before a newline after a letter or digit (no letter or number piece takes
-    # whitespace); after a newline before a visible character (whitespace up to its last
-    # newline is one piece, `\s*[\r\n]`, or ends a punctuation piece's `[\r\n]*+`); after a
-    # newline that ends a punctuation piece, before anything but another newline
-    "cl100k": re.compile(rb"[A-Za-z0-9](?=\n)|[\r\n](?=[!-~])|" + _ASCII_PUNCT
-                         + rb"\n(?=[^\r\n])"),
+    "cl100k": _CL100K_CUTS,
+    # cl100k's pieces but in digit runs (qwen2) and in a whitespace run that ends the text,
+    # cut after its last newline: a cut is in no digit run, and the text before it ends
+    # in a letter, a digit or a newline, so it is cl100k's cuts
+    "llama3": _CL100K_CUTS,
+    "qwen2": _CL100K_CUTS,
     # as cl100k, but a punctuation piece also takes "/" after its newlines
     "o200k": re.compile(rb"[A-Za-z0-9](?=\n)|[\r\n](?=[!-.0-~])|" + _ASCII_PUNCT
                         + rb"\n(?=[^\r\n/])"),

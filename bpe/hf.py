@@ -621,7 +621,7 @@ def _json_path(path: str | os.PathLike) -> Path:
 def read_tokenizer_json(path: str | os.PathLike) -> tuple[
         dict[int, bytes], list[tuple[bytes, bytes]], dict[str, int], str]:
     """A HF tokenizer.json (or a folder holding one) -> (vocab, merges, special_tokens,
-    pattern), where pattern is "gpt2", "cl100k" or "o200k" when the regex is one of those.
+    pattern), where pattern is a built-in's name (such as "cl100k") when the regex is one.
 
     >>> vocab, merges, special_tokens, pattern = read_tokenizer_json("gpt2/tokenizer.json")
     >>> tok = Tokenizer(vocab, merges, special_tokens=list(special_tokens), pattern=pattern)

@@ -1,8 +1,9 @@
 """Pre-tokenization: named patterns, special-token splitting, and streaming over chunks.
 
 `Pretokenizer` is the one place where text becomes pieces; training and encoding both call
-`Pretokenizer.feed`, so they cut text identically. The three named patterns (gpt2, cl100k,
-o200k) run natively (bpe/_pretokenize.pxd, exact to the `regex` module).
+`Pretokenizer.feed`, so they cut text identically. The named patterns (gpt2, cl100k, o200k,
+llama3, qwen2) run natively (bpe/_pretokenize.pxd, exact to the `regex` module), also when
+given as their regex text (as tokenizer files hold them).
 
 A pattern is given by name (a closed set, with tiktoken's encoding names as aliases: a
 misspelt name is an error, never a regex that matches nothing) or, for a custom pattern, as
@@ -46,18 +47,48 @@ O200K_PATTERN = "|".join(
         r"""\s+""",
     ]
 )
-PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}
-# The names a pattern may be given by: its own, and those of the tiktoken encodings using it.
+# Llama 3's, as Meta's tokenizer.json and tiktoken model file spell it: cl100k's pieces but
+# for a whitespace run that ends the text, which is cut after its last newline too (there
+# is no `\s++$`).
+LLAMA3_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+# Qwen's (Qwen 1 to Qwen 3), as its tokenizer.json spells it: Llama 3's with digits one by one.
+QWEN2_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN,
+            "llama3": LLAMA3_PATTERN, "qwen2": QWEN2_PATTERN}
+# The names a pattern may be given by: its own, those of the tiktoken encodings using it, and
+# those of the model versions that share it.
 PATTERN_NAMES = {
     "gpt2": "gpt2", "r50k_base": "gpt2", "p50k_base": "gpt2", "p50k_edit": "gpt2",
     "cl100k": "cl100k", "cl100k_base": "cl100k",
     "o200k": "o200k", "o200k_base": "o200k", "o200k_harmony": "o200k",
+    "llama3": "llama3", "llama3.1": "llama3", "llama3.2": "llama3", "llama3.3": "llama3",
+    "qwen2": "qwen2", "qwen2.5": "qwen2", "qwen3": "qwen2",
 }
-# Other spellings of the same patterns: tiktoken's r50k/gpt2 (possessive, `\s++$|...|\s`)
-# and Hugging Face's GPT-2 ByteLevel regex. Tests check that they cut text alike.
+# Other spellings of the same patterns, each cutting every text as its built-in does
+# (tests/test_pretokenize.py holds them to the native matcher as it does the built-ins):
+# tiktoken's r50k/gpt2 (possessive, `\s++$|...|\s`) and Hugging Face's GPT-2 ByteLevel
+# regex; minbpe's GPT-4 pattern, which is Llama 3's cut, not cl100k's (it has no `\s++$`),
+# and the forms of it found in model code and tokenizer files, with digits in threes
+# (Llama 3) or one by one (Qwen 2, Ling).
 EQUIVALENT_PATTERNS = {
     r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s""": "gpt2",
     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""": "gpt2",
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""": "llama3",
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""": "llama3",
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s""": "llama3",
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""": "qwen2",
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""": "qwen2",
 }
 
 # How many characters past a piece the built-in patterns may look before committing to it
@@ -80,7 +111,7 @@ PatternLike: TypeAlias = Any
 
 
 def check_pattern(pattern: PatternLike) -> PatternLike:
-    """A pattern as tokenizers hold it: a built-in's name ("gpt2", "cl100k", "o200k"), or a
+    """A pattern as tokenizers hold it: a built-in's name (a key of PATTERNS), or a
     compiled custom `regex` pattern. Takes a name or alias (PATTERN_NAMES), the regex text of
     a built-in, or a compiled `regex` pattern; anything else is an error naming the input."""
     if isinstance(pattern, str):

@@ -119,8 +119,9 @@ class Tokenizer:
     ):
         """special_tokens: a list (each gets the id of its bytes in vocab, or a new id after
         the largest) or a dict of token -> id (tiktoken's form: the ids are kept).
-        pattern: "gpt2", "cl100k" or "o200k" (or an alias such as "cl100k_base"), or a
-        custom pattern compiled by the `regex` module (`regex.compile(r"...")`).
+        pattern: "gpt2", "cl100k", "o200k", "llama3" or "qwen2" (or an alias such as
+        "cl100k_base"), or a custom pattern compiled by the `regex` module
+        (`regex.compile(r"...")`; a built-in's regex text runs as the built-in).
 
         encode treats the special tokens in text as tokens (the CS336 rule); the tokenizers
         of from_pretrained and from_tiktoken follow tiktoken's rule instead (see encode)."""

@@ -153,7 +153,8 @@ def train(
 
     inputs: a path or an iterable of paths (counted in chunks on `executor`, any
     concurrent.futures.Executor, or on `workers` local workers, all cores if None: threads
-    where the pattern is built in and no file holds records, else processes); or a WordTable of counts. A str is always a path: texts in memory go to
+    where the pattern is built in and no file holds records, else processes); or a
+    WordTable of counts. A str is always a path: texts in memory go to
     `train_from_iterator`, and a str that is not a file is an error saying so.
     Files are read by their name's ending (bpe.sources): text, .gz or .zst text, JSONL
     (.jsonl, .jsonl.gz, .jsonl.zst: the str field `text_field` of each line) and Parquet

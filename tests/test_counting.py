@@ -15,8 +15,8 @@ from bpe.counting import (
     CUT_RULES,
     chunk_ranges,
     count_files,
-    counts_on_threads,
     count_pieces,
+    counts_on_threads,
     cut_rule,
     stream_text_chunks,
 )
@@ -34,6 +34,8 @@ from .conftest import (
 )
 from .strategies import SHAPES, documents, shape_text, small_texts, texts
 
+NATIVE = list(bpe.PATTERNS)   # the natively matched patterns, each with its cut rule
+
 
 def counts(counter) -> dict[bytes, int]:
     table = bpe.WordTable.from_counter(counter)
@@ -44,7 +46,7 @@ def whole(path, pattern, specials) -> dict[bytes, int]:
     return counts(count_files([path], pattern, specials, workers=1, chunk_bytes=1 << 40))
 
 
-@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k", regex.compile(r"\w+|\s+|[^\w\s]+")])
+@pytest.mark.parametrize("pattern", [*NATIVE, regex.compile(r"\w+|\s+|[^\w\s]+")])
 @given(doc=documents(), chunk_bytes=st.integers(1, 64))
 def test_any_chunk_size_same_counts(tmp_path_factory, pattern, doc, chunk_bytes):
     text, specials = doc
@@ -54,7 +56,7 @@ def test_any_chunk_size_same_counts(tmp_path_factory, pattern, doc, chunk_bytes)
     assert got == whole(path, pattern, specials)
 
 
-@pytest.mark.parametrize("pattern", ["cl100k", "o200k"])
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "llama3", "qwen2"])
 def test_no_cut_after_a_special_token_and_a_newline(tmp_path, pattern):
     """">" ends the special token, not a punctuation piece that would take the newline:
     the whitespace after it is one piece, so no cut falls after its first newline."""
@@ -284,9 +286,9 @@ def _check_rule_exhaustively(pattern: str, rule, length: int) -> int:
     return checked
 
 
-@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+@pytest.mark.parametrize("pattern", NATIVE)
 def test_cut_rules_split_no_piece_on_any_short_string(pattern):
-    """regex is the oracle: each pattern's rule, and the rule all three share, on every
+    """regex is the oracle: each pattern's rule, and the rule they all share, on every
     string of up to 4 characters over an alphabet of letters, digits, every kind of
     whitespace, punctuation that pieces treat apart ("/" and "'"), a combining mark."""
     assert _check_rule_exhaustively(pattern, CUT_RULES[pattern], 4) > 1000
@@ -294,10 +296,18 @@ def test_cut_rules_split_no_piece_on_any_short_string(pattern):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+@pytest.mark.parametrize("pattern", NATIVE)
 def test_cut_rules_split_no_piece_on_any_string_of_five(pattern):
     assert _check_rule_exhaustively(pattern, CUT_RULES[pattern], 5) > 10_000
     assert _check_rule_exhaustively(pattern, CUT_RULES[True], 5) > 10_000
+
+
+def test_every_native_pattern_has_a_cut_rule():
+    from bpe._pretokenize import PATTERN_IDS
+
+    assert set(CUT_RULES) == {True, *PATTERN_IDS} == {True, *NATIVE}
+    assert [cut_rule(name) for name in NATIVE] == NATIVE
+    assert cut_rule(bpe.LLAMA3_PATTERN) == "llama3" and cut_rule(regex.compile(r"\w+")) is None
 
 
 def test_a_rule_too_wide_is_caught():
@@ -309,7 +319,7 @@ def test_a_rule_too_wide_is_caught():
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+@pytest.mark.parametrize("pattern", NATIVE)
 def test_jsonl_csv_and_code_have_cuts(tmp_path, shape, pattern):
     """Such text was one chunk however large (no newline between letters): memory grew
     with the file, and one worker counted it all."""
@@ -321,7 +331,7 @@ def test_jsonl_csv_and_code_have_cuts(tmp_path, shape, pattern):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("pattern", ["gpt2", "cl100k", "o200k"])
+@pytest.mark.parametrize("pattern", NATIVE)
 @given(chunk_bytes=st.integers(1, 200), lines=st.integers(0, 30),
        extra=st.sampled_from(["", "\n", "\n\n", " \n", "}\n/", "a", "\r\n"]))
 def test_jsonl_csv_and_code_any_chunk_size_same_counts(tmp_path_factory, shape, pattern,

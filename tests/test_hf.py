@@ -438,18 +438,18 @@ def test_accepted_patterns_cut_alike(pattern, text):
     assert split_pieces(hf_regex(compiled), text) == our_pieces(compiled, text)
 
 
-@pytest.mark.parametrize("pattern", [
-    # Llama 3's and Qwen2's, as their tokenizer.json files have them
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+",
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+",
+@pytest.mark.parametrize("pattern, name", [
+    # Llama 3's and Qwen2's, as their tokenizer.json files have them: the native built-ins
+    (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+     r"|\s*[\r\n]+|\s+(?!\S)|\s+", "llama3"),
+    (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+     r"|\s*[\r\n]+|\s+(?!\S)|\s+", "qwen2"),
 ])
-def test_published_patterns_written_and_read_as_they_are(trained, tmp_path, pattern):
+def test_published_patterns_written_and_read_as_they_are(trained, tmp_path, pattern, name):
     tok = bpe.Tokenizer(trained.vocab, trained.merges, pattern=regex.compile(pattern))
-    assert hf_regex(tok.pattern) == pattern
+    assert tok.pattern == name and hf_regex(tok.pattern) == pattern
     tok.save_hf(tmp_path)
-    assert read_tokenizer_json(tmp_path)[3].pattern == pattern
+    assert read_tokenizer_json(tmp_path)[3] == name
     text = "I'LL say 12345 words,\r\n\n  ok?!  " * 3
     assert our_pieces(tok.pattern, text) == split_pieces(pattern, text)
 
@@ -654,3 +654,24 @@ def test_pretrained_round_trip_through_hf(name, tmp_path):
     back = bpe.Tokenizer.from_hf(tmp_path)
     assert (back.vocab, back.merges, back.special_ids, back.pattern) == (
         tok.vocab, tok.merges, tok.special_ids, tok.pattern)
+
+
+@pytest.fixture(scope="module", params=["llama3", "qwen2"])
+def open_model_hf(request, trained, tmp_path_factory):
+    """A tokenizer under Llama 3's or Qwen's pattern, and HF's from the tokenizer.json it
+    writes (a Split holding the pattern's text, as Meta's and Qwen's files do)."""
+    tok = bpe.Tokenizer(trained.vocab, trained.merges, special_tokens=SPECIALS,
+                        pattern=request.param)
+    folder = tmp_path_factory.mktemp("hf")
+    hf = hf_from(tok, folder)
+    split = json.loads((folder / "tokenizer.json").read_text())["pre_tokenizer"]["pretokenizers"][0]
+    assert split["pattern"] == {"Regex": bpe.PATTERNS[request.param]}
+    assert read_tokenizer_json(folder)[3] == request.param    # read back as the native pattern
+    return tok, hf
+
+
+@given(st.lists(st.one_of(with_specials, st.sampled_from([" 1234567", "x\n  ", "\n \n "])),
+                max_size=4).map("".join))
+def test_open_model_patterns_cut_like_hf(open_model_hf, text):
+    tok, hf = open_model_hf
+    assert hf_ids(hf, text) == tok.encode(text)

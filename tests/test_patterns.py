@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
-from bpe.patterns import Pretokenizer, check_pattern, pattern_from_text
+from bpe.patterns import (
+    EQUIVALENT_PATTERNS,
+    Pretokenizer,
+    check_pattern,
+    pattern_from_text,
+    pattern_name,
+)
 
 from . import reference
 from .strategies import chunkings, documents, random_patterns, texts
@@ -47,7 +53,7 @@ def test_stream_any_chunking(data, settle):
     assert got == expected(text, specials)
 
 
-@pytest.mark.parametrize("pattern", ["cl100k", "o200k", r"\w+", r"[a-z]+|\d"])
+@pytest.mark.parametrize("pattern", ["cl100k", "o200k", "llama3", "qwen2", r"\w+", r"[a-z]+|\d"])
 @given(data=st.data(), settle=st.integers(1, 8))
 def test_stream_other_patterns(pattern, data, settle):
     text = data.draw(texts)
@@ -73,6 +79,9 @@ def test_stream_edge_cases(chunks, pieces):
     ("o200k", "  \n" + " " * 10 + "\n", 13),    # \s*[\r\n]+ reads the whole space run
     ("cl100k", "  \n" + " " * 10 + "\n", 13),
     ("o200k", "中" + "A" * 10 + "b", 11),         # [Lu..]*[Ll..]+ backtracks over the run
+    ("llama3", "x \n" + " " * 10, 6),             # cut after the last newline at the end
+    ("llama3", "x \n" + " " * 10 + "\n", 6),      # ... and only there
+    ("qwen2", "x \n" + " " * 10 + "1234", 6),
     ("gpt2", "x" + " " * 10, 5),
 ])
 def test_stream_long_lookahead_runs(pattern, text, cut):
@@ -88,6 +97,7 @@ def test_named_patterns_compile():
 
 @pytest.mark.parametrize("name, suggestion", [
     ("gpt-2", "gpt2"), ("gpt4", "gpt2"), ("cl100", "cl100k"), ("o200k-base", "o200k_base"),
+    ("llama-3", "llama3"), ("Qwen2", "qwen2"),
 ])
 def test_unknown_pattern_names_are_errors(name, suggestion):
     """A misspelt name is never taken as a regex (which would match nothing)."""
@@ -99,12 +109,71 @@ def test_unknown_pattern_names_are_errors(name, suggestion):
 def test_pattern_aliases():
     for alias, name in [("gpt2", "gpt2"), ("r50k_base", "gpt2"), ("p50k_base", "gpt2"),
                         ("cl100k_base", "cl100k"), ("o200k_base", "o200k"),
-                        ("o200k_harmony", "o200k")]:
+                        ("o200k_harmony", "o200k"), ("llama3", "llama3"), ("llama3.1", "llama3"),
+                        ("llama3.3", "llama3"), ("qwen2", "qwen2"), ("qwen2.5", "qwen2"),
+                        ("qwen3", "qwen2")]:
         assert check_pattern(alias) == name
         assert Pretokenizer(alias).pattern == bpe.PATTERNS[name]
     # the regex text of a built-in, in any known spelling, is the built-in
     assert check_pattern(bpe.CL100K_PATTERN) == "cl100k"
     assert check_pattern(regex.compile(bpe.O200K_PATTERN)) == "o200k"
+
+
+# Meta's tokenizer.json for Llama 3 and Qwen's for Qwen 2 to 3 (Split, Isolated) hold
+# exactly these texts.
+META_LLAMA3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+               r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+         r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+@pytest.mark.parametrize("text, name", [(META_LLAMA3, "llama3"), (QWEN2, "qwen2"),
+                                        *EQUIVALENT_PATTERNS.items()])
+def test_pattern_texts_are_read_as_their_builtin(text, name):
+    """A built-in's text, in its own or another known spelling, from a file or compiled, is
+    the built-in: it runs natively, and is named (saved, written to tokenizer.json) so."""
+    assert pattern_from_text(text) == name
+    assert check_pattern(text) == name
+    assert check_pattern(regex.compile(text)) == name
+    assert pattern_name(regex.compile(text)) == name
+    assert Pretokenizer(text).pattern == bpe.PATTERNS[name]
+
+
+# Patterns in use that look like Llama 3's or Qwen's but cut some text apart from them, each
+# with the built-in it resembles: llama.cpp's contractions ('[sS] and so on: no case folding,
+# so "'ſ" is no contraction), nanochat's \p{N}{1,2}, a cl100k with single digits (\s++$ kept).
+NEAR_MISSES = [
+    (r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+"
+     r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+", "llama3"),
+    (r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*"
+     r"|\s*[\r\n]|\s+(?!\S)|\s+", "llama3"),
+    (r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*+"
+     r"|\s++$|\s*[\r\n]|\s+(?!\S)|\s", "qwen2"),
+]
+
+
+@pytest.mark.parametrize("text, resembles", NEAR_MISSES)
+def test_patterns_that_differ_stay_on_the_regex_path(text, resembles):
+    pre = Pretokenizer(regex.compile(text))
+    assert pre.native_id is None and pattern_name(pre._regex) == text
+    sample = "It'ſs 12345 x \n\n  y\n "
+    assert pre.pieces(sample) == reference.pretokenize(sample, text)
+    assert pre.pieces(sample) != Pretokenizer(resembles).pieces(sample)
+
+
+@pytest.mark.parametrize("name", ["llama3", "qwen2"])
+def test_one_character_less_is_not_the_builtin(name):
+    """Recognition is by the whole text: the pattern less any one character (where that is
+    still a regex) is a custom pattern, and cuts as `regex` does."""
+    text, sample = bpe.PATTERNS[name], "It'ſs 12345 x \n\n  y!\n\n "
+    for k in range(len(text)):
+        try:
+            shorter = regex.compile(text[:k] + text[k + 1:])
+        except regex.error:
+            continue
+        pre = Pretokenizer(shorter)
+        assert pre.native_id is None, text[:k] + text[k + 1:]
+        assert pre.pieces(sample) == reference.pretokenize(sample, shorter.pattern)
 
 
 def test_custom_patterns_are_compiled_regex_objects():

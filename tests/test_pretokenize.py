@@ -1,6 +1,7 @@
 """The native pre-tokenizer against the regex module: every code point in several contexts,
 random strings biased toward the tricky classes, every test data file in the repository, and
-the benchmark corpus."""
+the benchmark corpus. Each other spelling of a native pattern (EQUIVALENT_PATTERNS) is held
+to the native matcher as the pattern's own text is."""
 import gzip
 import lzma
 import platform
@@ -11,33 +12,57 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpe
-from bpe._pretokenize import PATTERN_IDS, pieces, windows_work
+from bpe._pretokenize import PATTERN_IDS, windows_work
+from bpe._pretokenize import pieces as native_pieces
+from bpe.patterns import EQUIVALENT_PATTERNS
 
 from .conftest import REPO_FILES, bench_corpus
 from .strategies import texts
 
-NAMES = sorted(PATTERN_IDS)
+NATIVE = sorted(PATTERN_IDS)
+# Each case: a native pattern's name, and the regex text its pieces are held to: the
+# pattern's own, or another spelling of it ("llama3_alt1": the first other spelling of llama3).
+SPELLINGS = {f"{name}_alt{k}": (name, text) for name in NATIVE
+             for k, text in enumerate((t for t, n in EQUIVALENT_PATTERNS.items() if n == name), 1)}
+CASES = {**{name: (name, bpe.PATTERNS[name]) for name in NATIVE}, **SPELLINGS}
+NAMES = sorted(CASES)
 CONTEXTS = ["{}", "a{}b", " {}", "'{}", "{}{}", "{}'s", "A{}'LL", "1{}2", "\n{}\n", "{} x"]
 SEPARATORS = ["", " ", "\n", "x", "1", "'", "\u3000", "  ", "\r\n", "!"]
 
 
+def pieces(text: str, name: str, windows: bool = True) -> list[str]:
+    """The native matcher's pieces of text under the case's pattern."""
+    return native_pieces(text, PATTERN_IDS[CASES[name][0]], windows)
+
+
+def compiled(name: str):
+    return regex.compile(CASES[name][1])
+
+
 def regex_pieces(text: str, name: str) -> list[str]:
-    return regex.findall(bpe.PATTERNS[name], text)
+    return compiled(name).findall(text)
 
 
 def all_code_points() -> list[str]:
     return [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
 
 
+# The other spellings differ from their pattern's text in how it is written (quantifiers,
+# the contractions' case-insensitive group, how a whitespace run is cut) and not in a
+# character class: they meet every code point where those constructs read it.
+SPELLING_CONTEXTS = ["'{}", "'{}e", "'l{}", "\n{}\n", "{} x"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("name, context",
+                         [(n, c) for n in NATIVE for c in CONTEXTS]
+                         + [(n, c) for n in sorted(SPELLINGS) for c in SPELLING_CONTEXTS])
 def test_every_code_point_in_context(name, context):
     """Each code point placed in the context, the contexts joined by varying separators."""
     chars = all_code_points()
     text = "".join(context.format(c, c) + SEPARATORS[i % len(SEPARATORS)]
                    for i, c in enumerate(chars))
-    got, expected = pieces(text, PATTERN_IDS[name]), regex_pieces(text, name)
+    got, expected = pieces(text, name), regex_pieces(text, name)
     if got != expected:  # name the first difference, not a 10 MB diff
         at = next(i for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e)
         pytest.fail(f"{name}: piece {at}: native {got[at - 2:at + 3]!r} "
@@ -60,7 +85,7 @@ tricky_texts = st.lists(st.one_of(st.sampled_from(TRICKY),
 @pytest.mark.parametrize("name", NAMES)
 @given(text=st.one_of(tricky_texts, texts))
 def test_random_strings_equal_regex(name, windows, text):
-    assert pieces(text, PATTERN_IDS[name], windows) == regex_pieces(text, name)
+    assert pieces(text, name, windows) == regex_pieces(text, name)
 
 
 # The matchers read ASCII 54 bytes at a time (a window, with 8 bytes before it) and find
@@ -88,8 +113,8 @@ ascii_texts = st.tuples(
 @pytest.mark.parametrize("name", NAMES)
 @given(text=ascii_texts)
 def test_ascii_windows_equal_regex(name, text):
-    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
-    assert pieces(text, PATTERN_IDS[name], False) == regex_pieces(text, name)
+    assert pieces(text, name) == regex_pieces(text, name)
+    assert pieces(text, name, False) == regex_pieces(text, name)
 
 
 def test_ascii_windows_run_on_x86():
@@ -107,13 +132,13 @@ def test_every_ascii_pair_in_context_equals_regex(name):
     contexts = ["{}", "x{}", "{}y", " {}", "{} ", "'{}", "{}'s", "\n{}\n", "1{}", "aB{}",
                 "{}Cd", "12{}", "/{}\n"]
     separators = [" ", "\n", "x", "1", "'", "  ", "\r\n", "!", "\t", "", "X", "/"]
-    pattern = regex.compile(bpe.PATTERNS[name])
+    pattern = compiled(name)
     wrong = [t for t in (c.format(p) for p in pairs[::7] for c in contexts)
-             if pieces(t, PATTERN_IDS[name]) != pattern.findall(t)]
+             if pieces(t, name) != pattern.findall(t)]
     assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:5]}"
     text = "".join(c.format(p) + separators[k % len(separators)]
                    for k, (p, c) in enumerate((p, c) for p in pairs for c in contexts))
-    got, expected = pieces(text, PATTERN_IDS[name]), pattern.findall(text)
+    got, expected = pieces(text, name), pattern.findall(text)
     if got != expected:
         at = next(i for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e)
         pytest.fail(f"piece {at}: native {got[at - 3:at + 3]!r} "
@@ -124,10 +149,10 @@ def test_every_ascii_pair_in_context_equals_regex(name):
 def test_every_short_ascii_string_equals_regex(name):
     """Every string of up to 5 characters over the bytes the window rules turn on."""
     alphabet = " \n'sLe1./é"
-    texts, pattern = [""], regex.compile(bpe.PATTERNS[name])
+    texts, pattern = [""], compiled(name)
     for _ in range(5):
         texts = [t + c for t in texts for c in alphabet]
-        wrong = [t for t in texts if pieces(t, PATTERN_IDS[name]) != pattern.findall(t)]
+        wrong = [t for t in texts if pieces(t, name) != pattern.findall(t)]
         assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:5]}"
 
 
@@ -138,7 +163,7 @@ def test_runs_across_windows_equal_regex(name, runs):
     """Runs of one byte, long and short, so that a run starts before a window or ends past
     it at every offset: digits cut in threes, newlines an O run takes, whitespace runs."""
     text = "".join(c * k for c, k in runs)
-    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
+    assert pieces(text, name) == regex_pieces(text, name)
 
 
 def repo_texts():
@@ -160,13 +185,13 @@ STOPS = ["@", "[", "`", "{", "\x7f", "0", " ", "'", "\n", "é", "ǅ", "中", "�
        stop=st.sampled_from(STOPS), tail=st.text("aZ@[`{é 1", max_size=12))
 def test_letter_runs_at_every_offset_equal_regex(name, lead, pair, stop, tail):
     text = pair * (lead // 2) + "q" * (lead % 2) + stop + "abcdefghij"[: lead % 11] + tail
-    assert pieces(text, PATTERN_IDS[name]) == regex_pieces(text, name)
+    assert pieces(text, name) == regex_pieces(text, name)
 
 
 def split_identically(name, text):
     """The native pieces of text equal regex's under every named pattern."""
-    for pattern in NAMES:
-        assert pieces(text, PATTERN_IDS[pattern]) == regex_pieces(text, pattern), \
+    for pattern in NATIVE:
+        assert pieces(text, pattern) == regex_pieces(text, pattern), \
             f"{name} under {pattern}"
 
 
@@ -187,6 +212,24 @@ def test_named_patterns_use_the_native_matcher():
     assert bpe.Pretokenizer(bpe.CL100K_PATTERN).native_id == PATTERN_IDS["cl100k"]
     assert bpe.Pretokenizer(regex.compile(r"\w+")).native_id is None
     assert bpe.Pretokenizer(regex.compile(bpe.GPT2_PATTERN)).native_id == PATTERN_IDS["gpt2"]
+    for name, (native, text) in CASES.items():
+        assert bpe.Pretokenizer(text).native_id == PATTERN_IDS[native], name
+        assert bpe.Pretokenizer(regex.compile(text)).native_id == PATTERN_IDS[native], name
+
+
+def test_llama3_cuts_as_cl100k_but_at_the_end():
+    """Why Llama 3's pattern has a matcher of its own rather than cl100k's: cl100k takes a
+    whitespace run that ends the text whole (`\\s++$`), Llama 3 cuts it after its last
+    newline; every other string of up to five characters is cut alike."""
+    alphabet = " \n\r\t'sSLl1é\u00a0\u0301!\u017f"
+    llama3, cl100k = compiled("llama3"), compiled("cl100k")
+    texts, differ = [""], []
+    for _ in range(5):
+        texts = [t + c for t in texts for c in alphabet]
+        differ += [t for t in texts if llama3.findall(t) != cl100k.findall(t)]
+    assert llama3.findall("a\n ") == ["a", "\n", " "] and cl100k.findall("a\n ") == ["a", "\n "]
+    assert len(differ) > 1000
+    assert all(regex.search(r"[\r\n][^\S\r\n]+\Z", t) for t in differ)
 
 
 def test_checked_in_tables_match_installed_regex():

@@ -627,3 +627,37 @@ def test_custom_pattern_saves_and_pickles(tmp_path, trained):
         assert again.pattern.pattern == r"\w+"
         assert again.encode(text) == tok.encode(text)
         assert again.decode(again.encode(text)) == text
+
+
+@pytest.fixture(scope="module", params=["llama3", "qwen2"])
+def open_model(request, tmp_path_factory):
+    """A tokenizer trained under Llama 3's or Qwen's pattern (native), and its twin with the
+    same text on the regex path: wrapped in (?:...), which no built-in spells."""
+    name, specials = request.param, ["<|endoftext|>"]
+    slow_pattern = regex.compile(f"(?:{bpe.PATTERNS[name]})")
+    assert bpe.Pretokenizer(slow_pattern).native_id is None
+    corpus = repo_file("cs336/corpus.en").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("t") / "corpus.txt"
+    path.write_text(corpus[:60_000] + "<|endoftext|> 1234567 x\n \n  12\n\n " * 20,
+                    encoding="utf-8")
+    vocab, merges = bpe.train_bpe(path, 700, specials, pattern=name)
+    assert (vocab, merges) == bpe.train_bpe(path, 700, specials, pattern=slow_pattern)
+    native = bpe.Tokenizer(vocab, merges, special_tokens=specials, pattern=name)
+    slow = bpe.Tokenizer(vocab, merges, special_tokens=specials, pattern=slow_pattern)
+    return name, native, slow, vocab, merges, specials
+
+
+@given(data=st.data())
+def test_open_model_patterns_encode_as_on_the_regex_path(open_model, data):
+    """Llama 3's and Qwen's patterns run natively and give the ids of the regex path and of
+    the reference encoder: whole, on threads, in a batch, and streamed in any chunking."""
+    name, native, slow, vocab, merges, specials = open_model
+    text = data.draw(st.lists(st.one_of(texts, tiktoken_texts, st.just("<|endoftext|>"),
+                                        st.sampled_from([" 1234567", "\n \n ", "x\n  ", "'S"])),
+                              max_size=6).map("".join))
+    ids = native.encode(text)
+    assert ids == slow.encode(text)
+    assert ids == reference.encode(text, vocab, merges, specials, pattern=bpe.PATTERNS[name])
+    assert native.encode_batch([text, text[::-1]]) == slow.encode_batch([text, text[::-1]])
+    assert native.encode_to_numpy(text, num_threads=2).tolist() == ids
+    assert list(native.encode_iterable(data.draw(chunkings(text)))) == ids

@@ -1,5 +1,5 @@
-/* The pre-tokenizers of GPT-2, cl100k and o200k over ASCII text, 54 bytes at a time (see
-   bpe/_pretokenize.pxd). */
+/* The pre-tokenizers of GPT-2, cl100k, o200k, Llama 3 and Qwen 2 over ASCII text, 54 bytes
+   at a time (see bpe/_pretokenize.pxd). */
 #ifndef BPE_PIECE_WINDOW_H
 #define BPE_PIECE_WINDOW_H
 
@@ -287,9 +287,13 @@ static inline int bpe_open_white(uint64_t white, uint64_t inside) {
        starts a piece of its own, which the letters or O after it may join.
    Rules that look further than a few bytes (the digits' threes, newlines eaten after an O
    run, a whitespace run past the window) make no window or a shorter one when what they
-   need is not in it. */
-static inline int bpe_cl100k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
-                                    Py_ssize_t end, PieceWindow* w) {
+   need is not in it.
+   Llama 3's pattern and Qwen 2's are cl100k's without \s++$ (space_to_end 0: a whitespace
+   run that ends the text is cut after its last newline too), Qwen 2's with \p{N} for
+   \p{N}{1,3} (digit_triples 0: each digit a piece). */
+static inline int bpe_cl100k_like_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
+                                         Py_ssize_t end, PieceWindow* w, int space_to_end,
+                                         int digit_triples) {
 #if BPE_PIECE_WINDOWS
     Py_ssize_t base = lo - 8;
     uint8_t copy[64];
@@ -305,17 +309,20 @@ static inline int bpe_cl100k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t 
     L = c.letter & inside; N = c.number & inside; W = c.white & inside;
     NL = c.newline & inside;
     O = inside & ~(L | N | W);
-    if ((N & 0x1FF) == 0x1FF || (NL & 0xFF) == 0xFF)
+    if ((digit_triples && (N & 0x1FF) == 0x1FF) || (NL & 0xFF) == 0xFF)
         return bpe_no_window_until(w, base + 64);   /* a run from before the window */
     eaten = bpe_spread((O << 1) & NL, NL);          /* newlines an O run takes */
     W &= ~eaten;
     NL &= ~eaten;
     blank = W & ~NL;
-    same = (L & (L << 1)) | (N & (N << 1)) | (O & (O << 1)) | (W & (W << 1));
+    same = (L & (L << 1)) | (O & (O << 1)) | (W & (W << 1));
+    if (digit_triples)
+        same |= N & (N << 1);                       /* else each digit starts a piece */
     starts = inside & ~same & ~eaten;
-    starts |= bpe_digit_groups(N);
+    if (digit_triples)
+        starts |= bpe_digit_groups(N);
     starts |= blank & ~(c.white >> 1) & (inside >> 1);          /* a run's last */
-    starts |= bpe_after_last_newline(blank & (NL << 1), blank, W, inside, 0);
+    starts |= bpe_after_last_newline(blank & (NL << 1), blank, W, inside, !space_to_end);
     starts &= ~(L & (blank << 1));                               /* joins letters */
     starts &= ~(O & ((c.space & inside) << 1));                  /* a space joins O */
     single = O & ~(O << 1) & (L >> 1) & ~((c.space & inside) << 1);
@@ -330,9 +337,25 @@ static inline int bpe_cl100k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t 
     }
     return bpe_settle(w, lo, end, starts, bpe_open_white(c.white, inside));
 #else
-    (void)s; (void)lo; (void)start; (void)end; (void)w;
+    (void)s; (void)lo; (void)start; (void)end; (void)w; (void)space_to_end;
+    (void)digit_triples;
     return 0;
 #endif
+}
+
+static inline int bpe_cl100k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
+                                    Py_ssize_t end, PieceWindow* w) {
+    return bpe_cl100k_like_window(s, lo, start, end, w, 1, 1);
+}
+
+static inline int bpe_llama3_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
+                                    Py_ssize_t end, PieceWindow* w) {
+    return bpe_cl100k_like_window(s, lo, start, end, w, 0, 1);
+}
+
+static inline int bpe_qwen2_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
+                                   Py_ssize_t end, PieceWindow* w) {
+    return bpe_cl100k_like_window(s, lo, start, end, w, 0, 0);
 }
 
 /* o200k's pieces of ASCII text as a window: as cl100k's (bpe_cl100k_window), but
