@@ -90,7 +90,7 @@ def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
     tokenizer.json gets back the normalizer, pre-tokenizer, added tokens and post-processor
     it was read with; any other these: none, its pattern then ByteLevel, its special tokens
     matched as written, none."""
-    source = tok._hf_source
+    source = tok.hf_source
     if source is None:
         split = {"type": "Split", "pattern": {"Regex": hf_regex(tok.pattern)},
                  "behavior": "Isolated", "invert": False}
@@ -110,7 +110,7 @@ def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
         "model": {
             "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
             "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
-            "ignore_merges": tok._ignore_merges, "vocab": _model_vocab(tok),
+            "ignore_merges": tok.ignore_merges, "vocab": _model_vocab(tok),
             "merges": [[_text(a), _text(b)] for a, b in tok.merges],
         },
     }
@@ -124,8 +124,8 @@ def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
 def _added_tokens(tok: Tokenizer) -> list[dict]:
     """The added tokens as HF writes them, in the order of their ids: those of the file tok
     was read from as they were; special tokens matched exactly as written otherwise."""
-    if tok._hf_source is not None:
-        return tok._hf_source["added_tokens"]
+    if tok.hf_source is not None:
+        return tok.hf_source["added_tokens"]
     return [{"id": token_id, "content": text, "single_word": False, "lstrip": False,
              "rstrip": False, "normalized": False, "special": True}
             for text, token_id in sorted(tok.special_ids.items(), key=lambda item: item[1])]

@@ -1037,6 +1037,18 @@ class Tokenizer:
         return merges
 
     @property
+    def ignore_merges(self) -> bool:
+        """Whether a piece that is itself a token is that token, unmerged (see __init__)."""
+        return self._ignore_merges
+
+    @property
+    def hf_source(self) -> dict | None:
+        """For a tokenizer read from a tokenizer.json (from_hf): the JSON of its normalizer,
+        pre_tokenizer, added_tokens and post_processor, which save_hf writes back; else
+        None."""
+        return self._hf_source
+
+    @property
     def n_vocab(self) -> int:
         """One more than the largest id."""
         return self._arena.n_vocab

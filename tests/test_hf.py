@@ -1107,6 +1107,9 @@ def edit(data, where, key, value):
     (("pre_tokenizer", "pretokenizers", 0, "pattern"), "Regex", r"\w+\Z",
      r"'\\\\w' at character 0"),
     (("pre_tokenizer", "pretokenizers", 0, "pattern"), "Regex", r"(?<=a", "not a valid regex"),
+    # cl100k as the regex module spells it: not cl100k to Oniguruma
+    (("pre_tokenizer", "pretokenizers", 0, "pattern"), "Regex", bpe.PATTERNS["cl100k"],
+     r"'\{1,3\}\+' at character \d+: Oniguruma reads"),
 ])
 def test_bad_file(tmp_path, small_json, where, key, value, message):
     path = write(tmp_path, edit(small_json, where, key, value))
