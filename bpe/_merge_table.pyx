@@ -7,7 +7,9 @@ stands for the rank) or else in a PairMap, plus the id of each single byte. Insi
 the adjacent pair of lowest rank is merged (leftmost on ties) until no pair has a rank:
 short pieces with arrays (a scan per merge), long ones with a min-heap over a linked list,
 so a megabyte of spaces costs n log n, not n^2. Where no merge joins two bytes (junctions),
-the piece is cut there and its parts are merged on their own.
+the piece is cut there and its parts are merged on their own. Whole tokens
+(`take_whole_tokens`, tiktoken's rule and Hugging Face's ignore_merges): a piece that is one
+of them is its id, unmerged.
 
 `merge_piece` is what the encode loops (_encode.pyx) call on a cache miss;
 `MergeTable.encode_piece` is the same for one piece of bytes from Python (tests).
@@ -18,9 +20,10 @@ cimport cython
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from cpython.bytes cimport PyBytes_AS_STRING
-from libc.string cimport memset
+from libc.string cimport memcmp, memset
 from libcpp.vector cimport vector
 
+from bpe._hashing cimport hash_bytes
 from bpe._pairmap cimport (PACKED_ID_BITS, packed_add, packed_free, packed_get, packed_init,
                           packed_pair, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
                           pairmap_init, pairmap_mix, pairmap_put)
@@ -60,7 +63,8 @@ cdef class MergeTable:
     k (or its run's first place: see _merge_ranks).
 
     Attributes: packed or ranks (the pairs), byte_ids, byte_pair_ranks (every pair of
-    bytes, for the first round), junctions, present (a filter before the probe), n_merges.
+    bytes, for the first round), junctions, present (a filter before the probe), n_merges,
+    the whole tokens (n_wholes of them).
     Thread-safety: read-only once made; any number of threads encode with one."""
 
     def __cinit__(self, const int32_t[::1] left, const int32_t[::1] right,
@@ -168,6 +172,7 @@ cdef class MergeTable:
     def __dealloc__(self):
         packed_free(&self.packed)
         pairmap_free(&self.ranks)
+        pairmap_free(&self.wholes)
         free(self.byte_pair_ranks)
         free(self.present)
 
@@ -283,6 +288,12 @@ cdef class MergeTable:
         or Cyrillic falls apart into parts of a character or two."""
         cdef Py_ssize_t i, start = 0, m = 0, got
         cdef uint32_t pair
+        cdef int32_t whole
+        if self.n_wholes:
+            whole = self.whole_id(text, n)
+            if whole >= 0:
+                out[0] = whole
+                return 1
         for i in range(1, n):
             pair = (<uint32_t>text[i - 1] << 8) | text[i]
             if not (self.junctions[pair >> 6] >> (pair & 63)) & 1:
@@ -395,6 +406,59 @@ cdef class MergeTable:
         if m < 0:
             raise MemoryError("out of memory while encoding a piece")
         return [ids[i] for i in range(m)]
+
+    cdef int32_t whole_id(self, const uint8_t* text, Py_ssize_t n) noexcept nogil:
+        """The id of the whole token these bytes are, or -1."""
+        cdef int64_t k = pairmap_get(&self.wholes, hash_bytes(text, n) >> 1, -1)
+        cdef int64_t start
+        while k >= 0:
+            start = self.whole_starts[k]
+            if (self.whole_starts[k + 1] - start == n
+                    and memcmp(self.whole_data + start, text, n) == 0):
+                return self.whole_ids[k]
+            k = self.whole_next[k]
+        return -1
+
+    def take_whole_tokens(self, tokens, ids):
+        """Make whole each of tokens (bytes; its id in ids at the same place) that merging
+        its bytes does not give as one id: a piece equal to it is then that id, unmerged,
+        as tiktoken encodes a piece that is a token and as Hugging Face's BPE does under
+        ignore_merges. The others need nothing: merging gives them already. Returns the
+        ids made whole. Once, before the table is used (it is read-only after)."""
+        if self.whole_blob is not None:
+            raise RuntimeError("take_whole_tokens was called already")
+        cdef vector[int32_t] buffer
+        cdef Py_ssize_t n, m, k
+        cdef bytes token
+        taken = []
+        for token, token_id in zip(tokens, ids, strict=True):
+            n = len(token)
+            if n == 0:
+                continue
+            buffer.resize(n)
+            m = self.merge_piece(<const uint8_t*>PyBytes_AS_STRING(token), n, buffer.data())
+            if m < 0:
+                raise MemoryError("out of memory while encoding a token")
+            if not (m == 1 and buffer[0] == token_id):
+                taken.append((token, token_id))
+        self.whole_blob = b"".join([token for token, _ in taken])
+        if not taken:
+            return []
+        if pairmap_init(&self.wholes, len(taken)) != 0:
+            raise MemoryError("no memory for the whole tokens")
+        self.whole_starts.push_back(0)
+        self.whole_data = <const uint8_t*>PyBytes_AS_STRING(self.whole_blob)
+        cdef uint64_t key
+        for k, (token, token_id) in enumerate(taken):
+            n = len(token)
+            key = hash_bytes(self.whole_data + self.whole_starts[k], n) >> 1   # not all ones
+            self.whole_next.push_back(pairmap_get(&self.wholes, key, -1))        # (empty)
+            if pairmap_put(&self.wholes, key, k) != 0:
+                raise MemoryError("no memory for the whole tokens")
+            self.whole_starts.push_back(self.whole_starts[k] + n)
+            self.whole_ids.push_back(token_id)
+        self.n_wholes = len(taken)
+        return [token_id for _, token_id in taken]
 
     def encode_piece(self, bytes piece):
         """The ids of one piece of bytes, uncached (for tests and for odd callers)."""

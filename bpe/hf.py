@@ -3,11 +3,11 @@
 
 tokenizer.json is the one file most models ship their tokenizer in, so writing it lets a
 tokenizer trained here be used by `transformers` and friends, and reading it lets `bpe`
-encode for those models. Only the byte-level BPE subset that `bpe` reproduces exactly is
-accepted: model BPE with GPT-2's bytes-to-unicode alphabet (see bpe/formats.py), no
-normalizer, and a pre-tokenizer that is either GPT-2's ByteLevel (its built-in regex) or
-Split(Regex, Isolated) followed by ByteLevel without regex. Anything else is refused with a
-message rather than encoded differently.
+encode for those models. What `bpe` reproduces exactly is accepted: model BPE with GPT-2's
+bytes-to-unicode alphabet (see bpe/formats.py), ignore_merges or not, and the normalizers,
+pre-tokenizers, added-token flags and post-processors bpe/hf_pipeline.py reads (those of
+Llama 3, Qwen2, GPT-2, RoBERTa and the like). Anything else is refused with a message
+naming the field rather than encoded differently.
 
 A folder written here holds what `transformers.AutoTokenizer.from_pretrained` reads:
 - tokenizer.json, the `tokenizers` pipeline (vocabulary, merges, added tokens,
@@ -25,9 +25,11 @@ Three things about HF's format shape the writer:
   and otherwise numbers it after the vocab, ignoring the "id" written in added_tokens.
   So every special token is also written into the model vocab, under its plain text (not
   in the byte alphabet), as HF's own GPT-2 file does: that pins its id.
-- Added tokens are matched in the raw text before pre-tokenizing, like our special tokens;
-  no post-processor is written and none is read, so HF's `encode(text)` adds no bos or
-  eos and equals ours, with or without add_special_tokens.
+- Added tokens are matched in the raw text before pre-tokenizing, like our special tokens,
+  and no post-processor is written, so HF's `encode(text)` adds no bos or eos and equals
+  ours, with or without add_special_tokens. A tokenizer read from a tokenizer.json is
+  written back with the normalizer, pre-tokenizer, added tokens and post-processor it was
+  read with (and ignore_merges), so HF encodes as it does there too.
 - HF runs the pre-tokenizer's regex on Oniguruma (Ruby syntax), we run it on the `regex`
   module. The built-in patterns are written in spellings tested to cut text alike. A
   custom pattern is checked construct by construct against a list of those known to mean
@@ -49,10 +51,11 @@ import warnings
 from itertools import pairwise
 from pathlib import Path
 from types import EllipsisType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from bpe.atomic import write_files
 from bpe.formats import byte_to_char, is_id, read_json_object, text_to_token, token_to_text
+from bpe.hf_pipeline import Steps, read_steps
 from bpe.patterns import PATTERNS, PatternLike, pattern_from_text, pattern_name
 
 if TYPE_CHECKING:
@@ -62,15 +65,11 @@ FILE_NAME = "tokenizer.json"
 CONFIG_NAME = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_NAME = "special_tokens_map.json"
 HF_FILES = (FILE_NAME, CONFIG_NAME, SPECIAL_TOKENS_MAP_NAME)
-# The regex HF's ByteLevel pre-tokenizer runs when use_regex is true: GPT-2's, spelled out.
-HF_GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 # HF's regex engine (Oniguruma, Ruby syntax) reads X{1,3}+ as (X{1,3})+, not as possessive:
 # cl100k's digits would run on past three. Greedy {1,3} matches the same there (nothing
 # follows it in its alternative to backtrack for), so HF files spell it that way.
 _HF_SPELLINGS = {"cl100k": PATTERNS["cl100k"].replace(r"\p{N}{1,3}+", r"\p{N}{1,3}")}
 _HF_NAMES = {regex: name for name, regex in _HF_SPELLINGS.items()}
-_EXPECTED_PRE_TOKENIZER = ("ByteLevel with use_regex=true, or a Sequence of Split(Regex, "
-                           "behavior Isolated) and ByteLevel with use_regex=false")
 # transformers' model_max_length for "no limit" (its VERY_LARGE_INTEGER)
 _NO_LIMIT = int(1e30)
 # The special tokens save_hf gives each role by default: the first of these that is one of
@@ -87,23 +86,31 @@ def _byte_level(use_regex: bool) -> dict:
 # --- writing --------------------------------------------------------------------------
 
 def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
-    """The HF tokenizer.json of a bpe.Tokenizer, as UTF-8 bytes."""
-    split = {"type": "Split", "pattern": {"Regex": hf_regex(tok.pattern)},
-             "behavior": "Isolated", "invert": False}
+    """The HF tokenizer.json of a bpe.Tokenizer, as UTF-8 bytes. A tokenizer read from a
+    tokenizer.json gets back the normalizer, pre-tokenizer, added tokens and post-processor
+    it was read with; any other these: none, its pattern then ByteLevel, its special tokens
+    matched as written, none."""
+    source = tok.hf_source
+    if source is None:
+        split = {"type": "Split", "pattern": {"Regex": hf_regex(tok.pattern)},
+                 "behavior": "Isolated", "invert": False}
+        source = {"added_tokens": _added_tokens(tok), "normalizer": None,
+                  "pre_tokenizer": {"type": "Sequence",
+                                    "pretokenizers": [split, _byte_level(False)]},
+                  "post_processor": None}
     data = {
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [{"id": token_id, **_added_token(text)}
-                         for text, token_id in _by_id(tok.special_ids)],
-        "normalizer": None,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [split, _byte_level(False)]},
-        "post_processor": None,
+        "added_tokens": source["added_tokens"],
+        "normalizer": source["normalizer"],
+        "pre_tokenizer": source["pre_tokenizer"],
+        "post_processor": source["post_processor"],
         "decoder": _byte_level(True),
         "model": {
             "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
             "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
-            "ignore_merges": False, "vocab": _model_vocab(tok),
+            "ignore_merges": tok.ignore_merges, "vocab": _model_vocab(tok),
             "merges": [[_text(a), _text(b)] for a, b in tok.merges],
         },
     }
@@ -114,14 +121,14 @@ def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
 
 
-def _added_token(text: str) -> dict:
-    """An added token as HF writes it: matched exactly as written, special."""
-    return {"content": text, "single_word": False, "lstrip": False, "rstrip": False,
-            "normalized": False, "special": True}
-
-
-def _by_id(special_ids: dict[str, int]) -> list[tuple[str, int]]:
-    return sorted(special_ids.items(), key=lambda item: item[1])
+def _added_tokens(tok: Tokenizer) -> list[dict]:
+    """The added tokens as HF writes them, in the order of their ids: those of the file tok
+    was read from as they were; special tokens matched exactly as written otherwise."""
+    if tok.hf_source is not None:
+        return tok.hf_source["added_tokens"]
+    return [{"id": token_id, "content": text, "single_word": False, "lstrip": False,
+             "rstrip": False, "normalized": False, "special": True}
+            for text, token_id in sorted(tok.special_ids.items(), key=lambda item: item[1])]
 
 
 @functools.cache
@@ -167,8 +174,8 @@ def hf_files(tok: Tokenizer, *, eos_token: str | EllipsisType | None = ...,
         "add_bos_token": False,
         "add_eos_token": False,
         "clean_up_tokenization_spaces": False,
-        "added_tokens_decoder": {str(token_id): _added_token(text)
-                                 for text, token_id in _by_id(tok.special_ids)},
+        "added_tokens_decoder": {str(token["id"]): {k: v for k, v in token.items() if k != "id"}
+                                 for token in _added_tokens(tok)},
     }
     special_tokens_map = {role: token for role, token in roles.items() if token is not None}
     return {
@@ -618,70 +625,60 @@ def _json_path(path: str | os.PathLike) -> Path:
     return Path(text)
 
 
-def read_tokenizer_json(path: str | os.PathLike) -> tuple[
-        dict[int, bytes], list[tuple[bytes, bytes]], dict[str, int], str]:
-    """A HF tokenizer.json (or a folder holding one) -> (vocab, merges, special_tokens,
-    pattern), where pattern is a built-in's name (such as "cl100k") when the regex is one.
+class HFFile(NamedTuple):
+    """What read_tokenizer_json reads from a tokenizer.json."""
 
-    >>> vocab, merges, special_tokens, pattern = read_tokenizer_json("gpt2/tokenizer.json")
-    >>> tok = Tokenizer(vocab, merges, special_tokens=list(special_tokens), pattern=pattern)
+    vocab: dict[int, bytes]
+    merges: list[tuple[bytes, bytes]]
+    special_tokens: dict[str, int]          # the added tokens, text -> id
+    pattern: PatternLike                    # a built-in's name ("cl100k") or a compiled regex
+    ignore_merges: bool
+    steps: Steps                            # normalizers, pre-tokenizer, flags, template
+    source: dict                            # those fields' JSON, to write back
+
+
+def read_tokenizer_json(path: str | os.PathLike) -> HFFile:
+    """A HF tokenizer.json (or a folder holding one), checked to be a byte-level BPE that
+    bpe encodes as HF does (bpe/hf_pipeline.py); the pattern is a built-in's name (such
+    as "cl100k" or "llama3") when the regex is one.
+
+    >>> vocab, merges, special_tokens, pattern, *_ = read_tokenizer_json("gpt2/tokenizer.json")
     """
     path = _json_path(path)
     where = f"tokenizer file {os.fspath(path)!r}"
     data = read_json_object(path, where)
-    _check_normalizer(data.get("normalizer"), where)
-    pattern = _pattern(data.get("pre_tokenizer"), where)
+    for key in ("truncation", "padding"):
+        if data.get(key) is not None:
+            raise ValueError(f"{where}: {key} is set, which would change encode's ids; bpe "
+                             f"expects {key}: null")
     model = _check_model(data.get("model"), where)
     texts = _texts(model.get("vocab"), where)
-    special_tokens = _special_tokens(data.get("added_tokens") or [], texts, where)
+    steps, source = read_steps(data, texts, where, _read_pattern)
+    special_tokens = {token.content: token.id for token in steps.added}
     vocab = _vocab(texts, special_tokens, where)
     merges = _merges(model.get("merges"), texts, where)
-    return vocab, merges, special_tokens, pattern
+    for token_id in (*steps.template.before, *steps.template.after) if steps.template else ():
+        if token_id not in vocab:
+            raise ValueError(f"{where}: post_processor adds id {token_id}, which is no token's")
+    return HFFile(vocab, merges, special_tokens, steps.pattern, model["ignore_merges"], steps,
+                  source)
 
 
-def _check_normalizer(normalizer, where: str) -> None:
-    if normalizer is None or normalizer == {"type": "Sequence", "normalizers": []}:
-        return
-    kind = normalizer.get("type") if isinstance(normalizer, dict) else normalizer
-    raise ValueError(f"{where} has normalizer {kind!r}, which would change the text before "
-                     f"it is tokenized; bpe encodes the text as given, so it expects none")
-
-
-def _pattern(pre_tokenizer, where: str) -> str:
-    """The pre-tokenizer's regex: a pattern name when it is a known one."""
-    steps: object = [pre_tokenizer]
-    if isinstance(pre_tokenizer, dict) and pre_tokenizer.get("type") == "Sequence":
-        steps = pre_tokenizer.get("pretokenizers")
-    regex = None
-    if (isinstance(steps, list) and len(steps) == 1 and _is_byte_level(steps[0], True)):
-        regex = HF_GPT2_PATTERN
-    elif (isinstance(steps, list) and len(steps) == 2 and _is_byte_level(steps[1], False)
-          and isinstance(steps[0], dict) and steps[0].get("type") == "Split"
-          and steps[0].get("behavior") == "Isolated" and not steps[0].get("invert")
-          and isinstance(steps[0].get("pattern"), dict)):
-        regex = steps[0]["pattern"].get("Regex")
-    if not isinstance(regex, str):
-        raise ValueError(f"{where}: expected pre_tokenizer {_EXPECTED_PRE_TOKENIZER}, got "
-                         f"{json.dumps(pre_tokenizer)[:300]}")
-    return _HF_NAMES.get(regex) or _file_pattern(regex, where)
-
-
-def _file_pattern(regex: str, where: str) -> PatternLike:
-    """A file's Split regex as a pattern, if it means the same to the regex module as to
-    HF's Oniguruma (see _Spelling)."""
+def _read_pattern(regex: str, field: str) -> PatternLike:
+    """A Split's regex as a pattern: a built-in's name for the spellings HF files use,
+    else the regex compiled, where it means the same to the regex module as to HF's
+    Oniguruma (see _Spelling)."""
+    if regex in _HF_NAMES:
+        return _HF_NAMES[regex]
     try:
         pattern = pattern_from_text(regex)
-        if not isinstance(pattern, str):
+        # (cl100k as the regex module spells it has X{1,3}+, which Oniguruma reads otherwise)
+        if not isinstance(pattern, str) or regex == PATTERNS["cl100k"]:
             _Spelling(regex, reading=True).spell()
     except ValueError as e:
-        raise ValueError(f"{where}: the pre-tokenizer's regex {regex!r} would not cut text in "
-                         f"bpe (the regex module) as in HF (Oniguruma): {e}") from None
+        raise ValueError(f"{field}: the regex {regex!r} would not cut text in bpe (the regex "
+                         f"module) as in HF (Oniguruma): {e}") from None
     return pattern
-
-
-def _is_byte_level(step, use_regex: bool) -> bool:
-    return (isinstance(step, dict) and step.get("type") == "ByteLevel"
-            and not step.get("add_prefix_space") and step.get("use_regex", True) == use_regex)
 
 
 def _check_model(model, where: str) -> dict:
@@ -693,9 +690,10 @@ def _check_model(model, where: str) -> dict:
                                       "end_of_word_suffix")):
         raise ValueError(f"{where}: the BPE model sets dropout, continuing_subword_prefix or "
                          f"end_of_word_suffix; a byte-level BPE has none of them")
-    if model.get("ignore_merges"):
-        raise ValueError(f"{where}: the BPE model sets ignore_merges (a word found in the vocab "
-                         f"skips the merges); bpe always applies the merges")
+    ignore_merges = model.setdefault("ignore_merges", False)
+    if not isinstance(ignore_merges, bool):
+        raise ValueError(f"{where}: the BPE model's ignore_merges is {ignore_merges!r}, "
+                         f"expected true or false")
     return model
 
 
@@ -711,34 +709,6 @@ def _texts(encoder, where: str) -> dict[str, int]:
             raise ValueError(f"{where}: id {token_id} is used by {seen[token_id]!r} and {text!r}")
         seen[token_id] = text
     return encoder
-
-
-def _special_tokens(added_tokens, texts: dict[str, int], where: str) -> dict[str, int]:
-    """{text: id} of the added tokens (all matched in the raw text, like special tokens).
-
-    HF does not read the ids written here: it takes a token's id from the model's vocab, or
-    else the next id after the vocab and the added tokens so far. A file whose ids say
-    otherwise would encode differently in HF, so it is refused.
-    """
-    if not isinstance(added_tokens, list):
-        raise ValueError(f"{where}: expected added_tokens to be a list")
-    special_tokens: dict[str, int] = {}
-    for added in added_tokens:
-        added = added if isinstance(added, dict) else {}
-        text, token_id = added.get("content"), added.get("id")
-        if not isinstance(text, str) or not text or not is_id(token_id):
-            raise ValueError(f"{where}: added token {added!r} needs a non-empty content and "
-                             f"an id >= 0")
-        if any(added.get(flag) for flag in ("single_word", "lstrip", "rstrip")):
-            raise ValueError(f"{where}: added token {text!r} sets single_word, lstrip or rstrip; "
-                             f"bpe matches special tokens exactly as written")
-        hf_id = texts.get(text, max([len(texts), *(i + 1 for i in special_tokens.values())]))
-        if token_id != hf_id:
-            source = "its id in the model's vocab" if text in texts else "the next free id"
-            raise ValueError(f"{where}: added token {text!r} has id {token_id}, but HF would give "
-                             f"it {hf_id} ({source})")
-        special_tokens[text] = token_id
-    return special_tokens
 
 
 def _vocab(texts: dict[str, int], special_tokens: dict[str, int], where: str) -> dict[int, bytes]:

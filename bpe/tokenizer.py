@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     import tiktoken
 
     from bpe.dataset import EncodedFile
+    from bpe.hf_pipeline import Pipeline, Steps, Template
     from bpe.params import BPETokenizerParams
     from bpe.shards import EncodedShards
 
@@ -116,19 +117,28 @@ class Tokenizer:
         pattern: PatternLike = "gpt2",
         *,
         name: str | None = None,
+        ignore_merges: bool = False,
     ):
         """special_tokens: a list (each gets the id of its bytes in vocab, or a new id after
         the largest) or a dict of token -> id (tiktoken's form: the ids are kept).
         pattern: "gpt2", "cl100k", "o200k", "llama3" or "qwen2" (or an alias such as
         "cl100k_base"), or a custom pattern compiled by the `regex` module
         (`regex.compile(r"...")`; a built-in's regex text runs as the built-in).
+        ignore_merges: a piece that is itself a token (not a special one) is that token,
+        unmerged, as tiktoken encodes and as Hugging Face's BPE option of this name does.
+        Where merging a token's bytes gives that token (every token of GPT-2's, cl100k's and
+        o200k's vocabularies) this changes nothing; Llama 3's vocabulary has tokens that
+        merging never makes.
 
         encode treats the special tokens in text as tokens (the CS336 rule); the tokenizers
         of from_pretrained and from_tiktoken follow tiktoken's rule instead (see encode)."""
+        if not isinstance(ignore_merges, bool):
+            raise TypeError(f"ignore_merges must be True or False, got {ignore_merges!r}")
         vocab = checked_vocab(vocab)
         merges = checked_merges(merges)
         ids = token_ids(vocab)
-        self._start(assign_ids(special_tokens, vocab, ids), pattern, name)
+        self._start(assign_ids(special_tokens, vocab, ids), pattern, name,
+                    ignore_merges=ignore_merges)
         self._vocab: dict[int, bytes] | None = vocab
         self._merges: list[tuple[bytes, bytes]] | None = merges
         self._tables: TokenTables | None = None
@@ -136,16 +146,24 @@ class Tokenizer:
                     [vocab.get(i) for i in range(max(vocab) + 1)])
 
     def _start(self, special_ids: dict[str, int], pattern: PatternLike, name: str | None,
-               tiktoken_rule: bool = False) -> None:
+               tiktoken_rule: bool = False, ignore_merges: bool = False) -> None:
         """The part of construction that is not the vocabulary: names, special tokens,
         pre-tokenizers, caches."""
         self.pattern = check_pattern(pattern)
         self.name = name
         # encode's default for special tokens in text: raise (tiktoken) or encode them (CS336)
         self._tiktoken_rule = tiktoken_rule
+        self._ignore_merges = ignore_merges     # (the merge table's whole tokens: _build)
         self.special_ids = special_ids
         self.special_tokens = list(self.special_ids)
         self._pretrained: str | None = None   # the bundled vocabulary's name, if it is one
+        # Read from a tokenizer.json (_take_hf): its steps' JSON, the ids its post-processor
+        # adds (encode's add_special_tokens), and the pipeline that cuts text in place of
+        # the pattern where the steps are more than bpe's own.
+        self._hf_source: dict | None = None
+        self._hf_steps: Steps | None = None
+        self._template: Template | None = None
+        self._pipeline: Pipeline | None = None
         self._pretokenizers: dict[frozenset[str], Pretokenizer] = {}
         self._kernel_specials: dict[Pretokenizer, Specials] = {}   # for encode_str
         self._kernel_refused: dict[frozenset[str], Specials] = {}  # its refused tokens
@@ -164,11 +182,18 @@ class Tokenizer:
         table is made, if the caller holds no other reference). encode's lists share the
         ints of `_ints`, made on first use."""
         self._arena = TokenArena(tokens_by_id)
+        whole = []
+        if self._ignore_merges:             # every ordinary token, to find those to keep whole
+            special = set(self.special_ids.values())
+            whole = [(token, i) for i, token in enumerate(tokens_by_id)
+                     if token is not None and i not in special]
         tokens_by_id.clear()
         self._merge_ids = merges
         self._merge_cols = merge_rows(merges)       # left, right, merged: views of merges
         self._byte_ids = bytes_ids
         self._table = MergeTable(*self._merge_cols, bytes_ids)
+        if whole:
+            self._table.take_whole_tokens([token for token, _ in whole], [i for _, i in whole])
 
     @cached_property
     def _ints(self) -> PinnedInts:
@@ -179,7 +204,7 @@ class Tokenizer:
     @classmethod
     def _from_tables(cls, tables: TokenTables, special_ids: Mapping[str, int],
                      pattern: PatternLike, name: str | None,
-                     tiktoken_rule: bool = False) -> Tokenizer:
+                     tiktoken_rule: bool = False, ignore_merges: bool = False) -> Tokenizer:
         """A tokenizer from trusted tables (the bundled vocabularies', a pickled tokenizer's)
         and a dict of special tokens that fits them: no Python loop over the merges, and
         `vocab` and `merges` are made from the tables on first use."""
@@ -195,7 +220,7 @@ class Tokenizer:
                 raise ValueError(f"special token {token!r} has id {token_id}, which the "
                                  f"vocabulary gives to {by_id[token_id]!r}")
             by_id[token_id] = token.encode("utf-8")
-        self._start(dict(special_ids), pattern, name, tiktoken_rule)
+        self._start(dict(special_ids), pattern, name, tiktoken_rule, ignore_merges)
         self._vocab = self._merges = None
         self._tables = tables
         self._build(tables.merges, tables.byte_ids, by_id)
@@ -227,13 +252,43 @@ class Tokenizer:
     @classmethod
     def from_hf(cls, path: str | os.PathLike) -> Tokenizer:
         """Load a Hugging Face tokenizer.json (or a folder holding one, such as save_hf's)
-        of a byte-level BPE; ids equal HF's `encode(text, add_special_tokens=False)`. A file
-        that HF would encode otherwise than bpe is refused (see bpe/hf.py)."""
+        of a byte-level BPE: encode(text) equals HF's `encode(text,
+        add_special_tokens=False).ids`, and encode(text, add_special_tokens=True) HF's
+        default. Read: the BPE model (ignore_merges too); normalizers NFC, NFD, NFKC, NFKD;
+        pre-tokenizers Split (any behavior, invert) and ByteLevel; added tokens with their
+        flags (special, lstrip, rstrip, single_word, normalized); post-processors
+        TemplateProcessing, RobertaProcessing and ByteLevel; Sequences of these. A file that
+        HF would encode otherwise than bpe is refused, naming the field (bpe/hf.py,
+        bpe/hf_pipeline.py). Where the file's steps are more than a pattern and special
+        tokens, text is cut in Python: encode_file, encode_with_offsets and
+        encode_with_unstable are refused then."""
         from bpe.hf import read_tokenizer_json
 
-        vocab, merges, special_tokens, pattern = read_tokenizer_json(path)
+        hf = read_tokenizer_json(path)
         with naming_files(path):
-            return cls(vocab, merges, special_tokens=special_tokens, pattern=pattern)
+            tok = cls(hf.vocab, hf.merges, special_tokens=hf.special_tokens, pattern=hf.pattern,
+                      ignore_merges=hf.ignore_merges)
+            tok._take_hf(hf.steps, hf.source)
+        return tok
+
+    def _take_hf(self, steps: Steps, source: dict) -> None:
+        """The steps of the tokenizer.json this tokenizer was read from (see _start)."""
+        from bpe.hf_pipeline import Pipeline
+
+        self._hf_source, self._hf_steps = source, steps
+        self._template = steps.template
+        self._pipeline = None if steps.plain else Pipeline(steps)
+        self._pretokenizers.clear()
+        self._pretokenizer = self._pretokenizer_for(frozenset(self.special_tokens))
+
+    def _refuse_pipeline(self, what: str) -> None:
+        """ValueError where text is cut by a Hugging Face pipeline, which `what` cannot
+        follow."""
+        if self._pipeline is not None:
+            raise ValueError(f"{what} is not available for this tokenizer: its tokenizer.json "
+                             f"normalizes or pre-tokenizes text in steps bpe takes in Python "
+                             f"(bpe/hf_pipeline.py), which {what} cannot follow; use encode, "
+                             f"encode_batch or encode_to_numpy")
 
     def save_hf(self, path: str | os.PathLike, *, eos_token: str | EllipsisType | None = ...,
                 bos_token: str | EllipsisType | None = ...,
@@ -268,20 +323,14 @@ class Tokenizer:
         tokens with their ids; encodes as the encoding does (special tokens in text
         included: tiktoken's rule, see encode).
 
-        tiktoken gives a piece that is itself a token that token's rank, without merging;
-        merges reach the same token from its bytes in every real encoding. One where they
-        do not (a token that merging its bytes never makes) is refused, naming the token."""
+        tiktoken gives a piece that is itself a token that token's rank, without merging
+        (ignore_merges): in most encodings merging its bytes gives that token anyway, and
+        the merge table keeps the tokens where it does not whole."""
         ranks = encoding._mergeable_ranks
         vocab, merges = merges_from_ranks(ranks)
         tok = cls(vocab, merges, special_tokens=dict(encoding._special_tokens),
-                  pattern=pattern_from_text(encoding._pat_str), name=encoding.name)
-        encode_piece = tok._table.encode_piece
-        for token, rank in ranks.items():
-            if (ids := encode_piece(token)) != [rank]:
-                raise ValueError(
-                    f"tiktoken encoding {encoding.name!r}: token {token!r} (rank {rank}) is "
-                    f"not what merging its bytes by rank gives ({ids}); tiktoken returns it "
-                    f"whole where a piece equals it, which merges cannot do")
+                  pattern=pattern_from_text(encoding._pat_str), name=encoding.name,
+                  ignore_merges=True)
         tok._tiktoken_rule = True
         return tok
 
@@ -289,8 +338,12 @@ class Tokenizer:
         """A `tiktoken.Encoding` with this vocabulary (ids as ranks), pattern and special
         tokens. tiktoken merges by the rank of the merged token, not by merge list: the two
         agree for the pretrained vocabularies and, in the tests, for ones from BPE training,
-        but a hand-made merge list may encode differently there."""
+        but a hand-made merge list may encode differently there. tiktoken takes a piece that
+        is a token whole, as ignore_merges does. Refused for a tokenizer read from a
+        tokenizer.json with more steps than a pattern (tiktoken has no normalizers)."""
         import tiktoken
+
+        self._refuse_pipeline("to_tiktoken")
 
         special = set(self.special_ids.values())
         ranks = {token: i for i, token in self.vocab.items() if i not in special}
@@ -306,8 +359,9 @@ class Tokenizer:
             return _unpickle_pretrained, (self._pretrained,)
         tables = self._tables or TokenTables.from_vocab(self.vocab, self._merge_ids,
                                                         self._byte_ids)
+        hf = None if self._hf_source is None else (self._hf_steps, self._hf_source)
         return _unpickle, (tables.to_state(), dict(self.special_ids), self.pattern, self.name,
-                           self._tiktoken_rule)
+                           self._tiktoken_rule, self._ignore_merges, hf)
 
     # --- construction from files --------------------------------------------------------
 
@@ -331,11 +385,18 @@ class Tokenizer:
         files as `save_hf(folder)` writes them, so that transformers' AutoTokenizer loads
         the folder too. Where save_hf would refuse the tokenizer (a custom pattern HF's
         regex engine would cut otherwise), those are left out with a warning, and any an
-        earlier save left there removed."""
+        earlier save left there removed. A tokenizer read from a tokenizer.json is loaded
+        back from the one written here ("hugging_face" in bpe_config.json), with its steps;
+        ignore_merges is kept as "ignore_merges"."""
         from bpe.hf import HF_FILES, hf_files_for_save
 
-        config = {"special_tokens": self.special_tokens, "pattern": pattern_name(self.pattern),
-                  "special_token_rule": "tiktoken" if self._tiktoken_rule else "cs336"}
+        config: dict[str, object] = {
+            "special_tokens": self.special_tokens, "pattern": pattern_name(self.pattern),
+            "special_token_rule": "tiktoken" if self._tiktoken_rule else "cs336"}
+        if self._ignore_merges:
+            config["ignore_merges"] = True
+        if self._hf_source is not None:
+            config["hugging_face"] = True
         files = {"vocab.json": vocab_json_bytes(self.vocab),
                  "merges.txt": merges_txt_bytes(self.merges), _CONFIG: _json_bytes(config)}
         hf = hf_files_for_save(self, folder)
@@ -370,9 +431,20 @@ class Tokenizer:
         if rule not in ("cs336", "tiktoken"):
             raise ValueError(f"{where}: expected \"special_token_rule\" to be \"cs336\" or "
                              f"\"tiktoken\", got {rule!r}")
-        tok = cls.from_files(folder / "vocab.json", folder / "merges.txt",
-                             special_tokens=config.get("special_tokens"),
-                             pattern=pattern_from_text(pattern))
+        flags = {key: config.get(key, False) for key in ("ignore_merges", "hugging_face")}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}: expected \"{key}\" to be true or false, got "
+                                 f"{value!r}")
+        if flags["hugging_face"]:
+            tok = cls.from_hf(folder)
+        else:
+            vocab_path, merges_path = folder / "vocab.json", folder / "merges.txt"
+            with naming_files(vocab_path, merges_path):
+                tok = cls(read_vocab_json(vocab_path), read_merges_txt(merges_path),
+                          special_tokens=config.get("special_tokens"),
+                          pattern=pattern_from_text(pattern),
+                          ignore_merges=flags["ignore_merges"])
         tok._tiktoken_rule = rule == "tiktoken"
         return tok
 
@@ -380,7 +452,7 @@ class Tokenizer:
 
     def encode(self, text: str, *, allowed_special: SpecialSet | None = None,
                disallowed_special: SpecialSet | None = None, dropout: float | None = None,
-               seed: int | None = None) -> list[int]:
+               seed: int | None = None, add_special_tokens: bool = False) -> list[int]:
         """Encode text. Special tokens in it follow one of two rules:
         - CS336 (a tokenizer made from a vocabulary, from files, from_hf or by training):
           the tokenizer's special tokens become their ids.
@@ -393,16 +465,30 @@ class Tokenizer:
         would make is skipped with probability p (it may still be made later in the
         piece); 0 is plain encode, 1 leaves bytes. seed: an int for the same ids on every
         run (None: random). See bpe/dropout.py.
+        add_special_tokens: put the special tokens that the post-processor of the
+        tokenizer.json this tokenizer was read from adds (from_hf: Llama 3's
+        <|begin_of_text|>, say) around the ids, as Hugging Face's encode does by default.
+        Off by default, as in tiktoken; other tokenizers add nothing.
 
         >>> tok.encode("hello world")
         [31373, 995]
         >>> tok.encode("hello world", dropout=0.5, seed=0)    # a different cut each seed
         """
+        template = self._template_for(add_special_tokens)
         pre, refused = self._special_rule(allowed_special, disallowed_special)
         if dropout is None:
-            return self._encode_buffer(text, pre, refused).to_list(self._ints)
-        with self._dropping(dropout_of(dropout, seed)):
-            return self._encode_buffer(text, pre, refused).to_list(self._ints)
+            ids = self._encode_buffer(text, pre, refused).to_list(self._ints)
+        else:
+            with self._dropping(dropout_of(dropout, seed)):
+                ids = self._encode_buffer(text, pre, refused).to_list(self._ints)
+        return ids if template is None else [*template.before, *ids, *template.after]
+
+    def _template_for(self, add_special_tokens: bool) -> Template | None:
+        """The template encode's add_special_tokens asks for (None: none to add)."""
+        if type(add_special_tokens) is not bool:
+            raise TypeError(f"add_special_tokens must be True or False, got "
+                            f"{add_special_tokens!r}")
+        return self._template if add_special_tokens else None
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text with no special tokens: "<|endoftext|>" is ordinary text here."""
@@ -411,11 +497,22 @@ class Tokenizer:
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialSet | None = None,
                         disallowed_special: SpecialSet | None = None,
                         num_threads: int = 1, dropout: float | None = None,
-                        seed: int | None = None) -> np.ndarray:
+                        seed: int | None = None, add_special_tokens: bool = False
+                        ) -> np.ndarray:
         """Like encode, as a NumPy array: uint16 when every id fits, else uint32.
         num_threads: a long text (several MB) is cut where no piece can straddle (as
         encode_file cuts files) and its parts encoded on that many threads; the same ids.
-        dropout, seed: as in encode (on one thread: one random stream for the text)."""
+        dropout, seed, add_special_tokens: as in encode (on one thread: one random stream
+        for the text)."""
+        template = self._template_for(add_special_tokens)
+        if template is not None:
+            import numpy as np
+
+            plain = self.encode_to_numpy(text, allowed_special=allowed_special,
+                                         disallowed_special=disallowed_special,
+                                         num_threads=num_threads, dropout=dropout, seed=seed)
+            return np.concatenate([np.array(template.before, dtype=plain.dtype), plain,
+                                   np.array(template.after, dtype=plain.dtype)])
         pre, refused = self._special_rule(allowed_special, disallowed_special)
         if dropout is not None:
             tiktoken_api.check_num_threads(num_threads)
@@ -476,6 +573,7 @@ class Tokenizer:
         """
         from bpe.offsets import encode_with_offsets
 
+        self._refuse_pipeline("encode_with_offsets")
         out, spans = encode_with_offsets(self, text, allowed_special, disallowed_special)
         return out.to_list(self._ints), list(zip(spans[:, 0].tolist(), spans[:, 1].tolist(),
                                                   strict=True))
@@ -487,6 +585,7 @@ class Tokenizer:
         the spans as an (n, 2) int64 array of (start, end) rows; for large texts."""
         from bpe.offsets import encode_with_offsets
 
+        self._refuse_pipeline("encode_with_offsets_to_numpy")
         out, spans = encode_with_offsets(self, text, allowed_special, disallowed_special)
         return self._to_numpy(out), spans
 
@@ -500,12 +599,20 @@ class Tokenizer:
     def encode_batch(self, texts: Iterable[str], *, num_threads: int | None = None,
                      allowed_special: SpecialSet | None = None,
                      disallowed_special: SpecialSet | None = None,
-                     dropout: float | None = None, seed: int | None = None
-                     ) -> list[list[int]]:
+                     dropout: float | None = None, seed: int | None = None,
+                     add_special_tokens: bool = False) -> list[list[int]]:
         """encode of each text, on num_threads threads (default: the number of cores, at
         most 8). The kernels release the GIL, so threads run in parallel. dropout, seed: as
         in encode, each text with a random stream of its own (from the seed and its place
-        in the batch): the same ids on any number of threads."""
+        in the batch): the same ids on any number of threads. add_special_tokens: as in
+        encode."""
+        template = self._template_for(add_special_tokens)
+        if template is not None:
+            return [[*template.before, *ids, *template.after]
+                    for ids in self.encode_batch(texts, num_threads=num_threads,
+                                                 allowed_special=allowed_special,
+                                                 disallowed_special=disallowed_special,
+                                                 dropout=dropout, seed=seed)]
         if isinstance(texts, str):
             raise TypeError(f"encode_batch expects a list of str, got the str {texts!r:.40}: "
                             f"write [text] for a batch of one, or call encode")
@@ -584,6 +691,7 @@ class Tokenizer:
         >>> stable, [277, 4910] in completions      # " fanta" as " f" + "anta"
         ([31373], True)
         """
+        self._refuse_pipeline("encode_with_unstable")
         return tiktoken_api.encode_with_unstable(self, text, allowed_special,
                                                  disallowed_special)
 
@@ -637,6 +745,7 @@ class Tokenizer:
         """
         from bpe.dataset import encode_file
 
+        self._refuse_pipeline("encode_file")
         return encode_file(self, paths, out, workers=workers, progress=progress, errors=errors,
                            text_field=text_field, executor=executor, shard_bytes=shard_bytes,
                            shard_format=shard_format, dropout=dropout, seed=seed)
@@ -799,7 +908,9 @@ class Tokenizer:
         pre = self._pretokenizers.get(specials)
         if pre is None:
             ordered = [token for token in self.special_tokens if token in specials]
-            pre = self._pretokenizers[specials] = Pretokenizer(self.pattern, ordered)
+            pre = self._pretokenizers[specials] = (
+                Pretokenizer(self.pattern, ordered) if self._pipeline is None
+                else cast("Pretokenizer", self._pipeline.pretokenizer(ordered)))
         return pre
 
     def encode_iterable(self, iterable: Iterable[str]) -> Iterator[int]:
@@ -927,6 +1038,18 @@ class Tokenizer:
         return merges
 
     @property
+    def ignore_merges(self) -> bool:
+        """Whether a piece that is itself a token is that token, unmerged (see __init__)."""
+        return self._ignore_merges
+
+    @property
+    def hf_source(self) -> dict | None:
+        """For a tokenizer read from a tokenizer.json (from_hf): the JSON of its normalizer,
+        pre_tokenizer, added_tokens and post_processor, which save_hf writes back; else
+        None."""
+        return self._hf_source
+
+    @property
     def n_vocab(self) -> int:
         """One more than the largest id."""
         return self._arena.n_vocab
@@ -1050,12 +1173,25 @@ def _unpickle_pretrained(name: str) -> Tokenizer:
 
 
 def _unpickle(state: dict, special_ids: dict[str, int], pattern: PatternLike,
-              name: str | None, tiktoken_rule: bool = False) -> Tokenizer:
-    """Unpickle any other tokenizer from its tables (TokenTables.to_state)."""
+              name: str | None, tiktoken_rule: bool = False, ignore_merges: bool = False,
+              hf: tuple[Steps, dict] | None = None) -> Tokenizer:
+    """Unpickle any other tokenizer from its tables (TokenTables.to_state), with the steps
+    of the tokenizer.json it was read from, if it was."""
+    from bpe.hf_pipeline import Steps
+
     check_pickled_fields(special_ids, name, tiktoken_rule)
-    return Tokenizer._from_tables(TokenTables.from_state(state), special_ids,
-                                  pattern_from_text(pattern) if isinstance(pattern, str)
-                                  else pattern, name, tiktoken_rule)
+    if not isinstance(ignore_merges, bool) or not (hf is None or (
+            isinstance(hf, tuple) and len(hf) == 2 and isinstance(hf[0], Steps)
+            and isinstance(hf[1], dict))):
+        raise ValueError(f"this pickled tokenizer is damaged: its ignore_merges is "
+                         f"{ignore_merges!r:.100} (expected a bool) and its Hugging Face steps "
+                         f"{hf!r:.100} (expected None or (Steps, dict))")
+    tok = Tokenizer._from_tables(TokenTables.from_state(state), special_ids,
+                                 pattern_from_text(pattern) if isinstance(pattern, str)
+                                 else pattern, name, tiktoken_rule, ignore_merges)
+    if hf is not None:
+        tok._take_hf(*hf)
+    return tok
 
 
 def _rebuild(vocab, merges, special_ids, pattern, name) -> Tokenizer:

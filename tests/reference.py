@@ -132,10 +132,13 @@ def encode_piece(piece: bytes, ranks: dict[tuple[bytes, bytes], int]) -> list[by
 
 
 def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]],
-           special_tokens: list[str], pattern: str = GPT2_PATTERN) -> list[int]:
+           special_tokens: list[str], pattern: str = GPT2_PATTERN,
+           ignore_merges: bool = False) -> list[int]:
     """Apply, inside each piece, the adjacent pair of lowest rank (leftmost on ties): see
-    merge_ranks and encode_piece."""
+    merge_ranks and encode_piece. ignore_merges: a piece that is a token (not a special
+    one) is that token, unmerged."""
     ids = {token: i for i, token in sorted(vocab.items(), reverse=True)}
+    specials = {token.encode("utf-8") for token in special_tokens}
     ranks = merge_ranks(merges)
     out = []
     for segment, is_special in split_special(text, special_tokens):
@@ -143,7 +146,11 @@ def encode(text: str, vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]]
             out.append(ids[segment.encode("utf-8")])
             continue
         for piece in pretokenize(segment, pattern):
-            out.extend(ids[p] for p in encode_piece(piece.encode("utf-8"), ranks))
+            whole = piece.encode("utf-8")
+            if ignore_merges and whole in ids and whole not in specials:
+                out.append(ids[whole])
+                continue
+            out.extend(ids[p] for p in encode_piece(whole, ranks))
     return out
 
 

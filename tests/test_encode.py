@@ -97,6 +97,33 @@ def test_pieces_cut_where_no_merge_joins(seed, piece):
     assert table.encode_piece(piece) == expected
 
 
+@pytest.mark.parametrize("pack", [True, False])
+@given(seed=st.integers(0, 2**32 - 1), drop=st.integers(2, 5), data=st.data())
+def test_whole_tokens_equal_reference(pack, seed, drop, data):
+    """take_whole_tokens (ignore_merges, tiktoken's rule): with every drop-th merge left
+    out, tokens are made that merging their bytes no longer gives; exactly those are kept
+    whole, a piece equal to one is its id, and any other piece merges as before (short
+    pieces, and long ones past the heap limit)."""
+    merges = merges_for(b"abc", 40, seed)
+    _, vocab = table_from(merges)                   # every token the merges make
+    kept = [merge for k, merge in enumerate(merges) if k % drop]
+    table, _ = table_from(kept, pack, vocab)
+    expected_whole = {i for i, token in vocab.items() if table.encode_piece(token) != [i]}
+    assert sorted(table.take_whole_tokens(list(vocab.values()), list(vocab))) == sorted(
+        expected_whole)
+    assert table.n_wholes == len(expected_whole)
+    tokens = sorted(token for token in vocab.values() if set(token) <= set(b"abc"))
+    pieces = st.one_of(st.sampled_from(tokens),
+                       st.binary(min_size=1, max_size=300).map(
+                           lambda b: bytes(97 + x % 3 for x in b)))
+    for piece in (data.draw(pieces), data.draw(pieces), tokens[-1] * (SHORT_PIECE + 1)):
+        expected = reference.encode(piece.decode(), vocab, kept, [], pattern=r"(?s).+",
+                                    ignore_merges=True)
+        assert table.encode_piece(piece) == expected
+    with pytest.raises(RuntimeError, match="called already"):
+        table.take_whole_tokens([], [])
+
+
 def test_pieces_uncut_when_a_merge_comes_before_its_token():
     """A merge whose left token is made only by a later merge: no junctions can be known
     in one pass, so no piece is cut (and "abc" still ends as one token). Its merged ids

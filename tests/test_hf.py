@@ -1,8 +1,10 @@
 """Hugging Face files: folders we write load in `transformers.AutoTokenizer` (and their
 tokenizer.json in `tokenizers`) and encode, pad and decode there exactly as we do; custom
 patterns are written only where Oniguruma matches as the regex module does; files HF
-writes load into a Tokenizer that encodes as tiktoken does; Tokenizer.save's folder serves
-both, and old ones still load; round trips, bad input."""
+writes load into a Tokenizer that encodes as tiktoken does, and the shapes of today's open
+models (Llama 3's ignore_merges and template, Qwen2's NFC, every normalizer, pre-tokenizer
+step and added-token flag bpe reads) encode as `tokenizers` does; Tokenizer.save's folder
+serves both, and old ones still load; round trips, bad input."""
 import json
 import os
 import unicodedata
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 import bpe
 from bpe.hf import hf_regex, read_tokenizer_json, tokenizer_json_bytes
 
-from .conftest import repo_file, tiktoken_pair
+from .conftest import bench_corpus, repo_file, tiktoken_pair
 from .strategies import tiktoken_texts
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -91,7 +93,7 @@ def test_round_trip(request, tmp_path, name):
     tok = request.getfixturevalue(name)
     path = tok.save_hf(tmp_path / "sub" / "tok.json")
     assert path == tmp_path / "sub" / "tok.json"
-    assert read_tokenizer_json(path) == (tok.vocab, tok.merges, tok.special_ids, "gpt2")
+    assert read_tokenizer_json(path)[:4] == (tok.vocab, tok.merges, tok.special_ids, "gpt2")
     assert [p.name for p in path.parent.iterdir()] == ["tok.json"]  # no temporary file left
 
 
@@ -550,7 +552,7 @@ def hf_gpt2_file(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def from_hf(hf_gpt2_file):
-    _, _, special_tokens, pattern = read_tokenizer_json(hf_gpt2_file)
+    _, _, special_tokens, pattern, *_ = read_tokenizer_json(hf_gpt2_file)
     assert special_tokens == {"<|endoftext|>": 50256} and pattern == "gpt2"
     return bpe.Tokenizer.from_hf(hf_gpt2_file)
 
@@ -568,6 +570,441 @@ def test_hf_gpt2_file_random_like_tiktoken(from_hf, gpt2_tiktoken, text):
 
 def test_hf_gpt2_file_reads_as_gpt2(from_hf, gpt2):
     assert from_hf.vocab == gpt2.vocab and from_hf.merges == gpt2.merges
+
+
+# --- the files of today's open models, built by `tokenizers` ------------------------------
+# No file can be downloaded here, so `tokenizers` itself builds each shape: Llama 3's from
+# cl100k's ranks, Qwen2's and the others from vocabularies `tokenizers` trains on corpus.en.
+
+LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+                r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_REGEX = LLAMA3_REGEX.replace(r"\p{N}{1,3}", r"\p{N}")
+LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"]
+QWEN2_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# Text that the steps treat in awkward ways: normalizers (decomposed and compatibility
+# characters, Hangul jamo, characters tokenizers' Unicode 9.0 tables do not know), digits,
+# white space, words next to added tokens.
+AWKWARD = ["e\u0301", "A\u030a", "\u212b", "\u1100\u1161\u11a8", "ﬁ", "Ⅻ", "\u32ff",
+           "\U00011935\U00011930", "a\u0345\u0301", " Việt", "1234567", "\r\n\r\n", "  ",
+           "\t", "\u00a0", "\u3000", "word", "words", "'S", "_", "\u200d"]
+
+
+def hf_pair(hf, folder):
+    """(bpe.Tokenizer.from_hf of the tokenizers.Tokenizer hf, saved in folder, hf)."""
+    hf.save(str(folder / "tokenizer.json"))
+    return bpe.Tokenizer.from_hf(folder), hf
+
+
+def outcome(encode, text):
+    """encode(text)'s ids, or "error" where it fails (tokenizers panics where an added token
+    lies inside white space that rstrip took: see hf_pipeline._split_added)."""
+    try:
+        return list(encode(text))
+    except (ValueError, BaseException) as e:    # pyo3's PanicException is a BaseException
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        return "error"
+
+
+def hf_trained(pre_tokenizer, added=(), normalizer=None, post_processor=None):
+    """A byte-level BPE of 600 tokens that `tokenizers` trains on corpus.en with these
+    steps, and these added tokens."""
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    hf = tokenizers.Tokenizer(models.BPE())
+    if normalizer is not None:
+        hf.normalizer = normalizer
+    hf.pre_tokenizer = pre_tokenizer
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    text = repo_file("cs336/corpus.en").read_text(encoding="utf-8")
+    hf.train_from_iterator(text.splitlines(), trainer)
+    hf.add_tokens(list(added))
+    if post_processor is not None:
+        hf.post_processor = post_processor
+    return hf
+
+
+def split_then_bytes(regex_text, behavior="isolated", invert=False, add_prefix_space=False,
+                     use_regex=False):
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(regex_text), behavior, invert=invert),
+        pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space, use_regex=use_regex)])
+
+
+def special(text):
+    from tokenizers import AddedToken
+
+    return AddedToken(text, special=True, normalized=False)
+
+
+def texts_of(parts):
+    """Random texts joined from tiktoken_texts and the given parts."""
+    return st.lists(st.one_of(tiktoken_texts, st.sampled_from(parts)), max_size=12).map("".join)
+
+
+def fixture_texts():
+    plain = "".join(repo_file(f"cs336/{f}").read_text(encoding="utf-8")[:5_000] for f in FIXTURES)
+    return [plain, "".join(AWKWARD) * 2, " ".join(AWKWARD)]
+
+
+# Llama 3: Split(its regex) + ByteLevel without regex, ignore_merges, a template adding
+# <|begin_of_text|>. Its vocabulary is cl100k's with more tokens, some of which merging never
+# makes: here every 40th of cl100k's merges is left out, so that thousands of tokens are
+# whole tokens only (ignore_merges is what makes them).
+
+@pytest.fixture(scope="module")
+def llama3(tmp_path_factory):
+    from tokenizers import models, processors
+
+    from bpe.formats import merges_from_ranks, read_tiktoken_ranks, token_to_text
+
+    ranks = read_tiktoken_ranks(repo_file("tiktoken/cl100k_base.tiktoken.gz"))
+    vocab, merges = merges_from_ranks(ranks)
+    texts = {token_to_text(token): i for i, token in vocab.items()}
+    kept = [(token_to_text(a), token_to_text(b)) for k, (a, b) in enumerate(merges) if k % 40]
+
+    def build(ignore_merges):
+        hf = tokenizers.Tokenizer(models.BPE(texts, kept, ignore_merges=ignore_merges))
+        hf.pre_tokenizer = split_then_bytes(LLAMA3_REGEX)
+        hf.add_special_tokens([special(token) for token in LLAMA3_SPECIALS])
+        hf.post_processor = processors.Sequence([
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(
+                single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+                special_tokens=[("<|begin_of_text|>", len(texts))])])
+        return hf
+
+    tok, hf = hf_pair(build(True), tmp_path_factory.mktemp("llama3"))
+    return tok, hf, build(False)
+
+
+def test_llama3_shape_is_plain_with_whole_tokens(llama3):
+    """Llama 3's steps are bpe's own (no Python pipeline): its regex, its special tokens,
+    and whole tokens in the merge table; HF without ignore_merges encodes otherwise."""
+    tok, hf, merging = llama3
+    assert tok._pipeline is None and tok.pattern == "llama3"
+    assert tok._table.n_wholes > 1000
+    assert tok.special_ids == {token: 100256 + k for k, token in enumerate(LLAMA3_SPECIALS)}
+    text = fixture_texts()[0]
+    assert hf_ids(merging, text) != hf_ids(hf, text) == tok.encode(text)
+
+
+def test_llama3_encodes_like_hf(llama3):
+    tok, hf, _ = llama3
+    for text in [*fixture_texts(), "<|begin_of_text|>hi<|eot_id|>", ""]:
+        text += "<|end_of_text|>"
+        assert tok.encode(text) == hf_ids(hf, text)
+        assert tok.encode(text, add_special_tokens=True) == hf.encode(text).ids
+        assert tok.encode(text, add_special_tokens=True)[0] == 100256
+    texts = fixture_texts()
+    assert tok.encode_batch(texts, add_special_tokens=True) == [e.ids for e in
+                                                                hf.encode_batch(texts)]
+    assert tok.encode_to_numpy(texts[0], add_special_tokens=True).tolist() == hf.encode(
+        texts[0]).ids
+    with pytest.raises(TypeError, match="add_special_tokens must be True or False"):
+        tok.encode("a", add_special_tokens=1)
+
+
+@given(texts_of([*LLAMA3_SPECIALS, *AWKWARD]))
+def test_llama3_random_text_like_hf(llama3, text):
+    tok, hf, _ = llama3
+    assert tok.encode(text) == hf_ids(hf, text)
+    assert tok.encode(text, add_special_tokens=True) == hf.encode(text).ids
+
+
+# Qwen2: NFC, then Split(its regex: cl100k's with single digits) + ByteLevel without regex.
+# NFC makes its steps more than bpe's own: the Python pipeline cuts the text.
+
+@pytest.fixture(scope="module")
+def qwen2(tmp_path_factory):
+    from tokenizers import normalizers, processors
+
+    hf = hf_trained(split_then_bytes(QWEN2_REGEX), [special(t) for t in QWEN2_SPECIALS],
+                    normalizers.NFC(), processors.ByteLevel(trim_offsets=False))
+    return hf_pair(hf, tmp_path_factory.mktemp("qwen2"))
+
+
+def test_qwen2_encodes_like_hf(qwen2):
+    tok, hf = qwen2
+    assert tok._pipeline is not None and tok._template is None
+    for text in [*fixture_texts(), "e<|im_end|>\u0301 1234", "<|im_start|>\u0301\u0345x"]:
+        assert tok.encode(text) == hf_ids(hf, text) == hf.encode(text).ids
+        assert tok.encode(text, add_special_tokens=True) == hf_ids(hf, text)
+        assert tok.encode_to_numpy(text).tolist() == hf_ids(hf, text)
+        assert list(tok.encode_iterable(iter([text[:7], text[7:]]))) == hf_ids(hf, text)
+    # NFC changes the text: a decomposed é encodes as é does
+    assert tok.encode("e\u0301") == tok.encode("\u00e9") != tok._table.encode_piece(
+        "e\u0301".encode())
+    assert tok.encode_batch(fixture_texts()) == [hf_ids(hf, t) for t in fixture_texts()]
+
+
+@given(texts_of([*QWEN2_SPECIALS, *AWKWARD]))
+def test_qwen2_random_text_like_hf(qwen2, text):
+    tok, hf = qwen2
+    assert tok.encode(text) == hf_ids(hf, text)
+
+
+@pytest.fixture(scope="module", params=["NFD", "NFKC", "NFKD", "NFD+NFKC"])
+def normalized(request, tmp_path_factory):
+    from tokenizers import normalizers
+
+    forms = [getattr(normalizers, form)() for form in request.param.split("+")]
+    normalizer = forms[0] if len(forms) == 1 else normalizers.Sequence(forms)
+    hf = hf_trained(split_then_bytes(QWEN2_REGEX), [special("<|endoftext|>")], normalizer)
+    return hf_pair(hf, tmp_path_factory.mktemp("normalized"))
+
+
+@given(texts_of(["<|endoftext|>", *AWKWARD]))
+def test_normalizers_like_hf(normalized, text):
+    tok, hf = normalized
+    assert tok.encode(text) == hf_ids(hf, text)
+
+
+def _assigned(unicodedata):
+    return [chr(c) for c in range(1, 0x110000)
+            if unicodedata.category(chr(c)) not in ("Cs", "Cn")]
+
+
+def test_normalize_is_tokenizers_on_every_character():
+    """hf_pipeline.normalize gives what `tokenizers` gives on every assigned character
+    alone, after a combining mark, and on the decomposed form of every character that
+    composes, in each form. Its list of characters tokenizers' Unicode 9.0 tables do not
+    know is the one tokenizers shows, for the characters this Python's unicodedata knows
+    (Unicode 14.0 to 15.1 on Python 3.11 to 3.13)."""
+    import unicodedata as ud
+
+    from tokenizers import normalizers
+
+    from bpe.hf_pipeline import _NORMALIZED_SINCE_9, FORMS, normalize
+
+    # (parts are joined by NUL, a character no normalization touches or makes)
+
+    chars = _assigned(ud)
+    composed = [ud.normalize("NFD", c) for c in chars
+                if ud.decomposition(c) and not ud.decomposition(c).startswith("<")]
+    texts = {"alone": chars, "after a mark": ["a\u0345" + c for c in chars], "composed": composed}
+    for form in FORMS:
+        hf = getattr(normalizers, form)()
+        for name, parts in texts.items():
+            ours = [normalize(form, part) for part in parts]
+            theirs = hf.normalize_str("\0".join(parts)).split("\0")
+            differ = [p for p, a, b in zip(parts, ours, theirs, strict=True) if a != b]
+            assert not differ, (form, name, differ[:5])
+    # The characters whose normalization Python and tokenizers disagree on, found anew
+    unknown = set()
+    nfd = normalizers.NFD()
+    for form in FORMS:
+        hf = getattr(normalizers, form)()
+        theirs = hf.normalize_str("\0".join(chars)).split("\0")
+        unknown |= {c for c, t in zip(chars, theirs, strict=True) if ud.normalize(form, c) != t}
+    marks = [c for c in chars if 0 < ud.combining(c) < 240]
+    theirs = nfd.normalize_str("\0".join("a\u0345" + c for c in marks)).split("\0")
+    unknown |= {c for c, t in zip(marks, theirs, strict=True)
+                if ud.normalize("NFD", "a\u0345" + c) != t}
+    nfc = normalizers.NFC()
+    theirs = nfc.normalize_str("\0".join(composed)).split("\0")
+    for text, t in zip(composed, theirs, strict=True):
+        if ud.normalize("NFC", text) != t:
+            unknown |= set(text) | set(ud.normalize("NFC", text))
+    listed = set(regex.findall(f"[{_NORMALIZED_SINCE_9}]", "".join(chars)))
+    if tuple(map(int, ud.unidata_version.split("."))) <= (15, 1, 0):   # what the list covers
+        assert listed == unknown, sorted(listed ^ unknown)[:10]
+    else:
+        assert listed <= unknown
+
+
+# Added tokens with every flag: lstrip (RoBERTa's <mask>), rstrip, single_word, normalized
+# (matched in the normalized text: "ﬁ" as "fi" under NFKC), not special; and one made of
+# white space, which rstrip can swallow (tokenizers then fails: so do we).
+
+FLAGGED = [("<mask>", {"lstrip": True, "special": True}), ("[R]", {"rstrip": True}),
+           ("word", {"single_word": True}), ("ﬁ", {"normalized": True}),
+           ("Ⅻ", {"normalized": True, "lstrip": True, "rstrip": True}),
+           ("ab", {"normalized": True}), ("bc", {}), ("\n\n", {"lstrip": True}),
+           ("<|endoftext|>", {"special": True})]
+
+
+@pytest.fixture(scope="module", params=[None, "NFKC"])
+def flagged(request, tmp_path_factory):
+    from tokenizers import AddedToken, normalizers
+
+    added = [AddedToken(text, **{"normalized": False, **flags}) for text, flags in FLAGGED]
+    normalizer = normalizers.NFKC() if request.param else None
+    hf = hf_trained(split_then_bytes(QWEN2_REGEX), added, normalizer)
+    return hf_pair(hf, tmp_path_factory.mktemp("flagged"))
+
+
+_FLAG_TEXTS = [text for text, _ in FLAGGED] + ["fi", "XII", "abc", "a", "b", "c", " ", "  ",
+                                               "\n", "\u3000", "é", "1", "_", "Ω"]
+
+
+def test_added_token_flags_like_hf(flagged):
+    tok, hf = flagged
+    assert tok._pipeline is not None
+    texts = ["say  <mask> it", "x<mask>", "[R]   y", "[R]\n\n z", "word words sword word_ 1word",
+             "aword wordé word", "ﬁne fi ﬁ", "  Ⅻ  XII ", "abc", "ab bc abbc", "[R] \n\n\n",
+             "a  \n\n", *fixture_texts()]
+    for text in texts:
+        assert outcome(tok.encode, text) == outcome(hf_ids.__get__(hf), text), text
+    assert outcome(tok.encode, "[R] \n\n\n") == "error"      # \n\n inside [R]'s white space
+
+
+@given(st.lists(st.sampled_from(_FLAG_TEXTS), max_size=16).map("".join))
+def test_added_token_flags_random_text_like_hf(flagged, text):
+    tok, hf = flagged
+    assert outcome(tok.encode, text) == outcome(hf_ids.__get__(hf), text)
+
+
+# Pre-tokenizers: Split with each behavior, inverted or not, then more steps; ByteLevel
+# with and without a prefix space and its regex.
+
+SPLIT_REGEX = r"\s+|\p{N}|'s"
+
+
+@pytest.fixture(scope="module", params=[(b, i) for b in ("removed", "isolated",
+                                                          "merged_with_previous",
+                                                          "merged_with_next", "contiguous")
+                                        for i in (False, True)],
+                ids=lambda p: f"{p[0]}-{'inverted' if p[1] else 'plain'}")
+def split_steps(request, tmp_path_factory):
+    from tokenizers import Regex, pre_tokenizers
+
+    behavior, invert = request.param
+    steps = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(SPLIT_REGEX), behavior, invert=invert),
+        pre_tokenizers.Split("e", "merged_with_next"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    return hf_pair(hf_trained(steps, [special("<|endoftext|>")]),
+                   tmp_path_factory.mktemp("split"))
+
+
+@given(texts_of(["<|endoftext|>", *AWKWARD, "e", "ee", " e ", "'s"]))
+def test_split_behaviors_like_hf(split_steps, text):
+    tok, hf = split_steps
+    assert tok.encode(text) == hf_ids(hf, text)
+
+
+@pytest.fixture(scope="module", params=[(p, r, s) for p in (False, True) for r in (False, True)
+                                        for s in (False, True)],
+                ids=lambda p: "prefix-" * p[0] + "regex-" * p[1] + "split" * p[2])
+def byte_level(request, tmp_path_factory):
+    from tokenizers import pre_tokenizers
+
+    prefix, use_regex, split = request.param
+    steps = (split_then_bytes(QWEN2_REGEX, add_prefix_space=prefix, use_regex=use_regex)
+             if split else pre_tokenizers.ByteLevel(add_prefix_space=prefix, use_regex=use_regex))
+    tok, hf = hf_pair(hf_trained(steps, [special("<|endoftext|>")]),
+                      tmp_path_factory.mktemp("bytelevel"))
+    # bpe's own shapes run without the pipeline
+    assert (tok._pipeline is None) == (not prefix and use_regex != split)
+    return tok, hf
+
+
+@given(texts_of(["<|endoftext|>", *AWKWARD]))
+def test_byte_level_steps_like_hf(byte_level, text):
+    tok, hf = byte_level
+    assert tok.encode(text) == hf_ids(hf, text)
+
+
+def test_fixture_texts_through_every_shape(split_steps, byte_level):
+    for tok, hf in (split_steps, byte_level):
+        for text in fixture_texts():
+            assert tok.encode(text) == hf_ids(hf, text)
+
+
+# Post-processors: RoBERTa's (its <mask> is lstrip too), a template with bos and eos.
+
+@pytest.mark.parametrize("kind", ["roberta", "template"])
+def test_post_processors_like_hf(tmp_path, kind):
+    from tokenizers import AddedToken, pre_tokenizers, processors
+
+    added = [special("<s>"), special("</s>"),
+             AddedToken("<mask>", special=True, lstrip=True, normalized=False)]
+    hf = hf_trained(pre_tokenizers.ByteLevel(add_prefix_space=False), added)
+    s, e = hf.token_to_id("<s>"), hf.token_to_id("</s>")
+    hf.post_processor = (processors.RobertaProcessing(("</s>", e), ("<s>", s)) if kind == "roberta"
+                         else processors.TemplateProcessing(single="<s> $A </s> </s>",
+                                                            special_tokens=[("<s>", s),
+                                                                            ("</s>", e)]))
+    tok, hf = hf_pair(hf, tmp_path)
+    for text in [*fixture_texts(), "a <mask> b", ""]:
+        assert tok.encode(text, add_special_tokens=True) == hf.encode(text).ids
+        assert tok.encode(text) == hf_ids(hf, text)
+    expected = [s, e] if kind == "roberta" else [s, e, e]
+    assert tok.encode("", add_special_tokens=True) == expected
+
+
+def test_pipeline_round_trips(qwen2, flagged, tmp_path):
+    """A tokenizer with a pipeline writes its steps back: tokenizers and transformers load
+    what save_hf writes and encode alike; save and load, and pickle, keep them."""
+    import pickle
+
+    from transformers import AutoTokenizer
+
+    for k, (tok, hf) in enumerate((qwen2, flagged)):
+        text = " ".join(fixture_texts()[1:]) + " ﬁ word [R]  x <mask>"
+        tok.save_hf(tmp_path / f"hf{k}")
+        again = tokenizers.Tokenizer.from_file(str(tmp_path / f"hf{k}" / "tokenizer.json"))
+        assert hf_ids(again, text) == tok.encode(text) == hf_ids(hf, text)
+        auto = AutoTokenizer.from_pretrained(tmp_path / f"hf{k}")
+        assert auto.encode(text) == tok.encode(text, add_special_tokens=True)
+        tok.save(tmp_path / f"bpe{k}")
+        loaded = bpe.Tokenizer.load(tmp_path / f"bpe{k}")
+        unpickled = pickle.loads(pickle.dumps(tok))
+        for back in (loaded, unpickled, bpe.Tokenizer.from_hf(tmp_path / f"hf{k}")):
+            assert back._pipeline is not None and back.encode(text) == tok.encode(text)
+
+
+def test_llama3_round_trips_with_its_template(llama3, tmp_path):
+    """transformers' encode adds <|begin_of_text|> (its add_special_tokens=True default), as
+    encode(add_special_tokens=True) does, from the folder save_hf writes."""
+    import pickle
+
+    from transformers import AutoTokenizer
+
+    tok, hf, _ = llama3
+    text = fixture_texts()[1]
+    tok.save_hf(tmp_path)
+    auto = AutoTokenizer.from_pretrained(tmp_path)
+    assert auto.encode(text) == tok.encode(text, add_special_tokens=True) == hf.encode(text).ids
+    for back in (bpe.Tokenizer.from_hf(tmp_path), pickle.loads(pickle.dumps(tok))):
+        assert back._table.n_wholes == tok._table.n_wholes
+        assert back.encode(text, add_special_tokens=True) == hf.encode(text).ids
+
+
+def test_pipeline_refuses_what_it_cannot_follow(qwen2, tmp_path):
+    tok, _ = qwen2
+    (tmp_path / "a.txt").write_text("hello", encoding="utf-8")
+    for call in (lambda: tok.encode_file([tmp_path / "a.txt"], tmp_path / "ids.npy"),
+                 lambda: tok.encode_with_offsets("hi"),
+                 lambda: tok.encode_with_offsets_to_numpy("hi"),
+                 lambda: tok.encode_with_unstable("hi"), tok.to_tiktoken):
+        with pytest.raises(ValueError, match="normalizes or pre-tokenizes text in steps bpe "
+                                             "takes in Python"):
+            call()
+    assert not (tmp_path / "ids.npy").exists()
+    # tiktoken's arguments pick the added tokens, as for any tokenizer
+    text = "<|im_start|>hi<|im_end|>"
+    assert tok.encode(text, allowed_special={"<|im_end|>"}, disallowed_special=()) == [
+        *tok.encode_ordinary("<|im_start|>hi"), tok.special_ids["<|im_end|>"]]
+    with pytest.raises(ValueError, match=r"disallowed special token '<\|im_start\|>'"):
+        tok.encode(text, allowed_special={"<|im_end|>"})
+
+
+@pytest.mark.slow
+def test_corpus_slice_like_hf(llama3, qwen2):
+    """2 MB of the benchmark corpus (only that much is decompressed) through Llama 3's and
+    Qwen2's shapes."""
+    import lzma
+
+    with lzma.open(bench_corpus(), "rt", encoding="utf-8") as f:
+        text = f.read(2_000_000)
+    for tok, hf, *_ in (llama3, qwen2):
+        assert tok.encode(text) == hf_ids(hf, text)
 
 
 # --- bad input --------------------------------------------------------------------------
@@ -590,7 +1027,8 @@ def test_added_tokens_outside_the_model_vocab(tmp_path, small_json, trained):
     path = write(tmp_path, small_json)
     hf = tokenizers.Tokenizer.from_file(str(path))
     assert {text: hf.token_to_id(text) for text in SPECIALS} == trained.special_ids
-    assert read_tokenizer_json(path) == (trained.vocab, trained.merges, trained.special_ids, "gpt2")
+    assert read_tokenizer_json(path)[:4] == (trained.vocab, trained.merges, trained.special_ids,
+                                             "gpt2")
 
     small_json["added_tokens"].reverse()  # now HF would number them the other way round
     with pytest.raises(ValueError, match=r"id 501, but HF would give it 499 \(the next free id"):
@@ -617,17 +1055,51 @@ def edit(data, where, key, value):
 
 
 @pytest.mark.parametrize("where, key, value, message", [
-    ((), "normalizer", {"type": "NFC"}, "normalizer 'NFC', which would change the text"),
+    ((), "normalizer", {"type": "Lowercase"}, "normalizer is 'Lowercase', which bpe does not "
+                                              "apply as Hugging Face does; it applies NFC, NFD"),
+    ((), "normalizer", {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Strip"}]},
+     r"normalizer.normalizers\[1\] is 'Strip'"),
+    ((), "truncation", {"max_length": 512}, "truncation is set, which would change encode's ids"),
+    ((), "padding", {"strategy": "BatchLongest"}, "padding is set"),
     (("model",), "type", "WordPiece", "expected model type 'BPE', got 'WordPiece'"),
-    (("model",), "ignore_merges", True, "sets ignore_merges"),
+    (("model",), "ignore_merges", "yes", "ignore_merges is 'yes', expected true or false"),
     (("model", "vocab"), "中", 600, "'中' holds '中', which is not in GPT-2's bytes-to-unicode"),
     (("model", "vocab"), "Ġthe", 5, "id 5 is used by"),
     (("model",), "merges", [["Ġ", "t"], ["Ġ", "zq"]], r"merge 1 \['Ġ', 'zq'\] needs token 'zq'"),
     (("model",), "merges", ["Ġ t", "Ġt"], "merge 1 is 'Ġt'; expected"),
-    ((), "pre_tokenizer", {"type": "Whitespace"}, "expected pre_tokenizer ByteLevel"),
-    (("pre_tokenizer", "pretokenizers", 1), "add_prefix_space", True, "expected pre_tokenizer"),
+    ((), "pre_tokenizer", {"type": "Whitespace"}, "pre_tokenizer is 'Whitespace'; bpe pre-"),
+    (("pre_tokenizer",), "pretokenizers", [{"type": "ByteLevel"}, {"type": "Digits"}],
+     r"pre_tokenizer.pretokenizers\[1\] is 'Digits'"),
+    (("pre_tokenizer",), "pretokenizers", [{"type": "ByteLevel", "use_regex": False},
+                                           {"type": "Split", "pattern": {"String": " "},
+                                            "behavior": "Removed", "invert": False}],
+     "expected ByteLevel once, as the last step"),
+    (("pre_tokenizer",), "pretokenizers", [{"type": "Split", "pattern": {"String": " "},
+                                            "behavior": "Removed", "invert": False}],
+     "expected ByteLevel once"),
+    (("pre_tokenizer", "pretokenizers", 0), "behavior", "Dropped", "Split's behavior is 'Dropped'"),
+    (("pre_tokenizer", "pretokenizers", 0), "pattern", {"String": ""}, "Split's pattern is"),
+    (("pre_tokenizer", "pretokenizers", 1), "add_prefix_space", "no", "must be true or false"),
     (("added_tokens", 0), "id", 7, "'<|endoftext|>' has id 7, but HF would give it 499 .its id in"),
-    (("added_tokens", 0), "lstrip", True, "sets single_word, lstrip or rstrip"),
+    (("added_tokens", 0), "lstrip", "yes", r"added_tokens\[0\] \('<\|endoftext\|>'\): lstrip is "
+                                           r"'yes', expected true or false"),
+    (("added_tokens",), 1, {"id": 500, "content": "<|endoftext|>"}, "is listed twice"),
+    ((), "post_processor", {"type": "BertProcessing", "sep": ["a", 1], "cls": ["b", 2]},
+     "post_processor is 'BertProcessing'; bpe applies TemplateProcessing"),
+    ((), "post_processor", {"type": "TemplateProcessing", "single": [
+        {"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [], "special_tokens": {}}, "holds sequence A 2 times, expected once"),
+    ((), "post_processor", {"type": "TemplateProcessing", "single": [
+        {"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [], "special_tokens": {}}, "special token '<s>' has no \"ids\""),
+    ((), "post_processor", {"type": "TemplateProcessing", "single": [
+        {"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [], "special_tokens": {"<s>": {"id": "<s>", "ids": [9999], "tokens": ["<s>"]}}},
+     "post_processor adds id 9999, which is no token's"),
+    ((), "post_processor", {"type": "Sequence", "processors": [
+        {"type": "RobertaProcessing", "sep": ["a", 1], "cls": ["b", 2]},
+        {"type": "RobertaProcessing", "sep": ["a", 1], "cls": ["b", 2]}]},
+     "more than one processor adds special tokens"),
     # a regex that Oniguruma, which HF runs it on, reads otherwise than the regex module
     (("pre_tokenizer", "pretokenizers", 0, "pattern"), "Regex", r"\p{N}{1,3}+|\D",
      r"would not cut text in bpe .* as in HF .*: '\{1,3\}\+' at character 5: Oniguruma reads "
@@ -635,6 +1107,9 @@ def edit(data, where, key, value):
     (("pre_tokenizer", "pretokenizers", 0, "pattern"), "Regex", r"\w+\Z",
      r"'\\\\w' at character 0"),
     (("pre_tokenizer", "pretokenizers", 0, "pattern"), "Regex", r"(?<=a", "not a valid regex"),
+    # cl100k as the regex module spells it: not cl100k to Oniguruma
+    (("pre_tokenizer", "pretokenizers", 0, "pattern"), "Regex", bpe.PATTERNS["cl100k"],
+     r"'\{1,3\}\+' at character \d+: Oniguruma reads"),
 ])
 def test_bad_file(tmp_path, small_json, where, key, value, message):
     path = write(tmp_path, edit(small_json, where, key, value))

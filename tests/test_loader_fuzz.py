@@ -376,13 +376,13 @@ odd_values = st.one_of(st.none(), st.booleans(), ids, st.floats(), st.text(max_s
 
 @st.composite
 def state_mutation(draw, args: tuple) -> tuple:
-    """Tokenizer.__reduce__'s arguments (tables state, special ids, pattern, name, rule)
-    with one to three fields changed."""
-    state, special_ids, pattern, name, rule = args
+    """Tokenizer.__reduce__'s arguments (tables state, special ids, pattern, name, rule,
+    ignore_merges, Hugging Face steps) with one to three fields changed."""
+    state, special_ids, pattern, name, rule, ignore_merges, hf = args
     state, special_ids = dict(state), dict(special_ids)
     for _ in range(draw(st.integers(1, 3))):
         field = draw(st.sampled_from(["tables", "tables", "tables", "special_ids", "pattern",
-                                      "name", "rule"]))
+                                      "name", "rule", "ignore_merges", "hf"]))
         if field == "tables":
             key = draw(st.sampled_from([*state, "other"]))
             action = draw(st.sampled_from(["bytes", "type", "drop", "int32"]))
@@ -410,9 +410,13 @@ def state_mutation(draw, args: tuple) -> tuple:
                 ["gpt2", "o200k", "nope", "(", r"\w+", "[", r"a|b"])))
         elif field == "name":
             name = draw(odd_values)
+        elif field == "ignore_merges":
+            ignore_merges = draw(odd_values)
+        elif field == "hf":
+            hf = draw(st.one_of(odd_values, st.tuples(odd_values, odd_values)))
         else:
             rule = draw(odd_values)
-    return state, special_ids, pattern, name, rule
+    return state, special_ids, pattern, name, rule, ignore_merges, hf
 
 
 @fuzz
