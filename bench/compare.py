@@ -390,13 +390,15 @@ def tree_rss_mb(root: int) -> float:
     return total / 2**20
 
 
-def run_one(task: str, tool: str, args) -> dict | str:
-    """Run one (task, tool) in a fresh process. Peak RSS is that process tree's: the
-    worker's own peak, or the sum over it and its worker processes sampled every 20 ms,
-    whichever is larger (bpe counts on a process pool; peers use threads)."""
-    command = [sys.executable, __file__, "--worker", task, tool, "--input", str(args.input),
+def run_one(task: str, tool: str, args, script: str = __file__,
+            extra: list[str] | None = None) -> dict | str:
+    """Run one (task, tool) in a fresh process (`script --worker TASK TOOL`, with the
+    common options and `extra`). Peak RSS is that process tree's: the worker's own peak,
+    or the sum over it and its worker processes sampled every 20 ms, whichever is larger
+    (bpe can count on a process pool; peers use threads)."""
+    command = [sys.executable, script, "--worker", task, tool, "--input", str(args.input),
                "--mb", str(args.mb), "--repeats", str(args.repeats),
-               "--vocab-size", str(args.vocab_size)]
+               "--vocab-size", str(args.vocab_size), *(extra or [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0]
 

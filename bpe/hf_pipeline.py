@@ -198,7 +198,12 @@ def _steps(node, field: str, read_pattern) -> Iterator[Step]:
         for k, inner in enumerate(node["pretokenizers"]):
             yield from _steps(inner, f"{field}.pretokenizers[{k}]", read_pattern)
     elif kind == "ByteLevel":
-        prefix, use_regex = node.get("add_prefix_space", True), node.get("use_regex", True)
+        # tokenizers refuses a ByteLevel without these two (use_regex defaults to true)
+        for key in ("add_prefix_space", "trim_offsets"):
+            if key not in node:
+                raise ValueError(f"{field}: ByteLevel has no {key!r} (Hugging Face's "
+                                 f"tokenizers requires it)")
+        prefix, use_regex = node["add_prefix_space"], node.get("use_regex", True)
         if not (isinstance(prefix, bool) and isinstance(use_regex, bool)):
             raise ValueError(f"{field}: ByteLevel's add_prefix_space and use_regex must be "
                              f"true or false")

@@ -1054,6 +1054,9 @@ def edit(data, where, key, value):
     return data
 
 
+BYTE_LEVEL = {"add_prefix_space": False, "trim_offsets": True}   # what tokenizers requires
+
+
 @pytest.mark.parametrize("where, key, value, message", [
     ((), "normalizer", {"type": "Lowercase"}, "normalizer is 'Lowercase', which bpe does not "
                                               "apply as Hugging Face does; it applies NFC, NFD"),
@@ -1068,9 +1071,11 @@ def edit(data, where, key, value):
     (("model",), "merges", [["Ġ", "t"], ["Ġ", "zq"]], r"merge 1 \['Ġ', 'zq'\] needs token 'zq'"),
     (("model",), "merges", ["Ġ t", "Ġt"], "merge 1 is 'Ġt'; expected"),
     ((), "pre_tokenizer", {"type": "Whitespace"}, "pre_tokenizer is 'Whitespace'; bpe pre-"),
-    (("pre_tokenizer",), "pretokenizers", [{"type": "ByteLevel"}, {"type": "Digits"}],
+    (("pre_tokenizer",), "pretokenizers", [{"type": "ByteLevel", **BYTE_LEVEL},
+                                           {"type": "Digits"}],
      r"pre_tokenizer.pretokenizers\[1\] is 'Digits'"),
-    (("pre_tokenizer",), "pretokenizers", [{"type": "ByteLevel", "use_regex": False},
+    (("pre_tokenizer",), "pretokenizers", [{"type": "ByteLevel", **BYTE_LEVEL,
+                                            "use_regex": False},
                                            {"type": "Split", "pattern": {"String": " "},
                                             "behavior": "Removed", "invert": False}],
      "expected ByteLevel once, as the last step"),
@@ -1150,3 +1155,18 @@ def open_model_hf(request, trained, tmp_path_factory):
 def test_open_model_patterns_cut_like_hf(open_model_hf, text):
     tok, hf = open_model_hf
     assert hf_ids(hf, text) == tok.encode(text)
+
+
+@pytest.mark.parametrize("key", ["add_prefix_space", "trim_offsets"])
+def test_byte_level_without_its_required_fields_is_refused_as_by_tokenizers(tmp_path,
+                                                                             small_json, key):
+    """tokenizers has no default for these two: a file without one is an error there, so it
+    is here (read as a default, add_prefix_space would add spaces the text never had)."""
+    steps = small_json["pre_tokenizer"]
+    node = steps["pretokenizers"][-1] if steps["type"] == "Sequence" else steps
+    del node[key]
+    path = write(tmp_path, small_json)
+    with pytest.raises(Exception, match=f"missing field `{key}`"):
+        tokenizers.Tokenizer.from_file(str(path))
+    with pytest.raises(ValueError, match=f"ByteLevel has no '{key}'"):
+        read_tokenizer_json(path)
