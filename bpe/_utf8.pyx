@@ -6,6 +6,8 @@
   The buffer is the thread's spare (see include/bpe_spare.h): give it back with
   `release_utf8`.
 - `valid_utf8`: whether bytes are UTF-8 as Python's strict decoder takes it.
+- `find_listed`: the first character of a str in a set given as a bitmap of code points
+  (Hugging Face normalizers' look for the few characters their tables do not know).
 - `utf8_to_str`: decode's str, made here rather than by PyUnicode_DecodeUTF8 so that it
   exists before it is written: a text with one emoji is a str of 4 bytes a character, 40 MB
   for 10 MB of text, and on 4 KB pages that is ten thousand page faults, more than the
@@ -24,6 +26,8 @@ from bpe._memory cimport HUGE_FROM, bpe_advise_huge, buffer_reserve
 cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     void* PyUnicode_DATA(object text)
+    int PyUnicode_KIND(object text)
+    Py_UCS4 PyUnicode_READ(int kind, const void* data, Py_ssize_t index) nogil
 
 cdef extern from "bpe_utf8.h" nogil:
     Py_ssize_t bpe_utf8_check(const uint8_t* s, Py_ssize_t n)
@@ -39,6 +43,25 @@ cdef extern from "bpe_spare.h" nogil:
     enum: BPE_SPARE_TEXT
     void* bpe_take_spare(int kind, size_t* capacity)
     void bpe_give_spare(int kind, void* data, size_t capacity)
+
+
+def find_listed(str text, const uint8_t[::1] listed, Py_ssize_t start=0):
+    """The index of the first character of text at or after `start` whose code point c is
+    listed (bit c % 8 of byte c // 8 of `listed` is set), or -1. A scan of a few ms for
+    megabytes, where a regex character class takes a hundred."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t n = len(text), i, found = -1
+    cdef uint32_t c, limit = <uint32_t>(listed.shape[0] * 8)
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    with nogil:
+        for i in range(start, n):
+            c = <uint32_t>PyUnicode_READ(kind, data, i)
+            if c < limit and (listed[c >> 3] >> (c & 7)) & 1:
+                found = i
+                break
+    return found
 
 
 cdef bint valid_utf8(const uint8_t* s, Py_ssize_t n) noexcept nogil:

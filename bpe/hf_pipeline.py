@@ -49,6 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple
 
 from bpe._pretokenize import PATTERN_IDS
+from bpe._utf8 import find_listed
 from bpe._pretokenize import pieces as native_pieces
 from bpe.patterns import Sink
 from bpe.specials import find_specials, longest_first
@@ -349,7 +350,11 @@ class Pipeline:
 
     def __init__(self, steps: Steps):
         self.normalizers = steps.normalizers
-        self.steps = steps.steps
+        # a ByteLevel that adds no space and cuts nothing leaves every piece as it is
+        self.steps = [step for step in steps.steps
+                      if not (isinstance(step, ByteLevel) and not step.add_prefix_space
+                              and not step.use_regex)]
+        self.native_id = _native_id(self.steps)
         self.added = steps.added
         normalized: dict[str, AddedToken] = {}
         for token in (t for t in self.added if t.normalized):
@@ -417,9 +422,24 @@ class PipelinePretokenizer:
                 if inner is not None:
                     sink.special(inner.content)
                     continue
+                if pipeline.native_id is not None:    # the kernels cut and encode it
+                    sink.native(part, -1, pipeline.native_id)
+                    continue
                 pieces = pipeline.pieces(part)
                 if pieces:
                     sink.pieces(pieces)
+
+
+def _native_id(steps: Sequence[Step]) -> int | None:
+    """The native pattern whose pieces are those of these steps, if one: a single cut by a
+    built-in's regex (an Isolated Split: with invert too, as every stretch is its own
+    piece either way), or a ByteLevel that cuts by GPT-2's and adds no space."""
+    if len(steps) != 1:
+        return None
+    step = steps[0]
+    if isinstance(step, ByteLevel):
+        return PATTERN_IDS["gpt2"] if step.use_regex and not step.add_prefix_space else None
+    return PATTERN_IDS[step.name] if step.behavior == "Isolated" and step.name else None
 
 
 def _split_added(sentence: str, matcher: _Matcher | None
@@ -465,6 +485,20 @@ def _classes():
             regex.compile(f"[{_NORMALIZED_SINCE_9}]"))
 
 
+@functools.cache
+def _unknown_bitmap() -> bytes:
+    """_NORMALIZED_SINCE_9 as a bitmap of code points, for find_listed."""
+    bits = bytearray(0x110000 // 8)
+    spec, k = _NORMALIZED_SINCE_9, 0
+    while k < len(spec):
+        is_range = k + 2 < len(spec) and spec[k + 1] == "-"
+        last = spec[k + 2] if is_range else spec[k]
+        for c in range(ord(spec[k]), ord(last) + 1):
+            bits[c >> 3] |= 1 << (c & 7)
+        k += 3 if is_range else 1
+    return bytes(bits).rstrip(b"\0")
+
+
 def _is_word(char: str) -> bool:
     return _classes()[0].match(char) is not None
 
@@ -484,11 +518,9 @@ def normalize(form: Form, text: str) -> str:
     tables do not know (_NORMALIZED_SINCE_9) left as they are, each a boundary nothing
     composes or reorders across (a starter that composes with nothing, as an unknown
     character is there)."""
-    if text.isascii():
-        return text
-    unknown = _classes()[3]
-    if unknown.search(text) is None:
+    if text.isascii() or find_listed(text, _unknown_bitmap()) < 0:
         return unicodedata.normalize(form, text)
+    unknown = _classes()[3]
     out, at = [], 0
     for match in unknown.finditer(text):
         out.append(unicodedata.normalize(form, text[at:match.start()]))

@@ -817,6 +817,26 @@ def test_normalize_is_tokenizers_on_every_character():
         assert listed <= unknown
 
 
+def test_unknown_characters_bitmap_is_the_class():
+    from bpe.hf_pipeline import _NORMALIZED_SINCE_9, _unknown_bitmap
+
+    bits, unknown = _unknown_bitmap(), regex.compile(f"[{_NORMALIZED_SINCE_9}]")
+    listed = {c for c in range(len(bits) * 8) if bits[c >> 3] >> (c & 7) & 1}
+    assert listed == {c for c in range(0x110000) if unknown.match(chr(c))}
+
+
+@given(st.lists(st.one_of(st.characters(), st.sampled_from("\u07fd\u0898\U0001fbf9\U0001fbfa"
+                                                             "\u0d3a\u0d3b")), max_size=40),
+       st.integers(0, 45))
+def test_find_listed_is_the_class_search(chars, start):
+    from bpe._utf8 import find_listed
+    from bpe.hf_pipeline import _NORMALIZED_SINCE_9, _unknown_bitmap
+
+    text = "".join(chars)
+    found = regex.compile(f"[{_NORMALIZED_SINCE_9}]").search(text, min(start, len(text)))
+    assert find_listed(text, _unknown_bitmap(), start) == (found.start() if found else -1)
+
+
 # Added tokens with every flag: lstrip (RoBERTa's <mask>), rstrip, single_word, normalized
 # (matched in the normalized text: "ﬁ" as "fi" under NFKC), not special; and one made of
 # white space, which rstrip can swallow (tokenizers then fails: so do we).
