@@ -49,8 +49,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple
 
 from bpe._pretokenize import PATTERN_IDS
-from bpe._utf8 import find_listed
 from bpe._pretokenize import pieces as native_pieces
+from bpe._utf8 import find_listed
 from bpe.patterns import Sink
 from bpe.specials import find_specials, longest_first
 
