@@ -97,7 +97,8 @@ def word_counts(table) -> dict[bytes, int]:
     """A WordTable as {word: count}: its order is the order the workers' tables were added
     in, which threads do not fix."""
     symbols, offsets = table.symbols.astype("uint8").tobytes(), table.offsets.tolist()
-    return {symbols[a:b]: int(n) for a, b, n in zip(offsets, offsets[1:], table.counts)}
+    return {symbols[a:b]: int(n)
+            for a, b, n in zip(offsets[:-1], offsets[1:], table.counts, strict=True)}
 
 
 def main() -> None:
