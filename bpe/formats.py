@@ -464,17 +464,15 @@ class TokenTables(NamedTuple):
 def check_pickled_fields(special_ids: object, name: object, tiktoken_rule: object) -> None:
     """ValueError unless what a pickled tokenizer carries beside its tables and pattern
     (Tokenizer.__reduce__) is of its kind: the special tokens a dict of non-empty str ->
-    distinct ids (ints in 0..2**31-2, not bools), the name a str or None, the special-token
-    rule a bool. (A pickle is a program, trusted by whoever loads it; this catches one
-    damaged or made by hand, not a hostile one.)"""
+    ids (ints in 0..2**31-2, not bools; tiktoken lets two share one), the name a str or
+    None, the special-token rule a bool. (A pickle is a program, trusted by whoever loads
+    it; this catches one damaged or made by hand, not a hostile one.)"""
     problem = None
     if not isinstance(special_ids, dict) or not all(
             isinstance(token, str) and token and is_id(token_id) and token_id < _ID_LIMIT
             for token, token_id in special_ids.items()):
         problem = (f"its special tokens are {special_ids!r:.200}; expected a dict of str -> id "
                    f"in 0..{_ID_LIMIT - 1}")
-    elif len(set(special_ids.values())) != len(special_ids):
-        problem = f"its special tokens {special_ids!r:.200} share an id"
     elif not (name is None or isinstance(name, str)):
         problem = f"its name is {name!r:.100}; expected a str or None"
     elif not isinstance(tiktoken_rule, bool):

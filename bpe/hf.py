@@ -91,6 +91,12 @@ def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
     it was read with; any other these: none, its pattern then ByteLevel, its special tokens
     matched as written, none."""
     source = tok.hf_source
+    seen: dict[int, str] = {}
+    for text, token_id in tok.special_ids.items():
+        if seen.setdefault(token_id, text) != text:
+            raise ValueError(f"special tokens {seen[token_id]!r} and {text!r} share the id "
+                             f"{token_id}, which a tokenizer.json cannot hold (an added "
+                             f"token is one text for one id)")
     if source is None:
         split = {"type": "Split", "pattern": {"Regex": hf_regex(tok.pattern)},
                  "behavior": "Isolated", "invert": False}

@@ -117,7 +117,7 @@ def _token_chars(tok: Tokenizer) -> TokenChars:
     inside = np.zeros(tok.n_vocab, dtype=bool)
     begun[ids] = before[bounds[1:]] - before[bounds[:-1]]
     inside[ids[lengths > 0]] = ~leading[firsts]
-    for token, token_id in tok.special_ids.items():
+    for token, token_id in reversed(tok.special_ids.items()):  # a shared id: the first's text
         begun[token_id], inside[token_id] = len(token), False
     return TokenChars(begun, inside)
 

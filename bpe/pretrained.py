@@ -1,7 +1,8 @@
 """Pretrained vocabularies bundled with the package, loaded offline.
 
 `gpt2` (also called `r50k_base`) comes from GPT-2's own encoder.json + vocab.bpe;
-`cl100k_base` and `o200k_base` from tiktoken's rank files, whose merges are derived so that
+`cl100k_base` and `o200k_base` from tiktoken's rank files (`o200k_harmony`, gpt-oss's, is
+o200k_base's with its own special tokens), whose merges are derived so that
 encoding equals tiktoken's (`formats.merges_from_ranks`). The files and their licences live
 in `bpe.data/pretrained/`. This module only reads them; `Tokenizer.from_pretrained` builds
 each once per process and shares it, as `tiktoken.get_encoding` does.
@@ -43,6 +44,19 @@ class Pretrained(NamedTuple):
     special_tokens: dict[str, int]
 
 
+def _harmony_specials() -> dict[str, int]:
+    """o200k_harmony's special tokens (gpt-oss), in tiktoken's order: o200k_base's, then
+    its own, then the reserved ones. <|reserved_200018|> shares its id with
+    <|endofprompt|>, which it decodes to, as in tiktoken."""
+    named = {"<|startoftext|>": 199998, "<|endoftext|>": 199999, "<|return|>": 200002,
+             "<|constrain|>": 200003, "<|channel|>": 200005, "<|start|>": 200006,
+             "<|end|>": 200007, "<|message|>": 200008, "<|call|>": 200012}
+    by_id = {token_id: token for token, token_id in named.items()}
+    own = {by_id.get(i, f"<|reserved_{i}|>"): i for i in range(199998, 200013)}
+    return ({"<|endoftext|>": 199999, "<|endofprompt|>": 200018} | own
+            | {f"<|reserved_{i}|>": i for i in range(200013, 201088)})
+
+
 PRETRAINED = {
     "gpt2": Pretrained(("encoder.json", "vocab.bpe"), "gpt2", {"<|endoftext|>": 50256}),
     "cl100k_base": Pretrained(("cl100k_base.tiktoken.gz",), "cl100k", {
@@ -50,11 +64,14 @@ PRETRAINED = {
         "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}),
     "o200k_base": Pretrained(("o200k_base.tiktoken.gz",), "o200k", {
         "<|endoftext|>": 199999, "<|endofprompt|>": 200018}),
+    "o200k_harmony": Pretrained(("o200k_base.tiktoken.gz",), "o200k", _harmony_specials()),
 }
+# A vocabulary with another's files (and other special tokens) shares its tables.
+_TABLES_OF = {"o200k_harmony": "o200k_base"}
 ALIASES = {"r50k_base": "gpt2"}   # tiktoken's name for the same vocabulary
 NAMES = (*PRETRAINED, *ALIASES)
 # tiktoken's other encodings, whose files bpe does not ship.
-NOT_BUNDLED = ("p50k_base", "p50k_edit", "o200k_harmony")
+NOT_BUNDLED = ("p50k_base", "p50k_edit")
 
 
 def canonical(name: str) -> str:
@@ -98,7 +115,8 @@ def read_files(paths: list[Path]) -> tuple[dict[int, bytes], list[tuple[bytes, b
 
 def tables_file(name: str) -> str:
     """The name of the precomputed tables' file of the bundled vocabulary `name`."""
-    return f"{canonical(name)}.tables"
+    name = canonical(name)
+    return f"{_TABLES_OF.get(name, name)}.tables"
 
 
 def tables(name: str) -> TokenTables | None:
@@ -121,6 +139,8 @@ def write_tables(folder: str | os.PathLike) -> list[str]:
     folder = Path(folder)
     written = []
     for name, spec in PRETRAINED.items():
+        if name in _TABLES_OF:
+            continue                  # written as the vocabulary's whose files it has
         sources = [folder / file for file in spec.files]
         target = folder / tables_file(name)
         if not all(source.exists() for source in sources) or token_tables_current(target,

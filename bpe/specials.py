@@ -61,20 +61,25 @@ def assign_ids(special_tokens: Sequence[str] | Mapping[str, int] | None,
 
     A list gives each token the id of its bytes in vocab, or a new id after the largest; a
     dict (tiktoken's form) keeps its ids, which must not clash with other tokens, nor lie
-    far past the tokens (formats.check_id_spread: special tokens count as tokens)."""
+    far past the tokens (formats.check_id_spread: special tokens count as tokens). As in
+    tiktoken, special tokens may share an id (o200k_harmony's <|endofprompt|> and
+    <|reserved_200018|>): each encodes to it, and it decodes to the first of them."""
     tokens = check_special_tokens(special_tokens)
     ids: dict[str, int] = {}
     if isinstance(special_tokens, Mapping):
         # is_integer: an int or NumPy's, without importing NumPy
         from bpe.formats import check_id_spread, is_integer
 
+        taken: set[int] = set()         # ids a special token here has: more share them
         for token in tokens:
             token_id, token_bytes = special_tokens[token], token.encode("utf-8")
             if not is_integer(token_id) or not 0 <= token_id <= MAX_ID:
                 raise ValueError(f"special token {token!r} has id {token_id!r}; expected an int "
                                  f"in 0..{MAX_ID}")
-            if int(token_id) in ids.values():
-                raise ValueError(f"special tokens share the id {token_id}: {special_tokens!r}")
+            if int(token_id) in taken:
+                ids[token] = int(token_id)
+                continue
+            taken.add(int(token_id))
             if vocab.get(int(token_id), token_bytes) != token_bytes:
                 raise ValueError(f"special token {token!r} has id {token_id}, which the "
                                  f"vocabulary gives to {vocab[int(token_id)]!r}")

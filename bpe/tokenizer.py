@@ -213,7 +213,11 @@ class Tokenizer:
             check_id_spread(max(special_ids.values()), len(tables.ids) + len(special_ids),
                             "special token: id")
         by_id = tables.tokens_by_id()
+        taken: set[int] = set()         # as specials.assign_ids: an id shared decodes as the first
         for token, token_id in special_ids.items():
+            if token_id in taken:
+                continue
+            taken.add(token_id)
             if token_id >= len(by_id):
                 by_id.extend([None] * (token_id + 1 - len(by_id)))
             if by_id[token_id] not in (None, token.encode("utf-8")):
@@ -390,8 +394,12 @@ class Tokenizer:
         ignore_merges is kept as "ignore_merges"."""
         from bpe.hf import HF_FILES, hf_files_for_save
 
+        # a list, each token found again by its bytes in vocab.json; a dict where two share
+        # an id (only the first's bytes are there)
+        shared = len(set(self.special_ids.values())) < len(self.special_ids)
         config: dict[str, object] = {
-            "special_tokens": self.special_tokens, "pattern": pattern_name(self.pattern),
+            "special_tokens": dict(self.special_ids) if shared else self.special_tokens,
+            "pattern": pattern_name(self.pattern),
             "special_token_rule": "tiktoken" if self._tiktoken_rule else "cs336"}
         if self._ignore_merges:
             config["ignore_merges"] = True
@@ -1020,7 +1028,7 @@ class Tokenizer:
             assert self._tables is not None     # one of the two is always there
             vocab = self._tables.vocab()
             for token, token_id in self.special_ids.items():   # as specials.assign_ids adds them
-                vocab[token_id] = token.encode("utf-8")
+                vocab.setdefault(token_id, token.encode("utf-8"))
             self._vocab = vocab
         return vocab
 
@@ -1101,8 +1109,12 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
+        specials = repr(self.special_tokens)
+        if len(self.special_tokens) > 8:       # o200k_harmony has 1,091
+            shown = ", ".join(map(repr, self.special_tokens[:5]))
+            specials = f"[{shown}, ... {len(self.special_tokens)} in all]"
         return (f"Tokenizer({name}n_vocab={self.n_vocab}, n_merges={len(self._merge_cols[0])}, "
-                f"special_tokens={self.special_tokens!r}, pattern={self.pattern!r})")
+                f"special_tokens={specials!s}, pattern={self.pattern!r})")
 
 
 _DONE = object()

@@ -77,8 +77,10 @@ def test_fast_path_on_fixtures(fast_and_slow):
     assert fast.encode(text, allowed_special="all") == slow.encode(text)
     assert np.array_equal(fast.encode_to_numpy(text, allowed_special="all"),
                           slow.encode_to_numpy(text))
-    ids = list(fast.special_ids.values())
-    assert fast.decode_bytes(ids) == b"".join(t.encode() for t in fast.special_ids)
+    ids, first = list(fast.special_ids.values()), {}
+    for token, token_id in fast.special_ids.items():
+        first.setdefault(token_id, token.encode())      # an id two share decodes as the first
+    assert fast.decode_bytes(ids) == b"".join(first[i] for i in ids)
     assert [fast.decode_single_token_bytes(i) for i in range(300)] == [
         slow.decode_single_token_bytes(i) for i in range(300)]
 

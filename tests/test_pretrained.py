@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import lzma
 import pickle
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def test_corpus_slice_equals_tiktoken(pair):
 
 
 specials_mixed = st.lists(st.one_of(tiktoken_texts, st.sampled_from(
-    ["<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|endoftext", "<|"])),
+    ["<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|endoftext", "<|",
+     "<|start|>", "<|message|>", "<|reserved_200018|>", "<|reserved_201087|>"])),
     max_size=6).map("".join)
 
 
@@ -63,7 +65,10 @@ def test_random_equals_tiktoken(pair, text):
     assert tok.encode_ordinary(text) == enc.encode_ordinary(text)
     assert tok.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
     assert outcome(tok.encode, text) == outcome(enc.encode, text)   # tiktoken's default
-    assert tok.decode(tok.encode(text, allowed_special="all")) == text
+    ids = tok.encode(text, allowed_special="all")
+    assert tok.decode(ids) == enc.decode(ids)
+    if "<|reserved_200018|>" not in text:       # o200k_harmony's: it decodes as <|endofprompt|>
+        assert tok.decode(ids) == text
 
 
 def outcome(encode, text):
@@ -119,3 +124,24 @@ def test_pickle_round_trip():
             == tok.encode(text, allowed_special="all"))
     assert ((again.name, again.special_ids, again.pattern)
             == (tok.name, tok.special_ids, tok.pattern))
+
+
+def test_harmony_ids_shared_as_tiktoken(tmp_path):
+    """o200k_harmony gives <|endofprompt|> and <|reserved_200018|> one id, which decodes to
+    the first; saving, loading and pickling keep both; a tokenizer.json cannot hold them."""
+    tok, enc = bpe.get_encoding("o200k_harmony"), official_tiktoken("o200k_harmony")
+    both = "<|endofprompt|><|reserved_200018|>"
+    assert tok.encode(both, allowed_special="all") == enc.encode(both, allowed_special="all") == [
+        200018, 200018]
+    assert tok.decode([200018]) == enc.decode([200018]) == "<|endofprompt|>"
+    assert tok.decode_single_token_bytes(200018) == enc.decode_single_token_bytes(200018)
+    assert bpe.encoding_for_model("gpt-oss-20b") is tok
+    with pytest.warns(UserWarning, match="share the id 200018"):
+        tok.save(tmp_path / "h")
+    for back in (bpe.Tokenizer.load(tmp_path / "h"), pickle.loads(pickle.dumps(tok))):
+        assert back.special_ids == tok.special_ids
+        assert back.encode(both, allowed_special="all") == [200018, 200018]
+        assert back.decode([200018]) == "<|endofprompt|>"
+    with pytest.raises(ValueError,
+                       match=re.escape("'<|endofprompt|>' and '<|reserved_200018|>' share")):
+        tok.save_hf(tmp_path / "hf")

@@ -95,7 +95,8 @@ def test_encoding_for_model_not_bundled(model):
     assert name in NOT_BUNDLED
     with pytest.raises(ValueError, match=rf"model '{model}' uses the encoding '{name}', which "
                                          rf"bpe does not bundle \(the bundled ones are gpt2, "
-                                         rf"cl100k_base, o200k_base, r50k_base\).*from_tiktoken"):
+                                         rf"cl100k_base, o200k_base, o200k_harmony, r50k_base\)"
+                                         rf".*from_tiktoken"):
         bpe.encoding_for_model(model)
 
 
@@ -108,7 +109,7 @@ def test_get_encoding_not_bundled(name):
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("cl100k", r"unknown pretrained tokenizer 'cl100k'\. Did you mean 'cl100k_base'\? "
-               r"Choose one of gpt2, cl100k_base, o200k_base, r50k_base"),
+               r"Choose one of gpt2, cl100k_base, o200k_base, o200k_harmony, r50k_base"),
     ("o200k-base", r"Did you mean 'o200k_base'\?"),
     ("gpt3", r"unknown pretrained tokenizer 'gpt3'\. Did you mean 'gpt2'\?"),
     ("xyz", r"unknown pretrained tokenizer 'xyz'\. Choose one of gpt2, cl100k_base"),
