@@ -67,9 +67,9 @@ MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
 
 def get_encoding(encoding_name: str) -> Tokenizer:
     """The bundled encoding `encoding_name`: "gpt2", "r50k_base" (the same vocabulary),
-    "cl100k_base", "o200k_base" or "o200k_harmony" (`Tokenizer.from_pretrained`: built once per process and
-    shared, offline). ValueError, as tiktoken's, for any other name: it lists the bundled
-    ones and suggests the closest."""
+    "cl100k_base", "o200k_base" or "o200k_harmony" (`Tokenizer.from_pretrained`: built
+    once per process and shared, offline). ValueError, as tiktoken's, for any other name:
+    it lists the bundled ones and suggests the closest."""
     from bpe import pretrained
     from bpe.tokenizer import Tokenizer
 

@@ -233,9 +233,10 @@ class Tokenizer:
     @classmethod
     def from_pretrained(cls, name: str) -> Tokenizer:
         """A bundled vocabulary, offline: "gpt2" (= "r50k_base"), "cl100k_base",
-        "o200k_base" or "o200k_harmony", with its pattern and special tokens; encodes equal tiktoken's, special
-        tokens in text included (tiktoken's rule, see encode). Its `name` is the one asked
-        for, as tiktoken's is. Built once per process and name, and shared."""
+        "o200k_base" or "o200k_harmony", with its pattern and special tokens; encodes equal
+        tiktoken's, special tokens in text included (tiktoken's rule, see encode). Its
+        `name` is the one asked for, as tiktoken's is. Built once per process and name, and
+        shared."""
         bundled = pretrained.canonical(name)      # whose files (ValueError for no bundled one)
         with _PRETRAINED_LOCK:
             tok = _PRETRAINED.get(name)
