@@ -17,8 +17,8 @@
 Inputs are text files, or by their name's ending .gz or .zst text, JSONL (.jsonl,
 .jsonl.gz, .jsonl.zst) or Parquet, whose records are documents (bpe.sources).
 --tokenizer (and train's --base, the tokenizer to extend) is a folder written by
-Tokenizer.save or a pretrained name (gpt2, r50k_base, cl100k_base, o200k_base). encode
-writes token ids as a .npy or, for np.memmap (nanoGPT's layout), a raw .bin with a JSON
+Tokenizer.save or a pretrained name (gpt2, r50k_base, cl100k_base, o200k_base,
+o200k_harmony). encode writes token ids as a .npy or, for np.memmap (nanoGPT's layout), a raw .bin with a JSON
 sidecar (see bpe.dataset). A count table records its pattern and special tokens, and
 `train --from-counts` trains with those.
 """
@@ -479,8 +479,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", help="folder to save the tokenizer to")
     train.add_argument("--base", metavar="TOKENIZER",
                        help="extend this tokenizer (a folder written by Tokenizer.save, or "
-                            "gpt2, r50k_base, cl100k_base, o200k_base): its ids, tokens and "
-                            "merges are kept, and --vocab-size counts them too")
+                            "gpt2, r50k_base, cl100k_base, o200k_base, o200k_harmony): its "
+                            "ids, tokens and merges are kept, and --vocab-size counts them "
+                            "too")
     train.add_argument("--specials-last", action="store_true",
                        help="with --base: move its special tokens after the new merges")
     _common(train)
@@ -529,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     for command, run in [(encode, cmd_encode), (decode, cmd_decode), (show, cmd_show)]:
         command.add_argument("--tokenizer", required=True,
                              help="a folder written by Tokenizer.save, or gpt2, r50k_base, "
-                                  "cl100k_base, o200k_base")
+                                  "cl100k_base, o200k_base, o200k_harmony")
         command.set_defaults(run=run)
     args = parser.parse_args(argv)
     if getattr(args, "regex", None) is not None:
