@@ -19,8 +19,8 @@ Inputs are text files, or by their name's ending .gz or .zst text, JSONL (.jsonl
 --tokenizer (and train's --base, the tokenizer to extend) is a folder written by
 Tokenizer.save or a pretrained name (gpt2, r50k_base, cl100k_base, o200k_base,
 o200k_harmony). encode writes token ids as a .npy or, for np.memmap (nanoGPT's layout),
-a raw .bin with a JSON sidecar (see bpe.dataset). A count table records its pattern and special tokens, and
-`train --from-counts` trains with those.
+a raw .bin with a JSON sidecar (see bpe.dataset). A count table records its pattern and
+special tokens, and `train --from-counts` trains with those.
 """
 from __future__ import annotations
 
