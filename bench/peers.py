@@ -111,6 +111,12 @@ TRAINER_NOTES: dict[str, str] = {
               "rule as rustbpe (smallest id pair; identical merges on 2 MB). max_token_length is "
               "set to sys.maxsize (bpeasy's own default is 128, which CS336 does not have). No "
               "special tokens: documents cut in Python, vocab_size - len(special_tokens).",
+    "gigabpe": "gigabpe.train_bpe([path], vocab_size, special_tokens, pretokenizer="
+               "'bytelevel'): Rust, threads on all cores (2 here). Not CS336-exact: it reads "
+               "the file line by line, so no piece holds a newline and a whitespace run "
+               "ending in one (no '\\n\\n' token), and it does not cut documents at the "
+               "special tokens, whose text it trains on ('endoftext' becomes a token); "
+               "HF's tie rule. Its alphabet is the bytes the text holds, not all 256.",
     "tokie": "Not in trainers(): tokie has no training API (load/encode only).",
 }
 
@@ -386,6 +392,15 @@ def gigatoken_train(path: Path, vocab_size: int, special_tokens: list[str]) -> i
     return len(vocab)
 
 
+def gigabpe_train(path: Path, vocab_size: int, special_tokens: list[str]) -> int:
+    import gigabpe
+
+    vocab, _merges = gigabpe.train_bpe([str(path)], vocab_size,
+                                       special_tokens=list(special_tokens),
+                                       pretokenizer="bytelevel")
+    return len(vocab)
+
+
 def hf_train(path: Path, vocab_size: int, special_tokens: list[str]) -> int:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
@@ -414,6 +429,7 @@ def trainers() -> dict[str, Callable[[Path, int, list[str]], int]]:
     table = {
         "rustbpe": ("rustbpe", rustbpe_train),
         "gigatoken": ("gigatoken", gigatoken_train),
+        "gigabpe": ("gigabpe", gigabpe_train),
         "hf": ("tokenizers", hf_train),
         "bpeasy": ("bpeasy", bpeasy_train),
     }
