@@ -94,7 +94,7 @@ cdef class PieceCounter:
         byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
         with nogil:
             while i < n:
-                j = piece_end(s, i, 0, n, pattern_id, &window)
+                j = piece_end(s, i, n, pattern_id, &window)
                 if limit >= 0 and (j > byte_limit or j == n):
                     break
                 if self.add_piece(s + i, j - i, 1) != 0:

@@ -324,7 +324,7 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
         ends[0] = i
         count = 0
         while count < BLOCK and ends[count] < end:
-            j = piece_end(s, ends[count], start, end, pattern_id, &window)
+            j = piece_end(s, ends[count], end, pattern_id, &window)
             n = j - ends[count]
             # slot_for written out, keeping the key: a call to it that handed the key
             # back through pointers measured slower in this loop.
@@ -377,7 +377,7 @@ cdef Py_ssize_t _dropout_span(MergeTable table, const uint8_t* s, Py_ssize_t sta
     cdef PieceWindow window
     no_window(&window)
     while i < end:
-        j = piece_end(s, i, start, end, pattern_id, &window)
+        j = piece_end(s, i, end, pattern_id, &window)
         if byte_limit >= 0 and (j > byte_limit or j == end):
             return i
         if _encode_piece(table, s + i, j - i, s + end, out, cache, NULL) != 0:

@@ -377,9 +377,9 @@ cdef inline Py_ssize_t next_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end
     return cl100k_piece(s, i, end, False, False)
 
 
-cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end,
-                                 int pattern, PieceWindow* w) noexcept nogil:
-    """next_piece(s, i, end, pattern) for a piece start i in s[start:end], through the
+cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern,
+                                 PieceWindow* w) noexcept nogil:
+    """next_piece(s, i, end, pattern) for a piece start i in s[:end], through the
     ASCII windows (w: no_window at the scan's start): where the next piece starts. Small,
     so that the loops that call it compile it in: the next start in the current window,
     else piece_end_past."""
@@ -389,11 +389,11 @@ cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t star
         later = w.bits >> (at - w.base)
         if later:
             return at + __builtin_ctzll(later)
-    return piece_end_past(s, i, start, end, pattern, w)
+    return piece_end_past(s, i, end, pattern, w)
 
 
-cdef Py_ssize_t piece_end_past(const uint8_t* s, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end,
-                               int pattern, PieceWindow* w) noexcept nogil
+cdef Py_ssize_t piece_end_past(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern,
+                               PieceWindow* w) noexcept nogil
 
 
 cdef Py_ssize_t byte_offset(str text, const uint8_t* s, Py_ssize_t n_bytes, Py_ssize_t n_chars) noexcept

@@ -25,22 +25,25 @@ def pieces(str text, int pattern_id, bint windows=True):
     no_window(&window)
     out = []
     while i < n:
-        j = piece_end(s, i, 0, n, pattern_id, &window) if windows else next_piece(s, i, n, pattern_id)
+        j = piece_end(s, i, n, pattern_id, &window) if windows else next_piece(s, i, n, pattern_id)
         out.append(PyUnicode_DecodeUTF8(<const char*>s + i, j - i, NULL))
         i = j
     return out
 
 
-cdef Py_ssize_t piece_end_past(const uint8_t* s, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end,
-                               int pattern, PieceWindow* w) noexcept nogil:
+cdef Py_ssize_t piece_end_past(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern,
+                               PieceWindow* w) noexcept nogil:
     """piece_end where the next start is not in the current window: in the windows after
-    it, made here, or by next_piece where none can be made."""
+    it, made here, or by next_piece where none can be made. A window reads the text from
+    the piece start i on (start=i): no pattern looks behind, so the pieces after i follow
+    from s[i:] alone, where the bytes before i could read as the tail of another piece (an
+    apostrophe that a contraction took, newlines a punctuation run ate)."""
     cdef Py_ssize_t at = i + 1
     cdef uint64_t later
     if w.lo <= at < w.hi:
         at = w.hi                              # the piece goes on past the window
     while True:
-        if at < w.retry or not make_window(s, at, start, end, pattern, w):
+        if at < w.retry or not make_window(s, at, i, end, pattern, w):
             return next_piece(s, i, end, pattern)
         later = w.bits >> (at - w.base)
         if later:
@@ -85,6 +88,6 @@ def count(str text, int pattern_id):
     no_window(&window)
     with nogil:
         while i < n:
-            i = piece_end(s, i, 0, n, pattern_id, &window)
+            i = piece_end(s, i, n, pattern_id, &window)
             n_pieces += 1
     return n_pieces

@@ -157,13 +157,33 @@ def test_every_short_ascii_string_equals_regex(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@given(runs=st.lists(st.tuples(st.sampled_from(" \t\n\r7/.aZ'"), st.integers(1, 80)),
+@given(runs=st.lists(st.tuples(st.sampled_from([*" \t\n\r7/.aZ'", "'s", "'S", ".\n", "\n/"]),
+                               st.integers(1, 80)),
                      max_size=12))
 def test_runs_across_windows_equal_regex(name, runs):
-    """Runs of one byte, long and short, so that a run starts before a window or ends past
-    it at every offset: digits cut in threes, newlines an O run takes, whitespace runs."""
+    """Runs of one or two bytes, long and short, so that a run starts before a window or
+    ends past it at every offset: digits cut in threes, newlines an O run takes, whitespace
+    runs, chains of contractions."""
     text = "".join(c * k for c, k in runs)
     assert pieces(text, name) == regex_pieces(text, name)
+
+
+# Pieces whose cut depends on more than the 8 bytes before a window: a chain of
+# contractions (o200k's letters take one 's after them, the next 's starts a piece and takes
+# the one after it), and a punctuation run that ate newlines and slashes before an
+# apostrophe. Each at every offset against the windows, behind ASCII and behind a character
+# past ASCII (after which the next window starts mid-text).
+MID_PIECE = ["'s" * 40, "'S't" * 20, ".\n" + "/" * 70 + "'s", ".\n//////'s", ".\n\n\n\n\n\n\n'll",
+             "x'" + "'s" * 40, "1" * 20 + "'s" * 10, "?\r\n" * 12 + "'ve"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pieces_that_span_a_window_start_equal_regex(name):
+    pattern = compiled(name)
+    texts = [lead * pad + tail for tail in MID_PIECE for lead in ("a", "é", " ")
+             for pad in range(64)]
+    wrong = [t for t in texts if pieces(t, name) != pattern.findall(t)]
+    assert not wrong, f"{len(wrong)} strings split apart from regex, such as {wrong[:3]}"
 
 
 def repo_texts():
