@@ -22,7 +22,8 @@ CLASSES = {  # bit name -> the regex class it mirrors
     "MARK": r"\p{M}",
     "UPPERISH": r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]",  # o200k's first letter class
     "LOWERISH": r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]",  # o200k's second letter class
-}
+    "PUNCT_SYMBOL": r"[\p{P}\p{S}]",  # DeepSeek V3's punctuation
+}  # (bit 7 stays free: the matcher's CLASS_END, past the end of the text)
 CONTRACTION_LETTERS = "sdmtlvre"  # what (?i:'s|'t|'re|'ve|'m|'ll|'d) needs
 N_CODE_POINTS = 0x110000
 

@@ -28,6 +28,7 @@ cdef extern from "bpe_unicode_tables.h" nogil:
         CLASS_MARK
         CLASS_UPPERISH
         CLASS_LOWERISH
+        CLASS_PUNCT_SYMBOL
     uint8_t unicode_class(uint32_t c)
     const uint8_t unicode_stage2[][256]
     bint folds_to_s(uint32_t c)
@@ -45,6 +46,7 @@ cdef enum:
     PATTERN_O200K = 2
     PATTERN_LLAMA3 = 3
     PATTERN_QWEN2 = 4
+    PATTERN_DEEPSEEK_V3 = 5
     CLASS_END = 0x80           # past the end of the text: in no class, not "other" either
     NOT_OTHER = CLASS_SPACE | CLASS_LETTER | CLASS_NUMBER | CLASS_END
 
@@ -93,6 +95,8 @@ cdef extern from "bpe_piece_window.h" nogil:
                            PieceWindow* w) nogil
     bint bpe_qwen2_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
                           PieceWindow* w) nogil
+    bint bpe_deepseek_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, Py_ssize_t end,
+                             PieceWindow* w) nogil
     bint BPE_PIECE_WINDOWS
     bint BPE_LITTLE_ENDIAN
     bint bpe_ascii_as_windows() nogil
@@ -346,6 +350,112 @@ cdef inline Py_ssize_t o200k_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t en
     return r.last_start                    # \s+(?!\S)
 
 
+# DeepSeek V3 (and R1) pre-tokenize with three Splits in sequence, each on the pieces of the
+# one before (bpe/patterns.py, DEEPSEEK_V3_SPLITS): \p{N}{1,3}; then runs of its CJK class
+# [一-龥\u3040-ゟ゠-ヿ]; then, inside each stretch left, this regex, whose unmatched
+# characters are pieces too:
+#   [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+
+#   | ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+# So the text falls into segments of one kind each: a run of numbers (cut in threes), a run
+# of the CJK class, a run of neither; the last regex runs inside one segment, whose end is
+# the end of the text to it (a run of spaces before a digit is taken whole, as at the end).
+cdef enum:
+    DS_CJK = 0x100             # ds_class_at: in the CJK class (and not a number)
+    DS_KIND = CLASS_NUMBER | DS_CJK | CLASS_END
+    LETTER_MARK = CLASS_LETTER | CLASS_MARK
+
+
+cdef inline int ds_class_at(const uint8_t* s, Py_ssize_t i, Py_ssize_t end,
+                            Py_ssize_t* width) noexcept nogil:
+    """class_at, with DS_CJK for a character of DeepSeek's CJK class."""
+    cdef uint32_t c
+    cdef int cls
+    if i >= end:
+        width[0] = 0
+        return CLASS_END
+    if s[i] < 0x80:
+        width[0] = 1
+        return unicode_stage2[0][s[i]]
+    c = code_point(s, i, width)
+    cls = unicode_class(c)
+    if (0x3040 <= c <= 0x30FF or 0x4E00 <= c <= 0x9FA5) and not (cls & CLASS_NUMBER):
+        cls |= DS_CJK
+    return cls
+
+
+cdef inline Py_ssize_t ds_run(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int kind,
+                              int mask) noexcept nogil:
+    """The end of the run of characters in `mask` of the segment kind `kind` from i."""
+    cdef Py_ssize_t w
+    cdef int c
+    if kind == 0 and BPE_LITTLE_ENDIAN and mask == LETTER_MARK:
+        i = ascii_letters(s, i, end, False)
+    while i < end:
+        if s[i] < 0x80:
+            if kind != 0 or not (unicode_stage2[0][s[i]] & mask):
+                break
+            i += 1
+        else:
+            c = ds_class_at(s, i, end, &w)
+            if not (c & mask) or (c & DS_KIND) != kind:
+                break
+            i += w
+    return i
+
+
+cdef inline Py_ssize_t deepseek_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
+    cdef uint8_t b = s[i]
+    cdef int c, c1, d, kind
+    cdef Py_ssize_t w, w1, j
+    cdef SpaceRun r
+    if b < 0x80:                           # the common pieces first: a word, " word"
+        if unicode_stage2[0][b] & CLASS_LETTER:
+            return ds_run(s, i + 1, end, 0, LETTER_MARK)
+        if b == 32 and i + 1 < end and s[i + 1] < 0x80 and (unicode_stage2[0][s[i + 1]]
+                                                            & CLASS_LETTER):
+            return ds_run(s, i + 2, end, 0, LETTER_MARK)
+    c = ds_class_at(s, i, end, &w)
+    kind = c & DS_KIND
+    if kind == CLASS_NUMBER:
+        return up_to_3_numbers(s, i, end)
+    c1 = ds_class_at(s, i + w, end, &w1)
+    if (b < 0x80 and (c & CLASS_PUNCT_SYMBOL) and i + 1 < end and s[i + 1] < 0x80
+            and (unicode_stage2[0][s[i + 1]] & CLASS_LETTER)):
+        j = ascii_letters(s, i + 2, end, False) if BPE_LITTLE_ENDIAN else i + 2
+        while j < end and s[j] < 0x80 and (unicode_stage2[0][s[j]] & CLASS_LETTER):
+            j += 1
+        return j                           # [!"#...~][A-Za-z]+
+    if c & LETTER_MARK:
+        return ds_run(s, i + w, end, kind, LETTER_MARK)
+    if (not (c & CLASS_PUNCT_SYMBOL) and b != 13 and b != 10 and (c1 & LETTER_MARK)
+            and (c1 & DS_KIND) == kind):
+        return ds_run(s, i + w + w1, end, kind, LETTER_MARK)   # [^\r\n\p{L}\p{P}\p{S}]?
+    if c & CLASS_PUNCT_SYMBOL or (b == 32 and (c1 & CLASS_PUNCT_SYMBOL) and kind == 0
+                                  and (c1 & DS_KIND) == 0):
+        j = ds_run(s, i + w if c & CLASS_PUNCT_SYMBOL else i + 1 + w1, end, kind,
+                   CLASS_PUNCT_SYMBOL)
+        while kind == 0 and j < end and (s[j] == 13 or s[j] == 10):
+            j += 1
+        return j                           # ' ?[\p{P}\p{S}]+[\r\n]*'
+    if c & CLASS_SPACE:
+        r = space_run(s, i, end)
+        if r.newline_end >= 0:
+            return r.newline_end           # \s*[\r\n]+
+        if r.n_chars >= 2 and (ds_class_at(s, r.end, end, &w1) & DS_KIND) == 0:
+            return r.last_start            # \s+(?!\S), something follows in the segment
+        return r.end                       # \s+(?!\S) to the segment's end, or \s+
+    # No branch matches: the characters up to where one does, in the segment, are a piece.
+    j = i + w
+    while True:
+        d = ds_class_at(s, j, end, &w)
+        if (d & DS_KIND) != kind or d & (LETTER_MARK | CLASS_PUNCT_SYMBOL | CLASS_SPACE):
+            return j
+        c1 = ds_class_at(s, j + w, end, &w1)
+        if (c1 & LETTER_MARK) and (c1 & DS_KIND) == kind:
+            return j                       # [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+ at j
+        j += w
+
+
 cdef inline void no_window(PieceWindow* w) noexcept nogil:
     """Start a scan with no window made yet."""
     w.lo = w.hi = w.base = w.retry = 0
@@ -362,7 +472,9 @@ cdef inline bint make_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start, 
         return bpe_o200k_window(s, lo, start, end, w)
     if pattern == PATTERN_LLAMA3:
         return bpe_llama3_window(s, lo, start, end, w)
-    return bpe_qwen2_window(s, lo, start, end, w)
+    if pattern == PATTERN_QWEN2:
+        return bpe_qwen2_window(s, lo, start, end, w)
+    return bpe_deepseek_window(s, lo, start, end, w)
 
 
 cdef inline Py_ssize_t next_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern) noexcept nogil:
@@ -374,7 +486,9 @@ cdef inline Py_ssize_t next_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end
         return o200k_piece(s, i, end)
     if pattern == PATTERN_LLAMA3:
         return cl100k_piece(s, i, end, False, True)
-    return cl100k_piece(s, i, end, False, False)
+    if pattern == PATTERN_QWEN2:
+        return cl100k_piece(s, i, end, False, False)
+    return deepseek_piece(s, i, end)
 
 
 cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern,

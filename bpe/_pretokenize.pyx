@@ -13,7 +13,8 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object text)
 
 PATTERN_IDS = {"gpt2": PATTERN_GPT2, "cl100k": PATTERN_CL100K, "o200k": PATTERN_O200K,
-               "llama3": PATTERN_LLAMA3, "qwen2": PATTERN_QWEN2}
+               "llama3": PATTERN_LLAMA3, "qwen2": PATTERN_QWEN2,
+               "deepseek_v3": PATTERN_DEEPSEEK_V3}
 
 
 def pieces(str text, int pattern_id, bint windows=True):

@@ -89,6 +89,10 @@ CUT_RULES: dict[str | bool, re.Pattern[bytes]] = {
     # in a letter, a digit or a newline, so it is cl100k's cuts
     "llama3": _CL100K_CUTS,
     "qwen2": _CL100K_CUTS,
+    # and DeepSeek V3's: its letter pieces take no whitespace either, and its punctuation
+    # pieces take the newlines after them (a run of digits, where its Splits differ, holds
+    # no newline)
+    "deepseek_v3": _CL100K_CUTS,
     # as cl100k, but a punctuation piece also takes "/" after its newlines
     "o200k": re.compile(rb"[A-Za-z0-9](?=\n)|[\r\n](?=[!-.0-~])|" + _ASCII_PUNCT
                         + rb"\n(?=[^\r\n/])"),

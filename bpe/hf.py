@@ -56,7 +56,13 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn
 from bpe.atomic import write_files
 from bpe.formats import byte_to_char, is_id, read_json_object, text_to_token, token_to_text
 from bpe.hf_pipeline import Steps, read_steps
-from bpe.patterns import PATTERNS, PatternLike, pattern_from_text, pattern_name
+from bpe.patterns import (
+    DEEPSEEK_V3_SPLITS,
+    PATTERNS,
+    PatternLike,
+    pattern_from_text,
+    pattern_name,
+)
 
 if TYPE_CHECKING:
     from bpe.tokenizer import Tokenizer
@@ -98,11 +104,11 @@ def tokenizer_json_bytes(tok: Tokenizer) -> bytes:
                              f"{token_id}, which a tokenizer.json cannot hold (an added "
                              f"token is one text for one id)")
     if source is None:
-        split = {"type": "Split", "pattern": {"Regex": hf_regex(tok.pattern)},
-                 "behavior": "Isolated", "invert": False}
+        splits = [{"type": "Split", "pattern": {"Regex": text}, "behavior": "Isolated",
+                   "invert": False} for text in _hf_splits(tok.pattern)]
         source = {"added_tokens": _added_tokens(tok), "normalizer": None,
                   "pre_tokenizer": {"type": "Sequence",
-                                    "pretokenizers": [split, _byte_level(False)]},
+                                    "pretokenizers": [*splits, _byte_level(False)]},
                   "post_processor": None}
     data = {
         "version": "1.0",
@@ -252,6 +258,14 @@ def hf_files_for_save(tok: Tokenizer, folder: str | os.PathLike) -> dict[str, by
 
 
 # --- the pre-tokenizer's regex --------------------------------------------------------
+
+def _hf_splits(pattern: PatternLike) -> tuple[str, ...]:
+    """The regexes of the Splits that cut as the pattern does: DeepSeek V3's three as its
+    files hold them (bpe reads them back as the built-in), else hf_regex's one."""
+    if pattern_name(pattern) == "deepseek_v3":
+        return DEEPSEEK_V3_SPLITS
+    return (hf_regex(pattern),)
+
 
 def hf_regex(pattern: PatternLike) -> str:
     """The pattern as HF's Split is to be given it: a built-in's tested spelling, or a

@@ -189,8 +189,27 @@ def _pre_tokenizer(node, where: str, read_pattern) -> tuple[tuple[Step, ...], An
         raise ValueError(f"{field}: expected ByteLevel once, as the last step (a byte-level "
                          f"BPE: before it the text is not yet bytes, after it a regex would "
                          f"see GPT-2's byte alphabet), got {json.dumps(node)[:300]}")
+    steps = _deepseek_as_one(steps)
     splits = [step for step in steps if isinstance(step, Split)]
     return steps, (splits[0].name or splits[0].regex) if splits else "gpt2"
+
+
+def _deepseek_as_one(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """steps with DeepSeek V3's three Splits in a row (DEEPSEEK_V3_SPLITS, each Isolated)
+    as the one step of the built-in pattern they are: it cuts every piece as they do."""
+    from bpe.patterns import DEEPSEEK_V3_SPLITS, PATTERNS
+
+    n = len(DEEPSEEK_V3_SPLITS)
+    for k in range(len(steps) - n + 1):
+        run = steps[k:k + n]
+        if all(isinstance(step, Split) and step.behavior == "Isolated" and not step.invert
+               and step.name is None and step.regex.pattern == text
+               for step, text in zip(run, DEEPSEEK_V3_SPLITS, strict=True)):
+            import regex
+
+            one = Split(regex.compile(PATTERNS["deepseek_v3"]), "Isolated", False, "deepseek_v3")
+            return (*steps[:k], one, *_deepseek_as_one(steps[k + n:]))
+    return steps
 
 
 def _steps(node, field: str, read_pattern) -> Iterator[Step]:

@@ -59,8 +59,38 @@ QWEN2_PATTERN = (
     r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
     r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
+# DeepSeek V3's (and R1's): not one regex but three Splits in sequence, each cutting the
+# pieces of the one before, as its tokenizer.json spells them: numbers in threes, runs of
+# its CJK class, then a regex inside each stretch left (what it leaves unmatched is kept, each
+# stretch a piece, as with every Split).
+DEEPSEEK_V3_SPLITS = (
+    r"\p{N}{1,3}",
+    "[一-龥\u3040-ゟ゠-ヿ]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+    "| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+)
+# The same cut as one regex (for tiktoken's pat_str, and as the text the tests hold the
+# native matcher to): the three Splits' pieces never cross from a run of numbers, of the CJK
+# class (_CJK) or of neither into another, so each branch is the last Split's with its classes
+# kept inside one kind of run, and "the end of the text" (?!\S) is also the end of the run.
+_CJK = "\u3040-\u30ff\u4e00-\u9fa5"
+_OTHER_BRANCHES = (
+    r"""[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+"""
+    rf"""|[^\r\n\p{{L}}\p{{P}}\p{{S}}\p{{N}}{_CJK}]?(?:[^\P{{L}}{_CJK}]|[^\P{{M}}{_CJK}])+"""
+    rf"""| ?(?:[^\P{{P}}{_CJK}]|[^\P{{S}}{_CJK}])+[\r\n]*"""
+    rf"""|\s*[\r\n]+|\s+(?![^\s\p{{N}}{_CJK}])|\s+"""
+)
+_CJK_BRANCHES = (
+    rf"""(?:(?=[{_CJK}])[^\r\n\p{{L}}\p{{P}}\p{{S}}])?(?:(?=[{_CJK}])[\p{{L}}\p{{M}}])+"""
+    rf"""|(?:(?=[{_CJK}])[\p{{P}}\p{{S}}])+"""
+)
+DEEPSEEK_V3_PATTERN = (
+    rf"""\p{{N}}{{1,3}}|{_OTHER_BRANCHES}|(?:(?!{_OTHER_BRANCHES})[^\p{{N}}{_CJK}])+"""
+    rf"""|{_CJK_BRANCHES}|(?:(?!{_CJK_BRANCHES})[{_CJK}])+"""
+)
 PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN,
-            "llama3": LLAMA3_PATTERN, "qwen2": QWEN2_PATTERN}
+            "llama3": LLAMA3_PATTERN, "qwen2": QWEN2_PATTERN,
+            "deepseek_v3": DEEPSEEK_V3_PATTERN}
 # The names a pattern may be given by: its own, those of the tiktoken encodings using it, and
 # those of the model versions that share it.
 PATTERN_NAMES = {
@@ -69,6 +99,7 @@ PATTERN_NAMES = {
     "o200k": "o200k", "o200k_base": "o200k", "o200k_harmony": "o200k",
     "llama3": "llama3", "llama3.1": "llama3", "llama3.2": "llama3", "llama3.3": "llama3",
     "qwen2": "qwen2", "qwen2.5": "qwen2", "qwen3": "qwen2",
+    "deepseek_v3": "deepseek_v3", "deepseek_r1": "deepseek_v3",
 }
 # Other spellings of the same patterns, each cutting every text as its built-in does
 # (tests/test_pretokenize.py holds them to the native matcher as it does the built-ins):

@@ -52,11 +52,14 @@ static inline int bpe_ascii_as_windows(void) {
             int number = c >= '0' && c <= '9';
             int space = (c >= 9 && c <= 13) || c == ' ';
             int upper = c >= 'A' && c <= 'Z';
+            int punct = c > ' ' && c < 127 && !letter && !number;
             int want = (letter ? CLASS_LETTER : 0) | (number ? CLASS_NUMBER : 0)
                        | (space ? CLASS_SPACE : 0) | (upper ? CLASS_UPPERISH : 0)
-                       | (letter && !upper ? CLASS_LOWERISH : 0);
+                       | (letter && !upper ? CLASS_LOWERISH : 0)
+                       | (punct ? CLASS_PUNCT_SYMBOL : 0);
             if ((unicode_stage2[0][c] & (CLASS_LETTER | CLASS_NUMBER | CLASS_SPACE
-                                         | CLASS_UPPERISH | CLASS_LOWERISH)) != want)
+                                         | CLASS_UPPERISH | CLASS_LOWERISH
+                                         | CLASS_PUNCT_SYMBOL | CLASS_MARK)) != want)
                 ok = 0;
         }
         checked = ok;
@@ -184,7 +187,7 @@ static inline int bpe_gpt2_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t st
 #if BPE_PIECE_WINDOWS
 /* The classes of a window's 64 bytes that cl100k's and o200k's rules read, as bit masks. */
 typedef struct {
-    uint64_t letter, upper, number, white, newline, space, quote, slash, high;
+    uint64_t letter, upper, number, white, newline, space, quote, slash, control, high;
 } BpeClasses;
 
 static inline void bpe_classes64(const uint8_t* p, BpeClasses* c) {
@@ -209,6 +212,8 @@ static inline void bpe_classes64(const uint8_t* p, BpeClasses* c) {
         c->space |= BPE_BITS(is_space);
         c->quote |= BPE_BITS(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')));
         c->slash |= BPE_BITS(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
+        c->control |= BPE_BITS(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(31)), v),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8(127))));
         c->high |= BPE_BITS(v);
 #undef BPE_BITS
     }
@@ -412,6 +417,59 @@ static inline int bpe_o200k_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t s
             }
         }
     }
+    return bpe_settle(w, lo, end, starts, bpe_open_white(c.white, inside));
+#else
+    (void)s; (void)lo; (void)start; (void)end; (void)w;
+    return 0;
+#endif
+}
+
+/* DeepSeek V3's pieces of ASCII text as a window (see bpe_cl100k_window, and deepseek_piece
+   in bpe/_pretokenize.pxd). Over ASCII the classes are letters L, digits N, whitespace W with
+   newlines NL, punctuation and symbols P (every other printable byte), and control bytes C
+   (in none of the regex's classes). Pieces start where the class changes, except:
+     - digits are cut every three from their run's start, and a run of digits ends the
+       stretch the last Split sees: white space before it is not given back;
+     - a letter run joins the one byte before it when that byte starts a piece and is a C,
+       the last of a whitespace run (not a newline), or a P alone that no space took;
+     - a P run joins the space before it, and takes the newlines after it;
+     - a run of C bytes is one piece, but for its last when letters follow;
+     - whitespace is cut after its last newline, and its last byte (if not a newline) starts
+       a piece of its own when a letter, P or C follows (\s+(?!\S)). */
+static inline int bpe_deepseek_window(const uint8_t* s, Py_ssize_t lo, Py_ssize_t start,
+                                      Py_ssize_t end, PieceWindow* w) {
+#if BPE_PIECE_WINDOWS
+    Py_ssize_t base = lo - 8;
+    uint8_t copy[64];
+    BpeClasses c;
+    uint64_t inside, L, N, W, NL, P, C, SP, eaten, blank, same, starts, single;
+    const uint8_t* p;
+    if (!bpe_ascii_as_windows())
+        return 0;
+    p = bpe_window_bytes(s, lo, start, end, copy, &inside);
+    bpe_classes64(p, &c);
+    if (c.high & inside)
+        return bpe_no_window_until(w, base + (63 - __builtin_clzll(c.high & inside)) + 9);
+    L = c.letter & inside; N = c.number & inside; W = c.white & inside;
+    NL = c.newline & inside; SP = c.space & inside;
+    C = c.control & inside & ~W;
+    P = inside & ~(L | N | W | C);
+    if ((N & 0x1FF) == 0x1FF || (NL & 0xFF) == 0xFF)
+        return bpe_no_window_until(w, base + 64);   /* a run from before the window */
+    eaten = bpe_spread((P << 1) & NL, NL);          /* newlines a P run takes */
+    W &= ~eaten;
+    NL &= ~eaten;
+    blank = W & ~NL;
+    same = (L & (L << 1)) | (N & (N << 1)) | (P & (P << 1)) | (W & (W << 1)) | (C & (C << 1));
+    starts = inside & ~same & ~eaten;
+    starts |= bpe_digit_groups(N);
+    starts |= blank & ~(c.white >> 1) & ((L | P | C) >> 1);    /* a run's last gives back */
+    starts |= bpe_after_last_newline(blank & (NL << 1), blank, W, inside, 1);
+    starts |= C & (L >> 1);                     /* the last C before letters ... */
+    starts &= ~(L & ((blank | C) << 1));        /* ... and a blank join them */
+    starts &= ~(P & (SP << 1));                 /* a space joins P */
+    single = P & ~(P << 1) & (L >> 1) & ~(SP << 1);
+    starts &= ~(single << 1);                   /* a P alone joins the letters after it */
     return bpe_settle(w, lo, end, starts, bpe_open_white(c.white, inside));
 #else
     (void)s; (void)lo; (void)start; (void)end; (void)w;
