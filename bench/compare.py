@@ -345,7 +345,8 @@ def tools_for(task: str) -> list[str]:
     import peers
 
     if task == "pretokenize":
-        return ["regex module", "bpe gpt2", "bpe cl100k", "bpe o200k", "bpe llama3", "bpe qwen2"]
+        return ["regex module", "bpe gpt2", "bpe cl100k", "bpe o200k", "bpe llama3", "bpe qwen2",
+                "bpe deepseek_v3"]
     if task in ("encode", "encode_seen"):
         tools = ["bpe", "bpe (numpy)", *peers.encoders(shared_data() / "gpt2")]
         for vocab in ("cl100k", "o200k"):

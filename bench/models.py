@@ -11,6 +11,9 @@ from cl100k's ranks (../shared/data/tiktoken), as tests/test_hf.py does with few
   qwen2   Qwen2's steps: the NFC normalizer, Split (cl100k's regex with single digits) +
           ByteLevel, its special tokens <|endoftext|>, <|im_start|>, <|im_end|>. The
           vocabulary is cl100k's, where Qwen2's is 151k tokens.
+  deepseek_v3  DeepSeek V3's (and R1's) steps: three Splits (numbers in threes, runs of its
+          CJK class, its regex) + ByteLevel, a template adding <｜begin▁of▁sentence｜>, its
+          two special tokens. The vocabulary is cl100k's, where DeepSeek V3's is 128k tokens.
 Every tool loads the same file (bpe: Tokenizer.from_hf; tokenizers: Tokenizer.from_file;
 gigatoken: Tokenizer.from_json) and encodes on one thread, without the template: bpe's
 encode, tokenizers' encode_batch_fast([text], add_special_tokens=False) (encode without
@@ -39,7 +42,7 @@ from corpus import corpus_path, shared_data
 LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
                 r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 QWEN2_REGEX = LLAMA3_REGEX.replace(r"\p{N}{1,3}", r"\p{N}")
-MODELS = ("llama3", "qwen2")
+MODELS = ("llama3", "qwen2", "deepseek_v3")
 TOOLS = ("bpe", "tokenizers", "gigatoken")
 
 
@@ -57,15 +60,17 @@ def build_tokenizer_json(model: str, path: Path) -> None:
     )
 
     from bpe.formats import merges_from_ranks, read_tiktoken_ranks, token_to_text
+    from bpe.patterns import DEEPSEEK_V3_SPLITS
 
     ranks = read_tiktoken_ranks(shared_data() / "tiktoken" / "cl100k_base.tiktoken.gz")
     vocab, merges = merges_from_ranks(ranks)
     texts = {token_to_text(token): i for i, token in vocab.items()}
     pairs = [(token_to_text(a), token_to_text(b)) for a, b in merges]
     hf = tokenizers.Tokenizer(models.BPE(texts, pairs, ignore_merges=model == "llama3"))
-    regex = LLAMA3_REGEX if model == "llama3" else QWEN2_REGEX
+    regexes = {"llama3": [LLAMA3_REGEX], "qwen2": [QWEN2_REGEX],
+               "deepseek_v3": list(DEEPSEEK_V3_SPLITS)}[model]
     hf.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(regex), "isolated"),
+        *(pre_tokenizers.Split(Regex(regex), "isolated") for regex in regexes),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     hf.decoder = decoders.ByteLevel()
     if model == "llama3":
@@ -74,9 +79,13 @@ def build_tokenizer_json(model: str, path: Path) -> None:
             processors.ByteLevel(trim_offsets=False),
             processors.TemplateProcessing(single="<|begin_of_text|> $A",
                                           special_tokens=[("<|begin_of_text|>", len(texts))])])
-    else:
+    elif model == "qwen2":
         specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
         hf.normalizer = normalizers.NFC()
+    else:
+        specials = ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"]
+        hf.post_processor = processors.TemplateProcessing(
+            single=f"{specials[0]} $A", special_tokens=[(specials[0], len(texts))])
     hf.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
     hf.save(str(path))
 

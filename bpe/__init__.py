@@ -19,6 +19,8 @@ TYPE_CHECKING = False  # not typing's: importing typing alone would cost a few m
 # public name -> the module that defines it
 _LAZY = {
     "CL100K_PATTERN": "bpe.patterns",
+    "DEEPSEEK_V3_PATTERN": "bpe.patterns",
+    "DEEPSEEK_V3_SPLITS": "bpe.patterns",
     "GPT2_PATTERN": "bpe.patterns",
     "LLAMA3_PATTERN": "bpe.patterns",
     "O200K_PATTERN": "bpe.patterns",
@@ -51,6 +53,8 @@ _SUBMODULES = frozenset({
 
 __all__ = [
     "CL100K_PATTERN",
+    "DEEPSEEK_V3_PATTERN",
+    "DEEPSEEK_V3_SPLITS",
     "GPT2_PATTERN",
     "LLAMA3_PATTERN",
     "O200K_PATTERN",
@@ -78,6 +82,8 @@ __all__ = [
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports these
     from bpe.patterns import (
         CL100K_PATTERN,
+        DEEPSEEK_V3_PATTERN,
+        DEEPSEEK_V3_SPLITS,
         GPT2_PATTERN,
         LLAMA3_PATTERN,
         O200K_PATTERN,

@@ -1,4 +1,5 @@
-"""The native pre-tokenizer: GPT-2, cl100k, o200k, Llama 3 and Qwen 2 pieces over UTF-8 bytes.
+"""The native pre-tokenizer: GPT-2, cl100k, o200k, Llama 3, Qwen 2 and DeepSeek V3 pieces over
+UTF-8 bytes.
 
 `next_piece(text, i, end, pattern)` returns where the piece that starts at byte i ends,
 exactly as `regex.finditer` with that pattern would cut the same text. The patterns

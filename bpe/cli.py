@@ -433,7 +433,8 @@ def _pattern(name: str) -> str:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--special-token", action="append", default=[], help="repeatable")
     parser.add_argument("--pattern", type=_pattern, default=None, metavar="NAME",
-                        help="the pre-tokenizer's pattern: gpt2, cl100k, o200k, llama3 or qwen2 "
+                        help="the pre-tokenizer's pattern: gpt2, cl100k, o200k, llama3, qwen2 or "
+                             "deepseek_v3 "
                              "(or another name for it, such as cl100k_base); default "
                              "gpt2 (train --from-counts: the tables'; train --base: the base's)")
     parser.add_argument("--regex", help="a custom pre-tokenizer pattern instead (the `regex` "

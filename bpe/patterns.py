@@ -2,8 +2,8 @@
 
 `Pretokenizer` is the one place where text becomes pieces; training and encoding both call
 `Pretokenizer.feed`, so they cut text identically. The named patterns (gpt2, cl100k, o200k,
-llama3, qwen2) run natively (bpe/_pretokenize.pxd, exact to the `regex` module), also when
-given as their regex text (as tokenizer files hold them).
+llama3, qwen2, deepseek_v3) run natively (bpe/_pretokenize.pxd, exact to the `regex`
+module), also when given as their regex text (as tokenizer files hold them).
 
 A pattern is given by name (a closed set, with tiktoken's encoding names as aliases: a
 misspelt name is an error, never a regex that matches nothing) or, for a custom pattern, as

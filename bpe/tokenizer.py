@@ -121,7 +121,7 @@ class Tokenizer:
     ):
         """special_tokens: a list (each gets the id of its bytes in vocab, or a new id after
         the largest) or a dict of token -> id (tiktoken's form: the ids are kept).
-        pattern: "gpt2", "cl100k", "o200k", "llama3" or "qwen2" (or an alias such as
+        pattern: "gpt2", "cl100k", "o200k", "llama3", "qwen2" or "deepseek_v3" (or an alias such as
         "cl100k_base"), or a custom pattern compiled by the `regex` module
         (`regex.compile(r"...")`; a built-in's regex text runs as the built-in).
         ignore_merges: a piece that is itself a token (not a special one) is that token,

@@ -606,9 +606,9 @@ def outcome(encode, text):
         return "error"
 
 
-def hf_trained(pre_tokenizer, added=(), normalizer=None, post_processor=None):
-    """A byte-level BPE of 600 tokens that `tokenizers` trains on corpus.en with these
-    steps, and these added tokens."""
+def hf_trained(pre_tokenizer, added=(), normalizer=None, post_processor=None, lines=()):
+    """A byte-level BPE of 600 tokens that `tokenizers` trains on corpus.en (and lines) with
+    these steps, and these added tokens."""
     from tokenizers import decoders, models, pre_tokenizers, trainers
 
     hf = tokenizers.Tokenizer(models.BPE())
@@ -619,7 +619,7 @@ def hf_trained(pre_tokenizer, added=(), normalizer=None, post_processor=None):
     trainer = trainers.BpeTrainer(vocab_size=600, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     text = repo_file("cs336/corpus.en").read_text(encoding="utf-8")
-    hf.train_from_iterator(text.splitlines(), trainer)
+    hf.train_from_iterator([*text.splitlines(), *lines], trainer)
     hf.add_tokens(list(added))
     if post_processor is not None:
         hf.post_processor = post_processor
@@ -746,6 +746,96 @@ def test_qwen2_encodes_like_hf(qwen2):
 def test_qwen2_random_text_like_hf(qwen2, text):
     tok, hf = qwen2
     assert tok.encode(text) == hf_ids(hf, text)
+
+
+# DeepSeek V3 (and R1): three Splits (numbers in threes, runs of its CJK class, then its
+# regex inside each stretch) + ByteLevel without regex, and a template adding its
+# begin-of-sentence token. bpe reads the three Splits as its native deepseek_v3 pattern.
+DEEPSEEK_SPECIALS = ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"]
+# Text where its Splits cut apart from the other patterns': CJK runs and the punctuation,
+# marks and unassigned code points inside its class, white space before digits and CJK,
+# punctuation before ASCII letters, control characters, marks after spaces.
+DEEPSEEK_AWKWARD = ["中文的字", "ひらがなカタカナ", "ア・イ", "か\u3099", "\u3040か", "゛ー",
+                    "一二三 123", "日本語。", "  1", " 中", ".com", "..x", "\x00\x01a", "\x7f",
+                    " \u0301a", "$100", "«ab»", "_init_", "\r\n\r\n", " .\n", "12345678"]
+
+
+def deepseek_pre_tokenizer():
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Sequence([
+        *(pre_tokenizers.Split(Regex(text), "isolated") for text in bpe.DEEPSEEK_V3_SPLITS),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+
+
+@pytest.fixture(scope="module")
+def deepseek(tmp_path_factory):
+    from tokenizers import processors
+
+    bos = DEEPSEEK_SPECIALS[0]
+    hf = hf_trained(deepseek_pre_tokenizer(), [special(t) for t in DEEPSEEK_SPECIALS],
+                    lines=DEEPSEEK_AWKWARD * 50)
+    hf.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+        special_tokens=[(bos, hf.token_to_id(bos))])
+    return hf_pair(hf, tmp_path_factory.mktemp("deepseek"))
+
+
+def test_deepseek_shape_is_the_native_pattern(deepseek):
+    """DeepSeek V3's three Splits read as one step, the built-in deepseek_v3: no Python
+    pipeline; written back as the same three Splits."""
+    tok, _ = deepseek
+    assert tok._pipeline is None and tok.pattern == "deepseek_v3"
+    for written in (tok, bpe.Tokenizer(tok.vocab, tok.merges, pattern="deepseek_v3")):
+        steps = json.loads(tokenizer_json_bytes(written))["pre_tokenizer"]["pretokenizers"]
+        assert tuple(step["pattern"]["Regex"] for step in steps[:-1]) == bpe.DEEPSEEK_V3_SPLITS
+
+
+def test_deepseek_encodes_like_hf(deepseek):
+    tok, hf = deepseek
+    for text in [*fixture_texts(), "".join(DEEPSEEK_AWKWARD), " ".join(DEEPSEEK_AWKWARD)]:
+        text += DEEPSEEK_SPECIALS[1]
+        assert tok.encode(text) == hf_ids(hf, text)
+        assert tok.encode(text, add_special_tokens=True) == hf.encode(text).ids
+    texts = fixture_texts()
+    assert tok.encode_batch(texts) == [hf_ids(hf, t) for t in texts]
+
+
+@given(texts_of([*DEEPSEEK_SPECIALS, *DEEPSEEK_AWKWARD, *AWKWARD]))
+def test_deepseek_random_text_like_hf(deepseek, text):
+    tok, hf = deepseek
+    assert tok.encode(text) == hf_ids(hf, text)
+
+
+def hf_pieces(pre_tokenizer, text):
+    return [piece for piece, _ in pre_tokenizer.pre_tokenize_str(text)]
+
+
+@given(texts_of(DEEPSEEK_AWKWARD))
+def test_deepseek_pieces_are_oniguruma_s(text):
+    """The native pieces are those of the three Splits in `tokenizers` (Oniguruma), piece
+    for piece, not only where the trained merges would tell."""
+    from tokenizers import Regex, pre_tokenizers
+
+    splits = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(t), "isolated")
+                                      for t in bpe.DEEPSEEK_V3_SPLITS])
+    assert bpe.Pretokenizer("deepseek_v3").pieces(text) == hf_pieces(splits, text)
+
+
+def test_deepseek_pieces_of_every_character_are_oniguruma_s():
+    """Every assigned character, in contexts that put it at each kind of boundary."""
+    from tokenizers import Regex, pre_tokenizers
+
+    splits = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(t), "isolated")
+                                      for t in bpe.DEEPSEEK_V3_SPLITS])
+    pre = bpe.Pretokenizer("deepseek_v3")
+    for context in ["{}", " {}a", "{}中", ".{}a", "\x01{}1"]:
+        text = "".join(context.format(c) + " ,\n"[k % 3] for k, c in enumerate(_ASSIGNED))
+        ours, theirs = pre.pieces(text), hf_pieces(splits, text)
+        if ours != theirs:
+            at = next(i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b)
+            pytest.fail(f"{context!r}: piece {at}: bpe {ours[at - 2:at + 3]!r}, "
+                        f"tokenizers {theirs[at - 2:at + 3]!r}")
 
 
 @pytest.fixture(scope="module", params=["NFD", "NFKC", "NFKD", "NFD+NFKC"])
@@ -1016,14 +1106,14 @@ def test_pipeline_refuses_what_it_cannot_follow(qwen2, tmp_path):
 
 
 @pytest.mark.slow
-def test_corpus_slice_like_hf(llama3, qwen2):
-    """2 MB of the benchmark corpus (only that much is decompressed) through Llama 3's and
-    Qwen2's shapes."""
+def test_corpus_slice_like_hf(llama3, qwen2, deepseek):
+    """2 MB of the benchmark corpus (only that much is decompressed) through Llama 3's,
+    Qwen2's and DeepSeek V3's shapes."""
     import lzma
 
     with lzma.open(bench_corpus(), "rt", encoding="utf-8") as f:
         text = f.read(2_000_000)
-    for tok, hf, *_ in (llama3, qwen2):
+    for tok, hf, *_ in (llama3, qwen2, deepseek):
         assert tok.encode(text) == hf_ids(hf, text)
 
 
@@ -1156,21 +1246,25 @@ def test_pretrained_round_trip_through_hf(name, tmp_path):
         tok.vocab, tok.merges, tok.special_ids, tok.pattern)
 
 
-@pytest.fixture(scope="module", params=["llama3", "qwen2"])
+@pytest.fixture(scope="module", params=["llama3", "qwen2", "deepseek_v3"])
 def open_model_hf(request, trained, tmp_path_factory):
-    """A tokenizer under Llama 3's or Qwen's pattern, and HF's from the tokenizer.json it
-    writes (a Split holding the pattern's text, as Meta's and Qwen's files do)."""
+    """A tokenizer under Llama 3's, Qwen's or DeepSeek V3's pattern, and HF's from the
+    tokenizer.json it writes (a Split holding the pattern's text, as Meta's and Qwen's files
+    do; DeepSeek's three Splits)."""
     tok = bpe.Tokenizer(trained.vocab, trained.merges, special_tokens=SPECIALS,
                         pattern=request.param)
     folder = tmp_path_factory.mktemp("hf")
     hf = hf_from(tok, folder)
-    split = json.loads((folder / "tokenizer.json").read_text())["pre_tokenizer"]["pretokenizers"][0]
-    assert split["pattern"] == {"Regex": bpe.PATTERNS[request.param]}
+    steps = json.loads((folder / "tokenizer.json").read_text())["pre_tokenizer"]["pretokenizers"]
+    assert [step["pattern"]["Regex"] for step in steps[:-1]] == (
+        list(bpe.DEEPSEEK_V3_SPLITS) if request.param == "deepseek_v3"
+        else [bpe.PATTERNS[request.param]])
     assert read_tokenizer_json(folder)[3] == request.param    # read back as the native pattern
     return tok, hf
 
 
-@given(st.lists(st.one_of(with_specials, st.sampled_from([" 1234567", "x\n  ", "\n \n "])),
+@given(st.lists(st.one_of(with_specials, st.sampled_from([" 1234567", "x\n  ", "\n \n ",
+                                                          *DEEPSEEK_AWKWARD])),
                 max_size=4).map("".join))
 def test_open_model_patterns_cut_like_hf(open_model_hf, text):
     tok, hf = open_model_hf

@@ -1,5 +1,5 @@
-/* The pre-tokenizers of GPT-2, cl100k, o200k, Llama 3 and Qwen 2 over ASCII text, 54 bytes
-   at a time (see bpe/_pretokenize.pxd). */
+/* The pre-tokenizers of GPT-2, cl100k, o200k, Llama 3, Qwen 2 and DeepSeek V3 over ASCII
+   text, 54 bytes at a time (see bpe/_pretokenize.pxd). */
 #ifndef BPE_PIECE_WINDOW_H
 #define BPE_PIECE_WINDOW_H
 
