@@ -418,6 +418,29 @@ class PipelinePretokenizer:
                       if token.content in chosen}
         self._raw = _Matcher(raw) if raw else None
         self._normalized = _Matcher(normalized) if normalized else None
+        # Where the steps are one built-in pattern and the allowed added tokens are found in
+        # the raw text as written (no flags), a text the normalizers leave as it is gets the
+        # pieces and added tokens a plain Pretokenizer of that pattern gives it: see plain_for.
+        self._plain = None
+        if (pipeline.native_id is not None and not normalized
+                and not any(t.single_word or t.lstrip or t.rstrip for t in raw.values())):
+            from bpe.patterns import Pretokenizer
+
+            name = next(n for n, k in PATTERN_IDS.items() if k == pipeline.native_id)
+            self._plain = Pretokenizer(name, self.special_tokens)
+
+    def plain_for(self, text: str):
+        """The plain patterns.Pretokenizer that cuts text as this one does, or None. One
+        does where the steps allow (see __init__) and the normalizers leave text as it is:
+        then they leave each stretch between added tokens as it is too (a substring of a
+        normalized text is normalized: composing and reordering look only inside it), and
+        the stretches are cut by the pattern alone, as the kernels cut them between special
+        tokens. One C call per normalizer checks the whole text, so that the kernels can
+        find the added tokens in it, without Python cutting it."""
+        if self._plain is None or not all(unicodedata.is_normalized(form, text)
+                                          for form in self.pipeline.normalizers):
+            return None
+        return self._plain
 
     def pieces(self, text: str) -> list[str]:
         return self.pipeline.pieces(self.pipeline.normalize(text))

@@ -780,6 +780,8 @@ class Tokenizer:
 
     def _encode_whole(self, text: str, pre: Pretokenizer, out: IdBuffer,
                       refused: frozenset[str] = frozenset()) -> None:
+        if pre.native_id is None and hasattr(pre, "plain_for"):   # a Hugging Face pipeline
+            pre = pre.plain_for(text) or pre
         if pre.native_id is None:
             for _ in self._encode_into([text], out, pre):
                 pass

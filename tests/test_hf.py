@@ -15,6 +15,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import bpe
+from bpe import hf_pipeline
 from bpe.hf import hf_regex, read_tokenizer_json, tokenizer_json_bytes
 
 from .conftest import bench_corpus, repo_file, tiktoken_pair
@@ -746,6 +747,39 @@ def test_qwen2_encodes_like_hf(qwen2):
 def test_qwen2_random_text_like_hf(qwen2, text):
     tok, hf = qwen2
     assert tok.encode(text) == hf_ids(hf, text)
+
+
+def test_qwen2_text_nfc_leaves_is_cut_by_the_kernels(qwen2):
+    """Text NFC leaves as it is goes to the kernels whole, special tokens and all (its
+    stretches are NFC too); text NFC changes goes through the steps in Python."""
+    tok, hf = qwen2
+    pre = tok._pretokenizer
+    for text in ["<|im_start|>e\u0301 x<|im_end|>", "\u0301<|endoftext|>\u212b", "e\u0301"]:
+        assert pre.plain_for(text) is None
+        assert pre.plain_for(unicodedata.normalize("NFC", text)) is not None
+        assert tok.encode(text) == tok.encode(unicodedata.normalize("NFC", text)) == hf_ids(
+            hf, text)
+    assert pre.plain_for("<|im_start|>\u00e9 x<|im_end|>").special_tokens == QWEN2_SPECIALS
+
+
+@given(st.lists(st.one_of(st.sampled_from(AWKWARD), st.characters(exclude_categories=("Cs",)),
+                         st.sampled_from("\u0301\u0302\u0323\u0345\u1161\u11a8AaEeOo")),
+                max_size=20).map("".join), st.data())
+def test_a_normalized_text_s_substrings_are_normalized(text, data):
+    """What plain_for rests on: a stretch of a text a normalizer leaves as it is is left as
+    it is too (by unicodedata and by the pipeline's normalize, tokenizers' tables)."""
+    start = data.draw(st.integers(0, len(text)))
+    stretch = text[start:data.draw(st.integers(start, len(text)))]
+    for form in ("NFC", "NFD", "NFKC", "NFKD"):
+        if unicodedata.is_normalized(form, text):
+            assert hf_pipeline.normalize(form, stretch) == stretch
+
+
+def test_flags_keep_the_text_in_the_steps(flagged):
+    """Added tokens with lstrip, rstrip or single_word take text the plain cut would not: no
+    text skips the steps, normalized or not."""
+    tok, _ = flagged
+    assert tok._pretokenizer.plain_for("abc") is None
 
 
 # DeepSeek V3 (and R1): three Splits (numbers in threes, runs of its CJK class, then its
