@@ -15,7 +15,8 @@ from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
-from bpe._pretokenize cimport PieceWindow, byte_offset, char_count, no_window, piece_end
+from bpe._pretokenize cimport (PieceWindow, byte_offset, char_count, check_pattern_id,
+                               no_window, piece_end)
 
 cnp.import_array()
 
@@ -86,6 +87,7 @@ cdef class PieceCounter:
         """Count the pieces of text (no special tokens in it). With limit >= 0 count only the
         settled ones: not the last, and ending by character `limit`. Returns the number of
         characters counted."""
+        check_pattern_id(pattern_id)
         cdef Py_ssize_t n, i = 0, j, byte_limit
         cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
         cdef int failed = 0

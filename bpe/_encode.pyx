@@ -33,7 +33,8 @@ from bpe._merge_table cimport MergeTable
 from bpe._piece_cache cimport (CACHE_MAX_BYTES, CACHE_MAX_IDS, LONG_MAX_BYTES, MANY_IDS,
                                CacheSlot, PieceCache, bpe_slot_unchanged, bpe_slot_version,
                                cached_short, holds_piece, keep_short, slot_for)
-from bpe._pretokenize cimport PieceWindow, byte_offset, char_count, no_window, piece_end
+from bpe._pretokenize cimport (PieceWindow, byte_offset, char_count, check_pattern_id,
+                               no_window, piece_end)
 from bpe._signals cimport interrupted, raise_pending, watch
 from bpe._utf8 cimport release_utf8, str_to_utf8, valid_utf8
 
@@ -489,6 +490,7 @@ def encode_ordinary(MergeTable table, str text, Py_ssize_t limit, int pattern_id
     """Append the ids of text's pieces (no special tokens in it) under a native pattern.
     With limit >= 0 only the settled pieces: not the last, and ending by character
     `limit`. Returns the number of characters encoded."""
+    check_pattern_id(pattern_id)
     cdef Py_ssize_t n, i
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
     cdef Py_ssize_t byte_limit = -1 if limit < 0 else byte_offset(text, s, n, limit)
@@ -513,6 +515,7 @@ def encode_str(MergeTable table, str text, int pattern_id, IdBuffer out, PieceCa
     appended) where text holds one of the `refused` special tokens (tiktoken's check of
     disallowed ones, made here on the UTF-8 rather than on the str); else True.
     UnicodeEncodeError for a surrogate in text."""
+    check_pattern_id(pattern_id)
     cdef StrView view = _view(text)
     cdef int failed
     cdef Py_ssize_t ticks = WATCH_BLOCKS
@@ -534,6 +537,7 @@ def encode_utf8(MergeTable table, const uint8_t[::1] data, int pattern_id, IdBuf
                 PieceCache cache, Specials specials):
     """encode_str for UTF-8 bytes, skipping the str: False (and nothing appended) when
     data is not valid UTF-8 by Python's strict rules."""
+    check_pattern_id(pattern_id)
     cdef Py_ssize_t n = data.shape[0]
     cdef const uint8_t* s = &data[0] if n else <const uint8_t*>""
     cdef int failed = 0
@@ -559,6 +563,7 @@ def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Speci
     special tokens (encode_str's check). The lists are not tracked by the
     garbage collector: the caller tracks them (_ids.track_lists) once all of a batch's
     lists are made, so that no collection meanwhile walks them."""
+    check_pattern_id(pattern_id)
     cdef tuple held = tuple(texts)            # keeps every str alive, whatever texts does
     cdef Py_ssize_t n = len(held), k, start
     cdef vector[StrView] views

@@ -52,6 +52,15 @@ cdef enum:
     NOT_OTHER = CLASS_SPACE | CLASS_LETTER | CLASS_NUMBER | CLASS_END
 
 
+cdef inline int check_pattern_id(int pattern_id) except -1:
+    """A ValueError unless pattern_id names a native pattern (a value of PATTERN_IDS): the
+    matchers would take any other id for the last pattern's."""
+    if not PATTERN_GPT2 <= pattern_id <= PATTERN_DEEPSEEK_V3:
+        raise ValueError(f"pattern_id {pattern_id} is no native pattern's "
+                         f"(0 to {<int>PATTERN_DEEPSEEK_V3})")
+    return 0
+
+
 cdef inline uint32_t code_point(const uint8_t* s, Py_ssize_t i, Py_ssize_t* width) noexcept nogil:
     cdef uint8_t b = s[i]
     if b < 0x80:

@@ -20,6 +20,7 @@ PATTERN_IDS = {"gpt2": PATTERN_GPT2, "cl100k": PATTERN_CL100K, "o200k": PATTERN_
 def pieces(str text, int pattern_id, bint windows=True):
     """The pieces of text under the named pattern (its id from PATTERN_IDS). windows=False
     keeps the matcher off the ASCII windows (piece_end), as on a machine without them."""
+    check_pattern_id(pattern_id)
     cdef Py_ssize_t n, i = 0, j
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
     cdef PieceWindow window
@@ -83,6 +84,7 @@ def windows_work():
 
 def count(str text, int pattern_id):
     """How many pieces text has (pre-tokenization alone, for benchmarks)."""
+    check_pattern_id(pattern_id)
     cdef Py_ssize_t n, i = 0, n_pieces = 0
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
     cdef PieceWindow window

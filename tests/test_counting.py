@@ -252,14 +252,14 @@ ALPHABET = ["a", "B", "s", "1", " ", "\t", "\n", "\r", "}", '"', "/", "'", "é",
             "\u0301", "\x0b", SPECIAL]
 
 
-def _pieces_of_all(pattern: str, length: int) -> dict[str, list[str]]:
-    """regex's pieces of every string over ALPHABET of up to `length` characters, SPECIAL
-    being a special token (the text on either side split on its own)."""
+def _pieces_of_all(pattern: str, length: int, alphabet=ALPHABET) -> dict[str, list[str]]:
+    """regex's pieces of every string over the alphabet of up to `length` characters,
+    SPECIAL being a special token (the text on either side split on its own)."""
     compiled = regex.compile(bpe.PATTERNS[pattern])
     table = {"": []}
     layer = [""]
     for _ in range(length):
-        layer = [s + c for s in layer for c in ALPHABET]
+        layer = [s + c for s in layer for c in alphabet]
         for s in layer:
             parts = s.split(SPECIAL)
             table[s] = [p for i, part in enumerate(parts)
@@ -267,11 +267,11 @@ def _pieces_of_all(pattern: str, length: int) -> dict[str, list[str]]:
     return table
 
 
-def _check_rule_exhaustively(pattern: str, rule, length: int) -> int:
+def _check_rule_exhaustively(pattern: str, rule, length: int, alphabet=ALPHABET) -> int:
     """Every string of up to `length` characters: at each place the rule says is safe (and
     that counting takes: not inside or right after a special token and a newline), the
     pieces of the whole are the pieces of the left part, then those of the right part."""
-    table = _pieces_of_all(pattern, length)
+    table = _pieces_of_all(pattern, length, alphabet)
     specials = [SPECIAL.encode()]
     checked = 0
     for text, pieces in table.items():
@@ -300,6 +300,17 @@ def test_cut_rules_split_no_piece_on_any_short_string(pattern):
 def test_cut_rules_split_no_piece_on_any_string_of_five(pattern):
     assert _check_rule_exhaustively(pattern, CUT_RULES[pattern], 5) > 10_000
     assert _check_rule_exhaustively(pattern, CUT_RULES[True], 5) > 10_000
+
+
+# Where DeepSeek V3's Splits cut apart from the other patterns: its CJK class (a letter, a
+# mark and punctuation of it), digits of another script, control characters.
+DEEPSEEK_ALPHABET = ["a", "1", "\u0663", " ", "\n", "\r", "\x01", "中", "・", "\u3099", ".",
+                     "\u0301", SPECIAL]
+
+
+def test_cut_rules_split_no_deepseek_piece_on_its_own_characters():
+    for rule in (CUT_RULES["deepseek_v3"], CUT_RULES[True]):
+        assert _check_rule_exhaustively("deepseek_v3", rule, 4, DEEPSEEK_ALPHABET) > 1000
 
 
 def test_every_native_pattern_has_a_cut_rule():

@@ -841,6 +841,25 @@ def test_deepseek_random_text_like_hf(deepseek, text):
     assert tok.encode(text) == hf_ids(hf, text)
 
 
+@pytest.fixture(scope="module")
+def deepseek_in_a_pipeline(tmp_path_factory):
+    """DeepSeek's three Splits after NFKC, with a flagged added token: the Python pipeline,
+    whose steps are still the one native cut."""
+    from tokenizers import AddedToken, normalizers
+
+    hf = hf_trained(deepseek_pre_tokenizer(),
+                    [special(DEEPSEEK_SPECIALS[1]), AddedToken("[X]", lstrip=True)],
+                    normalizers.NFKC(), lines=DEEPSEEK_AWKWARD * 50)
+    return hf_pair(hf, tmp_path_factory.mktemp("deepseek_nfkc"))
+
+
+@given(texts_of([*DEEPSEEK_AWKWARD, *AWKWARD, "[X]", " [X]", DEEPSEEK_SPECIALS[1]]))
+def test_deepseek_splits_in_a_pipeline_like_hf(deepseek_in_a_pipeline, text):
+    tok, hf = deepseek_in_a_pipeline
+    assert tok._pipeline.native_id == bpe._pretokenize.PATTERN_IDS["deepseek_v3"]
+    assert tok.encode(text) == hf_ids(hf, text)
+
+
 def hf_pieces(pre_tokenizer, text):
     return [piece for piece, _ in pre_tokenizer.pre_tokenize_str(text)]
 

@@ -117,6 +117,12 @@ def test_ascii_windows_equal_regex(name, text):
     assert pieces(text, name, False) == regex_pieces(text, name)
 
 
+@pytest.mark.parametrize("pattern_id", [-1, len(PATTERN_IDS), 99])
+def test_unknown_pattern_id_is_refused(pattern_id):
+    with pytest.raises(ValueError, match=f"pattern_id {pattern_id} is no native pattern's"):
+        native_pieces("a b", pattern_id)
+
+
 def test_ascii_windows_run_on_x86():
     """The window tests above test windows: SSE2 is part of x86-64."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
