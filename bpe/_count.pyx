@@ -15,6 +15,7 @@ from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
+from bpe._utf8 cimport valid_utf8
 from bpe._pretokenize cimport (PieceWindow, byte_offset, char_count, check_pattern_id,
                                no_window, piece_end)
 
@@ -106,6 +107,40 @@ cdef class PieceCounter:
         if failed:
             raise MemoryError("out of memory while counting pieces")
         return len(text) if i == n else char_count(text, s, i)
+
+    def count_utf8(self, const uint8_t[::1] data, list stretches, int pattern_id):
+        """Count the pieces of UTF-8 text, of each stretch data[a:b] for (a, b) in stretches
+        (the text between special tokens, each cut as a text of its own), all without the
+        GIL: no str is made. False, and nothing counted, where data is not valid UTF-8 by
+        Python's strict rules (the caller decodes it then, for its error or U+FFFD)."""
+        check_pattern_id(pattern_id)
+        cdef vector[Py_ssize_t] cuts
+        cdef Py_ssize_t n = data.shape[0], k, i, j, stop
+        cdef const uint8_t* s = &data[0] if n else <const uint8_t*>""
+        cdef int failed = 0
+        cdef PieceWindow window
+        for a, b in stretches:
+            if not 0 <= a <= b <= n:
+                raise ValueError(f"stretch {a}:{b} is not inside the {n} bytes of data")
+            cuts.push_back(a)
+            cuts.push_back(b)
+        with nogil:
+            if not valid_utf8(s, n):
+                failed = 2
+            k = 0
+            while failed == 0 and k < <Py_ssize_t>cuts.size():
+                i, stop = cuts[k], cuts[k + 1]
+                k += 2
+                no_window(&window)
+                while i < stop:
+                    j = piece_end(s, i, stop, pattern_id, &window)
+                    if self.add_piece(s + i, j - i, 1) != 0:
+                        failed = 1
+                        break
+                    i = j
+        if failed == 1:
+            raise MemoryError("out of memory while counting pieces")
+        return failed == 0
 
     def add(self, list pieces):
         """Count a list of str pieces (the regex fallback's output)."""

@@ -60,7 +60,7 @@ from bpe.sources import (
     record_chunks,
     text_errors,
 )
-from bpe.specials import ends_special, straddles
+from bpe.specials import ends_special, find_specials, longest_first, straddles
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -454,9 +454,44 @@ def count_range(path: str, start: int, end: int, pattern: str, special_tokens: l
     given a counter, into it (None). size: the file's size when the work was planned
     (checked when the chunk ends there)."""
     into = counter if counter is not None else PieceCounter()
-    count_pieces(read_text_chunks(path, start, end, errors=errors, size=size),
-                 Pretokenizer(pattern, special_tokens), into)
+    pretokenizer = Pretokenizer(pattern, special_tokens)
+    if not (pretokenizer.native_id is not None and end - start <= _UTF8_RANGE_BYTES
+            and _count_utf8(path, start, end, size, pretokenizer, into)):
+        count_pieces(read_text_chunks(path, start, end, errors=errors, size=size),
+                     pretokenizer, into)
     return into.byte_arrays() if counter is None else None
+
+
+# A chunk up to this size is counted from its bytes at once (_count_utf8); a larger one (a
+# whole file counted as one chunk) is read as str, a block at a time.
+_UTF8_RANGE_BYTES = 64 << 20
+
+
+def _count_utf8(path: str, start: int, end: int, size: int | None,
+                pretokenizer: Pretokenizer, counter: PieceCounter) -> bool:
+    """Count bytes [start, end) of a file under a native pattern straight from its UTF-8:
+    special tokens found in the bytes (the same rule as in text: a token's UTF-8 starts on
+    a character and orders alike), then one kernel call, GIL-free, validating the UTF-8 and
+    counting each stretch between them; no str is made. False, with nothing counted, where
+    the bytes are not valid UTF-8 (read_text_chunks then names the first bad byte or
+    replaces it). A file that changed size since its chunks were planned: a ValueError."""
+    native_id = pretokenizer.native_id
+    assert native_id is not None
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+        if len(data) < end - start:
+            raise changed_size(path, end if size is None else size,
+                               f"it ended at byte {start + len(data):,}")
+        if end == size and f.read(1):
+            raise changed_size(path, size, "it has grown")
+    tokens = [token.encode("utf-8") for token in pretokenizer.special_tokens]
+    stretches, at = [], 0
+    for found, token in find_specials(data, longest_first(tokens)):
+        stretches.append((at, found))
+        at = found + len(token)
+    stretches.append((at, len(data)))
+    return counter.count_utf8(data, stretches, native_id)
 
 
 def check_workers(workers: int | None) -> None:

@@ -15,7 +15,7 @@ import functools
 import mmap
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, AnyStr, Literal
 
 if TYPE_CHECKING:
     from bpe._encode import Specials
@@ -49,7 +49,7 @@ def check_special_tokens(special_tokens: Collection[str] | None) -> list[str]:
     return tokens
 
 
-def longest_first(tokens: Collection[str]) -> list[str]:
+def longest_first(tokens: Collection[AnyStr]) -> list[AnyStr]:
     """The tokens in the order the rule tries them at one place: longest first (a stable
     sort, so tokens of one length keep their order)."""
     return sorted(tokens, key=len, reverse=True)
@@ -102,19 +102,20 @@ def assign_ids(special_tokens: Sequence[str] | Mapping[str, int] | None,
     return ids
 
 
-def find_specials(text: str, tokens: Sequence[str]) -> Iterator[tuple[int, str]]:
+def find_specials(text: AnyStr, tokens: Sequence[AnyStr]) -> Iterator[tuple[int, AnyStr]]:
     """(start, token) of each special token in text, left to right, by the rule: the
-    leftmost, the longest of those starting there (tokens: longest_first's order)."""
+    leftmost, the longest of those starting there (tokens: longest_first's order). Also on
+    UTF-8 bytes and the tokens' UTF-8, with the same matches at the byte offsets."""
     found = [text.find(token) for token in tokens]
     while True:
-        at, token = -1, ""
+        at, first = -1, -1
         for k, where in enumerate(found):
             if where >= 0 and (at < 0 or where < at):  # on a tie the longer (earlier) stays
-                at, token = where, tokens[k]
+                at, first = where, k
         if at < 0:
             return
-        yield at, token
-        end = at + len(token)
+        yield at, tokens[first]
+        end = at + len(tokens[first])
         for k, where in enumerate(found):
             if 0 <= where < end:
                 found[k] = text.find(tokens[k], end)
