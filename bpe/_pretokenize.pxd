@@ -413,7 +413,8 @@ cdef inline Py_ssize_t ds_run(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, in
     return i
 
 
-cdef inline Py_ssize_t deepseek_piece(const uint8_t* s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
+cdef inline Py_ssize_t deepseek_piece(const uint8_t* s, Py_ssize_t i,
+                                      Py_ssize_t end) noexcept nogil:
     cdef uint8_t b = s[i]
     cdef int c, c1, d, kind
     cdef Py_ssize_t w, w1, j
