@@ -39,14 +39,36 @@ cdef enum:
     # every WATCH_STEPS merges
     WATCH_SYMBOLS = 1 << 16
     WATCH_STEPS = 64
+    # A merge visits its words in an order unrelated to memory, so each word is a cache miss:
+    # the loop prefetches a word's offset and length PREFETCH_INDEX words ahead and its
+    # symbols PREFETCH_SYMBOLS words ahead (the symbols need the offset, fetched by then).
+    PREFETCH_INDEX = 32
+    PREFETCH_SYMBOLS = 16
 
 cdef extern from "bpe_vectors.h" nogil:
     int bpe_push[T](vector[T]& v, T x) nogil
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
 
 
 cdef struct HeapEntry:
     int64_t count
     int32_t pair
+
+
+cdef struct Neighbour:
+    # The slots of the pairs that a merge of (a, b) into c changes next to a token x, found
+    # once a step: (x, a) -> (x, c) when x is left of an occurrence, (b, x) -> (c, x) when
+    # right of it. A merge meets the same few neighbours thousands of times (the space
+    # before a word, the letter after it), so most of its pair updates index this array
+    # instead of probing the pair index.
+    int32_t left_step
+    int32_t left_drop
+    int32_t left_add
+    int32_t right_step
+    int32_t right_drop
+    int32_t right_add
 
 
 cdef class _MergeLoop:
@@ -65,6 +87,7 @@ cdef class _MergeLoop:
     cdef vector[uint8_t] pair_allowed    # merged token within max_token_length bytes
     cdef vector[int32_t] rising          # pairs whose count rose during this step
     cdef vector[int32_t] word_stamp      # last step that rewrote the word
+    cdef vector[Neighbour] neighbours    # by token id
     cdef vector[HeapEntry] heap
 
     cdef vector[uint8_t] token_bytes     # id -> bytes, for the tie-break
@@ -204,15 +227,11 @@ cdef class _MergeLoop:
             return -1
         return <int32_t>slot
 
-    cdef inline void pair_drop(self, int32_t a, int32_t b, int64_t count) noexcept nogil:
-        cdef int32_t slot = <int32_t>pairmap_get(&self.pair_index, pair_key(a, b), -1)
+    cdef inline void pair_drop(self, int32_t slot, int64_t count) noexcept nogil:
         if slot != self.merged_pair:     # the merged pair is gone everywhere; it stays 0
             self.pair_count[slot] -= count
 
-    cdef inline int pair_add(self, int32_t a, int32_t b, int64_t count, int32_t word) noexcept nogil:
-        cdef int32_t slot = self.pair_slot(a, b)
-        if slot < 0:
-            return -1
+    cdef inline int pair_add(self, int32_t slot, int64_t count, int32_t word) noexcept nogil:
         self.pair_count[slot] += count
         if not self.pair_allowed[slot]:  # never merged: no words to list, never queued
             return 0
@@ -273,20 +292,50 @@ cdef class _MergeLoop:
                 return -2                # (the count dropped since the push: requeued)
         return -1
 
+    cdef Neighbour* left_of(self, int32_t x, int32_t a, int32_t new_id) noexcept nogil:
+        """x's slots of (x, a) and (x, new_id) this step (the second made if new); NULL when
+        out of memory. (x, a) exists: x is next to a in some word."""
+        cdef Neighbour* nb = &self.neighbours[x]
+        if nb.left_step != self.step:
+            nb.left_drop = <int32_t>pairmap_get(&self.pair_index, pair_key(x, a), -1)
+            nb.left_add = self.pair_slot(x, new_id)
+            if nb.left_add < 0:
+                return NULL
+            nb.left_step = self.step
+        return nb
+
+    cdef Neighbour* right_of(self, int32_t x, int32_t b, int32_t new_id) noexcept nogil:
+        """x's slots of (b, x) and (new_id, x) this step; NULL when out of memory."""
+        cdef Neighbour* nb = &self.neighbours[x]
+        if nb.right_step != self.step:
+            nb.right_drop = <int32_t>pairmap_get(&self.pair_index, pair_key(b, x), -1)
+            nb.right_add = self.pair_slot(new_id, x)
+            if nb.right_add < 0:
+                return NULL
+            nb.right_step = self.step
+        return nb
+
     cdef int merge_word(self, int32_t w, int32_t a, int32_t b, int32_t new_id) noexcept nogil:
         """Replace (a, b) by new_id left to right in word w, adjusting neighbouring pairs."""
         cdef int32_t* s = self.symbols + self.offsets[w]
         cdef int32_t n = self.lengths[w], i = 0, j = 0
         cdef int64_t count = self.counts[w]
+        cdef Neighbour* nb
         while i < n:
             if i + 1 < n and s[i] == a and s[i + 1] == b:
                 if j > 0:
-                    self.pair_drop(s[j - 1], a, count)
-                    if self.pair_add(s[j - 1], new_id, count, w) != 0:
+                    nb = self.left_of(s[j - 1], a, new_id)
+                    if nb == NULL:
+                        return -1
+                    self.pair_drop(nb.left_drop, count)
+                    if self.pair_add(nb.left_add, count, w) != 0:
                         return -1
                 if i + 2 < n:
-                    self.pair_drop(b, s[i + 2], count)
-                    if self.pair_add(new_id, s[i + 2], count, w) != 0:
+                    nb = self.right_of(s[i + 2], b, new_id)
+                    if nb == NULL:
+                        return -1
+                    self.pair_drop(nb.right_drop, count)
+                    if self.pair_add(nb.right_add, count, w) != 0:
                         return -1
                 s[j] = new_id
                 i += 2
@@ -326,6 +375,11 @@ cdef class _MergeLoop:
             self.pair_words[pair].clear()
             self.rising.clear()
             for k in range(words.size()):
+                if k + PREFETCH_INDEX < words.size():
+                    __builtin_prefetch(&self.offsets[words[k + PREFETCH_INDEX]])
+                    __builtin_prefetch(&self.lengths[words[k + PREFETCH_INDEX]])
+                if k + PREFETCH_SYMBOLS < words.size():
+                    __builtin_prefetch(self.symbols + self.offsets[words[k + PREFETCH_SYMBOLS]])
                 w = words[k]
                 if self.word_stamp[w] == step:
                     continue
@@ -396,6 +450,9 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     cdef int32_t[:, ::1] merges_view = merges
 
     cdef _MergeLoop loop = _MergeLoop()
+    cdef Neighbour no_neighbour
+    no_neighbour.left_step = no_neighbour.left_drop = no_neighbour.left_add = -1
+    no_neighbour.right_step = no_neighbour.right_drop = no_neighbour.right_add = -1
     loop.symbols = &work[0] if work.shape[0] else NULL
     loop.offsets = &offsets[0]
     loop.lengths = &lengths[0] if n_words else NULL
@@ -408,7 +465,8 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     loop.step = -1
     try:                                # (resize, not assign: assign is declared without
         loop.word_stamp.resize(n_words, -1)     # except +, and its bad_alloc would end the
-    except MemoryError:                         # process)
+        loop.neighbours.resize(first_id + n_merges, no_neighbour)      # process)
+    except MemoryError:
         raise MemoryError(f"no memory for the merge loop's {n_words} words") from None
     if (pairmap_init(&loop.token_index, first_id) != 0
             or bpe_push[int64_t](loop.token_offsets, 0) != 0):

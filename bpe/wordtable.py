@@ -269,7 +269,8 @@ _MAX_WEIGHT = float(2**62)
 def _weight(offsets: np.ndarray, counts: np.ndarray) -> float:
     """About how many pieces and bytes the counts add up to (float64: no overflow)."""
     lengths = np.diff(offsets).astype(np.float64) + 1.0
-    return float(np.dot(counts.astype(np.float64), lengths))
+    # (not np.dot: BLAS would start threads that keep spinning beside the merge loop)
+    return float((counts.astype(np.float64) * lengths).sum())
 
 
 def _checked_arrays(symbols: object, offsets: object, counts: object, where: str
