@@ -22,7 +22,9 @@ def corpus_path() -> Path:
         return target
     source = shared_data() / "bench" / "mix.txt.xz"
     if not source.exists():
-        raise SystemExit(f"{source} is not here: pass --input FILE (any UTF-8 text file)")
+        raise SystemExit(f"{source} is not here: set BPE_SHARED_DATA to the folder that holds "
+                         f"bench/mix.txt.xz, or pass --input FILE (any UTF-8 text) to a script "
+                         f"that takes it")
     CACHE.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=CACHE, suffix=".tmp")
     with lzma.open(source) as src, os.fdopen(fd, "wb") as dst:

@@ -310,7 +310,8 @@ def _encode_shards(args: argparse.Namespace) -> int:
             client.close()
     assert isinstance(result, EncodedShards)
     _report_encoded(args.files, result, time.perf_counter() - start,
-                    f"{len(result.shards)} shards in {folder}/ ({result.dtype}; read them with "
+                    f"{len(result.shards)} shard{'s' * (len(result.shards) != 1)} in {folder}/ "
+                    f"({result.dtype}; read them with "
                     f"bpe.open_shards({os.fspath(folder)!r}))")
     return 0
 
@@ -510,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the shards; they must see the files and the output folder")
     encode.add_argument("--shard-mb", type=_megabytes, default=None,
                         help="text per shard, for a folder output (default: enough shards for "
-                             "every worker, at most 268)")
+                             "every worker, at most 268); a JSONL, Parquet or compressed file "
+                             "is one shard")
     encode.add_argument("--shard-format", choices=["npy", "bin"], default="npy",
                         help="the shards' layout, for a folder output")
     encode.add_argument("--dropout", type=_probability, default=None, metavar="P",

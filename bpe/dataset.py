@@ -140,7 +140,8 @@ def encode_file(tokenizer: Tokenizer, paths: str | os.PathLike | Sequence[str | 
     Nothing is left at `out` unless complete.
 
     `out` a folder (a name without a suffix; new or empty): the ids go to shards there, each
-    about `shard_bytes` of text (`shard_format` "npy" or "bin"), with `offsets.npy` and a
+    about `shard_bytes` of text (a JSONL, Parquet or compressed file is one shard, read as a
+    stream; `shard_format` "npy" or "bin"), with `offsets.npy` and a
     `manifest.json` written last; `open_shards` reads them back as one sequence, equal to
     the single file's ids (bpe.shards). The shards are encoded on `executor` (a Dask
     Client, or any concurrent.futures.Executor, whose workers can read the inputs and

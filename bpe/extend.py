@@ -9,11 +9,19 @@ merges take the ids after the base's largest; with `specials_last`, after its or
 tokens, and the base's special tokens move after the new merges. New special tokens come
 last.
 
+The extended tokenizer keeps the base's ignore_merges and, for a base read from a
+tokenizer.json, its steps (added tokens, post-processor), so that extending by no merges
+gives a tokenizer that encodes as the base does. Special tokens in text follow the CS336
+rule (encode makes them tokens), as for every trained tokenizer, whichever rule the base
+followed. A tokenizer.json that normalizes or pre-tokenizes beyond its pattern cannot be
+extended: training counts text cut by the pattern alone.
+
 train.py counts the text and runs the merge loop; this module holds what differs from
 training from bytes: the checks, the words as base ids, the ids, the extended Tokenizer.
 """
 from __future__ import annotations
 
+import copy
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,17 +100,60 @@ class Extension:
                 next_id += 1
             else:        # a new special token whose bytes are a token already: its id
                 special_ids[token] = ids[token.encode("utf-8")]
-        return Tokenizer(vocab, merges, special_tokens=special_ids, pattern=self.pattern)
+        tok = Tokenizer(vocab, merges, special_tokens=special_ids, pattern=self.pattern,
+                        ignore_merges=base.ignore_merges)
+        if base.hf_source is not None:
+            from bpe.hf import steps_for
+
+            tok._take_hf(*steps_for(tok, self.hf_source(special_ids),
+                                    "the extended tokenizer's tokenizer.json steps"))
+        return tok
+
+    def hf_source(self, special_ids: dict[str, int]) -> dict:
+        """The base's tokenizer.json steps (Tokenizer.hf_source) with the extended ids: its
+        added tokens at their ids now (moved ones after the new merges), the new special
+        tokens after them, and its post-processor's ids moved alike."""
+        source = copy.deepcopy(self.base.hf_source)
+        assert source is not None
+        added = source["added_tokens"]
+        for token in added:
+            token["id"] = special_ids.get(token["content"], token["id"])
+        listed = {token["content"] for token in added}
+        added.extend({"id": special_ids[text], "content": text, "single_word": False,
+                      "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+                     for text in self.special_tokens if text not in listed)
+        added.sort(key=lambda token: token["id"])
+        moved = {self.base.special_ids[text]: special_ids[text] for text in self.moved}
+        source["post_processor"] = _moved_ids(source["post_processor"], moved)
+        return source
+
+
+def _moved_ids(node, moved: dict[int, int]):
+    """A post-processor's JSON with the ids of moved special tokens replaced: the "ids" of
+    TemplateProcessing's special tokens, the [token, id] of RobertaProcessing's cls and sep."""
+    if isinstance(node, list):
+        if len(node) == 2 and isinstance(node[0], str) and isinstance(node[1], int):
+            return [node[0], moved.get(node[1], node[1])]
+        return [_moved_ids(item, moved) for item in node]
+    if isinstance(node, dict):
+        return {key: ([moved.get(i, i) for i in value] if key == "ids" and isinstance(value, list)
+                      else _moved_ids(value, moved)) for key, value in node.items()}
+    return node
 
 
 def check_base(base: object) -> Tokenizer:
-    """base, if it is a Tokenizer; else a TypeError saying how to get one."""
+    """base, if it is a Tokenizer whose text is cut by its pattern alone; else a TypeError
+    saying how to get one, or a ValueError for a tokenizer.json's Python pipeline."""
     from bpe.tokenizer import Tokenizer
 
     if not isinstance(base, Tokenizer):
         raise TypeError(f"base must be a bpe.Tokenizer (Tokenizer.load(folder), "
                         f"bpe.get_encoding(name), Tokenizer.from_hf(path), ...), got "
                         f"{type(base).__name__}")
+    if base._pipeline is not None:
+        raise ValueError("base: this tokenizer's tokenizer.json normalizes or pre-tokenizes "
+                         "text in steps beyond its pattern (bpe/hf_pipeline.py); training "
+                         "counts text cut by the pattern alone, so it cannot extend it")
     return base
 
 

@@ -153,6 +153,13 @@ def _text(token: bytes) -> str:
     return token.decode("latin-1").translate(_alphabet())
 
 
+def steps_for(tok: Tokenizer, source: dict, where: str) -> tuple[Steps, dict]:
+    """(the steps of `source`, a tokenizer.json's normalizer, pre_tokenizer, added_tokens and
+    post_processor, checked against tok's vocabulary as from_hf checks a file's; the source).
+    For a tokenizer made from one read with from_hf (continued training: bpe/extend.py)."""
+    return read_steps(source, _model_vocab(tok), where, _read_pattern)
+
+
 def _model_vocab(tok) -> dict[str, int]:
     """{token text: id}: byte-alphabet text, except special tokens under their own text."""
     special_texts = {token_id: text for text, token_id in tok.special_ids.items()}

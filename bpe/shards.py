@@ -334,7 +334,8 @@ class ShardedIds(Sequence):
 
     def __repr__(self) -> str:
         return (f"ShardedIds({os.fspath(self.manifest)!r}: {len(self):,} {self.dtype.name} ids "
-                f"in {len(self.shards)} shards, {self.n_documents:,} documents)")
+                f"in {len(self.shards)} shard{'s' * (len(self.shards) != 1)}, "
+                f"{self.n_documents:,} documents)")
 
 
 _EXPECTED = "expected the manifest.json (or its folder) that encode_file writes for a folder"

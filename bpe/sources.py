@@ -3,7 +3,8 @@ and what becomes of a bad record.
 
     .jsonl .jsonl.gz .jsonl.zst   one JSON object per line; its `text_field` (a str) is a
                                   document (blank lines hold none)
-    .parquet                      the string column `text_field`; each row a document
+    .parquet                      the string column `text_field` (dictionary-encoded too);
+                                  each row a document
     .gz .zst                      UTF-8 text, compressed
     anything else                 UTF-8 text, read by bpe.counting at offsets
 
@@ -22,8 +23,8 @@ bounded: a chunk per job in flight, a batch of rows (within a row group) in a wo
 
 Bad records (a line that is not JSON or not an object, a missing field, a value that is
 not a str, invalid UTF-8, a lone surrogate escaped in JSON): errors="strict" stops at the
-first, naming the file and the line (JSONL, from 1) or row (Parquet, from 0); "replace"
-reads invalid UTF-8 and lone surrogates as U+FFFD and stops at the rest; "skip" skips
+first, naming the file and the line (JSONL, from 1) or row index (Parquet, from 0);
+"replace" reads invalid UTF-8 and lone surrogates as U+FFFD and stops at the rest; "skip" skips
 them all, counts them, and warns (`BadRecordsWarning`) with the count per file and the
 first of each. Text files have no records: under "skip" they are read as under "strict".
 A Parquet file without the column, or whose column is not of strings, is an error under
@@ -254,7 +255,7 @@ class Rows(NamedTuple):
     first_row: int
 
     def where(self, index: int) -> str:
-        return f"row {self.first_row + index}"
+        return f"row index {self.first_row + index}"
 
 
 def line_number(path: str, offset: int) -> int:
@@ -353,10 +354,12 @@ def _string_column(pf: pq.ParquetFile, path: str, text_field: str) -> int:
                          f"{', '.join(map(repr, schema.names))}); name the text column with "
                          f"text_field (--text-field)")
     kind = schema.field(text_field).type
+    if pa.types.is_dictionary(kind):        # dictionary-encoded strings: read decoded
+        kind = kind.value_type
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
             or getattr(pa.types, "is_string_view", lambda _: False)(kind)):
-        raise ValueError(f"column {text_field!r} of file {path!r} holds {kind}; expected a "
-                         f"column of strings")
+        raise ValueError(f"column {text_field!r} of file {path!r} holds "
+                         f"{schema.field(text_field).type}; expected a column of strings")
     paths = [pf.metadata.schema.column(i).path for i in range(pf.metadata.num_columns)]
     return paths.index(text_field)
 
@@ -494,6 +497,8 @@ def _row_batches(chunk: Rows, text_field: str, errors: str, bad) -> Iterator[lis
     for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=list(chunk.groups),
                                  columns=[text_field], use_threads=False):
         column = batch.column(0)
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
         values: list[Any]
         try:
             values = column.to_pylist()

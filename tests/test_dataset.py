@@ -591,7 +591,7 @@ def test_bad_records_stop_or_are_skipped_and_counted(gpt2, tmp_path, ending):
         import pyarrow.parquet as pq
 
         pq.write_table(pa.table({"text": ["one", None, "two", None]}), path, row_group_size=2)
-        where = "row 1: column 'text' is null"
+        where = "row index 1: column 'text' is null"
     else:
         path.write_bytes(compress(b'{"text": "one"}\n{"text": 2}\n{"text": "two"}\n[]\n',
                                   ending))

@@ -313,6 +313,87 @@ def test_gpt2_extended_saves_and_extends_again(tmp_path, gpt2_extended):
 
 # --- bad arguments --------------------------------------------------------------------------
 
+# --- a base read from a tokenizer.json ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def llama_style(tmp_path_factory):
+    """A tokenizer.json shaped as Llama 3's, read with from_hf: ignore_merges over tokens that
+    merging never makes (every fifth merge left out), special tokens after the vocabulary, a
+    post-processor that puts <|begin_of_text|> first."""
+    from tokenizers import Tokenizer, decoders, models, processors
+
+    from bpe.formats import token_to_text
+
+    from .test_hf import LLAMA3_REGEX, special, split_then_bytes
+
+    trained = extend([CORPUS], 700)
+    texts = {token_to_text(token): i for i, token in trained.vocab.items()}
+    kept = [(token_to_text(a), token_to_text(b)) for k, (a, b) in enumerate(trained.merges)
+            if k % 5]
+    hf = Tokenizer(models.BPE(texts, kept, ignore_merges=True))
+    hf.pre_tokenizer = split_then_bytes(LLAMA3_REGEX)
+    hf.decoder = decoders.ByteLevel()
+    hf.add_special_tokens([special("<|begin_of_text|>"), special("<|end_of_text|>")])
+    hf.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A", special_tokens=[("<|begin_of_text|>", len(texts))])
+    folder = tmp_path_factory.mktemp("llama_style")
+    hf.save(str(folder / "tokenizer.json"))
+    return bpe.Tokenizer.from_hf(folder)
+
+
+LLAMA_TEXTS = [STORIES[:3_000], CORPUS[-3_000:] + "<|end_of_text|>", "<|new|> words", ""]
+
+
+def test_a_tokenizer_json_base_extended_by_nothing_encodes_as_it(llama_style):
+    base = llama_style
+    assert base.ignore_merges and base._table.n_wholes > 0 and base.pattern == "llama3"
+    same = extend([STORIES], len(base.vocab), base=base)
+    assert same.ignore_merges and layout(same) == layout(base)
+    for text in LLAMA_TEXTS:
+        for bos in (False, True):
+            assert same.encode(text, add_special_tokens=bos) == base.encode(
+                text, add_special_tokens=bos)
+
+
+@pytest.mark.parametrize("specials_last", [False, True])
+def test_a_tokenizer_json_base_extended_saves_for_hf(llama_style, tmp_path, specials_last):
+    """The extended tokenizer keeps the base's steps, with its ids: saved for HF, HF encodes
+    as it does, post-processor and new special token included; read back or saved and
+    loaded, so does bpe."""
+    import tokenizers
+
+    base = llama_style
+    ext = extend([STORIES], len(base.vocab) + 41, ["<|new|>"], base=base,
+                 specials_last=specials_last)
+    bos = ext.special_ids["<|begin_of_text|>"]
+    assert (bos != base.special_ids["<|begin_of_text|>"]) == specials_last
+    assert len(ext.merges) == len(base.merges) + 40 and ext.ignore_merges
+    hf = tokenizers.Tokenizer.from_file(str(ext.save_hf(tmp_path)))
+    again = bpe.Tokenizer.from_hf(tmp_path)
+    ext.save(tmp_path / "saved")
+    loaded = bpe.Tokenizer.load(tmp_path / "saved")
+    for text in LLAMA_TEXTS:
+        ids = ext.encode(text, add_special_tokens=True)
+        assert ids[0] == bos and ext.special_ids["<|new|>"] in ext.encode("<|new|>")
+        assert hf.encode(text).ids == ids == again.encode(text, add_special_tokens=True)
+        assert loaded.encode(text, add_special_tokens=True) == ids
+        assert ext.encode(text) == ids[1:] == hf.encode(text, add_special_tokens=False).ids
+
+
+def test_a_tokenizer_json_that_normalizes_is_refused(tmp_path):
+    from tokenizers import normalizers, pre_tokenizers
+
+    from .test_hf import hf_trained
+
+    hf = hf_trained(pre_tokenizers.ByteLevel(add_prefix_space=False),
+                    normalizer=normalizers.NFC())
+    hf.save(str(tmp_path / "tokenizer.json"))
+    base = bpe.Tokenizer.from_hf(tmp_path)
+    with pytest.raises(ValueError, match="normalizes or pre-tokenizes text in steps beyond "
+                                         "its pattern"):
+        extend(["x"], len(base.vocab) + 10, base=base)
+
+
 def test_vocab_size_below_the_base():
     base = bpe.get_encoding("gpt2")
     with pytest.raises(ValueError, match=r"vocab_size=50000 is smaller than the base "

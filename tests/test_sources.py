@@ -162,13 +162,13 @@ def test_parquet_null_and_bad_utf8_rows(tmp_path):
         texts = pa.concat_arrays([pa.array(["a", None, "b"]), column]).cast(kind)
         pq.write_table(pa.table({"text": texts}), path, row_group_size=2)
         for errors in ("strict", "replace"):        # a null has no text to replace
-            with pytest.raises(ValueError, match=r"row 1: column 'text' is null, not a string"):
+            with pytest.raises(ValueError, match=r"row index 1: column 'text' is null, not a "):
                 read_all(path, errors=errors)
         found, skipped = read_all(path, errors="skip")
         assert found == ["a", "b", "ok", "fine"] and skipped.counts == {str(path): 2}
-        assert skipped.first[str(path)] == "row 1: column 'text' is null, not a string"
+        assert skipped.first[str(path)] == "row index 1: column 'text' is null, not a string"
         pq.write_table(pa.table({"text": texts[2:]}), path, row_group_size=2)
-        with pytest.raises(ValueError, match=r"row 2: not valid UTF-8 \(byte 0xff at byte 1 "):
+        with pytest.raises(ValueError, match=r"row index 2: not valid UTF-8 \(byte 0xff at "):
             read_all(path)
         assert read_all(path, errors="replace")[0] == ["b", "ok", "\ufffdbad", "fine"]
 
@@ -184,6 +184,23 @@ def test_parquet_column_checked_before_any_work(tmp_path):
         check_input(str(path), "n")
     assert check_input(str(path), "body") == Format("parquet", None)
     assert read_all(path, field="body")[0] == ["a"]
+
+
+def test_parquet_dictionary_encoded_strings(tmp_path):
+    """A column of dictionary-encoded strings (pandas' categoricals) reads as its strings;
+    a column of ints is refused, dictionary-encoded or not."""
+    path = tmp_path / "d.parquet"
+    texts = ["b", "a", None, "b", "\u00e9"] * 3
+    table = pa.table({"text": pa.array(texts).dictionary_encode(),
+                      "n": pa.array([1, 2, 3, 4, 5] * 3).dictionary_encode()})
+    pq.write_table(table, path, row_group_size=4, store_schema=True)
+    assert pa.types.is_dictionary(pq.ParquetFile(path).schema_arrow.field("text").type)
+    assert check_input(str(path), "text") == Format("parquet", None)
+    found, skipped = read_all(path, chunk_bytes=1, errors="skip")
+    assert found == [t for t in texts if t is not None] and skipped.counts == {str(path): 3}
+    with pytest.raises(ValueError, match=r"column 'n' of file .*d\.parquet' holds "
+                                         r"int64; expected a column of strings"):
+        check_input(str(path), "n")
     (tmp_path / "not.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(ValueError, match=r"not\.parquet' is not a Parquet file"):
         check_input(str(tmp_path / "not.parquet"))
