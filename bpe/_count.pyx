@@ -5,6 +5,11 @@ hash table keyed by their bytes, then out as a WordTable's arrays.
 No Python string is made per piece: the counter reads the UTF-8 of each settled stretch of
 text and walks its pieces with `piece_end`. The regex fallback (custom patterns) hands
 lists of str pieces to `add` instead.
+
+The table is open addressing over slots that hold a piece's key and count: a piece of up
+to KEY_BYTES bytes (almost every piece) is its own key, two words of its bytes, so counting
+it again reads one slot and nothing else (a slot per piece seen is the one cache miss of a
+count). A longer piece is keyed by its hash and compared with its bytes in `text`.
 """
 import numpy as np
 
@@ -14,7 +19,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
-from bpe._hashing cimport hash_bytes
+from bpe._hashing cimport KEY_BYTES, hash_bytes, hash_key, load_key
+from bpe._memory cimport zeroed_alloc, zeroed_free
 from bpe._utf8 cimport valid_utf8
 from bpe._pretokenize cimport (PieceWindow, byte_offset, char_count, check_pattern_id,
                                no_window, piece_end)
@@ -25,85 +31,183 @@ cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
 
 cdef extern from "bpe_vectors.h" nogil:
-    int bpe_append_piece(vector[uint8_t]& text, vector[int64_t]& starts, vector[int64_t]& counts,
-                         vector[uint64_t]& hashes, const uint8_t* s, Py_ssize_t n,
-                         int64_t count, uint64_t h) nogil
-    int bpe_empty_slots(vector[int32_t]& slots, size_t n) nogil
+    int bpe_append_piece(vector[uint8_t]& text, vector[int64_t]& starts, const uint8_t* s,
+                         Py_ssize_t n) nogil
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
+cdef enum:
+    EMPTY = 0                   # CountSlot.kind of an empty slot (zeroed memory is empty)
+    LONG = KEY_BYTES + 2        # CountSlot.kind of a piece longer than KEY_BYTES
+    PENDING = 16                # pieces whose slots are prefetched ahead (count_span)
+    INITIAL_SLOTS = 1 << 12
+
+
+cdef struct CountSlot:
+    uint64_t low        # n <= KEY_BYTES: the piece's bytes, as load_key gives them; LONG:
+    uint64_t high       #   low is its hash_bytes (and high 0)
+    int64_t count
+    int32_t kind        # EMPTY, n + 1 for a piece of n <= KEY_BYTES bytes, or LONG
+    int32_t k           # its index: pieces are numbered in the order first counted
+
+
+cdef struct Pending:
+    # A piece on its way into the table, with its key (key_of).
+    const uint8_t* s
+    Py_ssize_t n
+    uint64_t low
+    uint64_t high
+    uint64_t h          # the slot to start probing at is h & mask
+    int32_t kind        # CountSlot.kind
+
+
+cdef inline void key_of(Pending* piece, const uint8_t* s, Py_ssize_t n,
+                        const uint8_t* limit) noexcept nogil:
+    """A piece's key and hash (load_key may read up to limit)."""
+    piece.s, piece.n = s, n
+    if n <= KEY_BYTES:
+        load_key(s, n, limit, &piece.low, &piece.high)
+        piece.h = hash_key(piece.low, piece.high)
+        piece.kind = <int32_t>n + 1
+    else:
+        piece.h = piece.low = hash_bytes(s, n)
+        piece.high = 0
+        piece.kind = LONG
 
 
 cdef class PieceCounter:
     """{piece bytes: count}, in C."""
     cdef vector[uint8_t] text            # every distinct piece, back to back
     cdef vector[int64_t] starts          # piece k is text[starts[k]:starts[k + 1]]
-    cdef vector[int64_t] counts
-    cdef vector[uint64_t] hashes
-    cdef vector[int32_t] slots           # open addressing: piece index or -1
-    cdef uint64_t mask
+    cdef CountSlot* slots                # zeroed_alloc's: mapped, on huge pages, given back
+    cdef uint64_t mask                   # when freed; capacity mask + 1
 
     def __cinit__(self):
-        self.slots.resize(1 << 16, -1)     # (assign is declared without except +)
-        self.mask = (1 << 16) - 1
+        self.slots = <CountSlot*>zeroed_alloc((INITIAL_SLOTS) * sizeof(CountSlot))
+        if self.slots == NULL:
+            raise MemoryError("no memory for a piece counter")
+        self.mask = INITIAL_SLOTS - 1
         self.starts.push_back(0)
 
+    def __dealloc__(self):
+        zeroed_free(self.slots, (self.mask + 1) * sizeof(CountSlot))
+
     def __len__(self):
-        return self.counts.size()
+        return self.starts.size() - 1
 
     cdef int grow(self) noexcept nogil:
         """Double the slots; -1 when out of memory (the table stays as it was)."""
-        cdef size_t k, capacity = self.slots.size() * 2
-        cdef uint64_t i
-        if bpe_empty_slots(self.slots, capacity) != 0:
+        cdef uint64_t k, i, h, capacity = 2 * (self.mask + 1)
+        cdef CountSlot* old = self.slots
+        cdef CountSlot* slots = <CountSlot*>zeroed_alloc(capacity * sizeof(CountSlot))
+        if slots == NULL:
             return -1
+        for k in range(self.mask + 1):
+            if old[k].kind == EMPTY:
+                continue
+            h = old[k].low if old[k].kind == LONG else hash_key(old[k].low, old[k].high)
+            i = h & (capacity - 1)
+            while slots[i].kind != EMPTY:
+                i = (i + 1) & (capacity - 1)
+            slots[i] = old[k]
+        zeroed_free(old, (self.mask + 1) * sizeof(CountSlot))
+        self.slots = slots
         self.mask = capacity - 1
-        for k in range(self.counts.size()):
-            i = self.hashes[k] & self.mask
-            while self.slots[i] >= 0:
-                i = (i + 1) & self.mask
-            self.slots[i] = <int32_t>k
         return 0
 
-    cdef inline int add_piece(self, const uint8_t* s, Py_ssize_t n, int64_t count) noexcept nogil:
-        """Count a piece; -1 when out of memory (it may then be counted or not)."""
-        cdef uint64_t h = hash_bytes(s, n)
-        cdef uint64_t i = h & self.mask
-        cdef int32_t k
+    cdef inline int add_piece(self, const uint8_t* s, Py_ssize_t n, const uint8_t* limit,
+                              int64_t count) noexcept nogil:
+        """Count a piece (s + n <= limit, the end of the buffer it is in: load_key may read
+        that far); -1 when out of memory (it may then be counted or not)."""
+        cdef Pending piece
+        key_of(&piece, s, n, limit)
+        return self.add_keyed(&piece, count)
+
+    cdef inline int add_keyed(self, const Pending* piece, int64_t count) noexcept nogil:
+        """add_piece of a piece whose key is found (key_of)."""
+        cdef uint64_t i = piece.h & self.mask
+        cdef int64_t k
+        cdef CountSlot* slot
         while True:
-            k = self.slots[i]
-            if k < 0:
+            slot = &self.slots[i]
+            if slot.kind == EMPTY:
                 break
-            if (self.hashes[k] == h and self.starts[k + 1] - self.starts[k] == n
-                    and memcmp(&self.text[self.starts[k]], s, n) == 0):
-                self.counts[k] += count
-                return 0
+            if slot.kind == piece.kind and slot.low == piece.low and slot.high == piece.high:
+                k = slot.k
+                if piece.kind != LONG or (
+                        self.starts[k + 1] - self.starts[k] == piece.n
+                        and memcmp(&self.text[self.starts[k]], piece.s, piece.n) == 0):
+                    slot.count += count
+                    return 0
             i = (i + 1) & self.mask
-        k = <int32_t>self.counts.size()
-        if bpe_append_piece(self.text, self.starts, self.counts, self.hashes, s, n, count, h) != 0:
+        k = <int64_t>self.starts.size() - 1
+        if bpe_append_piece(self.text, self.starts, piece.s, piece.n) != 0:
             return -1
-        self.slots[i] = k
-        if 2 * self.counts.size() > self.slots.size():
+        slot.low, slot.high, slot.count = piece.low, piece.high, count
+        slot.kind, slot.k = piece.kind, <int32_t>k
+        if 2 * (k + 1) > <int64_t>self.mask + 1:
             return self.grow()
         return 0
+
+    cdef Py_ssize_t count_span(self, const uint8_t* s, Py_ssize_t i, Py_ssize_t stop,
+                               const uint8_t* end, Py_ssize_t settled_by, int pattern_id,
+                               PieceWindow* window) noexcept nogil:
+        """Count the pieces of s[i:stop] (the buffer ends at end); with settled_by >= 0
+        only the settled ones: not the last, and ending by byte settled_by. Returns where it
+        stopped, or -1 when out of memory.
+
+        Pieces wait in a ring of PENDING while the slots of their keys are prefetched: a
+        slot is the one cache miss of a count, and the pre-tokenizer finds the next pieces
+        while it arrives."""
+        cdef Pending ring[PENDING]
+        cdef Py_ssize_t j, head = 0, waiting = 0
+        while i < stop:
+            j = piece_end(s, i, stop, pattern_id, window)
+            if settled_by >= 0 and (j > settled_by or j == stop):
+                break
+            if waiting == PENDING:
+                if self.add_keyed(&ring[head], 1) != 0:
+                    return -1
+                head = (head + 1) % PENDING
+                waiting -= 1
+            key_of(&ring[(head + waiting) % PENDING], s + i, j - i, end)
+            __builtin_prefetch(&self.slots[ring[(head + waiting) % PENDING].h & self.mask])
+            waiting += 1
+            i = j
+        while waiting:
+            if self.add_keyed(&ring[head], 1) != 0:
+                return -1
+            head = (head + 1) % PENDING
+            waiting -= 1
+        return i
+
+    cdef vector[int64_t] counts(self) except *:
+        """Each piece's count, by index."""
+        cdef vector[int64_t] counts
+        counts.resize(self.starts.size() - 1)
+        cdef size_t i
+        for i in range(self.mask + 1):
+            if self.slots[i].kind != EMPTY:
+                counts[self.slots[i].k] = self.slots[i].count
+        return counts
 
     def count_text(self, str text, Py_ssize_t limit, int pattern_id):
         """Count the pieces of text (no special tokens in it). With limit >= 0 count only the
         settled ones: not the last, and ending by character `limit`. Returns the number of
         characters counted."""
         check_pattern_id(pattern_id)
-        cdef Py_ssize_t n, i = 0, j, byte_limit
+        cdef Py_ssize_t n, i = 0, byte_limit
         cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &n)
         cdef int failed = 0
         cdef PieceWindow window
         no_window(&window)
         byte_limit = n if limit < 0 else byte_offset(text, s, n, limit)
         with nogil:
-            while i < n:
-                j = piece_end(s, i, n, pattern_id, &window)
-                if limit >= 0 and (j > byte_limit or j == n):
-                    break
-                if self.add_piece(s + i, j - i, 1) != 0:
-                    failed = 1
-                    break
-                i = j
+            i = self.count_span(s, 0, n, s + n, byte_limit if limit >= 0 else -1,
+                                pattern_id, &window)
+            if i < 0:
+                failed = 1
         if failed:
             raise MemoryError("out of memory while counting pieces")
         return len(text) if i == n else char_count(text, s, i)
@@ -115,7 +219,7 @@ cdef class PieceCounter:
         Python's strict rules (the caller decodes it then, for its error or U+FFFD)."""
         check_pattern_id(pattern_id)
         cdef vector[Py_ssize_t] cuts
-        cdef Py_ssize_t n = data.shape[0], k, i, j, stop
+        cdef Py_ssize_t n = data.shape[0], k, i, stop
         cdef const uint8_t* s = &data[0] if n else <const uint8_t*>""
         cdef int failed = 0
         cdef PieceWindow window
@@ -132,12 +236,8 @@ cdef class PieceCounter:
                 i, stop = cuts[k], cuts[k + 1]
                 k += 2
                 no_window(&window)
-                while i < stop:
-                    j = piece_end(s, i, stop, pattern_id, &window)
-                    if self.add_piece(s + i, j - i, 1) != 0:
-                        failed = 1
-                        break
-                    i = j
+                if self.count_span(s, i, stop, s + n, -1, pattern_id, &window) < 0:
+                    failed = 1
         if failed == 1:
             raise MemoryError("out of memory while counting pieces")
         return failed == 0
@@ -150,7 +250,7 @@ cdef class PieceCounter:
             if not PyUnicode_Check(piece):
                 raise TypeError(f"pieces must be str, got {type(piece).__name__}")
             s = <const uint8_t*>PyUnicode_AsUTF8AndSize(piece, &n)
-            if n and self.add_piece(s, n, 1) != 0:
+            if n and self.add_piece(s, n, s + n, 1) != 0:
                 raise MemoryError("out of memory while counting pieces")
 
     def add_table(self, const uint8_t[::1] text, const int64_t[::1] offsets,
@@ -166,9 +266,11 @@ cdef class PieceCounter:
         if n_words == 0:
             return
         cdef int failed = 0
+        cdef const uint8_t* end = &text[0] + text.shape[0]
         with nogil:
             for k in range(n_words):
-                if self.add_piece(&text[offsets[k]], offsets[k + 1] - offsets[k], counts[k]) != 0:
+                if self.add_piece(&text[0] + offsets[k], offsets[k + 1] - offsets[k], end,
+                                  counts[k]) != 0:
                     failed = 1
                     break
         if failed:
@@ -177,10 +279,12 @@ cdef class PieceCounter:
     def byte_arrays(self):
         """(text uint8, offsets int64, counts int64): the counted pieces, compactly (what a
         worker sends back)."""
-        cdef size_t n_words = self.counts.size(), total = self.text.size()
+        cdef size_t n_words = self.starts.size() - 1, total = self.text.size()
+        cdef vector[int64_t] by_index = self.counts()
         text = np.empty(total, dtype=np.uint8)
         offsets = np.asarray(<int64_t[:n_words + 1]>self.starts.data()).copy()
-        counts = np.asarray(<int64_t[:n_words]>self.counts.data()).copy() if n_words else np.zeros(0, np.int64)
+        counts = (np.asarray(<int64_t[:n_words]>by_index.data()).copy() if n_words
+                  else np.zeros(0, np.int64))
         cdef uint8_t[::1] view = text
         if total:
             memcpy(&view[0], self.text.data(), total)
@@ -188,7 +292,8 @@ cdef class PieceCounter:
 
     def arrays(self):
         """(symbols int32, offsets int64, counts int64): the WordTable of the counted pieces."""
-        cdef size_t n_words = self.counts.size(), total = self.text.size()
+        cdef size_t n_words = self.starts.size() - 1, total = self.text.size()
+        cdef vector[int64_t] by_index = self.counts()
         symbols = np.empty(total, dtype=np.int32)
         offsets = np.empty(n_words + 1, dtype=np.int64)
         counts = np.empty(n_words, dtype=np.int64)
@@ -200,5 +305,5 @@ cdef class PieceCounter:
         for k in range(n_words + 1):
             off[k] = self.starts[k]
         for k in range(n_words):
-            cnt[k] = self.counts[k]
+            cnt[k] = by_index[k]
         return symbols, offsets, counts

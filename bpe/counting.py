@@ -541,9 +541,15 @@ class _ThreadCounters:
                 self.counters.append(counter)
         return count_chunk(job, pattern, special_tokens, errors, text_field, counter)
 
-    def add_to(self, total: PieceCounter) -> None:
-        for counter in self.counters:
-            total.add_table(*counter.byte_arrays())
+    def total(self) -> PieceCounter:
+        """Every thread's counts in one counter: the largest, the others added to it (each
+        dropped once added)."""
+        counters = sorted(self.counters, key=len)
+        self.counters = []
+        total = counters.pop() if counters else PieceCounter()
+        while counters:
+            total.add_table(*counters.pop().byte_arrays())
+        return total
 
 
 def counts_on_threads(pattern: str, paths: Sequence[str]) -> bool:
@@ -597,7 +603,7 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     args = (pattern, special_tokens, errors, text_field)
     if executor is None and (workers == 1 or len(first) <= 1):
         for chunk in chain(first, chunks):
-            add(chunk, count_chunk(chunk.job, *args))
+            add(chunk, count_chunk(chunk.job, *args, counter=total))
         skipped.warn()
         return total
     own = executor is None
@@ -632,7 +638,7 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
     if threads is not None:
-        threads.add_to(total)
+        total = threads.total()       # (nothing was added to the empty one made above)
     skipped.warn()
     return total
 

@@ -14,33 +14,17 @@ static inline int bpe_push(std::vector<T>& v, const T& x) noexcept {
     try { v.push_back(x); return 0; } catch (...) { return -1; }
 }
 
-/* The counter's growth: one more piece, its bytes, count and hash (-1: nothing changed). */
+/* The counter's growth: one more piece's bytes and its end (-1: nothing changed). */
 static inline int bpe_append_piece(std::vector<uint8_t>& text, std::vector<int64_t>& starts,
-                            std::vector<int64_t>& counts, std::vector<uint64_t>& hashes,
-                            const uint8_t* s, Py_ssize_t n, int64_t count,
-                            uint64_t h) noexcept {
-    size_t n_text = text.size(), n_pieces = counts.size();
+                                   const uint8_t* s, Py_ssize_t n) noexcept {
+    size_t n_text = text.size(), n_pieces = starts.size();
     try {
         text.insert(text.end(), s, s + n);
         starts.push_back((int64_t)text.size());
-        counts.push_back(count);
-        hashes.push_back(h);
         return 0;
     } catch (...) {
         text.resize(n_text);
-        starts.resize(n_pieces + 1);
-        counts.resize(n_pieces);
-        hashes.resize(n_pieces);
-        return -1;
-    }
-}
-/* The counter's slots, n of them, all empty (-1). */
-static inline int bpe_empty_slots(std::vector<int32_t>& slots, size_t n) noexcept {
-    try {
-        std::vector<int32_t> fresh(n, -1);
-        slots.swap(fresh);
-        return 0;
-    } catch (...) {
+        starts.resize(n_pieces);
         return -1;
     }
 }
