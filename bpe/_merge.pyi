@@ -22,5 +22,6 @@ def merge_words(
     tokens: Sequence[bytes] | None = None,
     min_frequency: int = 0,
     max_token_length: int | None = None,
+    in_place: bool = False,
 ) -> NDArray[np.int32]: ...
 def _watch(loop: _MergeLoop, progress: Callable[[int], object], stop: threading.Event) -> None: ...

@@ -396,13 +396,15 @@ cdef class _MergeLoop:
 
 def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
                 const int64_t[::1] counts, Py_ssize_t n_merges, progress=None, *, tokens=None,
-                int64_t min_frequency=0, max_token_length=None):
+                int64_t min_frequency=0, max_token_length=None, bint in_place=False):
     """Learn up to `n_merges` merges from unique words of byte ids (0..255) with counts.
 
     Returns an int32 array of shape (n_done, 2): row k is the pair of ids merged into
     id 256 + k. Fewer rows than asked means no pair was left of count >= min_frequency.
     A pair whose merged token would be longer than max_token_length bytes (None: no limit)
-    is never merged. The inputs are not modified.
+    is never merged. The inputs are not modified, but with in_place: then the loop rewrites
+    `symbols` (a writable int32 NumPy array; left meaningless) instead of a copy of them,
+    for a caller that drops them after (a copy would add their size to peak memory).
     `progress(n_done)`, if given, is called a few times a second from another thread.
 
     tokens: the bytes of each id of a base vocabulary (b"" for an id no token has), whose
@@ -438,7 +440,13 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
             raise ValueError(f"max_token_length={max_token_length} must be >= 1 or None")
         max_length = min(max_token_length, INT64_MAX)
 
-    cdef cnp.ndarray[int32_t, ndim=1] work = np.array(symbols, dtype=np.int32, copy=True)
+    cdef cnp.ndarray[int32_t, ndim=1] work
+    if in_place:
+        work = symbols.base if isinstance(symbols.base, np.ndarray) else None
+        if work is None or not work.flags.writeable or work.shape[0] != symbols.shape[0]:
+            raise ValueError("in_place needs symbols to be a writable int32 NumPy array")
+    else:
+        work = np.array(symbols, dtype=np.int32, copy=True)
     cdef cnp.ndarray[int32_t, ndim=1] lengths = np.diff(np.asarray(offsets)).astype(np.int32)
     if work.shape[0] and (work.min() < 0 or work.max() >= first_id):
         raise ValueError(f"symbols must be {what}")

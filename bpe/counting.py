@@ -40,7 +40,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from bpe._count import PieceCounter
 from bpe.patterns import Pretokenizer
@@ -477,21 +477,37 @@ def _count_utf8(path: str, start: int, end: int, size: int | None,
     replaces it). A file that changed size since its chunks were planned: a ValueError."""
     native_id = pretokenizer.native_id
     assert native_id is not None
+    n = end - start
+    buffer = _chunk_buffer(n)
     with open(path, "rb") as f:
         f.seek(start)
-        data = f.read(end - start)
-        if len(data) < end - start:
+        got = f.readinto(memoryview(buffer)[:n])
+        if got < n:
             raise changed_size(path, end if size is None else size,
-                               f"it ended at byte {start + len(data):,}")
+                               f"it ended at byte {start + got:,}")
         if end == size and f.read(1):
             raise changed_size(path, size, "it has grown")
     tokens = [token.encode("utf-8") for token in pretokenizer.special_tokens]
     stretches, at = [], 0
-    for found, token in find_specials(data, longest_first(tokens)):
+    for found, token in find_specials(cast(bytes, buffer), longest_first(tokens), n):
         stretches.append((at, found))
         at = found + len(token)
-    stretches.append((at, len(data)))
-    return counter.count_utf8(data, stretches, native_id)
+    stretches.append((at, n))
+    return counter.count_utf8(memoryview(buffer)[:n], stretches, native_id)
+
+
+_buffers = threading.local()
+
+
+def _chunk_buffer(n: int) -> bytearray:
+    """This thread's buffer for chunks' bytes, at least n long: one allocation a thread
+    rather than one a chunk. (A chunk's bytes allocated and freed each time would also
+    raise glibc's threshold for mapping allocations, and the freed chunks would then stay
+    in the thread's heap: megabytes of peak memory for the rest of the process.)"""
+    buffer = getattr(_buffers, "buffer", None)
+    if buffer is None or len(buffer) < n:
+        buffer = _buffers.buffer = bytearray(max(n, CHUNK_BYTES + (CHUNK_BYTES >> 2)))
+    return buffer
 
 
 def check_workers(workers: int | None) -> None:

@@ -102,11 +102,13 @@ def assign_ids(special_tokens: Sequence[str] | Mapping[str, int] | None,
     return ids
 
 
-def find_specials(text: AnyStr, tokens: Sequence[AnyStr]) -> Iterator[tuple[int, AnyStr]]:
-    """(start, token) of each special token in text, left to right, by the rule: the
+def find_specials(text: AnyStr, tokens: Sequence[AnyStr],
+                  stop: int | None = None) -> Iterator[tuple[int, AnyStr]]:
+    """(start, token) of each special token in text[:stop], left to right, by the rule: the
     leftmost, the longest of those starting there (tokens: longest_first's order). Also on
-    UTF-8 bytes and the tokens' UTF-8, with the same matches at the byte offsets."""
-    found = [text.find(token) for token in tokens]
+    UTF-8 bytes (a bytearray too) and the tokens' UTF-8, with the same matches at the byte
+    offsets."""
+    found = [text.find(token, 0, stop) for token in tokens]
     while True:
         at, first = -1, -1
         for k, where in enumerate(found):
@@ -118,7 +120,7 @@ def find_specials(text: AnyStr, tokens: Sequence[AnyStr]) -> Iterator[tuple[int,
         end = at + len(tokens[first])
         for k, where in enumerate(found):
             if 0 <= where < end:
-                found[k] = text.find(tokens[k], end)
+                found[k] = text.find(tokens[k], end, stop)
 
 
 def overlaps_separator(separator: str, tokens: Sequence[str]) -> str | None:

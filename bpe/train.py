@@ -49,10 +49,13 @@ if TYPE_CHECKING:
 def learn_merges(table: WordTable, n_merges: int,
                  progress: Callable[[int], object] | None = None,
                  min_frequency: int = 0, max_token_length: int | None = None,
-                 ) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
-    """Run the merge loop; return the vocabulary of bytes and merged tokens, and the id pairs."""
+                 *, consume: bool = False) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
+    """Run the merge loop; return the vocabulary of bytes and merged tokens, and the id pairs.
+    consume: the loop rewrites the table's symbols in place, for a caller that drops the
+    table after (its peak memory is then one copy of the symbols less)."""
     pairs = merge_words(table.symbols, table.offsets, table.counts, n_merges, progress,
-                        min_frequency=min_frequency, max_token_length=max_token_length)
+                        min_frequency=min_frequency, max_token_length=max_token_length,
+                        in_place=consume)
     vocab = {i: bytes([i]) for i in range(256)}
     merges = [(int(a), int(b)) for a, b in pairs]
     for k, (a, b) in enumerate(merges):
@@ -216,7 +219,8 @@ def train(
                          f"text file last")
     table, held_out = _count_files(paths, pattern, specials, workers, executor, errors,
                                    held_out_bytes, report, text_field)
-    return _learn(table, n_merges, pattern, specials, report, held_out, extension, limits)
+    return _learn(table, n_merges, pattern, specials, report, held_out, extension, limits,
+                  consume=True)
 
 
 def train_from_iterator(
@@ -261,7 +265,8 @@ def train_from_iterator(
     report.phase("count", time.perf_counter() - start,
                  f"{n_texts:,} texts, {int(table.counts.sum()):,} pieces, "
                  f"{table.n_words:,} unique words")
-    return _learn(table, n_merges, pattern, specials, report, None, extension, limits)
+    return _learn(table, n_merges, pattern, specials, report, None, extension, limits,
+                  consume=True)
 
 
 def _settings(vocab_size: int, pattern: PatternLike | None,
@@ -284,9 +289,10 @@ def _settings(vocab_size: int, pattern: PatternLike | None,
 def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list[str],
            report: _Report, held_out: tuple[str, str] | None,
            extension: Extension | None = None,
-           limits: tuple[int, int | None] = (0, None)) -> Tokenizer:
+           limits: tuple[int, int | None] = (0, None), consume: bool = False) -> Tokenizer:
     """The merges of `table`, and the Tokenizer they make (extension: on top of a base;
-    limits: min_frequency and max_token_length)."""
+    limits: min_frequency and max_token_length; consume: the table is the caller's own, to
+    be rewritten by the merge loop: learn_merges)."""
     from bpe.tokenizer import Tokenizer
 
     min_frequency, max_token_length = limits
@@ -297,7 +303,7 @@ def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list
     start = time.perf_counter()
     with report.bar(n_merges, "merges") as bar:
         vocab, id_merges = learn_merges(table, n_merges, bar.update_to if bar else None,
-                                        min_frequency, max_token_length)
+                                        min_frequency, max_token_length, consume=consume)
     merges = [(vocab[a], vocab[b]) for a, b in id_merges]
     report.phase("merge", time.perf_counter() - start,
                  _merges_done(len(merges), n_merges, limits))
@@ -332,7 +338,8 @@ def _learn_over(table: WordTable, extension: Extension, report: _Report,
     with report.bar(extension.n_merges, "merges") as bar:
         pairs = merge_words(symbols, offsets, counts, extension.n_merges,
                             bar.update_to if bar else None, tokens=extension.tokens(),
-                            min_frequency=limits[0], max_token_length=limits[1])
+                            min_frequency=limits[0], max_token_length=limits[1],
+                            in_place=True)
     report.phase("merge", time.perf_counter() - start,
                  _merges_done(len(pairs), extension.n_merges, limits, "new merges"))
     return extension.tokenizer(pairs)

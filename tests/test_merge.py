@@ -168,6 +168,25 @@ def test_leaves_input_untouched():
     assert np.array_equal(table.symbols, before)
 
 
+@given(words, st.integers(0, 60))
+def test_in_place_rewrites_the_symbols_and_learns_the_same(counts, n_merges):
+    table = WordTable.from_counts(counts)
+    expected = merge_words(table.symbols, table.offsets, table.counts, n_merges)
+    symbols = table.symbols.copy()
+    pairs = merge_words(symbols, table.offsets, table.counts, n_merges, in_place=True)
+    assert np.array_equal(pairs, expected)
+    if len(pairs):
+        assert not np.array_equal(symbols, table.symbols)   # the loop's words, merged
+
+
+def test_in_place_needs_a_writable_array():
+    table = WordTable.from_counts({"abab": 3})
+    symbols = table.symbols.copy()
+    symbols.flags.writeable = False
+    with pytest.raises(ValueError, match="in_place needs symbols to be a writable int32"):
+        merge_words(symbols, table.offsets, table.counts, 2, in_place=True)
+
+
 def test_large_counts_do_not_overflow():
     table = WordTable.from_counts({"ab": 2**40, "bc": 2**40 - 1})
     pairs = merge_words(table.symbols, table.offsets, table.counts, 2)
