@@ -230,6 +230,8 @@ cdef class _MergeLoop:
     cdef inline void pair_drop(self, int32_t slot, int64_t count) noexcept nogil:
         if slot != self.merged_pair:     # the merged pair is gone everywhere; it stays 0
             self.pair_count[slot] -= count
+            if self.pair_count[slot] == 0:   # in no word now: its list is all stale
+                vector[int32_t]().swap(self.pair_words[slot])
 
     cdef inline int pair_add(self, int32_t slot, int64_t count, int32_t word) noexcept nogil:
         self.pair_count[slot] += count
@@ -376,8 +378,11 @@ cdef class _MergeLoop:
             self.rising.clear()
             for k in range(words.size()):
                 if k + PREFETCH_INDEX < words.size():
-                    __builtin_prefetch(&self.offsets[words[k + PREFETCH_INDEX]])
-                    __builtin_prefetch(&self.lengths[words[k + PREFETCH_INDEX]])
+                    w = words[k + PREFETCH_INDEX]
+                    __builtin_prefetch(&self.offsets[w])
+                    __builtin_prefetch(&self.lengths[w])
+                    __builtin_prefetch(&self.counts[w])
+                    __builtin_prefetch(&self.word_stamp[w])
                 if k + PREFETCH_SYMBOLS < words.size():
                     __builtin_prefetch(self.symbols + self.offsets[words[k + PREFETCH_SYMBOLS]])
                 w = words[k]
