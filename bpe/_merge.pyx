@@ -230,8 +230,6 @@ cdef class _MergeLoop:
     cdef inline void pair_drop(self, int32_t slot, int64_t count) noexcept nogil:
         if slot != self.merged_pair:     # the merged pair is gone everywhere; it stays 0
             self.pair_count[slot] -= count
-            if self.pair_count[slot] == 0:   # in no word now: its list is all stale
-                vector[int32_t]().swap(self.pair_words[slot])
 
     cdef inline int pair_add(self, int32_t slot, int64_t count, int32_t word) noexcept nogil:
         self.pair_count[slot] += count
