@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
+from itertools import chain
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
@@ -665,6 +666,12 @@ def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
     (copied)."""
     if not isinstance(vocab, dict) or not vocab:
         raise ValueError("vocab must be a non-empty dict of id -> bytes")
+    # The common case at C speed (a trainer's or a file's vocabulary: ints to bytes); the
+    # loop below, for anything else, converts or names the bad entry.
+    if (set(map(type, vocab)) == {int} and set(map(type, vocab.values())) == {bytes}
+            and min(vocab) >= 0 and max(vocab) < 2**31 - 1):
+        check_id_spread(max(vocab), len(vocab))
+        return dict(vocab)
     checked = {}
     for token_id, token in vocab.items():
         if (not is_integer(token_id) or isinstance(token_id, bool)
@@ -679,6 +686,12 @@ def checked_vocab(vocab: dict[int, bytes]) -> dict[int, bytes]:
 
 def checked_merges(merges: Iterable[Sequence[bytes]]) -> list[tuple[bytes, bytes]]:
     """A Tokenizer's merges argument checked: pairs of bytes."""
+    merges = list(merges)
+    # The common case at C speed (tuples of two bytes); the loop below, for anything else,
+    # converts or names the bad merge.
+    if (set(map(type, merges)) <= {tuple} and set(map(len, merges)) <= {2}
+            and set(map(type, chain.from_iterable(merges))) <= {bytes}):
+        return merges
     checked = []
     for rank, merge in enumerate(merges):
         if (not isinstance(merge, (tuple, list)) or len(merge) != 2
