@@ -691,7 +691,7 @@ def checked_merges(merges: Iterable[Sequence[bytes]]) -> list[tuple[bytes, bytes
     # converts or names the bad merge.
     if (set(map(type, merges)) <= {tuple} and set(map(len, merges)) <= {2}
             and set(map(type, chain.from_iterable(merges))) <= {bytes}):
-        return merges
+        return cast("list[tuple[bytes, bytes]]", merges)
     checked = []
     for rank, merge in enumerate(merges):
         if (not isinstance(merge, (tuple, list)) or len(merge) != 2
