@@ -47,9 +47,18 @@ cdef enum:
 
 cdef extern from "bpe_vectors.h" nogil:
     int bpe_push[T](vector[T]& v, T x) nogil
+    ctypedef struct bpe_words:
+        int32_t size
+    const int32_t* bpe_words_data(const bpe_words* v)
+    int32_t bpe_words_back(const bpe_words* v)
+    int bpe_words_push(bpe_words* v, int32_t w)
+    void bpe_words_free(bpe_words* v)
 
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
+
+
+cdef bpe_words no_words      # (static: zeroed, an empty list)
 
 
 cdef struct HeapEntry:
@@ -82,7 +91,7 @@ cdef class _MergeLoop:
     cdef vector[int32_t] pair_left
     cdef vector[int32_t] pair_right
     cdef vector[int64_t] pair_count
-    cdef vector[vector[int32_t]] pair_words
+    cdef vector[bpe_words] pair_words    # (their buffers freed by __dealloc__)
     cdef vector[int32_t] pair_stamp      # last step that queued the pair for a heap push
     cdef vector[uint8_t] pair_allowed    # merged token within max_token_length bytes
     cdef vector[int32_t] rising          # pairs whose count rose during this step
@@ -101,6 +110,9 @@ cdef class _MergeLoop:
     cdef public int32_t step
 
     def __dealloc__(self):
+        cdef size_t k
+        for k in range(self.pair_words.size()):
+            bpe_words_free(&self.pair_words[k])
         pairmap_free(&self.pair_index)
         pairmap_free(&self.token_index)
 
@@ -220,7 +232,7 @@ cdef class _MergeLoop:
         if (pairmap_put(&self.pair_index, pair_key(a, b), slot) != 0
                 or bpe_push[int32_t](self.pair_left, a) != 0 or bpe_push[int32_t](self.pair_right, b) != 0
                 or bpe_push[int64_t](self.pair_count, 0) != 0
-                or bpe_push[vector[int32_t]](self.pair_words, vector[int32_t]()) != 0
+                or bpe_push[bpe_words](self.pair_words, no_words) != 0
                 or bpe_push[int32_t](self.pair_stamp, -1) != 0
                 or bpe_push[uint8_t](self.pair_allowed, self.token_length(a) + self.token_length(b)
                                      <= self.max_token_length) != 0):
@@ -235,8 +247,8 @@ cdef class _MergeLoop:
         self.pair_count[slot] += count
         if not self.pair_allowed[slot]:  # never merged: no words to list, never queued
             return 0
-        cdef vector[int32_t]* seen_in = &self.pair_words[slot]
-        if (seen_in.empty() or seen_in.back() != word) and bpe_push[int32_t](seen_in[0], word) != 0:
+        cdef bpe_words* seen_in = &self.pair_words[slot]
+        if (seen_in.size == 0 or bpe_words_back(seen_in) != word) and bpe_words_push(seen_in, word) != 0:
             return -1
         if self.pair_stamp[slot] != self.step:
             self.pair_stamp[slot] = self.step
@@ -257,8 +269,9 @@ cdef class _MergeLoop:
                 if slot < 0:
                     return -1
                 self.pair_count[slot] += self.counts[w]
-                if self.pair_allowed[slot] and ((self.pair_words[slot].empty() or self.pair_words[slot].back() != w)
-                        and bpe_push[int32_t](self.pair_words[slot], <int32_t>w) != 0):
+                if self.pair_allowed[slot] and (
+                        (self.pair_words[slot].size == 0 or bpe_words_back(&self.pair_words[slot]) != w)
+                        and bpe_words_push(&self.pair_words[slot], <int32_t>w) != 0):
                     return -1
         for slot in range(<int32_t>self.pair_count.size()):
             if (self.pair_count[slot] > 0 and self.pair_allowed[slot]
@@ -350,8 +363,9 @@ cdef class _MergeLoop:
         """Do up to n_merges merges into `merges`; the number done, -1 out of memory, -2
         interrupted (watched: look for a signal every WATCH_STEPS merges, _signals.pxd)."""
         cdef int32_t step, pair, a, b, new_id, w
-        cdef size_t k, i
-        cdef vector[int32_t] words
+        cdef size_t k, i, n
+        cdef bpe_words taken
+        cdef const int32_t* words
         for step in range(n_merges):
             self.step = step
             if watched and step % WATCH_STEPS == WATCH_STEPS - 1 and interrupted():
@@ -371,25 +385,27 @@ cdef class _MergeLoop:
 
             self.merged_pair = pair
             self.pair_count[pair] = 0
-            words.swap(self.pair_words[pair])
-            self.pair_words[pair].clear()
+            taken = self.pair_words[pair]
+            self.pair_words[pair] = no_words
+            words, n = bpe_words_data(&taken), <size_t>taken.size
             self.rising.clear()
-            for k in range(words.size()):
-                if k + PREFETCH_INDEX < words.size():
+            for k in range(n):
+                if k + PREFETCH_INDEX < n:
                     w = words[k + PREFETCH_INDEX]
                     __builtin_prefetch(&self.offsets[w])
                     __builtin_prefetch(&self.lengths[w])
                     __builtin_prefetch(&self.counts[w])
                     __builtin_prefetch(&self.word_stamp[w])
-                if k + PREFETCH_SYMBOLS < words.size():
+                if k + PREFETCH_SYMBOLS < n:
                     __builtin_prefetch(self.symbols + self.offsets[words[k + PREFETCH_SYMBOLS]])
                 w = words[k]
                 if self.word_stamp[w] == step:
                     continue
                 self.word_stamp[w] = step
                 if self.merge_word(w, a, b, new_id) != 0:
+                    bpe_words_free(&taken)
                     return -1
-            vector[int32_t]().swap(words)
+            bpe_words_free(&taken)
             for i in range(self.rising.size()):
                 pair = self.rising[i]
                 if self.pair_count[pair] > 0 and self.heap_push(self.pair_count[pair], pair) != 0:
