@@ -146,7 +146,7 @@ cdef class PieceCounter:
             return -1
         slot.low, slot.high, slot.count = piece.low, piece.high, count
         slot.kind, slot.k = piece.kind, <int32_t>k
-        if 2 * (k + 1) > <int64_t>self.mask + 1:
+        if 4 * (k + 1) > 3 * (<int64_t>self.mask + 1):     # past three quarters full
             return self.grow()
         return 0
 
