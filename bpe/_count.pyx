@@ -80,11 +80,11 @@ cdef class PieceCounter:
     """{piece bytes: count}, in C."""
     cdef vector[uint8_t] text            # every distinct piece, back to back
     cdef vector[int64_t] starts          # piece k is text[starts[k]:starts[k + 1]]
-    cdef CountSlot* slots                # zeroed_alloc's: mapped, on huge pages, given back
-    cdef uint64_t mask                   # when freed; capacity mask + 1
+    cdef CountSlot* slots                # zeroed_alloc's (mapped, on huge pages, unmapped when freed)
+    cdef uint64_t mask                   # the number of slots less one
 
     def __cinit__(self):
-        self.slots = <CountSlot*>zeroed_alloc((INITIAL_SLOTS) * sizeof(CountSlot))
+        self.slots = <CountSlot*>zeroed_alloc(INITIAL_SLOTS * sizeof(CountSlot))
         if self.slots == NULL:
             raise MemoryError("no memory for a piece counter")
         self.mask = INITIAL_SLOTS - 1

@@ -12,7 +12,8 @@ Both: linear probing over a power-of-two table; all ones marks an empty slot. A 
 made at most half full for the keys it is made for (pairmap_init, packed_init: the encode
 tables get no others); a PairMap that grows by pairmap_put (the merge loop's, of every pair
 it meets: 720K at 32,000 merges of the 78 MB corpus) grows past three quarters full, so
-that its table is half the size a half-full rule would double it to. No entry is all ones (a PairMap key holds two ids below 2**31; a PackedPairs
+that its table is half the size a half-full rule would double it to. No entry is all ones
+(a PairMap key holds two ids below 2**31; a PackedPairs
 value is below 2**21), but an empty PackedPairs slot's pair bits are those of the pair
 (2**21 - 1, 2**21 - 1): a probe looks for the empty slot before comparing pairs. No
 deletion: no kernel needs it.

@@ -618,8 +618,11 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
 
     args = (pattern, special_tokens, errors, text_field)
     if executor is None and (workers == 1 or len(first) <= 1):
-        for chunk in chain(first, chunks):
-            add(chunk, count_chunk(chunk.job, *args, counter=total))
+        try:
+            for chunk in chain(first, chunks):
+                add(chunk, count_chunk(chunk.job, *args, counter=total))
+        finally:
+            vars(_buffers).pop("buffer", None)      # this thread's, not a pool thread's
         skipped.warn()
         return total
     own = executor is None
