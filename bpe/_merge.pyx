@@ -25,7 +25,8 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint64_t
-from libc.string cimport memcmp
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp, memset
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
@@ -44,6 +45,7 @@ cdef enum:
     # symbols PREFETCH_SYMBOLS words ahead (the symbols need the offset, fetched by then).
     PREFETCH_INDEX = 32
     PREFETCH_SYMBOLS = 16
+    BYTE_PAIRS = 256        # count_pairs' dense array: pairs of ids below this
 
 cdef extern from "bpe_vectors.h" nogil:
     int bpe_push[T](vector[T]& v, T x) nogil
@@ -259,13 +261,32 @@ cdef class _MergeLoop:
     # --- the loop ---------------------------------------------------------------------
 
     cdef int count_pairs(self) noexcept nogil:
+        # The pairs of the first BYTE_PAIRS ids (all of them when the words are bytes) are
+        # remembered in a dense array: most of the symbols' pairs are found there, not in
+        # the pair index.
+        cdef int32_t* byte_slots = <int32_t*>malloc(BYTE_PAIRS * BYTE_PAIRS * sizeof(int32_t))
+        if byte_slots == NULL:
+            return -1
+        memset(byte_slots, 0xFF, BYTE_PAIRS * BYTE_PAIRS * sizeof(int32_t))
+        cdef int done = self.count_words(byte_slots)
+        free(byte_slots)
+        return done
+
+    cdef int count_words(self, int32_t* byte_slots) noexcept nogil:
+        """count_pairs' pass over the words, then the heap; -1 when out of memory."""
         cdef Py_ssize_t w, i
         cdef int64_t start
-        cdef int32_t slot
+        cdef int32_t slot, x, y
         for w in range(self.n_words):
             start = self.offsets[w]
             for i in range(self.lengths[w] - 1):
-                slot = self.pair_slot(self.symbols[start + i], self.symbols[start + i + 1])
+                x, y = self.symbols[start + i], self.symbols[start + i + 1]
+                if x < BYTE_PAIRS and y < BYTE_PAIRS:
+                    slot = byte_slots[x * BYTE_PAIRS + y]
+                    if slot < 0:
+                        slot = byte_slots[x * BYTE_PAIRS + y] = self.pair_slot(x, y)
+                else:
+                    slot = self.pair_slot(x, y)
                 if slot < 0:
                     return -1
                 self.pair_count[slot] += self.counts[w]
