@@ -148,6 +148,26 @@ def timed_fresh(make, paths, repeats: int) -> tuple[list[float], object]:
     return seconds, result
 
 
+def cache_counts(fn) -> tuple[int, int] | None:
+    """(hits, misses) so far of the piece cache a bpe encode method's tokenizer used last on
+    this thread; None for another tool's function."""
+    import bpe
+
+    tok = getattr(fn, "__self__", None)
+    cache = getattr(tok._local, "cache", None) if isinstance(tok, bpe.Tokenizer) else None
+    return None if cache is None else (cache.hits, cache.misses)
+
+
+def hit_rate(fn, before: tuple[int, int] | None) -> str:
+    """", piece cache hit rate X%" over the pieces encoded since `before` (cache_counts),
+    or "" where there is none to tell."""
+    after = cache_counts(fn)
+    if before is None or after is None:
+        return ""
+    hits, misses = after[0] - before[0], after[1] - before[1]
+    return f", piece cache hits {100 * hits / max(1, hits + misses):.1f}%"
+
+
 def timed_on_slices(fn, args, prepare=lambda text: text) -> tuple[list[float], int, int]:
     """Warm up on one slice, then time fn on `repeats` unseen slices: (seconds, bytes per
     slice, outputs per slice), the last two averaged. prepare(text) is fn's input (untimed)."""
@@ -166,14 +186,15 @@ def timed_on_slices(fn, args, prepare=lambda text: text) -> tuple[list[float], i
     return seconds, n_bytes // len(seconds), n_out // len(seconds)
 
 
-def timed_seen(fn, args) -> tuple[list[float], int, int]:
+def timed_seen(fn, args, warmed=lambda: None) -> tuple[list[float], int, int]:
     """Time fn on text it has seen: one slice, encoded twice untimed, then `repeats` times,
     each on a new copy of it (made untimed), so that nothing a tool keeps on the str object
     itself (such as CPython's cached UTF-8 form) is reused; only what the tool learned
-    from the text. (seconds, bytes, outputs)."""
+    from the text. (seconds, bytes, outputs). warmed() is called before the timed runs."""
     text = read_prefix(args.input, args.mb)
     fn(text)
     fn(text[:-1] + text[-1:])
+    warmed()
     seconds, result = [], None
     for _ in range(args.repeats):
         result = None
@@ -216,11 +237,18 @@ def work(task: str, tool: str, args) -> dict:
             seconds, n = timed(lambda: count(text, pattern_id), args.repeats)
         return {"seconds": seconds, "n_bytes": len(text.encode()), "note": f"{n} pieces"}
     if task == "encode":
-        seconds, n_bytes, n_tokens = timed_on_slices(encoder_for(tool), args)
-        return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
+        fn = encoder_for(tool)
+        fn("warm")                          # (so that its piece cache exists to count)
+        before = cache_counts(fn)
+        seconds, n_bytes, n_tokens = timed_on_slices(fn, args)
+        return {"seconds": seconds, "n_bytes": n_bytes,
+                "note": f"{n_tokens} tokens per slice{hit_rate(fn, before)}"}
     if task == "encode_seen":
-        seconds, n_bytes, n_tokens = timed_seen(encoder_for(tool), args)
-        return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens"}
+        fn = encoder_for(tool)
+        seen = []
+        seconds, n_bytes, n_tokens = timed_seen(fn, args, lambda: seen.append(cache_counts(fn)))
+        return {"seconds": seconds, "n_bytes": n_bytes,
+                "note": f"{n_tokens} tokens{hit_rate(fn, seen[0])}"}
     if task == "encode_offsets":
         seconds, n_bytes, n_tokens = timed_on_slices(offsets_encoder(tool), args)
         return {"seconds": seconds, "n_bytes": n_bytes, "note": f"{n_tokens} tokens per slice"}
