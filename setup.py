@@ -87,9 +87,14 @@ extensions = [
     for name in KERNELS
 ]
 
+# The kernels are independent: translated and compiled one per core.
+JOBS = len(os.sched_getaffinity(0))
+
 setup(
+    options={"build_ext": {"parallel": JOBS}},
     ext_modules=cythonize(
         extensions,
+        nthreads=JOBS,
         force=DEBUG,  # directives are not in Cython's timestamp check: regenerate for debug
         compiler_directives={
             "language_level": 3,
