@@ -88,7 +88,8 @@ extensions = [
 ]
 
 # The kernels are independent: translated and compiled one per core.
-JOBS = len(os.sched_getaffinity(0))
+JOBS = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1)
 
 setup(
     options={"build_ext": {"parallel": JOBS}},
