@@ -276,7 +276,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def _report_encoded(files: list[str], result, seconds: float, saved: str) -> None:
     n_mb = sum(os.path.getsize(f) for f in files) / 1e6
-    print(f"encoded {result.n_tokens:,} tokens, {result.n_documents:,} documents "
+    documents = "document" if result.n_documents == 1 else "documents"
+    print(f"encoded {result.n_tokens:,} tokens, {result.n_documents:,} {documents} "
           f"from {n_mb:,.1f} MB in {seconds:.2f} s ({n_mb / max(seconds, 1e-9):,.1f} MB/s); "
           f"saved to {saved}", file=sys.stderr)
 
@@ -363,6 +364,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     ids = load_ids(args.ids)
     tok = load_tokenizer(args.tokenizer)
+    _refuse_other_vocabulary(args.ids, tok, args.tokenizer)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def write_all(write: Callable[[bytes], object]) -> None:
@@ -384,6 +386,25 @@ def cmd_decode(args: argparse.Namespace) -> int:
         out.commit()
     print(f"decoded {len(ids):,} tokens to {args.output}", file=sys.stderr)
     return 0
+
+
+def _refuse_other_vocabulary(ids_path: str, tok: bpe.Tokenizer, given: str) -> None:
+    """A ValueError where a .bin's sidecar (load_ids has checked it) says its ids come from
+    a vocabulary of another size than the tokenizer given: they would decode, but into
+    another text. (A .npy records no tokenizer.)"""
+    if not ids_path.endswith(".bin"):
+        return
+    import json
+
+    sidecar = f"{ids_path}.json"
+    with open(sidecar, encoding="utf-8") as f:
+        fields = json.load(f)
+    n_vocab = fields.get("n_vocab")
+    if isinstance(n_vocab, int) and n_vocab != tok.n_vocab:
+        raise ValueError(f"{ids_path!r} holds ids of tokenizer {fields.get('tokenizer')!r}, "
+                         f"whose vocabulary has {n_vocab:,} tokens ({sidecar!r} says so); "
+                         f"--tokenizer {given} has {tok.n_vocab:,}: decoding with it would "
+                         f"give another text. Pass the tokenizer the ids were encoded with")
 
 
 _BACKGROUNDS = (153, 186, 217, 151, 223)  # 256-colour pastels: blue, green, pink, teal, peach
@@ -464,7 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="train a vocabulary on text files or count tables")
     train.add_argument("files", nargs="*", help=f"text, .gz, .zst, JSONL or Parquet files "
                                                 f"(default: the bundled {SAMPLE})")
-    train.add_argument("--vocab-size", type=int, default=1000)
+    train.add_argument("--vocab-size", type=int, default=1000,
+                       help="tokens in the vocabulary: 256 bytes, the merges and the special "
+                            "tokens (default: 1000)")
     train.add_argument("--from-counts", action="append", default=[], metavar="NPZ",
                        help="train on saved count tables instead of files (repeatable: added "
                             "up), with the pattern and special tokens they were counted with")

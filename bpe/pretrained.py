@@ -94,7 +94,12 @@ def _unknown_name(name: object) -> str:
 
     close = difflib.get_close_matches(name, NAMES, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown pretrained tokenizer {name!r}.{hint} Choose one of {bundled}"
+    elsewhere = ""
+    if "/" in name or os.sep in name:       # a Hugging Face model id or a folder
+        elsewhere = (": bpe reads no hub. For a Hugging Face tokenizer.json (a model's "
+                     "folder), use bpe.Tokenizer.from_hf(path); for a folder written by "
+                     "Tokenizer.save, bpe.Tokenizer.load(path)")
+    return f"unknown pretrained tokenizer {name!r}.{hint} Choose one of {bundled}{elsewhere}"
 
 
 def read(name: str) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]], Pretrained]:

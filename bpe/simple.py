@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from bpe.patterns import PATTERN_NAMES, PATTERNS
 
@@ -104,11 +104,13 @@ def _regex_text(pattern: str) -> str:
     return PATTERNS[name] if name else pattern
 
 
-def compression_ratio(tokenizer: _Encoder, text: str) -> float:
-    """UTF-8 bytes per token of `text` under `tokenizer` (anything with .encode). A lone
-    surrogate counts 3 bytes, as the U+FFFD that tiktoken-style encoders put in its place."""
+def compression_ratio(tokenizer: _Encoder, text: str, **encode_options: Any) -> float:
+    """UTF-8 bytes per token of `text` under `tokenizer` (anything with .encode, called with
+    encode_options: for a tiktoken-style encoding of text that holds "<|endoftext|>",
+    allowed_special="all" or disallowed_special=()). A lone surrogate counts 3 bytes, as the
+    U+FFFD that tiktoken-style encoders put in its place."""
     n_bytes = len(text.encode("utf-8", "surrogatepass"))
-    n_tokens = len(tokenizer.encode(text))
+    n_tokens = len(tokenizer.encode(text, **encode_options))
     if n_tokens == 0:
         raise ValueError("text encodes to no tokens; the compression ratio is undefined")
     return n_bytes / n_tokens

@@ -415,7 +415,8 @@ def record_batches(chunk: Lines | Rows, text_field: str, errors: str,
             skips.add(index, why)
             return
         raise ValueError(f"file {chunk.path!r} {chunk.where(index)}: {why} "
-                         f"(errors='skip' skips bad records)")
+                         f"(errors='skip', or --errors skip on the command line, skips bad "
+                         f"records)")
 
     if isinstance(chunk, Rows):
         yield from _row_batches(chunk, text_field, errors, bad)

@@ -298,7 +298,7 @@ def _learn(table: WordTable, n_merges: int, pattern: PatternLike, specials: list
     min_frequency, max_token_length = limits
     if extension is not None:
         tok = _learn_over(table, extension, report, limits)
-        report.summary(tok, held_out)
+        report.summary(tok, held_out, extension.base)
         return tok
     start = time.perf_counter()
     with report.bar(n_merges, "merges") as bar:
@@ -395,7 +395,8 @@ def _count_files(paths, pattern, specials, workers, executor, errors, held_out_b
         cut = safe_cut_after(last, start_at, specials, native)
         if cut is not None:
             ends[last] = cut
-            held_out = ("".join(read_text_chunks(last, cut, errors="replace")), "held out")
+            held_out = ("".join(read_text_chunks(last, cut, errors="replace")),
+                        f"held-out last {os.path.getsize(last) - cut:,} bytes")
     n_bytes = sum(ends.get(p, os.path.getsize(p)) for p in paths)
     with report.bar(n_bytes, "bytes") as bar:
         counter = count_files(paths, pattern, specials, workers=workers, executor=executor,
@@ -433,14 +434,18 @@ class _Report:
         bar.update_to = lambda n: bar.update(n - bar.n)
         return bar
 
-    def summary(self, tok, held_out) -> None:
+    def summary(self, tok, held_out, base=None) -> None:
+        """The longest tokens learned (with a base: of the new ones) and the compression."""
         if not self.enabled:
             return
         from bpe.simple import compression_ratio
 
-        longest = sorted(tok.vocab.values(), key=len, reverse=True)[:10]
-        print("longest tokens: " + ", ".join(repr(t.decode("utf-8", "replace")) for t in longest),
-              file=sys.stderr)
+        known = set(base.vocab.values()) if base is not None else set()
+        longest = sorted((t for t in tok.vocab.values() if t not in known), key=len,
+                         reverse=True)[:10]
+        new = "new " if base is not None else ""
+        print(f"longest {new}tokens: "
+              + ", ".join(repr(t.decode("utf-8", "replace")) for t in longest), file=sys.stderr)
         if held_out and held_out[0]:
             ratio = compression_ratio(tok, held_out[0])
             print(f"compression: {ratio:.2f} bytes/token on the {held_out[1]}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """python -m bpe: train on the bundled default, count tables, encode/decode/show with a
 saved or pretrained tokenizer, refusing to overwrite, errors."""
+import ast
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -47,7 +49,7 @@ def test_held_out_slice(tmp_path, capsys):
     stories = str(sample_corpus().with_name("tinystories_sample.txt"))
     assert main(["train", stories, "--vocab-size", "300", "--held-out-mb", "0.001",
                  "--special-token", "<|endoftext|>"]) == 0
-    assert "on the held out" in capsys.readouterr().err
+    assert re.search(r"bytes/token on the held-out last [0-9,]+ bytes\n", capsys.readouterr().err)
     one_line = tmp_path / "one_line.txt"      # no newline: nowhere to cut
     one_line.write_text("word and word " * 3000, encoding="utf-8")
     assert main(["train", str(one_line), "--vocab-size", "300", "--held-out-mb", "0.02"]) == 0
@@ -288,6 +290,11 @@ def test_encode_bin_is_what_np_memmap_reads_and_decodes(tok_dir, tmp_path, capsy
         "a.txt", "train.bin", "train.bin.json", "train.offsets.npy"]
     assert main(["decode", "--tokenizer", folder, str(out)]) == 0
     assert capsys.readouterr().out == TEXT
+    # ids of another vocabulary would decode into another text: refused, saying whose
+    assert main(["decode", "--tokenizer", "cl100k_base", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (f"holds ids of tokenizer {folder!r}, whose vocabulary has {tok.n_vocab:,} tokens"
+            in err and "--tokenizer cl100k_base has 100,277" in err), err
     assert main(["encode", "--tokenizer", folder, str(tmp_path / "a.txt"), "-o", str(out)]) == 2
     assert "train.bin exists" in capsys.readouterr().err
     out.unlink()
@@ -407,6 +414,12 @@ def test_train_extends_a_base(tmp_path, capsys):
     expected = bpe.train(a, 50300, base=gpt2, workers=1, progress=False)
     assert (ext.vocab, ext.merges, ext.special_ids) == (expected.vocab, expected.merges,
                                                         expected.special_ids)
+    # the report's longest tokens are the learned ones, not the base's
+    line = next(line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("longest new tokens: "))
+    shown = ast.literal_eval("[" + line.removeprefix("longest new tokens: ") + "]")
+    learned = {token.decode("utf-8", "replace") for i, token in ext.vocab.items() if i > 50256}
+    assert len(shown) == 10 and set(shown) <= learned
     assert main(["count", str(b), "-o", str(tmp_path / "b.npz"), "--special-token", EOT,
                  "--workers", "1"]) == 0
     assert main(["train", "--from-counts", str(tmp_path / "b.npz"), "--base",
@@ -606,7 +619,9 @@ def test_jsonl_and_parquet_train_count_and_encode_as_their_text(tmp_path, capsys
         assert main(["encode", "--tokenizer", str(tmp_path / "tok"), str(path), "-o",
                      str(tmp_path / "ids.npy"), "--text-field", "content", "--force"]) == 0
         assert np.load(tmp_path / "ids.npy").tolist() == tok.encode(EOT.join(docs))
-        assert f"{len(docs):,} documents" in capsys.readouterr().err
+        noun = "document" if len(docs) == 1 else "documents"
+        assert f"encoded {len(tok.encode(EOT.join(docs))):,} tokens, {len(docs):,} {noun} from" \
+            in capsys.readouterr().err
 
 
 def test_bad_records_stop_or_are_skipped_with_a_warning(tmp_path, capsys):

@@ -113,6 +113,10 @@ def test_get_encoding_not_bundled(name):
     ("o200k-base", r"Did you mean 'o200k_base'\?"),
     ("gpt3", r"unknown pretrained tokenizer 'gpt3'\. Did you mean 'gpt2'\?"),
     ("xyz", r"unknown pretrained tokenizer 'xyz'\. Choose one of gpt2, cl100k_base"),
+    ("meta-llama/Meta-Llama-3-8B", r"Choose one of gpt2, .*: bpe reads no hub\. For a Hugging "
+                                   r"Face tokenizer\.json \(a model's folder\), use "
+                                   r"bpe\.Tokenizer\.from_hf\(path\); for a folder written by "
+                                   r"Tokenizer\.save, bpe\.Tokenizer\.load\(path\)$"),
     ("gpt-4o", r"'gpt-4o' is a model, not an encoding: bpe\.encoding_for_model\('gpt-4o'\) "
                r"gives its encoding, 'o200k_base'"),
     (5, r"must be a str, one of gpt2, .*; got 5"),

@@ -70,6 +70,19 @@ def test_compression_ratio_counts_a_lone_surrogate_as_its_replacement(gpt2):
             == bpe.compression_ratio(gpt2, "ab\ufffdc") == 6 / len(gpt2.encode("ab\ufffdc")))
 
 
+def test_compression_ratio_passes_encode_options():
+    """A tiktoken-style encoding refuses "<|endoftext|>" in text unless told otherwise; the
+    options reach its encode."""
+    enc = bpe.get_encoding("gpt2")
+    text = "one story<|endoftext|>another story"
+    with pytest.raises(ValueError, match="disallowed special token"):
+        bpe.compression_ratio(enc, text)
+    n_bytes = len(text.encode())
+    assert bpe.compression_ratio(enc, text, allowed_special="all") == n_bytes / 5
+    assert (bpe.compression_ratio(enc, text, disallowed_special=())
+            == n_bytes / len(enc.encode_ordinary(text)))
+
+
 def test_compression_ratio_empty_text():
     with pytest.raises(ValueError, match="no tokens"):
         bpe.compression_ratio(bpe.ByteTokenizer(), "")
