@@ -10,13 +10,23 @@ The table is open addressing over slots that hold a piece's key and count: a pie
 to KEY_BYTES bytes (almost every piece) is its own key, two words of its bytes, so counting
 it again reads one slot and nothing else (a slot per piece seen is the one cache miss of a
 count). A longer piece is keyed by its hash and compared with its bytes in `text`.
+
+Threads counting one input share a SharedCounter: each counts into a PieceCounter of its
+own, of a bounded size, which hands its pieces over whenever it fills (and once at the
+end). The SharedCounter is SHARDS PieceCounters, a piece's shard picked by its hash, each
+behind a lock of its own, so threads handing over at once seldom wait for each other.
 """
 import numpy as np
 
 cimport numpy as cnp
+from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock,
+                               PyThread_allocate_lock, PyThread_free_lock,
+                               PyThread_release_lock, PyThread_type_lock)
+from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
+from libc.stdlib cimport free, malloc
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp, memcpy, memset
 from libcpp.vector cimport vector
 
 from bpe._hashing cimport KEY_BYTES, hash_bytes, hash_key, load_key
@@ -42,6 +52,8 @@ cdef enum:
     LONG = KEY_BYTES + 2        # CountSlot.kind of a piece longer than KEY_BYTES
     PENDING = 16                # pieces whose slots are prefetched ahead (count_span)
     INITIAL_SLOTS = 1 << 12
+    SHARD_BITS = 4              # a SharedCounter's shards: the top bits of a piece's hash
+    SHARDS = 1 << SHARD_BITS
 
 
 cdef struct CountSlot:
@@ -76,12 +88,23 @@ cdef inline void key_of(Pending* piece, const uint8_t* s, Py_ssize_t n,
         piece.kind = LONG
 
 
+cdef inline uint64_t slot_hash(const CountSlot* slot) noexcept nogil:
+    """The hash a slot's piece was placed by (key_of's h)."""
+    return slot.low if slot.kind == LONG else hash_key(slot.low, slot.high)
+
+
+cdef class SharedCounter
+
+
 cdef class PieceCounter:
     """{piece bytes: count}, in C."""
     cdef vector[uint8_t] text            # every distinct piece, back to back
     cdef vector[int64_t] starts          # piece k is text[starts[k]:starts[k + 1]]
-    cdef CountSlot* slots                # zeroed_alloc's (mapped, on huge pages, unmapped when freed)
+    cdef CountSlot* slots                # zeroed_alloc's (mapped, unmapped when freed)
     cdef uint64_t mask                   # the number of slots less one
+    cdef SharedCounter spill             # where its pieces go when full (None: it grows)
+    cdef uint64_t spill_slots            # full: past three quarters of this many slots
+    cdef int first_shard                 # the shard it hands over to first
 
     def __cinit__(self):
         self.slots = <CountSlot*>zeroed_alloc(INITIAL_SLOTS * sizeof(CountSlot))
@@ -147,8 +170,46 @@ cdef class PieceCounter:
         slot.low, slot.high, slot.count = piece.low, piece.high, count
         slot.kind, slot.k = piece.kind, <int32_t>k
         if 4 * (k + 1) > 3 * (<int64_t>self.mask + 1):     # past three quarters full
+            if self.spill is not None and self.mask + 1 >= self.spill_slots:
+                return self.spill.take(self)
             return self.grow()
         return 0
+
+    cdef int add_slots(self, PieceCounter other, const int32_t* which,
+                       Py_ssize_t n) noexcept nogil:
+        """Add the pieces of other's slots which[0:n], with their counts; -1 when out of
+        memory. Pieces wait in a ring while their slots here are prefetched."""
+        cdef Pending ring[PENDING]
+        cdef int64_t counts[PENDING]
+        cdef Py_ssize_t j
+        cdef int64_t k
+        cdef const CountSlot* slot
+        cdef Pending* piece
+        for j in range(n + PENDING):
+            if j >= PENDING and self.add_keyed(&ring[j % PENDING], counts[j % PENDING]) != 0:
+                return -1
+            if j < n:
+                slot = &other.slots[which[j]]
+                piece = &ring[j % PENDING]
+                k = slot.k
+                piece.s = other.text.data() + other.starts[k]
+                piece.n = other.starts[k + 1] - other.starts[k]
+                piece.low, piece.high, piece.kind = slot.low, slot.high, slot.kind
+                piece.h = slot_hash(slot)
+                counts[j % PENDING] = slot.count
+                __builtin_prefetch(&self.slots[piece.h & self.mask])
+        return 0
+
+    def keep_all(self):
+        """Hand nothing over any more (a counter made by SharedCounter.counter): grow to
+        hold all it counts from now on."""
+        self.spill = None
+
+    cdef void clear(self) noexcept nogil:
+        """Empty, keeping its memory."""
+        memset(self.slots, 0, (self.mask + 1) * sizeof(CountSlot))
+        self.text.clear()
+        self.starts.resize(1)
 
     cdef Py_ssize_t count_span(self, const uint8_t* s, Py_ssize_t i, Py_ssize_t stop,
                                const uint8_t* end, Py_ssize_t settled_by, int pattern_id,
@@ -307,3 +368,133 @@ cdef class PieceCounter:
         for k in range(n_words):
             cnt[k] = by_index[k]
         return symbols, offsets, counts
+
+
+cdef class SharedCounter:
+    """{piece bytes: count} that threads add to at once: SHARDS PieceCounters, a piece's
+    shard picked by the top bits of its hash, each behind a lock of its own. A thread
+    counts into a counter of its own (`counter()`), which hands its pieces over whenever
+    it fills; a thread that finds a shard taken goes on to the next and comes back."""
+    cdef list shards                     # the PieceCounters, kept alive here
+    cdef PyObject* tables[SHARDS]        # the same, for use without the GIL
+    cdef PyThread_type_lock locks[SHARDS]
+    cdef int handed                      # counters made so far (their first shards differ)
+
+    def __cinit__(self):
+        cdef int s
+        self.shards = []
+        for s in range(SHARDS):
+            self.locks[s] = NULL
+        for s in range(SHARDS):
+            shard = PieceCounter()
+            self.shards.append(shard)
+            self.tables[s] = <PyObject*>shard
+            self.locks[s] = PyThread_allocate_lock()
+            if self.locks[s] == NULL:
+                raise MemoryError("no memory for a shared counter's locks")
+
+    def __dealloc__(self):
+        cdef int s
+        for s in range(SHARDS):
+            if self.locks[s] != NULL:
+                PyThread_free_lock(self.locks[s])
+
+    def __len__(self):
+        return sum(len(shard) for shard in self.shards)
+
+    def counter(self, Py_ssize_t max_slots):
+        """A PieceCounter for one thread: it grows up to max_slots slots (a power of two, at
+        least INITIAL_SLOTS), and when that is three quarters full it hands its pieces over
+        to this counter and starts again empty."""
+        if max_slots < INITIAL_SLOTS or max_slots & (max_slots - 1):
+            raise ValueError(f"max_slots={max_slots}; expected a power of two of at least "
+                             f"{INITIAL_SLOTS}")
+        cdef PieceCounter counter = PieceCounter()
+        counter.spill, counter.spill_slots = self, <uint64_t>max_slots
+        counter.first_shard = self.handed % SHARDS
+        self.handed += 1
+        return counter
+
+    def add_counter(self, PieceCounter counter):
+        """Take every piece of counter, which is left empty (its memory kept). Releases the
+        GIL; threads may add counters at once (not the same counter)."""
+        cdef int failed
+        with nogil:
+            failed = self.take(counter)
+        if failed:
+            raise MemoryError("out of memory while adding counts")
+
+    cdef int take(self, PieceCounter counter) noexcept nogil:
+        """add_counter without the GIL: counter's slots sorted by shard, each shard's added
+        under its lock, taking the shards free first; then counter cleared. -1 when out of
+        memory (what was added stays added, and counter is left as it was)."""
+        cdef Py_ssize_t n = <Py_ssize_t>counter.starts.size() - 1
+        cdef Py_ssize_t at[SHARDS + 1]          # shard s's slots are order[at[s]:at[s + 1]]
+        cdef Py_ssize_t fill[SHARDS]
+        cdef uint64_t i
+        cdef int s, r, done = 0, added
+        cdef int32_t* order = <int32_t*>malloc((n if n else 1) * sizeof(int32_t))
+        if order == NULL:
+            return -1
+        memset(at, 0, sizeof(at))
+        for i in range(counter.mask + 1):
+            if counter.slots[i].kind != EMPTY:
+                at[1 + (slot_hash(&counter.slots[i]) >> (64 - SHARD_BITS))] += 1
+        for s in range(SHARDS):
+            at[s + 1] += at[s]
+            fill[s] = at[s]
+        for i in range(counter.mask + 1):
+            if counter.slots[i].kind != EMPTY:
+                s = slot_hash(&counter.slots[i]) >> (64 - SHARD_BITS)
+                order[fill[s]] = <int32_t>i
+                fill[s] += 1
+        while done != (1 << SHARDS) - 1:
+            added = 0
+            for r in range(SHARDS):
+                s = (counter.first_shard + r) % SHARDS
+                if done >> s & 1 or not PyThread_acquire_lock(self.locks[s], NOWAIT_LOCK):
+                    continue
+                if self.add_shard(s, counter, order + at[s], at[s + 1] - at[s]) != 0:
+                    free(order)
+                    return -1
+                done |= 1 << s
+                added = 1
+            if not added:       # every shard left is taken: wait for the first of them
+                s = counter.first_shard
+                while done >> s & 1:
+                    s = (s + 1) % SHARDS
+                PyThread_acquire_lock(self.locks[s], WAIT_LOCK)
+                if self.add_shard(s, counter, order + at[s], at[s + 1] - at[s]) != 0:
+                    free(order)
+                    return -1
+                done |= 1 << s
+        free(order)
+        counter.clear()
+        return 0
+
+    cdef int add_shard(self, int s, PieceCounter counter, const int32_t* which,
+                       Py_ssize_t n) noexcept nogil:
+        """Add counter's slots which[0:n] to shard s, whose lock is held, and release it."""
+        cdef int failed = (<PieceCounter>self.tables[s]).add_slots(counter, which, n)
+        PyThread_release_lock(self.locks[s])
+        return failed
+
+    def byte_arrays(self):
+        """(text uint8, offsets int64, counts int64): the counted pieces, shard by shard."""
+        return _joined([shard.byte_arrays() for shard in self.shards])
+
+    def arrays(self):
+        """(symbols int32, offsets int64, counts int64): the WordTable of the counted pieces."""
+        return _joined([shard.arrays() for shard in self.shards])
+
+
+def _joined(parts):
+    """(text, offsets, counts) of several tables as one."""
+    texts, offsets, counts = zip(*parts)
+    joined = np.empty(sum(len(c) for c in counts) + 1, dtype=np.int64)
+    at = start = 0
+    for text, part in zip(texts, offsets):
+        joined[at:at + len(part)] = part + start
+        at += len(part) - 1
+        start += len(text)
+    return np.concatenate(texts), joined, np.concatenate(counts)

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from bpe._count import PieceCounter
+from bpe._count import PieceCounter, SharedCounter
 from bpe.patterns import Pretokenizer
 from bpe.sources import (
     Lines,
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 CHUNK_BYTES = 4 << 20
+IN_FLIGHT_BYTES = 16 << 20  # count_files' chunks: this much text shared out among the workers
 _BLOCK_BYTES = 1 << 16      # read at a time when searching for a cut
 # Where a native pattern may be cut, as bytes: a cut at the end of each match. Every rule
 # reads ASCII only, so it never lands inside a UTF-8 sequence. `True` (any native pattern)
@@ -506,7 +507,7 @@ def _chunk_buffer(n: int) -> bytearray:
     in the thread's heap: megabytes of peak memory for the rest of the process.)"""
     buffer = getattr(_buffers, "buffer", None)
     if buffer is None or len(buffer) < n:
-        buffer = _buffers.buffer = bytearray(max(n, CHUNK_BYTES + (CHUNK_BYTES >> 2)))
+        buffer = _buffers.buffer = bytearray(n + (n >> 2))
     return buffer
 
 
@@ -540,32 +541,52 @@ def count_chunk(job: Job, pattern: str, special_tokens: list[str], errors: str =
 
 class _ThreadCounters:
     """count_chunk on threads: each thread counts into a PieceCounter of its own (the
-    kernel releases the GIL), added up at the end; no table is copied or pickled per chunk,
-    and no process per worker holds its own interpreter and tables."""
+    kernel releases the GIL), which hands its pieces to one SharedCounter whenever it fills
+    and once at the end. The threads' counters share LOCAL_SLOTS between them, so memory
+    does not grow with the number of threads; no table is copied or pickled per chunk, and
+    no process per worker holds its own interpreter and tables."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int) -> None:
         self.local = threading.local()
         self.counters: list[PieceCounter] = []
         self.lock = threading.Lock()
+        self.shared = SharedCounter()
+        self.max_slots = max(_MIN_SLOTS, 1 << (LOCAL_SLOTS // workers).bit_length() - 1)
 
     def count(self, job: Job, pattern: str, special_tokens: list[str], errors: str,
               text_field: str):
         counter = getattr(self.local, "counter", None)
         if counter is None:
-            counter = self.local.counter = PieceCounter()
             with self.lock:
+                counter = self.local.counter = self.shared.counter(self.max_slots)
                 self.counters.append(counter)
         return count_chunk(job, pattern, special_tokens, errors, text_field, counter)
 
-    def total(self) -> PieceCounter:
-        """Every thread's counts in one counter: the largest, the others added to it (each
-        dropped once added)."""
-        counters = sorted(self.counters, key=len)
-        self.counters = []
-        total = counters.pop() if counters else PieceCounter()
-        while counters:
-            total.add_table(*counters.pop().byte_arrays())
-        return total
+    def total(self) -> PieceCounter | SharedCounter:
+        """Every thread's counts in one counter (once the pool's threads, and their chunk
+        buffers, are gone). Where none has filled, the smaller counters are added into the
+        largest, whose pieces stay where they are; else what each holds still is handed
+        over to the shared counter, on threads of its own."""
+        counters, self.counters = sorted(self.counters, key=len), []
+        if len(self.shared) == 0 and counters:
+            total = counters.pop()
+            total.keep_all()
+            while counters:
+                total.add_table(*counters.pop().byte_arrays())
+            return total
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max(1, len(counters))) as pool:
+            for _ in pool.map(self.shared.add_counter, counters):
+                pass
+        return self.shared
+
+
+# The slots of all threads' own counters together (32 bytes each): a thread's counter
+# takes an equal share (a power of two, at least _MIN_SLOTS), and hands its pieces over
+# when it fills. Two threads each count about a 100 MB of text before they fill.
+LOCAL_SLOTS = 1 << 21
+_MIN_SLOTS = 1 << 16
 
 
 def counts_on_threads(pattern: str, paths: Sequence[str]) -> bool:
@@ -578,17 +599,19 @@ def counts_on_threads(pattern: str, paths: Sequence[str]) -> bool:
 
 def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens: list[str],
                 workers: int | None = None, executor: Executor | None = None,
-                chunk_bytes: int = CHUNK_BYTES, errors: str = "strict",
+                chunk_bytes: int | None = None, errors: str = "strict",
                 ends: dict[str, int] | None = None,
                 on_bytes: Callable[[int], None] | None = None,
-                text_field: str = "text") -> PieceCounter:
+                text_field: str = "text") -> PieceCounter | SharedCounter:
     """Count the pieces of every file (of any format bpe.sources reads; text_field names
     the records' text), chunks spread over `executor` (default: `workers` threads, all
     cores if None, where the pattern is native and no file holds records; else a process
     pool: see counts_on_threads; workers=1 counts in this process). `ends` stops a text
     file early (at a safe cut); `on_bytes(n)` hears of each chunk counted. Records skipped
     under errors="skip" are counted and warned of (BadRecordsWarning). Every argument is
-    checked before any counting starts."""
+    checked before any counting starts. chunk_bytes: the size of a chunk, by default
+    IN_FLIGHT_BYTES shared out among the workers (between 1 MB and CHUNK_BYTES). Returns
+    the counts: a PieceCounter, or the SharedCounter the threads counted into."""
     Pretokenizer(pattern, special_tokens)       # checks both
     native = cut_rule(pattern) or False
     check_workers(workers)
@@ -603,6 +626,8 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
         check_regular_file(path, "training file")
         check_input(path, text_field)
         checked.append(path)
+    if chunk_bytes is None:
+        chunk_bytes = max(1 << 20, min(CHUNK_BYTES, IN_FLIGHT_BYTES // (workers or _cores())))
     chunks = plan_chunks(checked, special_tokens, native, chunk_bytes, ends, text_field)
     first = list(islice(chunks, 2))
     total, skipped = PieceCounter(), Skipped()
@@ -631,18 +656,19 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
     if executor is None and counts_on_threads(pattern, checked):
         from concurrent.futures import ThreadPoolExecutor
 
-        threads = _ThreadCounters()
+        threads = _ThreadCounters(workers or _cores())
         task = threads.count
-        executor = ThreadPoolExecutor(workers or os.cpu_count(), thread_name_prefix="bpe-count")
+        executor = ThreadPoolExecutor(workers or _cores(), thread_name_prefix="bpe-count")
     elif executor is None:
         # Imported here: concurrent.futures.process brings in multiprocessing, which no
         # caller that counts in this process (or on its own executor) needs.
         from concurrent.futures import ProcessPoolExecutor
 
-        executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+        executor = ProcessPoolExecutor(max_workers=workers or _cores())
     in_flight: deque = deque()
+    result: PieceCounter | SharedCounter = total
     try:
-        limit = 2 * (workers or os.cpu_count() or 1)
+        limit = 2 * (workers or _cores())
         for chunk in chain(first, chunks):
             in_flight.append((chunk, executor.submit(task, chunk.job, *args)))
             if len(in_flight) >= limit:
@@ -657,9 +683,13 @@ def count_files(paths: Sequence[str | os.PathLike], pattern: str, special_tokens
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
     if threads is not None:
-        total = threads.total()       # (nothing was added to the empty one made above)
+        result = threads.total()        # (nothing was added to `total`)
     skipped.warn()
-    return total
+    return result
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
 
 
 def _done(item):

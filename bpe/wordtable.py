@@ -30,7 +30,7 @@ from bpe.patterns import PatternLike, check_pattern, pattern_from_text, pattern_
 from bpe.specials import check_special_tokens
 
 if TYPE_CHECKING:
-    from bpe._count import PieceCounter
+    from bpe._count import PieceCounter, SharedCounter
 
 FORMAT = "bpe.WordTable"
 FORMAT_VERSION = 1  # the .npz layout: symbols, offsets, counts and a JSON "metadata" string
@@ -74,9 +74,10 @@ class WordTable:
         return cls(symbols, offsets, table_counts, pattern, _tokens(special_tokens))
 
     @classmethod
-    def from_counter(cls, counter: PieceCounter, pattern: PatternLike | None = None,
+    def from_counter(cls, counter: PieceCounter | SharedCounter,
+                     pattern: PatternLike | None = None,
                      special_tokens: Sequence[str] | None = None) -> WordTable:
-        """Build the table from a native PieceCounter that counted text cut by `pattern`
+        """Build the table from a native counter (count_files') that counted text cut by `pattern`
         and `special_tokens`."""
         return cls(*counter.arrays(), pattern, _tokens(special_tokens))
 

@@ -1,6 +1,8 @@
 """Counting at scale: safe chunk cuts, any number of workers, any chunk size, the same counts."""
 import os
+import random
 import sys
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import pairwise
 
@@ -10,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bpe
-from bpe._count import PieceCounter
+from bpe import counting
+from bpe._count import PieceCounter, SharedCounter
 from bpe.counting import (
     CUT_RULES,
     chunk_ranges,
@@ -109,6 +112,103 @@ def test_process_pool_and_thread_pool_same_counts():
     with ProcessPoolExecutor(2) as pool:
         got = count_files([path], "gpt2", ["<|endoftext|>"], executor=pool, chunk_bytes=3000)
     assert counts(got) == expected
+
+
+def _many_pieces(seed: int, n: int) -> list[str]:
+    """n pieces drawn from 20,000 of 1 to 40 characters (keys of the counter's both kinds:
+    up to 16 bytes, and longer), NUL and non-ASCII among them."""
+    rng = random.Random(seed)
+    alphabet = "ab \x00é\u4e2d\U0001f600\n"
+    distinct = ["".join(rng.choices(alphabet, k=rng.choice([1, 2, 3, 5, 8, 15, 16, 17, 40])))
+                for _ in range(20_000)]
+    return rng.choices(distinct, k=n)
+
+
+@given(seed=st.integers(0, 2**32), n_counters=st.integers(1, 4), n=st.integers(0, 40_000))
+@settings(max_examples=20, deadline=None)
+def test_shared_counter_counts_what_it_is_handed(seed, n_counters, n):
+    """Counters of the fewest slots hand their pieces over whenever they fill (several
+    times here) and once more at the end: the shared counts are the pieces' counts."""
+    pieces = _many_pieces(seed, n)
+    shared = SharedCounter()
+    counters = [shared.counter(4096) for _ in range(n_counters)]
+    for k, counter in enumerate(counters):
+        counter.add(pieces[k::n_counters])
+        assert len(counter) <= 3072         # three quarters of its slots: it hands over
+    for counter in counters:
+        shared.add_counter(counter)
+        assert len(counter) == 0
+    expected = Counter(p.encode("utf-8") for p in pieces)
+    assert counts(shared) == expected and len(shared) == len(expected)
+    text, offsets, piece_counts = shared.byte_arrays()
+    assert {text[a:b].tobytes(): int(c) for a, b, c in zip(offsets[:-1], offsets[1:], piece_counts,
+                                                          strict=True)} == expected
+
+
+def _many_words() -> str:
+    """The repository's corpus and 60,000 random words: more distinct pieces than eight
+    counters of 4,096 slots hold."""
+    rng = random.Random(0)
+    words = ("".join(rng.choices("abcdefghijklmnopqrstuvwxyzé", k=rng.randint(2, 20)))
+             for _ in range(60_000))
+    return repo_file("cs336/corpus.en").read_text(encoding="utf-8") + " ".join(words)
+
+
+def test_shared_counter_from_threads_at_once():
+    """Threads counting (without the GIL) and handing over into one shared counter at the
+    same time, over and over: the counts of one counter that counted everything."""
+    data = _many_words().encode("utf-8")
+    pattern_id = Pretokenizer("gpt2", []).native_id
+    cuts = [0] + [data.index(b" ", k * len(data) // 8) for k in range(1, 8)] + [len(data)]
+    expected = PieceCounter()       # the same stretches, each counted as a text of its own
+    expected.count_utf8(data, list(pairwise(cuts)), pattern_id)
+    for _ in range(5):
+        shared = SharedCounter()
+
+        def count(k, shared=shared):
+            counter = shared.counter(4096)
+            counter.count_utf8(data, [(cuts[k], cuts[k + 1])], pattern_id)
+            kept = len(counter)
+            shared.add_counter(counter)
+            return kept
+
+        with ThreadPoolExecutor(8) as pool:
+            kept = list(pool.map(count, range(8)))
+        assert counts(shared) == counts(expected)
+    assert len(expected) > 8 * 3072 and max(kept) <= 3072   # more than 8 counters hold: filled
+
+
+def test_shared_counter_refuses_a_size_it_cannot_keep():
+    for bad in (0, 1000, 4095, 5000):
+        with pytest.raises(ValueError, match="power of two"):
+            SharedCounter().counter(bad)
+
+
+def test_thread_counters_hand_over_when_full(monkeypatch, tmp_path):
+    """count_files on threads whose counters are small enough to fill: the same counts."""
+    path = tmp_path / "words.txt"
+    path.write_text(_many_words(), encoding="utf-8")
+    monkeypatch.setattr(counting, "LOCAL_SLOTS", 4096)
+    monkeypatch.setattr(counting, "_MIN_SLOTS", 4096)
+    got = count_files([path], "gpt2", ["<|endoftext|>"], workers=3, chunk_bytes=2000)
+    assert isinstance(got, SharedCounter)
+    assert counts(got) == whole(path, "gpt2", ["<|endoftext|>"])
+
+
+def test_chunks_shrink_with_many_workers(monkeypatch):
+    """The default chunk: IN_FLIGHT_BYTES shared out among the workers, 1 to 4 MB."""
+    sizes = []
+    real = counting.plan_chunks
+
+    def plan(paths, specials, native, chunk_bytes, *args):
+        sizes.append(chunk_bytes)
+        return real(paths, specials, native, chunk_bytes, *args)
+
+    monkeypatch.setattr(counting, "plan_chunks", plan)
+    path = repo_file("cs336/corpus.en")
+    for workers in (1, 2, 8, 64):
+        count_files([path], "gpt2", [], workers=workers)
+    assert sizes == [4 << 20, 4 << 20, 2 << 20, 1 << 20]
 
 
 def test_threads_only_where_the_kernel_counts_without_the_gil():
@@ -239,6 +339,32 @@ def test_out_of_memory_while_counting_is_a_clean_memory_error():
     all or raises MemoryError; it never swallows a failed allocation and goes on (which once
     aborted the process or left the table inconsistent)."""
     free, capped = under_memory_caps(OUT_OF_MEMORY_SCRIPT, [10, 20, 30, 40, 50, 60])
+    assert free == "done 999999"
+    assert "MemoryError: out of memory while adding counts" in capped
+    assert all(o in (free, "MemoryError: out of memory while adding counts") for o in capped)
+
+
+OUT_OF_MEMORY_SHARED_SCRIPT = """
+from bpe._count import SharedCounter
+text, offsets, counts = random_words(1_000_000, 4, 16, np.uint8)
+shared = SharedCounter()
+counter = shared.counter(1 << 16)
+cap()
+try:
+    counter.add_table(text, offsets, counts)
+    shared.add_counter(counter)
+except MemoryError as e:
+    print("MemoryError:", e)
+else:
+    print("done", len(shared))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_AS and /proc")
+def test_out_of_memory_while_handing_over_is_a_clean_memory_error():
+    """The same with a counter that hands its pieces to a SharedCounter whenever it fills:
+    a shard that cannot grow is a MemoryError, never a lost count."""
+    free, capped = under_memory_caps(OUT_OF_MEMORY_SHARED_SCRIPT, [10, 20, 30, 40, 50, 60])
     assert free == "done 999999"
     assert "MemoryError: out of memory while adding counts" in capped
     assert all(o in (free, "MemoryError: out of memory while adding counts") for o in capped)

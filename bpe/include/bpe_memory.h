@@ -49,18 +49,24 @@ static inline void* bpe_table_alloc(size_t size, int fill) {
     return p;
 }
 
-/* size bytes of zeros on huge pages, straight from the kernel (mmap): its pages cost memory
-   only once touched, where bpe_table_alloc's memset touches them all. For a big table a
-   short run touches a little of, such as the piece cache (16 MB, of which encoding one
-   sentence touches a few slots). NULL when out of memory; release with bpe_zeroed_free. */
+/* size bytes of zeros straight from the kernel (mmap): its pages cost memory only once
+   touched, where bpe_table_alloc's memset touches them all. For a big table a short run
+   touches a little of, such as the piece cache (16 MB, of which encoding one sentence
+   touches a few slots). From BPE_HUGE_FROM on huge pages; below, on small ones (a 2 MB
+   huge page under a table of a few kilobytes would cost 2 MB as soon as one slot is
+   written). NULL when out of memory; release with bpe_zeroed_free. */
 static inline size_t bpe_zeroed_size(size_t size) {
-    const size_t page = (size_t)2 << 20;
+    const size_t page = size < BPE_HUGE_FROM ? (size_t)4 << 10 : (size_t)2 << 20;
     return (size + page - 1) & ~(page - 1);
 }
-
 static inline void* bpe_zeroed_alloc(size_t size) {
     const uintptr_t page = (uintptr_t)2 << 20;
     size_t rounded = bpe_zeroed_size(size);
+    if (size < BPE_HUGE_FROM) {
+        void* p = mmap(NULL, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
     size_t span = rounded + page;           /* room to start on a 2 MB boundary */
     char* base = (char*)mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                              -1, 0);
@@ -72,7 +78,6 @@ static inline void* bpe_zeroed_alloc(size_t size) {
     bpe_advise_huge(start, rounded);
     return start;
 }
-
 static inline void bpe_zeroed_free(void* p, size_t size) {
     if (p) munmap(p, bpe_zeroed_size(size));
 }
