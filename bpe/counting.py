@@ -1,11 +1,13 @@
 """Counting at scale: files cut into chunks, each chunk counted by a worker, tables added.
 
 Counting is a map-reduce. A file is cut into chunks of a few MB at places where the cut
-cannot change a single piece; each chunk is read, decoded and counted in a worker (a local
-process pool by default, or any `concurrent.futures.Executor`, a Dask cluster's included);
-the workers' tables are added up in the parent. Only `workers * 2` chunks are in flight, so
-memory stays bounded whatever the file size, and the result is identical for any number of
-workers, chunk size or executor.
+cannot change a single piece; each chunk is read, decoded and counted in a worker: threads
+by default (each counts into a table of bounded size that hands its pieces to one shared,
+sharded table when full, `_ThreadCounters`), a process pool where the GIL would serialize
+them, or any `concurrent.futures.Executor`, a Dask cluster's included, whose tables are
+added up in the parent. Only `workers * 2` chunks are in flight, so memory stays bounded
+whatever the file size and the number of workers, and the result is identical for any
+number of workers, chunk size or executor.
 
 Safe cuts: right before a special token (documents never share a piece), or, for the
 native patterns, at a newline where no piece of the pattern can span the cut whatever the
