@@ -16,7 +16,9 @@ class Specials:
     def __new__(
         cls, tokens: tuple[bytes, ...], ids: memoryview | array[int] | NDArray[np.int32]
     ) -> Self: ...
-    def find_all(self, data: bytes) -> list[tuple[int, int]]: ...
+    def find_all(
+        self, data: bytes | bytearray | memoryview, stop: int = -1
+    ) -> list[tuple[int, int]]: ...
 
 def encode_pieces(
     table: MergeTable, pieces: list[str], out: IdBuffer, cache: PieceCache

@@ -38,6 +38,10 @@ from bpe._pretokenize cimport (PieceWindow, byte_offset, char_count, check_patte
 from bpe._signals cimport interrupted, raise_pending, watch
 from bpe._utf8 cimport release_utf8, str_to_utf8, valid_utf8
 
+
+cdef extern from "bpe_vectors.h" nogil:
+    int bpe_push[T](vector[T]& v, T x) nogil
+
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object text)
     int PyUnicode_KIND(object text)
@@ -202,20 +206,29 @@ cdef class Specials:
                     lo += 1
         return best
 
-    def find_all(self, bytes data):
-        """(start, index) of each special token in data, as the encode loops find them
-        (for tests: specials.find_specials is the rule in Python)."""
+    def find_all(self, const uint8_t[::1] data, Py_ssize_t stop=-1):
+        """(start, index) of each special token in data[:stop] (stop < 0: all of it), as
+        the encode loops find them (specials.find_specials is the rule in Python), searched
+        without the GIL: counting's threads cut each chunk at them."""
         cdef Py_ssize_t found[MEMMEM_MAX]
-        cdef Py_ssize_t pos = 0, at, k, n = len(data)
+        cdef Py_ssize_t pos = 0, at, k, n = data.shape[0] if stop < 0 else min(stop, data.shape[0])
+        cdef const uint8_t* s = &data[0] if data.shape[0] else <const uint8_t*>""
+        cdef vector[Py_ssize_t] hits        # start, index, start, index...
+        cdef int failed = 0
         for k in range(MEMMEM_MAX):
             found[k] = -2
-        result = []
-        while True:
-            at = self.next_one(<const uint8_t*>PyBytes_AS_STRING(data), n, pos, found, &k)
-            if k < 0:
-                return result
-            result.append((at, k))
-            pos = at + self.sizes[k]
+        with nogil:
+            while True:
+                at = self.next_one(s, n, pos, found, &k)
+                if k < 0:
+                    break
+                if bpe_push[Py_ssize_t](hits, at) != 0 or bpe_push[Py_ssize_t](hits, k) != 0:
+                    failed = 1
+                    break
+                pos = at + self.sizes[k]
+        if failed:
+            raise MemoryError("out of memory while finding special tokens")
+        return [(hits[i], hits[i + 1]) for i in range(0, hits.size(), 2)]
 
 
 cdef inline Py_ssize_t _find(const uint8_t* s, Py_ssize_t n, Py_ssize_t start,

@@ -42,7 +42,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple
 
 from bpe._count import PieceCounter, SharedCounter
 from bpe.patterns import Pretokenizer
@@ -62,7 +62,7 @@ from bpe.sources import (
     record_chunks,
     text_errors,
 )
-from bpe.specials import ends_special, find_specials, longest_first, straddles
+from bpe.specials import ends_special, longest_first, native_specials, straddles
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -474,10 +474,12 @@ def _count_utf8(path: str, start: int, end: int, size: int | None,
                 pretokenizer: Pretokenizer, counter: PieceCounter) -> bool:
     """Count bytes [start, end) of a file under a native pattern straight from its UTF-8:
     special tokens found in the bytes (the same rule as in text: a token's UTF-8 starts on
-    a character and orders alike), then one kernel call, GIL-free, validating the UTF-8 and
-    counting each stretch between them; no str is made. False, with nothing counted, where
-    the bytes are not valid UTF-8 (read_text_chunks then names the first bad byte or
-    replaces it). A file that changed size since its chunks were planned: a ValueError."""
+    a character and orders alike), then one kernel call validating the UTF-8 and counting
+    each stretch between them; both without the GIL (a thread holds it for tens of
+    microseconds a megabyte, so many threads count at once), and no str is made. False,
+    with nothing counted, where the bytes are not valid UTF-8 (read_text_chunks then names
+    the first bad byte or replaces it). A file that changed size since its chunks were
+    planned: a ValueError."""
     native_id = pretokenizer.native_id
     assert native_id is not None
     n = end - start
@@ -490,11 +492,13 @@ def _count_utf8(path: str, start: int, end: int, size: int | None,
                                f"it ended at byte {start + got:,}")
         if end == size and f.read(1):
             raise changed_size(path, size, "it has grown")
-    tokens = [token.encode("utf-8") for token in pretokenizer.special_tokens]
+    tokens = longest_first(pretokenizer.special_tokens)
+    specials = native_specials(tokens, dict.fromkeys(tokens, 0))
+    sizes = [len(token.encode("utf-8")) for token in tokens]
     stretches, at = [], 0
-    for found, token in find_specials(cast(bytes, buffer), longest_first(tokens), n):
+    for found, k in specials.find_all(buffer, n):   # (searched without the GIL)
         stretches.append((at, found))
-        at = found + len(token)
+        at = found + sizes[k]
     stretches.append((at, n))
     return counter.count_utf8(memoryview(buffer)[:n], stretches, native_id)
 

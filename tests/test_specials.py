@@ -61,6 +61,21 @@ def test_python_and_native_search_agree(tokens, data):
     assert native_find_all(text, tokens) == expected
 
 
+@pytest.mark.parametrize("tokens", TOKEN_SETS)
+@given(data=st.data())
+def test_native_search_stops_where_told(tokens, data):
+    """find_all(buffer, stop): the matches in buffer[:stop] (a bytearray longer than the
+    text, as counting's chunk buffer is), as find_specials finds them with its stop."""
+    alphabet = [*tokens, *{c for t in tokens for c in t}, " ", "x"]
+    text = "".join(data.draw(st.lists(st.sampled_from(alphabet), max_size=30)))
+    encoded = text.encode("utf-8")
+    stop = data.draw(st.integers(0, len(encoded)))
+    ordered = [t.encode("utf-8") for t in longest_first(tokens)]     # native_specials' order
+    native = native_specials(tokens, dict.fromkeys(tokens, 0))
+    found = native.find_all(bytearray(encoded + b"<|x|>" * 3), stop)
+    assert [(at, ordered[k]) for at, k in found] == list(find_specials(encoded, ordered, stop))
+
+
 SMALL_ALPHABET = "ab<é"     # few characters (é of two bytes): tokens overlap, prefix each other
 
 
