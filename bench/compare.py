@@ -342,14 +342,14 @@ def work(task: str, tool: str, args) -> dict:
         if tool == "bpe":
             import bpe
 
-            vocab, _ = bpe.train_bpe(args.input, args.vocab_size, SPECIALS)
+            vocab, _ = bpe.train_bpe(args.input, args.vocab_size, SPECIALS, workers=args.workers)
             n_vocab = len(vocab)
         elif tool == "bpe (processes)":
             from concurrent.futures import ProcessPoolExecutor
 
             import bpe
 
-            with ProcessPoolExecutor(os.cpu_count()) as pool:
+            with ProcessPoolExecutor(args.workers or os.cpu_count()) as pool:
                 n_vocab = bpe.train(args.input, args.vocab_size, SPECIALS, executor=pool,
                                     progress=False).n_vocab
         else:
@@ -427,7 +427,9 @@ def run_one(task: str, tool: str, args, script: str = __file__,
     (bpe can count on a process pool; peers use threads)."""
     command = [sys.executable, script, "--worker", task, tool, "--input", str(args.input),
                "--mb", str(args.mb), "--repeats", str(args.repeats),
-               "--vocab-size", str(args.vocab_size), *(extra or [])]
+               "--vocab-size", str(args.vocab_size),
+               *(["--workers", str(args.workers)] if getattr(args, "workers", None) else []),
+               *(extra or [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0]
 
@@ -479,6 +481,8 @@ def main() -> None:
     parser.add_argument("--vocab-size", type=int, default=10_000)
     parser.add_argument("--tools", help="only these tools (comma-separated)")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--workers", type=int,
+                        help="train: bpe's threads (or processes); default all cores")
     parser.add_argument("--worker", nargs=2, metavar=("TASK", "TOOL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.input = args.input or corpus_path()

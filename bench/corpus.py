@@ -42,3 +42,17 @@ def slice_of(mb: float) -> Path:
         end = data.find(b"<|endoftext|>", int(mb * 1e6))
         target.write_bytes(data if end < 0 else data[:end])
     return target
+
+
+def copies_of(path: Path, copies: int) -> Path:
+    """The file written `copies` times over, back to back (cached beside the corpus)."""
+    target = CACHE / f"{path.stem}-x{copies}{path.suffix}"
+    if not target.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=CACHE, suffix=".tmp")
+        with os.fdopen(fd, "wb") as dst:
+            for _ in range(copies):
+                with open(path, "rb") as src:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(tmp, target)
+    return target
