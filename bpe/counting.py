@@ -557,7 +557,7 @@ class _ThreadCounters:
         self.counters: list[PieceCounter] = []
         self.lock = threading.Lock()
         self.shared = SharedCounter()
-        self.max_slots = max(_MIN_SLOTS, 1 << (LOCAL_SLOTS // workers).bit_length() - 1)
+        self.max_slots = max(_MIN_SLOTS, 1 << ((LOCAL_SLOTS // workers).bit_length() - 1))
 
     def count(self, job: Job, pattern: str, special_tokens: list[str], errors: str,
               text_field: str):

@@ -193,6 +193,8 @@ def test_thread_counters_hand_over_when_full(monkeypatch, tmp_path):
     got = count_files([path], "gpt2", ["<|endoftext|>"], workers=3, chunk_bytes=2000)
     assert isinstance(got, SharedCounter)
     assert counts(got) == whole(path, "gpt2", ["<|endoftext|>"])
+    assert (bpe.train_bpe(path, 600, ["<|endoftext|>"], workers=3)
+            == bpe.train_bpe(path, 600, ["<|endoftext|>"], workers=1))
 
 
 def test_chunks_shrink_with_many_workers(monkeypatch):
