@@ -590,7 +590,8 @@ class _ThreadCounters:
 
 # The slots of all threads' own counters together (32 bytes each): a thread's counter
 # takes an equal share (a power of two, at least _MIN_SLOTS), and hands its pieces over
-# when it fills. Two threads each count about a 100 MB of text before they fill.
+# when it fills: on 2 threads, at 786,432 pieces each, more than the 78 MB mix corpus holds
+# (490,000); on 16, at 98,304.
 LOCAL_SLOTS = 1 << 21
 _MIN_SLOTS = 1 << 16
 
