@@ -669,3 +669,29 @@ def test_encode_with_dropout(tok_dir, tmp_path, capsys):
         main(["encode", "--tokenizer", folder, str(a), "-o", str(tmp_path / "x.npy"),
               "--dropout", "1.5"])
     assert "'1.5' is not a probability in [0, 1]" in capsys.readouterr().err
+
+
+BLAS_SCRIPT = """
+import os, sys
+{before}
+from bpe.cli import main
+main(["count", {corpus!r}, "-o", {out!r}])
+print(os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("before", "env", "expected"), [
+    ("", None, "1 True"),                         # the command's own: one BLAS thread
+    ("", "3", "3 True"),                          # the user's setting stands
+    ("import numpy", None, "None True"),          # too late to matter: left alone
+])
+def test_one_blas_thread_where_numpy_is_not_loaded_yet(tmp_path, before, env, expected):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello world\n" * 10, encoding="utf-8")
+    script = BLAS_SCRIPT.format(before=before, corpus=str(corpus), out=str(tmp_path / "c.npz"))
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if env is not None:
+        environ["OPENBLAS_NUM_THREADS"] = env
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=environ, check=True)
+    assert done.stdout.strip() == expected
