@@ -40,9 +40,10 @@ cdef enum:
     # every WATCH_STEPS merges
     WATCH_SYMBOLS = 1 << 16
     WATCH_STEPS = 64
-    # A merge visits its words in an order unrelated to memory, so each word is a cache miss:
-    # the loop prefetches a word's offset and length PREFETCH_INDEX words ahead and its
-    # symbols PREFETCH_SYMBOLS words ahead (the symbols need the offset, fetched by then).
+    # A merge visits its words in table order, which keeps only words with a shared prefix
+    # together (PieceCounter.by_prefix), so most words are a cache miss: the loop
+    # prefetches a word's offset and length PREFETCH_INDEX words ahead and its symbols
+    # PREFETCH_SYMBOLS words ahead (the symbols need the offset, fetched by then).
     PREFETCH_INDEX = 32
     PREFETCH_SYMBOLS = 16
     BYTE_PAIRS = 256        # count_pairs' dense array: pairs of ids below this

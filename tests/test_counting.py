@@ -145,6 +145,22 @@ def test_shared_counter_counts_what_it_is_handed(seed, n_counters, n):
                                                           strict=True)} == expected
 
 
+@given(seed=st.integers(0, 2**32), n=st.integers(0, 20_000))
+@settings(max_examples=20, deadline=None)
+def test_table_is_in_the_order_of_the_first_four_bytes(seed, n):
+    """A counter's WordTable holds its pieces in the order of their first four bytes
+    (shorter: as if zeros followed), pieces alike there in the order first counted, each
+    with its count."""
+    pieces = [p.encode("utf-8") for p in _many_pieces(seed, n)]
+    counter = PieceCounter()
+    counter.add([p.decode("utf-8") for p in pieces])
+    table = bpe.WordTable.from_counter(counter)
+    first_counted = list(dict.fromkeys(pieces))
+    expected = sorted(first_counted, key=lambda p: p[:4].ljust(4, b"\0"))   # stable
+    assert [table.word(i) for i in range(table.n_words)] == expected
+    assert counts(counter) == Counter(pieces)
+
+
 def _many_words() -> str:
     """The repository's corpus and 60,000 random words: more distinct pieces than eight
     counters of 4,096 slots hold."""
