@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -419,12 +420,27 @@ def tree_rss_mb(root: int) -> float:
     return total / 2**20
 
 
+@functools.cache
+def cache_bytecode() -> None:
+    """Compile bpe's modules to cached bytecode, as installing a wheel does. A checkout
+    installed in place (`pip install -e`) where PYTHONDONTWRITEBYTECODE is set would
+    compile them from source in every worker process, and the `train` rows, which time
+    `import bpe`, would count that (about 60 ms on the AMD EPYC) against bpe; the peers'
+    bytecode was cached when pip installed them."""
+    import compileall
+
+    import bpe
+
+    compileall.compile_dir(Path(bpe.__file__).parent, quiet=1)
+
+
 def run_one(task: str, tool: str, args, script: str = __file__,
             extra: list[str] | None = None) -> dict | str:
     """Run one (task, tool) in a fresh process (`script --worker TASK TOOL`, with the
     common options and `extra`). Peak RSS is that process tree's: the worker's own peak,
     or the sum over it and its worker processes sampled every 20 ms, whichever is larger
     (bpe can count on a process pool; peers use threads)."""
+    cache_bytecode()
     command = [sys.executable, script, "--worker", task, tool, "--input", str(args.input),
                "--mb", str(args.mb), "--repeats", str(args.repeats),
                "--vocab-size", str(args.vocab_size),
