@@ -57,7 +57,8 @@ def learn_merges(table: WordTable, n_merges: int,
                         min_frequency=min_frequency, max_token_length=max_token_length,
                         in_place=consume)
     vocab = {i: bytes([i]) for i in range(256)}
-    merges = list(zip(*pairs.T.tolist()))    # (ints from tolist, not a NumPy scalar each)
+    left, right = pairs.T.tolist()       # (ints from tolist, not a NumPy scalar each)
+    merges = list(zip(left, right, strict=True))
     for k, (a, b) in enumerate(merges):
         vocab[256 + k] = vocab[a] + vocab[b]
     return vocab, merges
