@@ -8,7 +8,7 @@ bytes together are already a token is never merged (it can only arise over a bas
 vocabulary: docs/architecture.md, "Continued training").
 
 State, all in C:
-- words: the WordTable's symbols, rewritten in place (their lengths shrink);
+- words: the WordTable's symbols, rewritten in place (`lengths` shrink);
 - pairs: slots found through a PairMap, each with its count and the list of words it was
   seen in (stale entries are allowed and skipped: a word is rescanned anyway);
 - a max-heap of (count, pair) with lazy invalidation: a count that drops leaves its entry
@@ -42,7 +42,7 @@ cdef enum:
     WATCH_STEPS = 64
     # A merge visits its words in table order, which keeps only words with a shared prefix
     # together (PieceCounter.by_prefix), so most words are a cache miss: the loop
-    # prefetches a word's Word and count PREFETCH_INDEX words ahead and its symbols
+    # prefetches a word's offset and length PREFETCH_INDEX words ahead and its symbols
     # PREFETCH_SYMBOLS words ahead (the symbols need the offset, fetched by then).
     PREFETCH_INDEX = 32
     PREFETCH_SYMBOLS = 16
@@ -62,14 +62,6 @@ cdef extern from *:
 
 
 cdef bpe_words no_words      # (static: zeroed, an empty list)
-
-
-cdef struct Word:
-    # What a merge reads of a word before its symbols, in one place: a word is a cache
-    # miss, and these in four arrays were four.
-    int64_t offset      # its symbols start here
-    int32_t length      # its number of symbols (it shrinks)
-    int32_t stamp       # the last step that rewrote it
 
 
 cdef struct HeapEntry:
@@ -93,7 +85,8 @@ cdef struct Neighbour:
 
 cdef class _MergeLoop:
     cdef int32_t* symbols
-    cdef vector[Word] words
+    cdef const int64_t* offsets
+    cdef int32_t* lengths
     cdef const int64_t* counts
     cdef Py_ssize_t n_words
 
@@ -105,6 +98,7 @@ cdef class _MergeLoop:
     cdef vector[int32_t] pair_stamp      # last step that queued the pair for a heap push
     cdef vector[uint8_t] pair_allowed    # merged token within max_token_length bytes
     cdef vector[int32_t] rising          # pairs whose count rose during this step
+    cdef vector[int32_t] word_stamp      # last step that rewrote the word
     cdef vector[Neighbour] neighbours    # by token id
     cdef vector[HeapEntry] heap
 
@@ -285,8 +279,8 @@ cdef class _MergeLoop:
         cdef int64_t start
         cdef int32_t slot, x, y
         for w in range(self.n_words):
-            start = self.words[w].offset
-            for i in range(self.words[w].length - 1):
+            start = self.offsets[w]
+            for i in range(self.lengths[w] - 1):
                 x, y = self.symbols[start + i], self.symbols[start + i + 1]
                 if x < BYTE_PAIRS and y < BYTE_PAIRS:
                     slot = byte_slots[x * BYTE_PAIRS + y]
@@ -358,9 +352,8 @@ cdef class _MergeLoop:
 
     cdef int merge_word(self, int32_t w, int32_t a, int32_t b, int32_t new_id) noexcept nogil:
         """Replace (a, b) by new_id left to right in word w, adjusting neighbouring pairs."""
-        cdef Word* word = &self.words[w]
-        cdef int32_t* s = self.symbols + word.offset
-        cdef int32_t n = word.length, i = 0, j = 0
+        cdef int32_t* s = self.symbols + self.offsets[w]
+        cdef int32_t n = self.lengths[w], i = 0, j = 0
         cdef int64_t count = self.counts[w]
         cdef Neighbour* nb
         while i < n:
@@ -385,7 +378,7 @@ cdef class _MergeLoop:
                 s[j] = s[i]
                 i += 1
             j += 1
-        word.length = j
+        self.lengths[w] = j
         return 0
 
     cdef int run(self, int32_t n_merges, int32_t[:, ::1] merges, bint watched) noexcept nogil:
@@ -421,14 +414,16 @@ cdef class _MergeLoop:
             for k in range(n):
                 if k + PREFETCH_INDEX < n:
                     w = words[k + PREFETCH_INDEX]
-                    __builtin_prefetch(&self.words[w])
+                    __builtin_prefetch(&self.offsets[w])
+                    __builtin_prefetch(&self.lengths[w])
                     __builtin_prefetch(&self.counts[w])
+                    __builtin_prefetch(&self.word_stamp[w])
                 if k + PREFETCH_SYMBOLS < n:
-                    __builtin_prefetch(self.symbols + self.words[words[k + PREFETCH_SYMBOLS]].offset)
+                    __builtin_prefetch(self.symbols + self.offsets[words[k + PREFETCH_SYMBOLS]])
                 w = words[k]
-                if self.words[w].stamp == step:
+                if self.word_stamp[w] == step:
                     continue
-                self.words[w].stamp = step
+                self.word_stamp[w] = step
                 if self.merge_word(w, a, b, new_id) != 0:
                     bpe_words_free(&taken)
                     return -1
@@ -493,6 +488,7 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
             raise ValueError("in_place needs symbols to be a writable int32 NumPy array")
     else:
         work = np.array(symbols, dtype=np.int32, copy=True)
+    cdef cnp.ndarray[int32_t, ndim=1] lengths = np.diff(np.asarray(offsets)).astype(np.int32)
     if work.shape[0] and (work.min() < 0 or work.max() >= first_id):
         raise ValueError(f"symbols must be {what}")
     no_token = [i for i, token in enumerate(tokens) if not token]
@@ -507,6 +503,8 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     no_neighbour.left_step = no_neighbour.left_drop = no_neighbour.left_add = -1
     no_neighbour.right_step = no_neighbour.right_drop = no_neighbour.right_add = -1
     loop.symbols = &work[0] if work.shape[0] else NULL
+    loop.offsets = &offsets[0]
+    loop.lengths = &lengths[0] if n_words else NULL
     loop.counts = &counts[0] if n_words else NULL
     loop.n_words = n_words
     loop.first_id = <int32_t>first_id
@@ -515,7 +513,7 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
     loop.max_token_length = max_length
     loop.step = -1
     try:                                # (resize, not assign: assign is declared without
-        loop.words.resize(n_words)              # except +, and its bad_alloc would end the
+        loop.word_stamp.resize(n_words, -1)     # except +, and its bad_alloc would end the
         loop.neighbours.resize(first_id + n_merges, no_neighbour)      # process)
     except MemoryError:
         raise MemoryError(f"no memory for the merge loop's {n_words} words") from None
@@ -531,11 +529,6 @@ def merge_words(const int32_t[::1] symbols, const int64_t[::1] offsets,
         if loop.add_token() != 0:
             raise MemoryError("no memory for the merge loop's tokens")
 
-    cdef Py_ssize_t w
-    for w in range(n_words):
-        loop.words[w].offset = offsets[w]
-        loop.words[w].length = <int32_t>(offsets[w + 1] - offsets[w])
-        loop.words[w].stamp = -1
     cdef int done
     if pairmap_init(&loop.pair_index, 1024) != 0:
         raise MemoryError("no memory for the pair index")
