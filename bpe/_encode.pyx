@@ -24,15 +24,15 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memchr, memcmp, memcpy
+from libc.string cimport memchr, memcmp
 from libcpp.vector cimport vector
 
-from bpe._hashing cimport KEY_BYTES, hash_bytes, hash_key, load_key
+from bpe._hashing cimport KEY_BYTES, hash_bytes, load_key
 from bpe._ids cimport IdBuffer, fill_lists
 from bpe._merge_table cimport MergeTable
-from bpe._piece_cache cimport (CACHE_MAX_BYTES, CACHE_MAX_IDS, LONG_MAX_BYTES, MANY_IDS,
-                               CacheSlot, PieceCache, bpe_slot_unchanged, bpe_slot_version,
-                               cached_short, holds_piece, keep_short, slot_for)
+from bpe._piece_cache cimport (CACHE_MAX_BYTES, CACHE_MAX_IDS, IN_WIDE, LONG_MAX_BYTES,
+                               CacheLine, CacheSlot, PieceCache, cached_short, cached_wide,
+                               keep_in_line, keep_short, line_of, wide_of, wide_of_key)
 from bpe._pretokenize cimport (PieceWindow, byte_offset, char_count, check_pattern_id,
                                no_window, piece_end)
 from bpe._signals cimport interrupted, raise_pending, watch
@@ -258,14 +258,14 @@ cdef inline StrView _view(str text):
 
 cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
                        const uint8_t* limit, IdBuffer out, PieceCache cache,
-                       CacheSlot* slot) noexcept nogil:
-    """Encode one piece, which ends by limit, through its cache slot (NULL: too long for
-    the short-piece table): a hit copies its ids, a miss merges and caches them. The caller
-    has reserved room in out for n + CACHE_MAX_IDS ids. -1 out of memory."""
+                       CacheLine* line, CacheSlot* slot) noexcept nogil:
+    """Encode one piece, which ends by limit, through the cache: line is its line (a piece
+    of up to KEY_BYTES bytes), else slot its wide slot (up to CACHE_MAX_BYTES), else both
+    are NULL (the long-piece cache). A hit copies its ids, a miss merges and caches them.
+    The caller has reserved room in out for n + CACHE_MAX_IDS ids. -1 out of memory."""
     cdef int32_t* dst = out.data + out.size
     cdef Py_ssize_t m
-    cdef uint64_t h = 0
-    cdef uint32_t seen
+    cdef uint64_t h = 0, low = 0, high = 0
     cdef bint cacheable = n <= LONG_MAX_BYTES
     if cache.dropout:
         m = table.merge_dropout(text, n, dst, cache.dropout, &cache.rng)
@@ -273,24 +273,25 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
             return -1
         out.size += m
         return 0
+    if line != NULL:
+        load_key(text, n, limit, &low, &high)
+        m = cached_short(line, low, high, n, dst)
+        if m >= 0:
+            out.size += m
+            cache.hits += 1
+            return 0
+        if (line.form[0] | line.form[1]) & IN_WIDE:
+            slot = wide_of_key(cache, low, high)   # where short pieces with many ids are
     if slot != NULL:
-        seen = bpe_slot_version(&slot.version)
-        if holds_piece(slot, text, n, limit):
-            m = slot.n_ids
-            if m != MANY_IDS:
-                memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
-                if bpe_slot_unchanged(&slot.version, seen):
-                    out.size += m
-                    cache.hits += 1
-                    return 0
-            elif bpe_slot_unchanged(&slot.version, seen):
-                h = hash_bytes(text, n)    # its ids are in the long-piece cache
-                m = cache.find_long(text, n, h, dst)
-                if m >= 0:
-                    out.size += m
-                    cache.hits += 1
-                    return 0
-    elif cacheable:
+        m = cached_wide(slot, text, n, limit, dst)
+        if m == -2:
+            h = hash_bytes(text, n)            # its ids are in the long-piece cache
+            m = cache.find_long(text, n, h, dst)
+        if m >= 0:
+            out.size += m
+            cache.hits += 1
+            return 0
+    elif line == NULL and cacheable:
         h = hash_bytes(text, n)
         m = cache.find_long(text, n, h, dst)
         if m >= 0:
@@ -302,8 +303,12 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
     if m < 0:
         return -1
     out.size += m
+    if line != NULL:
+        if keep_in_line(line, low, high, n, dst, m):
+            return 0                           # the ids fit in the line
+        slot = wide_of_key(cache, low, high)
     if slot != NULL:
-        if m > CACHE_MAX_IDS:              # a run of CJK, say: the ids go to the long cache
+        if m > CACHE_MAX_IDS:                  # a run of CJK, say: the ids go to the long cache
             h = hash_bytes(text, n)
             cache.keep_long(text, n, h, dst, m)
         keep_short(slot, text, n, dst, m)
@@ -320,12 +325,12 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
     >= 0 only the settled pieces: not the last, and ending by byte_limit. ticks (NULL: not
     watched) counts blocks down to the next look for a signal (_signals.pxd). Returns where
     encoding stopped, -1 out of memory, -2 interrupted."""
-    # Blocks of up to BLOCK pieces: first find them all and prefetch their cache slots,
-    # then encode them, by when the slots have come in. Two tight loops, each with
+    # Blocks of up to BLOCK pieces: first find them all and prefetch their cache lines
+    # (or wide slots), then encode them, by when those have come in. Two tight loops, each with
     # branches of its own to predict, instead of one that interleaves both. Every piece
     # of up to KEY_BYTES, one byte or sixteen, takes the same path: no branch on length.
     cdef Py_ssize_t ends[BLOCK + 1]
-    cdef CacheSlot* slots[BLOCK]
+    cdef void* places[BLOCK]               # each piece's CacheLine, CacheSlot or NULL
     cdef uint64_t lows[BLOCK]              # the keys (load_key) of pieces of up to
     cdef uint64_t highs[BLOCK]             # KEY_BYTES, kept for the second loop
     cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0
@@ -340,17 +345,15 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
         while count < BLOCK and ends[count] < end:
             j = piece_end(s, ends[count], end, pattern_id, &window)
             n = j - ends[count]
-            # slot_for written out, keeping the key: a call to it that handed the key
-            # back through pointers measured slower in this loop.
             if n <= KEY_BYTES:
                 load_key(s + ends[count], n, s + end, &lows[count], &highs[count])
-                slots[count] = &cache.slots[hash_key(lows[count], highs[count]) & cache.mask]
-                __builtin_prefetch(slots[count])
+                places[count] = line_of(cache, lows[count], highs[count])
+                __builtin_prefetch(places[count])
             elif n <= CACHE_MAX_BYTES:
-                slots[count] = &cache.slots[hash_bytes(s + ends[count], n) & cache.mask]
-                __builtin_prefetch(slots[count])
+                places[count] = wide_of(cache, s + ends[count], n)
+                __builtin_prefetch(places[count])
             else:
-                slots[count] = NULL
+                places[count] = NULL
             count += 1
             ends[count] = j
         dst = out.data + out.size
@@ -361,12 +364,15 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
                 cache.hits += hits
                 return i
             n = j - i
-            if n <= KEY_BYTES and (got := cached_short(slots[k], lows[k], highs[k], n, dst)) >= 0:
+            if n <= KEY_BYTES and (got := cached_short(<CacheLine*>places[k], lows[k], highs[k],
+                                                       n, dst)) >= 0:
                 dst += got
                 hits += 1
             else:
                 out.size = dst - out.data
-                if _encode_piece(table, s + i, n, s + end, out, cache, slots[k]) != 0:
+                if _encode_piece(table, s + i, n, s + end, out, cache,
+                                 <CacheLine*>places[k] if n <= KEY_BYTES else NULL,
+                                 <CacheSlot*>places[k] if n > KEY_BYTES else NULL) != 0:
                     return -1
                 dst = out.data + out.size
             i = j
@@ -394,7 +400,7 @@ cdef Py_ssize_t _dropout_span(MergeTable table, const uint8_t* s, Py_ssize_t sta
         j = piece_end(s, i, end, pattern_id, &window)
         if byte_limit >= 0 and (j > byte_limit or j == end):
             return i
-        if _encode_piece(table, s + i, j - i, s + end, out, cache, NULL) != 0:
+        if _encode_piece(table, s + i, j - i, s + end, out, cache, NULL, NULL) != 0:
             return -1
         i = j
         count += 1
@@ -476,7 +482,9 @@ def encode_pieces(MergeTable table, list pieces, IdBuffer out, PieceCache cache)
     cdef vector[Py_ssize_t] sizes
     cdef Py_ssize_t size
     cdef int failed = 0
+    cdef CacheLine* line
     cdef CacheSlot* slot
+    cdef uint64_t low, high
     texts.resize(n)
     sizes.resize(n)
     for i in range(n):
@@ -489,9 +497,16 @@ def encode_pieces(MergeTable table, list pieces, IdBuffer out, PieceCache cache)
         for i in range(n):
             if sizes[i] == 0:
                 continue
-            slot = slot_for(cache, texts[i], sizes[i], texts[i] + sizes[i]) if sizes[i] <= CACHE_MAX_BYTES else NULL
+            line = NULL
+            slot = NULL
+            if sizes[i] <= KEY_BYTES:
+                load_key(texts[i], sizes[i], texts[i] + sizes[i], &low, &high)
+                line = line_of(cache, low, high)
+            elif sizes[i] <= CACHE_MAX_BYTES:
+                slot = wide_of(cache, texts[i], sizes[i])
             if (out.reserve(sizes[i] + CACHE_MAX_IDS) != 0 or
-                    _encode_piece(table, texts[i], sizes[i], texts[i] + sizes[i], out, cache, slot) != 0):
+                    _encode_piece(table, texts[i], sizes[i], texts[i] + sizes[i], out, cache,
+                                  line, slot) != 0):
                 failed = 1
                 break
     if failed:

@@ -1,10 +1,11 @@
 """The piece cache: piece bytes -> ids, for pieces seen before (bodies in _piece_cache.pyx).
 
 The lookups that the encode loop makes for every piece are inline here, so that it compiles
-them into its loop: slot_for, and cached_short/holds_piece on a slot.
+them into its loop: line_of and cached_short for a short piece's line, wide_of and
+cached_wide for a wide slot.
 """
 cimport cython
-from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from bpe._hashing cimport KEY_BYTES, _load64, hash_bytes, hash_key, load_key
@@ -18,16 +19,33 @@ cdef extern from "bpe_seqlock.h" nogil:
 
 
 cdef enum:
-    CACHE_BITS = 18         # the short-piece table has 1 << CACHE_BITS slots
+    CACHE_BITS = 18         # the short-piece table has 1 << CACHE_BITS lines
+    WIDE_SHIFT = 3          # and the wide table an eighth as many slots
     CACHE_MAX_BYTES = 26    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
-    MANY_IDS = 255          # a slot's n_ids when the piece's ids are in the long-piece cache
+    MANY_IDS = 255          # a wide slot's n_ids when the piece's ids are in the long-piece cache
     LONG_SLOTS = 1 << 14    # the long-piece cache: longer pieces, and short ones with many ids
     LONG_MAX_BYTES = 256    # at most 16384 * (256 B + 1 KB of ids): 21 MB, typically 2 MB
+    # A way's form: the number of its ids (form & WAY_IDS), packed as 16-bit ids if
+    # PACKED_16 is set, else as 32-bit ones; IN_WIDE (set in both ways' forms) if a piece
+    # of this line has gone to the wide table, the only lines whose misses look there
+    WAY_IDS = 7
+    PACKED_16 = 8
+    IN_WIDE = 16
+    MAX_IDS_16 = 6          # the ids a way holds: 12 bytes of them
+    MAX_IDS_32 = 3
 
 
-cdef struct CacheSlot:      # 64 bytes: one cache line
-    uint32_t version        # a seqlock (include/bpe_seqlock.h): odd while a thread writes it
+cdef struct CacheLine:      # 64 bytes: one cache line, two pieces of up to KEY_BYTES bytes
+    uint32_t version        # a seqlock over the line (include/bpe_seqlock.h)
+    uint8_t n_bytes[2]      # each way's piece length; 0: the way is empty
+    uint8_t form[2]         # each way's form (WAY_IDS, PACKED_16, IN_WIDE)
+    uint8_t ids[24]         # way w's ids at 12 * w
+    uint64_t key[4]         # way w's key (load_key's low and high words) at 2 * w
+
+
+cdef struct CacheSlot:      # 64 bytes: a wide slot, one piece of up to CACHE_MAX_BYTES bytes
+    uint32_t version        # a seqlock
     uint8_t n_bytes         # 0: empty
     uint8_t n_ids
     uint8_t text[CACHE_MAX_BYTES]   # zero past n_bytes: its first 16 bytes are a piece's key
@@ -43,15 +61,19 @@ cdef struct LongSlot:
 
 @cython.final
 cdef class PieceSlots:
-    cdef CacheSlot* slots
+    cdef CacheLine* lines
     cdef uint64_t mask
+    cdef CacheSlot* wide
+    cdef uint64_t wide_mask
 
 
 @cython.final
 cdef class PieceCache:
     cdef readonly PieceSlots shared
-    cdef CacheSlot* slots
+    cdef CacheLine* lines
     cdef uint64_t mask
+    cdef CacheSlot* wide
+    cdef uint64_t wide_mask
     cdef LongSlot* long_slots
     cdef public long long hits, misses
     cdef public uint64_t dropout    # BPE-dropout: 0 off, else merge_dropout's threshold,
@@ -64,51 +86,101 @@ cdef class PieceCache:
 
 cdef void keep_short(CacheSlot* slot, const uint8_t* text, Py_ssize_t n, const int32_t* ids,
                      Py_ssize_t m) noexcept nogil
+cdef bint keep_in_line(CacheLine* line, uint64_t low, uint64_t high, Py_ssize_t n,
+                       const int32_t* ids, Py_ssize_t m) noexcept nogil
 
 
-cdef inline CacheSlot* slot_for(PieceCache cache, const uint8_t* text, Py_ssize_t n,
-                                const uint8_t* limit) noexcept nogil:
-    """The slot of a piece of 1..CACHE_MAX_BYTES bytes that ends by limit (the end of the
-    buffer it is in): up to KEY_BYTES bytes, by its key (see load_key)."""
-    cdef uint64_t low, high
-    if n <= KEY_BYTES:
-        load_key(text, n, limit, &low, &high)
-        return &cache.slots[hash_key(low, high) & cache.mask]
-    return &cache.slots[hash_bytes(text, n) & cache.mask]
+cdef inline CacheLine* line_of(PieceCache cache, uint64_t low, uint64_t high) noexcept nogil:
+    """The line of a piece of up to KEY_BYTES bytes, by its key."""
+    return &cache.lines[hash_key(low, high) & cache.mask]
+
+
+cdef inline CacheSlot* wide_of_key(PieceCache cache, uint64_t low, uint64_t high) noexcept nogil:
+    """The wide slot of a piece of up to KEY_BYTES bytes whose ids do not fit in a way of
+    its line (other bits of the hash than line_of's)."""
+    return &cache.wide[(hash_key(low, high) >> 32) & cache.wide_mask]
+
+
+cdef inline CacheSlot* wide_of(PieceCache cache, const uint8_t* text, Py_ssize_t n) noexcept nogil:
+    """The wide slot of a piece of KEY_BYTES + 1 .. CACHE_MAX_BYTES bytes."""
+    return &cache.wide[hash_bytes(text, n) & cache.wide_mask]
 
 
 cdef inline bint slot_key_is(const CacheSlot* slot, uint64_t low, uint64_t high,
                              Py_ssize_t n) noexcept nogil:
-    """Whether the slot holds the piece of n <= KEY_BYTES bytes whose key is low, high:
+    """Whether the wide slot holds the piece of n <= KEY_BYTES bytes whose key is low, high:
     its key and its length, compared without a branch on n."""
     return ((_load64(slot.text) ^ low) | (_load64(slot.text + 8) ^ high)
             | <uint64_t>(slot.n_bytes ^ n)) == 0
 
 
+cdef inline bint way_is(const CacheLine* line, int w, uint64_t low, uint64_t high,
+                        Py_ssize_t n) noexcept nogil:
+    """Whether way w of the line holds the piece of n <= KEY_BYTES bytes whose key is low,
+    high: its key and its length, compared without a branch on n."""
+    return ((line.key[2 * w] ^ low) | (line.key[2 * w + 1] ^ high)
+            | <uint64_t>(line.n_bytes[w] ^ n)) == 0
+
+
+cdef inline Py_ssize_t way_ids(const CacheLine* line, int w, int32_t* dst) noexcept nogil:
+    """Unpack way w's ids to dst, as CACHE_MAX_IDS values (the rest past theirs are any):
+    their number."""
+    cdef uint8_t form = line.form[w]
+    cdef uint16_t packed[8]
+    cdef Py_ssize_t k
+    if form & PACKED_16:
+        memcpy(packed, line.ids + 12 * w, 16)        # fixed sizes: no calls
+        for k in range(8):
+            dst[k] = packed[k]
+    else:
+        memcpy(dst, line.ids + 12 * w, 16)
+    return form & WAY_IDS
+
+
+cdef inline Py_ssize_t cached_short(const CacheLine* line, uint64_t low, uint64_t high,
+                                    Py_ssize_t n, int32_t* dst) noexcept nogil:
+    """The common case of a lookup: a piece of 1..KEY_BYTES bytes (its key: load_key's low
+    and high words) in a way of its line. The number of its ids, written at dst (which has
+    room for CACHE_MAX_IDS), or -1 (not there, or the line changed meanwhile). The way is
+    found by branches, each with its own copy: predicted, they let the copy start before
+    the keys are compared."""
+    cdef uint32_t seen = bpe_slot_version(&line.version)
+    cdef Py_ssize_t m
+    if way_is(line, 0, low, high, n):
+        m = way_ids(line, 0, dst)
+    elif way_is(line, 1, low, high, n):
+        m = way_ids(line, 1, dst)
+    else:
+        return -1
+    if not bpe_slot_unchanged(&line.version, seen):
+        return -1
+    return m
+
+
+cdef inline Py_ssize_t cached_wide(const CacheSlot* slot, const uint8_t* text, Py_ssize_t n,
+                                   const uint8_t* limit, int32_t* dst) noexcept nogil:
+    """A lookup in a wide slot: the number of ids written at dst; -1 not there or the slot
+    changed meanwhile; -2 there, with its ids in the long-piece cache."""
+    cdef uint32_t seen = bpe_slot_version(&slot.version)
+    cdef Py_ssize_t m = slot.n_ids
+    if not holds_piece(slot, text, n, limit):
+        return -1
+    if m != MANY_IDS:
+        memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
+    if not bpe_slot_unchanged(&slot.version, seen):
+        return -1
+    return m if m != MANY_IDS else -2
+
+
 cdef inline bint holds_piece(const CacheSlot* slot, const uint8_t* text, Py_ssize_t n,
                              const uint8_t* limit) noexcept nogil:
-    """Whether the slot holds the piece text[:n] (1 <= n <= CACHE_MAX_BYTES, ending by
+    """Whether the wide slot holds the piece text[:n] (1 <= n <= CACHE_MAX_BYTES, ending by
     limit)."""
     cdef uint64_t low, high
     if n <= KEY_BYTES:
         load_key(text, n, limit, &low, &high)
         return slot_key_is(slot, low, high, n)
     return slot.n_bytes == n and same_piece(slot.text, text, n)
-
-
-cdef inline Py_ssize_t cached_short(const CacheSlot* slot, uint64_t low, uint64_t high,
-                                    Py_ssize_t n, int32_t* dst) noexcept nogil:
-    """The common case of a lookup: a piece of 1..KEY_BYTES bytes (its key: load_key's low
-    and high words) whose ids are in its slot. Their number, written at dst (which has room
-    for CACHE_MAX_IDS), or -1 (not there, too many ids, or the slot changed meanwhile)."""
-    cdef uint32_t seen = bpe_slot_version(&slot.version)
-    cdef Py_ssize_t m = slot.n_ids
-    if not slot_key_is(slot, low, high, n) or m == MANY_IDS:
-        return -1
-    memcpy(dst, slot.ids, CACHE_MAX_IDS * sizeof(int32_t))   # fixed size: no call
-    if not bpe_slot_unchanged(&slot.version, seen):
-        return -1
-    return m
 
 
 cdef inline bint same_piece(const uint8_t* cached, const uint8_t* piece, Py_ssize_t n) noexcept nogil:

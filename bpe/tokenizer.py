@@ -821,7 +821,7 @@ class Tokenizer:
                 cache = self._free_caches.pop()
             except KeyError:
                 with self._slots_lock:
-                    if self._piece_slots is None:      # made on first use: 16 MB
+                    if self._piece_slots is None:      # made on first use: 18 MB
                         self._piece_slots = PieceSlots()
                     slots = self._piece_slots
                 cache = PieceCache(slots)
@@ -856,9 +856,9 @@ class Tokenizer:
     def _size_piece_cache(self, n_bytes: int) -> None:
         """Before encoding n_bytes of text in one go (encode_file): a short-piece table that
         holds that much text's working set. A large corpus has more distinct pieces than the
-        16 MB table has slots (the mix corpus: 490 thousand), so pieces met again and again
-        are evicted and encoded anew; from 32 MB of input the table has twice the slots, from
-        128 MB four times (64 MB, touched as used). Caches already lent keep the table they
+        18 MB table holds (the mix corpus: 490 thousand), so pieces met again and again are
+        evicted and encoded anew; from 32 MB of input the table has twice the lines, from
+        128 MB four times (72 MB, touched as used). Caches already lent keep the table they
         have; the new one starts empty."""
         bits = 18 if n_bytes < 32 << 20 else 19 if n_bytes < 128 << 20 else 20
         with self._slots_lock:

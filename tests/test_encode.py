@@ -241,9 +241,10 @@ def test_short_pieces_with_many_ids_are_cached_transparently(pieces, n_merges):
 @example("a\x00\x00\x00\x00b\x00\x00\x00c" + "-" * 16 + "a" + "-" * 17 + "b\x00\x00\x00")
 def test_pieces_in_one_slot_are_told_apart_by_length(text):
     """Pieces of up to 16 bytes are keyed by two zero-padded words, so "\\0\\0\\0" and
-    "\\0\\0\\0\\0" have the same key: the slot must match the length too. With one slot
-    for all pieces, every piece meets the last one's key. Pieces of 16 and 17 bytes, and
-    pieces near the text's end (keyed through a copy), are in the example."""
+    "\\0\\0\\0\\0" have the same key: a way must match the length too. With one line
+    (two ways) for all pieces, every piece meets the first piece's key and the latest's.
+    Pieces of 16 and 17 bytes, and pieces near the text's end (keyed through a copy), are
+    in the example."""
     table, _ = table_from(merges_for(b"ab\x00 -", 40, 2))
     cache, out = PieceCache(PieceSlots(0)), IdBuffer()
     for _ in range(2):
@@ -251,6 +252,49 @@ def test_pieces_in_one_slot_are_told_apart_by_length(text):
     pieces = regex.findall(GPT2_PATTERN, text)
     expected = [i for p in pieces for i in table.encode_piece(p.encode())]
     assert out.to_numpy().tolist() == expected * 2
+
+
+def widened(table_rows: np.ndarray, base: int) -> MergeTable:
+    """The merge table of these (left, right, merged) rows with every merged id moved up
+    by base: the same merges, with ids as wide as base makes them."""
+    rows = table_rows.copy()
+    rows[rows >= 256] += base
+    return MergeTable(*np.ascontiguousarray(rows.T), np.arange(256, dtype=np.int32))
+
+
+@given(st.lists(st.text("abc", min_size=1, max_size=26), min_size=1, max_size=60),
+       st.sampled_from([0, 1 << 16, (1 << 20) - 300]), st.integers(0, 3))
+def test_ways_hold_ids_of_any_width(pieces, base, bits):
+    """A piece of up to 16 bytes keeps its ids in a way of its line, packed: up to six
+    under 2**16, else up to three; more go to its wide slot, as do pieces of 17..26 bytes.
+    Ids from 2**16 and 2**20 up take the 32-bit form; tables of 1..8 lines make pieces
+    share lines and evict each other. Every encode equals the uncached one."""
+    merges = merges_for(b"abc", 40, 9)
+    _, vocab = table_from(merges)
+    ids = {v: k for k, v in vocab.items()}
+    rows = np.array([(ids[a], ids[b], ids[a + b]) for a, b in merges], dtype=np.int32)
+    table = widened(rows, base)
+    cache, out = PieceCache(PieceSlots(bits)), IdBuffer()
+    for _ in range(3):
+        encode_pieces(table, pieces, out, cache)
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
+    assert out.to_numpy().tolist() == expected * 3
+    assert cache.hits + cache.misses == 3 * len(pieces)
+
+
+def test_a_line_keeps_its_first_piece_and_its_last():
+    """In a table of one line, the first piece met stays and the second way holds the
+    latest: a, b, a, b hit after the first two; c then evicts b, not a; then b evicts c."""
+    table, _ = table_from(merges_for(b"abc", 20, 4))
+    cache, out = PieceCache(PieceSlots(0)), IdBuffer()
+    encode_pieces(table, ["a", "b"], out, cache)
+    assert (cache.hits, cache.misses) == (0, 2)
+    encode_pieces(table, ["a", "b", "a", "b"], out, cache)
+    assert (cache.hits, cache.misses) == (4, 2)
+    encode_pieces(table, ["c", "a", "b", "c"], out, cache)
+    assert (cache.hits, cache.misses) == (5, 5)
+    ids = out.to_list(pinned_ints(300))
+    assert ids == [ord("a"), ord("b")] * 3 + [ord("c"), ord("a"), ord("b"), ord("c")]
 
 
 def test_lists_hold_pinned_ints():
@@ -416,9 +460,10 @@ def test_long_piece_cache_is_transparent():
 
 
 def test_shared_slots_stay_exact_under_threads():
-    """Threads that share a table of four slots overwrite each other's pieces all the time
-    (every piece is a miss, and each miss writes a slot): none may take the ids of a slot
-    that another thread is half-way through writing."""
+    """Threads that share a table of four lines (and one wide slot) overwrite each other's
+    pieces all the time (almost every piece is a miss, and each miss writes a line or the
+    slot): none may take the ids of a line or slot that another thread is half-way through
+    writing."""
     table, _ = table_from(merges_for(b"abc", 80, 5))
     rng = np.random.default_rng(3)
     pieces = ["".join(rng.choice(list("abc"), size=int(rng.integers(3, 27)))) for _ in range(3000)]
