@@ -63,6 +63,7 @@ cdef struct LongSlot:
 cdef class PieceSlots:
     cdef CacheLine* lines
     cdef uint64_t mask
+    cdef int shift          # line_of's: 64 - bits (63 for one line, masked to 0)
     cdef CacheSlot* wide
     cdef uint64_t wide_mask
 
@@ -72,6 +73,7 @@ cdef class PieceCache:
     cdef readonly PieceSlots shared
     cdef CacheLine* lines
     cdef uint64_t mask
+    cdef int shift
     cdef CacheSlot* wide
     cdef uint64_t wide_mask
     cdef LongSlot* long_slots
@@ -91,8 +93,13 @@ cdef bint keep_in_line(CacheLine* line, uint64_t low, uint64_t high, Py_ssize_t 
 
 
 cdef inline CacheLine* line_of(PieceCache cache, uint64_t low, uint64_t high) noexcept nogil:
-    """The line of a piece of up to KEY_BYTES bytes, by its key."""
-    return &cache.lines[hash_key(low, high) & cache.mask]
+    """The line of a piece of up to KEY_BYTES bytes, by its key: the top bits of the xor of
+    its words' products with two odd constants (every bit of a word reaches a product's top
+    bits). Two multiplies side by side, on the path of every piece: hash_key's fuller mix
+    (a third multiply and two shifts after them) took 8% longer on text seen before, with
+    the same misses."""
+    cdef uint64_t h = low * 0x9E3779B97F4A7C15ULL ^ high * 0xC2B2AE3D27D4EB4FULL
+    return &cache.lines[(h >> cache.shift) & cache.mask]
 
 
 cdef inline CacheSlot* wide_of_key(PieceCache cache, uint64_t low, uint64_t high) noexcept nogil:

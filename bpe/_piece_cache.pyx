@@ -30,7 +30,7 @@ cdef class PieceSlots:
     shared by every PieceCache of a tokenizer: a piece one thread has encoded is a hit for
     all of them.
 
-    Attributes: lines (1 << bits of them) and mask (bits ones); wide (1 << (bits -
+    Attributes: lines (1 << bits of them), mask (bits ones) and shift; wide (1 << (bits -
     WIDE_SHIFT) slots, at least one) and wide_mask.
     Thread-safety: any number of threads read and write them at once (each line and slot a
     seqlock)."""
@@ -39,6 +39,7 @@ cdef class PieceSlots:
         if not 0 <= bits <= 30:
             raise ValueError(f"bits must be in 0..30, got {bits}")
         self.mask = (<uint64_t>1 << bits) - 1
+        self.shift = 64 - bits if bits else 63
         self.wide_mask = (<uint64_t>1 << max(bits - WIDE_SHIFT, 0)) - 1
         self.lines = <CacheLine*>zeroed_alloc((self.mask + 1) * sizeof(CacheLine))
         self.wide = <CacheSlot*>zeroed_alloc((self.wide_mask + 1) * sizeof(CacheSlot))
@@ -72,6 +73,7 @@ cdef class PieceCache:
         self.shared = shared if shared is not None else PieceSlots()
         self.lines = self.shared.lines
         self.mask = self.shared.mask
+        self.shift = self.shared.shift
         self.wide = self.shared.wide
         self.wide_mask = self.shared.wide_mask
         self.long_slots = <LongSlot*>calloc(LONG_SLOTS, sizeof(LongSlot))
