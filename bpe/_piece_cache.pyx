@@ -65,8 +65,8 @@ cdef class PieceCache:
     pieces (CJK runs, indentation, rules, long words; at most 21 MB, typically 2 MB). Pieces
     past LONG_MAX_BYTES bytes are not cached.
 
-    Attributes: shared (the PieceSlots), slots and mask (its table), long_slots, and the
-    counters hits and misses.
+    Attributes: shared (the PieceSlots) and its lines, mask, shift, wide and wide_mask,
+    copied here for the encode loop; long_slots; the counters hits and misses.
     Thread-safety: one thread at a time uses a PieceCache (the tokenizer lends them out)."""
 
     def __cinit__(self, PieceSlots shared=None):
