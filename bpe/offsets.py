@@ -99,14 +99,7 @@ def token_chars(tok: Tokenizer) -> TokenChars:
 
 def _token_chars(tok: Tokenizer) -> TokenChars:
     tables = tok._tables
-    if tables is not None:      # loaded from tables: no dict of bytes to make
-        ids, lengths = np.asarray(tables.ids), np.asarray(tables.lengths)
-        blob: bytes | memoryview = tables.blob
-    else:
-        vocab = tok.vocab
-        ids = np.fromiter(vocab, dtype=np.int64, count=len(vocab))
-        lengths = np.fromiter(map(len, vocab.values()), dtype=np.int64, count=len(vocab))
-        blob = b"".join(vocab.values())
+    ids, lengths, blob = np.asarray(tables.ids), np.asarray(tables.lengths), tables.blob
     leading = np.frombuffer(blob, dtype=np.int8) >= -64     # not 0x80..0xBF
     before = np.zeros(leading.size + 1, dtype=np.int64)     # before[j]: in blob[:j]
     np.cumsum(leading, out=before[1:])

@@ -139,11 +139,14 @@ class Tokenizer:
         ids = token_ids(vocab)
         self._start(assign_ids(special_tokens, vocab, ids), pattern, name,
                     ignore_merges=ignore_merges)
-        self._vocab: dict[int, bytes] | None = vocab
-        self._merges: list[tuple[bytes, bytes]] | None = merges
-        self._tables: TokenTables | None = None
-        self._build(merge_ids(merges, ids), byte_ids(ids),
-                    [vocab.get(i) for i in range(max(vocab) + 1)])
+        rows, singles = merge_ids(merges, ids), byte_ids(ids)
+        # Kept as flat tables, not as the dict and list given: GPT-2's 50,257 bytes objects,
+        # their ints and 50,000 tuples of two take 13 MB, the tables 1.3 MB. `vocab` and
+        # `merges` are made from them on first use, as for a tokenizer loaded from tables.
+        self._vocab: dict[int, bytes] | None = None
+        self._merges: list[tuple[bytes, bytes]] | None = None
+        self._tables = TokenTables.from_vocab(vocab, rows, singles)
+        self._build(rows, singles, [vocab.get(i) for i in range(max(vocab) + 1)])
 
     def _start(self, special_ids: dict[str, int], pattern: PatternLike, name: str | None,
                tiktoken_rule: bool = False, ignore_merges: bool = False) -> None:
@@ -362,8 +365,7 @@ class Tokenizer:
         as its tables: flat arrays of bytes, which load without a loop per merge."""
         if self._pretrained is not None:
             return _unpickle_pretrained, (self._pretrained,)
-        tables = self._tables or TokenTables.from_vocab(self.vocab, self._merge_ids,
-                                                        self._byte_ids)
+        tables = self._tables
         hf = None if self._hf_source is None else (self._hf_steps, self._hf_source)
         return _unpickle, (tables.to_state(), dict(self.special_ids), self.pattern, self.name,
                            self._tiktoken_rule, self._ignore_merges, hf)
@@ -1024,11 +1026,10 @@ class Tokenizer:
 
     @property
     def vocab(self) -> dict[int, bytes]:
-        """id -> token bytes, the special tokens included (where the tokenizer was loaded
-        from tables, made on first use)."""
+        """id -> token bytes, the special tokens included (made from the tokenizer's flat
+        tables on first use)."""
         vocab = self._vocab
         if vocab is None:
-            assert self._tables is not None     # one of the two is always there
             vocab = self._tables.vocab()
             for token, token_id in self.special_ids.items():   # as specials.assign_ids adds them
                 vocab.setdefault(token_id, token.encode("utf-8"))
@@ -1037,8 +1038,8 @@ class Tokenizer:
 
     @property
     def merges(self) -> list[tuple[bytes, bytes]]:
-        """The merges, (left bytes, right bytes) in rank order (where the tokenizer was
-        loaded from tables, made on first use)."""
+        """The merges, (left bytes, right bytes) in rank order (made from the tokenizer's
+        flat tables on first use)."""
         merges = self._merges
         if merges is None:
             vocab = self.vocab

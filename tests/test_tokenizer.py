@@ -328,6 +328,23 @@ def test_decode_hole_in_vocab():
         tok.decode([299])
 
 
+def test_vocab_and_merges_are_made_again_from_tables(trained):
+    """A tokenizer keeps flat tables, not the dict and list it was given; vocab and merges
+    come back equal to them, in their order, the special tokens after the vocabulary's."""
+    tok, vocab, merges, specials = trained
+    assert tok._vocab is None and tok._merges is None
+    given = dict(vocab)
+    for token in specials:
+        if token.encode() not in given.values():
+            given[max(given) + 1] = token.encode()
+    assert list(tok.vocab.items()) == list(given.items())
+    assert tok.merges == merges
+    holes = {i: bytes([i]) for i in range(256)} | {300: b"ab", 299: b"ba"}
+    tok = bpe.Tokenizer(holes, [(b"a", b"b"), (b"b", b"a")], special_tokens=["<s>"])
+    assert list(tok.vocab.items()) == list((holes | {301: b"<s>"}).items())
+    assert tok.merges == [(b"a", b"b"), (b"b", b"a")]
+
+
 def test_special_tokens_appended_when_missing():
     vocab = {i: bytes([i]) for i in range(256)}
     tok = bpe.Tokenizer(vocab, [], special_tokens=["<|endoftext|>", "<pad>"])
