@@ -331,7 +331,8 @@ def test_decode_hole_in_vocab():
 def test_vocab_and_merges_are_made_again_from_tables(trained):
     """A tokenizer keeps flat tables, not the dict and list it was given; vocab and merges
     come back equal to them, in their order, the special tokens after the vocabulary's."""
-    tok, vocab, merges, specials = trained
+    _, vocab, merges, specials = trained
+    tok = bpe.Tokenizer(vocab, merges, special_tokens=specials)
     assert tok._vocab is None and tok._merges is None
     given = dict(vocab)
     for token in specials:
