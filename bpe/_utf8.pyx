@@ -18,10 +18,9 @@
   handler.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
-from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from bpe._memory cimport HUGE_FROM, bpe_advise_huge, buffer_reserve
+from bpe._memory cimport HUGE_FROM, bpe_advise_huge, buffer_free, buffer_reserve
 
 cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
@@ -111,7 +110,7 @@ cdef uint8_t* str_to_utf8(int kind, const void* data, Py_ssize_t length, Py_ssiz
     cdef Py_ssize_t at
     n[0] = -1
     if buffer_reserve(&out, capacity, 0, needed) != 0:
-        free(out)
+        buffer_free(out, capacity[0])
         return NULL
     if kind == 1:
         at = _utf8_of(<const uint8_t*>data, length, <uint8_t*>out)

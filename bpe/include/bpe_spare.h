@@ -10,12 +10,14 @@
 
 #include <stdlib.h>
 
+#include "bpe_memory.h"
+
 enum { BPE_SPARE_IDS, BPE_SPARE_TEXT, BPE_SPARE_DECODE, BPE_N_SPARES };
 
 struct BpeSpare {
     void* data = nullptr;
     size_t capacity = 0;  // bytes
-    ~BpeSpare() { free(data); }
+    ~BpeSpare() { bpe_buffer_free(data, capacity); }
 };
 
 static thread_local BpeSpare bpe_spares[BPE_N_SPARES];
@@ -37,7 +39,7 @@ static inline void bpe_give_spare(int kind, void* data, size_t capacity) {
         spare.data = data;
         spare.capacity = capacity;
     } else {
-        free(data);
+        bpe_buffer_free(data, capacity);
     }
 }
 
