@@ -22,6 +22,14 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 def pytest_configure(config: pytest.Config) -> None:
     # Here rather than in pyproject.toml: the tests also run from a copy outside the checkout.
     config.addinivalue_line("markers", "slow: takes more than a few seconds; still runs in CI")
+    if os.environ.get("BPE_SANITIZED") == "1":
+        # Under .ci/sanitize, process pools start their workers from a fresh one-threaded
+        # server: GCC's AddressSanitizer allocator is not safe to fork while other threads
+        # allocate, and a worker forked from the test process (whose pools keep threads)
+        # could wait forever on a lock that one of them held at the fork.
+        import multiprocessing
+
+        multiprocessing.set_start_method("forkserver", force=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
