@@ -34,7 +34,7 @@ from bpe._piece_cache cimport (CACHE_MAX_BYTES, CACHE_MAX_IDS, IN_WIDE, LONG_MAX
                                CacheLine, CacheSlot, PieceCache, cached_short, cached_wide,
                                keep_in_line, keep_short, line_of, wide_of, wide_of_key)
 from bpe._pretokenize cimport (PieceWindow, byte_offset, char_count, check_pattern_id,
-                               no_window, piece_end)
+                               no_window, piece_end, starts_after)
 from bpe._signals cimport interrupted, raise_pending, watch
 from bpe._utf8 cimport release_utf8, str_to_utf8, valid_utf8
 
@@ -56,6 +56,7 @@ cdef extern from "<string.h>" nogil:
 
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
+    int __builtin_ctzll(unsigned long long x) nogil
 
 cdef enum:
     BLOCK = 64              # pieces found (their cache slots prefetched) before they are encoded
@@ -329,33 +330,42 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
     # (or wide slots), then encode them, by when those have come in. Two tight loops, each with
     # branches of its own to predict, instead of one that interleaves both. Every piece
     # of up to KEY_BYTES, one byte or sixteen, takes the same path: no branch on length.
+    # In an ASCII window the pieces come off its bitmap of starts (rest), a bit cleared a
+    # piece: the finding loop carries only that word from one piece to the next, where
+    # piece_end's next start hung on the last one through a shift and a count.
     cdef Py_ssize_t ends[BLOCK + 1]
     cdef void* places[BLOCK]               # each piece's CacheLine, CacheSlot or NULL
     cdef uint64_t lows[BLOCK]              # the keys (load_key) of pieces of up to
     cdef uint64_t highs[BLOCK]             # KEY_BYTES, kept for the second loop
-    cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0
+    cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0, at
+    cdef uint64_t rest = 0                 # the window's piece starts after at (starts_after)
     cdef int32_t* dst                      # out's end, kept here in the loop
     cdef PieceWindow window
     no_window(&window)
     if cache.dropout:
         return _dropout_span(table, s, start, end, byte_limit, pattern_id, out, cache, ticks)
     while i < end:
-        ends[0] = i
+        ends[0] = at = i
         count = 0
-        while count < BLOCK and ends[count] < end:
-            j = piece_end(s, ends[count], end, pattern_id, &window)
-            n = j - ends[count]
+        while count < BLOCK and at < end:
+            if rest:
+                j = window.base + __builtin_ctzll(rest)
+                rest &= rest - 1
+            else:
+                j = piece_end(s, at, end, pattern_id, &window)
+                rest = starts_after(&window, j)
+            n = j - at
             if n <= KEY_BYTES:
-                load_key(s + ends[count], n, s + end, &lows[count], &highs[count])
+                load_key(s + at, n, s + end, &lows[count], &highs[count])
                 places[count] = line_of(cache, lows[count], highs[count])
                 __builtin_prefetch(places[count])
             elif n <= CACHE_MAX_BYTES:
-                places[count] = wide_of(cache, s + ends[count], n)
+                places[count] = wide_of(cache, s + at, n)
                 __builtin_prefetch(places[count])
             else:
                 places[count] = NULL
             count += 1
-            ends[count] = j
+            ends[count] = at = j
         dst = out.data + out.size
         for k in range(count):
             j = ends[k + 1]

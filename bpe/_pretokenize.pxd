@@ -517,6 +517,16 @@ cdef inline Py_ssize_t piece_end(const uint8_t* s, Py_ssize_t i, Py_ssize_t end,
     return piece_end_past(s, i, end, pattern, w)
 
 
+cdef inline uint64_t starts_after(const PieceWindow* w, Py_ssize_t j) noexcept nogil:
+    """The piece starts after j that w settles, as a bitmap (bit k: byte w.base + k), for a
+    piece start j: while it is not empty, its lowest bit is piece_end(s, j, ...), and
+    clearing that bit gives the starts after that one. Empty where w does not cover
+    j + 1: piece_end goes past it."""
+    if w.lo <= j + 1 < w.hi:
+        return w.bits & (~0ULL << (j + 1 - w.base))
+    return 0
+
+
 cdef Py_ssize_t piece_end_past(const uint8_t* s, Py_ssize_t i, Py_ssize_t end, int pattern,
                                PieceWindow* w) noexcept nogil
 
