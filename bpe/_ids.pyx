@@ -251,8 +251,8 @@ cdef fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const ch
                 if (ends[k] - start) * sizeof(PyObject*) >= HUGE_FROM:
                     # Its items, from PyList_New's calloc, are fresh pages not yet
                     # touched: advised, they fault in 2 MB at a time as they are written,
-                    # not 4 KB (a fault costs microseconds; 8 thousand of them took a
-                    # fifth of encoding 10 MB of text to a list)
+                    # not 4 KB (a fault costs microseconds: 8 thousand of them, a sixth
+                    # of encoding 10 MB of text to a list)
                     bpe_advise_huge(items[k], (ends[k] - start) * sizeof(PyObject*))
                 status = bpe_gather_ints(ids + start, ends[k] - start, block, m, items[k])
                 if status != 0:
