@@ -1,5 +1,6 @@
 """Microbenchmarks (pytest-benchmark): train, merge loop, encode (GPT-2, cl100k, o200k),
-encode_batch, decode (from a list and from NumPy) on a 2 MB slice.
+encode_batch, decode (from a list and from NumPy) on a 2 MB slice; encode to a list of
+4.25 million ids.
 
     pytest bench/ --benchmark-only
 """
@@ -32,6 +33,15 @@ def test_pretokenize_2mb(benchmark, corpus_text):
 def test_encode_2mb_gpt2(benchmark, gpt2, corpus_text, method):
     gpt2.encode(corpus_text[:10000])
     benchmark(getattr(gpt2, method), corpus_text)
+
+
+def test_encode_to_a_fresh_list_4m_ids(benchmark):
+    """encode of " a" 4.25 million times: making the list is most of the work. Its 34 MB of
+    items are above the largest block glibc keeps in its heaps, so each list's come freshly
+    mapped (advised onto huge pages before they are written)."""
+    gpt2 = bpe.get_encoding("gpt2")
+    ids = benchmark(gpt2.encode, " a" * 4_250_000)
+    assert len(ids) == 4_250_000
 
 
 @pytest.mark.parametrize("threads", [1, 2])
