@@ -346,8 +346,12 @@ def test_lists_hold_pinned_ints():
 
 
 def _transparent_huge_pages() -> str:
-    """The kernel's transparent huge page mode (always, madvise, never), or "" if none."""
+    """The kernel's transparent huge page mode (always, madvise, never), or "" if none;
+    "never" where this process has them turned off (prctl PR_SET_THP_DISABLE)."""
     try:
+        with open("/proc/self/status") as f:
+            if re.search(r"^THP_enabled:\s*0$", f.read(), re.MULTILINE):
+                return "never"
         with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
             return re.search(r"\[(\w+)\]", f.read()).group(1)
     except (OSError, AttributeError):
