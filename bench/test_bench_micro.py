@@ -37,8 +37,8 @@ def test_encode_2mb_gpt2(benchmark, gpt2, corpus_text, method):
 
 def test_encode_to_a_fresh_list_4m_ids(benchmark):
     """encode of " a" 4.25 million times: making the list is most of the work. Its 34 MB of
-    items are above the largest block glibc keeps in its heaps, so each list's come freshly
-    mapped (advised onto huge pages before they are written)."""
+    items are above the largest block glibc keeps in its heaps, so each list's items come
+    freshly mapped (and are advised onto huge pages before they are written)."""
     gpt2 = bpe.get_encoding("gpt2")
     ids = benchmark(gpt2.encode, " a" * 4_250_000)
     assert len(ids) == 4_250_000
