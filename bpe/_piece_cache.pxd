@@ -11,6 +11,10 @@ from libc.string cimport memcpy
 from bpe._hashing cimport KEY_BYTES, _load64, hash_bytes, hash_key, load_key
 
 
+cdef extern from "bpe_way_ids.h" nogil:
+    void bpe_way_ids(const uint8_t* src, int packed, int32_t* dst)
+
+
 cdef extern from "bpe_seqlock.h" nogil:
     uint32_t bpe_slot_version(const uint32_t* v)
     bint bpe_slot_unchanged(const uint32_t* v, uint32_t seen)
@@ -131,16 +135,10 @@ cdef inline bint way_is(const CacheLine* line, int w, uint64_t low, uint64_t hig
 
 cdef inline Py_ssize_t way_ids(const CacheLine* line, int w, int32_t* dst) noexcept nogil:
     """Unpack way w's ids to dst, as CACHE_MAX_IDS values (the rest past theirs are any):
-    their number."""
+    their number. No branch on the form (include/bpe_way_ids.h): cl100k's and o200k's
+    ways mix 16-bit ids and 32-bit ones."""
     cdef uint8_t form = line.form[w]
-    cdef uint16_t packed[8]
-    cdef Py_ssize_t k
-    if form & PACKED_16:
-        memcpy(packed, line.ids + 12 * w, 16)        # fixed sizes: no calls
-        for k in range(8):
-            dst[k] = packed[k]
-    else:
-        memcpy(dst, line.ids + 12 * w, 16)
+    bpe_way_ids(line.ids + 12 * w, (form & PACKED_16) != 0, dst)
     return form & WAY_IDS
 
 
