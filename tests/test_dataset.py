@@ -482,16 +482,17 @@ def test_no_input_files_is_an_error(gpt2, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_piece_cache_grows_with_the_input(tmp_path):
+def test_the_piece_cache_grows_with_the_input(tmp_path, monkeypatch):
     """encode_file of a large input gives the tokenizer a short-piece table with more slots
     (a new, empty one); the ids stay those of encode, and a cache lent before on the old
-    table works to its end and is not lent again."""
+    table works to its end and is not lent again. (A big input here is 1 MB, not 128.)"""
+    monkeypatch.setattr(bpe.tokenizer, "_BIG_TEXT_BYTES", 1 << 20)
     tok = bpe.Tokenizer.from_pretrained("gpt2")
     text = "".join(f"line {k} of a file, with words such as w{k % 9973}x.\n" for k in range(50))
     assert tok.encode(text)                           # a cache on the first, small table
     assert tok._piece_slots.bits == 18
     with tok._borrowed_cache() as lent:
-        block = (text * (1 + (33 << 20) // len(text)))[: 33 << 20]
+        block = (text * (1 + (3 << 19) // len(text)))[: 3 << 19]
         path = tmp_path / "big.txt"
         path.write_text(block, encoding="utf-8")
         result = encode_file(tok, [path], tmp_path / "ids.npy", workers=2)
@@ -501,7 +502,7 @@ def test_the_piece_cache_grows_with_the_input(tmp_path):
     assert all(cache.shared is tok._piece_slots for cache in tok._free_caches)
     assert np.array_equal(np.load(result.ids), tok.encode_to_numpy(block))
     assert tok.encode(text) == bpe.Tokenizer.from_pretrained("gpt2").encode(text)
-    tok._size_piece_cache(200 << 20)
+    tok._size_piece_cache(2 << 20)
     assert tok._piece_slots.bits == 20
     tok._size_piece_cache(1 << 20)                    # never smaller
     assert tok._piece_slots.bits == 20
