@@ -642,7 +642,7 @@ def encode_strs(MergeTable table, texts, int pattern_id, PieceCache cache, Speci
         if skipped[k]:
             item = None
         else:
-            item = PyList_New(ends[k] - (ends[k - 1] if k else 0))
+            item = PyList_New(0)                # fill_lists gives it its items
             PyObject_GC_UnTrack(item)
         Py_INCREF(item)
         PyList_SET_ITEM(result, k, item)

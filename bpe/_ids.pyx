@@ -14,9 +14,8 @@ that encode's lists share.
 NumPy is imported by to_numpy alone: encode's lists and decode need none of it.
 """
 cimport cython
-from cpython.list cimport PyList_New
 from libc.stdint cimport int32_t, uint16_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
 from bpe._memory cimport HUGE_FROM, bpe_advise_huge, buffer_reserve, zeroed_alloc, zeroed_free
@@ -24,11 +23,18 @@ from bpe._memory cimport HUGE_FROM, bpe_advise_huge, buffer_reserve, zeroed_allo
 cdef extern from "Python.h":
     ctypedef struct PyObject
     PyObject** PySequence_Fast_ITEMS(object items)
+    ctypedef struct PyListObject:
+        PyObject** ob_item
+        Py_ssize_t allocated
+    void Py_SET_SIZE(object ob, Py_ssize_t size)
+    void* PyMem_Malloc(size_t n)
+    void PyMem_Free(void* p)
     void PyObject_GC_Track(object op)
     bint PyObject_GC_IsTracked(object op)
 
 cdef extern from "bpe_ints.h" nogil:
     enum: BPE_INT_SHIFT
+    enum: BPE_OWN_LIST_ITEMS
     void bpe_pin(PyObject* value)
     Py_ssize_t bpe_int_refs(const char* block, size_t n, size_t handed_out)
     int bpe_gather_ints(const int32_t* ids, size_t n, char* block, size_t m, PyObject** items)
@@ -103,7 +109,7 @@ cdef class IdBuffer:
         without the GIL: several times faster than NumPy's tolist."""
         cdef Py_ssize_t end = self.size
         cdef char keep = 0
-        result = PyList_New(end)
+        cdef list result = []
         fill_lists([result], self.data, &end, &keep, ints)
         return result
 
@@ -232,41 +238,70 @@ def track_lists(list lists):
 
 cdef fill_lists(list lists, const int32_t* ids, const Py_ssize_t* ends, const char* skipped,
                 object ints):
-    """Fill lists[k] (made empty of items by PyList_New) with ints[id] for the ids in
-    [ends[k - 1], ends[k]), as IdBuffer.to_list does, without the GIL."""
+    """Fill lists[k] (empty lists) with ints[id] for the ids in [ends[k - 1], ends[k]), as
+    IdBuffer.to_list does, without the GIL.
+
+    Each list's items are allocated here with PyMem_Malloc, filled, and only then given to
+    the list (as its ob_item, which list_dealloc frees with PyMem_Free): a list stays empty,
+    and so safe for the garbage collector to walk, until its items are all set. PyList_New
+    takes them from calloc instead, which zeroes a block the heap hands back (a big list's,
+    freed by the list before) only for every word to be overwritten: 24 MB for the 3 million
+    ids of 10 MB of text; encoding it to a list took 3-4% longer. (A free-threaded build's
+    lists keep their items behind a header: there each list is grown with Nones, which are
+    overwritten; see BPE_OWN_LIST_ITEMS.)"""
     if type(ints) is not PinnedInts:
         raise TypeError(f"ints must be a PinnedInts (see pinned_ints), got {type(ints).__name__}")
-    cdef Py_ssize_t k, n = len(lists), m = (<PinnedInts>ints).n, start = 0
+    cdef Py_ssize_t k, size, n = len(lists), m = (<PinnedInts>ints).n, start = 0
     cdef _IntBlock owner = (<PinnedInts>ints).owner
     cdef char* block = (<PinnedInts>ints).block
     cdef vector[PyObject**] items
     cdef int status = 0
-    items.resize(n)
+    items.resize(n)                            # NULL: skipped, or no ids
     for k in range(n):
-        if not skipped[k]:
+        size = ends[k] - start
+        start = ends[k]
+        if skipped[k] or size == 0:
+            continue
+        if not BPE_OWN_LIST_ITEMS:
+            lists[k][:] = [None] * size        # (None is immortal there: overwritten freely)
             items[k] = PySequence_Fast_ITEMS(lists[k])
+            continue
+        items[k] = <PyObject**>PyMem_Malloc(size * sizeof(PyObject*))
+        if items[k] == NULL:
+            _free_items(items)
+            raise MemoryError(f"no memory for a list of {size} ids")
+    start = 0
     with nogil:
         for k in range(n):
-            if not skipped[k]:
-                if (ends[k] - start) * sizeof(PyObject*) >= HUGE_FROM:
-                    # Its items, from PyList_New's calloc, are fresh pages not yet
-                    # touched: advised, they fault in 2 MB at a time as they are written,
-                    # not 4 KB (a fault costs microseconds: 8 thousand of them, a sixth
-                    # of encoding 10 MB of text to a list)
-                    bpe_advise_huge(items[k], (ends[k] - start) * sizeof(PyObject*))
-                status = bpe_gather_ints(ids + start, ends[k] - start, block, m, items[k])
+            size = ends[k] - start
+            if items[k] != NULL:
+                if size * sizeof(PyObject*) >= HUGE_FROM:
+                    # Fresh pages (a first big list is mapped anew) fault in 2 MB at a
+                    # time as they are written, not 4 KB (a fault costs microseconds: 8
+                    # thousand of them, a sixth of encoding 10 MB of text to a list)
+                    bpe_advise_huge(items[k], size * sizeof(PyObject*))
+                status = bpe_gather_ints(ids + start, size, block, m, items[k])
                 if status != 0:
                     break
             start = ends[k]
     if status != 0:
-        start = 0
-        for k in range(n):                     # uncounted: not ours to drop
-            if not skipped[k]:
-                memset(items[k], 0, (ends[k] - start) * sizeof(PyObject*))
-            start = ends[k]
+        _free_items(items)                     # uncounted: nothing to drop
         raise ValueError(f"an id has no int in a table of {m}")
     start = 0
-    for k in range(n):                         # what the block counts as held (see
-        if not skipped[k]:                     # bpe_int_refs)
-            owner.handed_out += ends[k] - start
+    for k in range(n):
+        size = ends[k] - start
         start = ends[k]
+        if items[k] != NULL and BPE_OWN_LIST_ITEMS:
+            (<PyListObject*>lists[k]).ob_item = items[k]
+            (<PyListObject*>lists[k]).allocated = size
+            Py_SET_SIZE(lists[k], size)
+        if items[k] != NULL:
+            owner.handed_out += size           # what the block counts as held (see
+                                               # bpe_int_refs)
+
+
+cdef void _free_items(vector[PyObject**]& items) noexcept:
+    """Free the items fill_lists made (NULL: none); a list's own are left to it."""
+    if BPE_OWN_LIST_ITEMS:
+        for k in range(items.size()):
+            PyMem_Free(items[k])

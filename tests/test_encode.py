@@ -5,6 +5,7 @@ import pickle
 import re
 import subprocess
 import sys
+import sysconfig
 import threading
 
 import numpy as np
@@ -345,6 +346,43 @@ def test_lists_hold_pinned_ints():
         out.to_list(ints)
 
 
+def test_a_filled_list_is_a_list_like_any_other():
+    """fill_lists gives each list items it allocated itself (PyMem_Malloc, not PyList_New's
+    calloc), exactly as many as the ids: such a list grows, shrinks, is copied, sized and
+    freed as any other, and a collection running on another thread meanwhile finds no
+    list half made (each stays empty until its items are all set)."""
+    import gc
+
+    import bpe
+
+    tok = bpe.get_encoding("gpt2")
+    texts = [f"text {k}: " + "hello world, " * (k % 50) for k in range(400)]
+    expected = [tok.encode(t) for t in texts]
+    ids = tok.encode(texts[-1])
+    if not sysconfig.get_config_var("Py_GIL_DISABLED"):   # there the list grows its own
+        assert sys.getsizeof(ids) == sys.getsizeof([]) + 8 * len(ids)
+    assert gc.is_tracked(ids)
+    ids.extend(range(100_000))
+    ids.append(5)
+    del ids[len(expected[-1]):]
+    assert ids == expected[-1] and ids[:3] + ids[3:] == expected[-1]
+    stop = threading.Event()
+
+    def collect():
+        while not stop.is_set():
+            gc.collect(0)
+
+    collector = threading.Thread(target=collect)
+    collector.start()
+    try:
+        for _ in range(20):
+            assert tok.encode_batch(texts, num_threads=2) == expected
+            assert [tok.encode(t) for t in texts[::7]] == expected[::7]
+    finally:
+        stop.set()
+        collector.join()
+
+
 def _transparent_huge_pages() -> str:
     """The kernel's transparent huge page mode (always, madvise, never), or "" if none;
     "never" where this process has them turned off (prctl PR_SET_THP_DISABLE)."""
@@ -375,6 +413,8 @@ def _huge_kb_under(address: int, size: int) -> int:
 
 @pytest.mark.skipif(_transparent_huge_pages() not in ("always", "madvise"),
                     reason="the kernel has no transparent huge pages to advise")
+@pytest.mark.skipif(bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+                    reason="a free-threaded list fills its items with None before they are advised")
 def test_a_big_list_is_written_on_huge_pages():
     """A list of many ids is advised onto huge pages before it is filled: its items (36 MB,
     above what glibc ever takes from its heaps, so freshly mapped) fault in 2 MB at a time,

@@ -41,6 +41,15 @@ static inline Py_ssize_t bpe_int_refs(const char* block, size_t n, size_t handed
 #endif
 }
 
+/* Whether fill_lists gives a list an items array it allocated (PyMem_Malloc, as list_dealloc
+   frees it with PyMem_Free): not on a free-threaded build, whose lists keep their items
+   behind a header of their own; there a list is grown first, and its items overwritten. */
+#ifdef Py_GIL_DISABLED
+#define BPE_OWN_LIST_ITEMS 0
+#else
+#define BPE_OWN_LIST_ITEMS 1
+#endif
+
 /* Point items[k] at the int of ids[k] in the block; -2 for an id past its m ints. */
 static inline int bpe_gather_ints(const int32_t* ids, size_t n, char* block, size_t m,
                                   PyObject** items) {
