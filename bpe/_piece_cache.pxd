@@ -28,8 +28,13 @@ cdef enum:
     CACHE_MAX_BYTES = 26    # longer pieces go to the long-piece cache
     CACHE_MAX_IDS = 8
     MANY_IDS = 255          # a wide slot's n_ids when the piece's ids are in the long-piece cache
-    LONG_SLOTS = 1 << 14    # the long-piece cache: longer pieces, and short ones with many ids
-    LONG_MAX_BYTES = 256    # at most 16384 * (256 B + 1 KB of ids): 21 MB, typically 2 MB
+    # The long-piece table: longer pieces, and short ones with many ids, in sets of
+    # LONG_WAYS slots (a piece may be in any slot of its set); 1 << LONG_BITS slots
+    # (1 MB, touched as used), holding at most LONG_BUDGET bytes of pieces and ids
+    LONG_BITS = 16
+    LONG_WAYS = 4
+    LONG_BUDGET = 16 << 20
+    LONG_MAX_BYTES = 256    # longer pieces are not cached
     # A way's form: the number of its ids (form & WAY_IDS), packed as 16-bit ids if
     # PACKED_16 is set, else as 32-bit ones; IN_WIDE (set in both ways' forms) if a piece
     # of this line has gone to the wide table, the only lines whose misses look there
@@ -56,10 +61,10 @@ cdef struct CacheSlot:      # 64 bytes: a wide slot, one piece of up to CACHE_MA
     int32_t ids[CACHE_MAX_IDS]
 
 
-cdef struct LongSlot:
-    uint64_t hash
-    Py_ssize_t n_bytes
-    Py_ssize_t n_ids
+cdef struct LongSlot:      # 16 bytes: a set of LONG_WAYS is one 64-byte line's worth
+    uint32_t hash           # the top half of the piece's hash (the bottom picks the set)
+    uint16_t n_bytes        # at most LONG_MAX_BYTES,
+    uint16_t n_ids          # and so are its ids
     int32_t* ids            # one allocation: the ids, then the piece's bytes (NULL: empty)
 
 
@@ -80,10 +85,15 @@ cdef class PieceCache:
     cdef int shift
     cdef CacheSlot* wide
     cdef uint64_t wide_mask
-    cdef LongSlot* long_slots
+    cdef LongSlot* long_slots       # aligned to 64 bytes in long_block
+    cdef void* long_block
+    cdef uint64_t long_mask         # slots - 1
+    cdef Py_ssize_t long_bytes      # held by the long-piece table's allocations
+    cdef unsigned int long_turn     # the way a full set gives up next
     cdef public long long hits, misses
     cdef public uint64_t dropout    # BPE-dropout: 0 off, else merge_dropout's threshold,
     cdef public uint64_t rng        # its draws from this splitmix64 state; no lookups then
+    cdef LongSlot* long_set(self, uint64_t h) noexcept nogil
     cdef Py_ssize_t find_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,
                               int32_t* dst) noexcept nogil
     cdef void keep_long(self, const uint8_t* text, Py_ssize_t n, uint64_t h,

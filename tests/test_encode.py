@@ -559,6 +559,60 @@ def test_long_piece_cache_is_transparent():
     assert cache.hits >= 5  # repeats of the 30-byte and 120-byte pieces hit
 
 
+def test_long_pieces_share_their_set():
+    """The long-piece table keeps a piece in any of the 4 slots of its set: in a table of
+    one set, four long pieces all stay, and each met again is a hit; a fifth takes the
+    slot whose turn it is (the first filled), and the others stay."""
+    table, _ = table_from(merges_for(b"xy", 4, 0))
+    a, b, c, d, e = (chr(97 + k) * 30 for k in range(5))    # 30 ids each: no merges apply
+    cache, out = PieceCache(long_bits=2), IdBuffer()
+    encode_pieces(table, [a, b, c, d, a, b, c, d], out, cache)
+    assert (cache.hits, cache.misses) == (4, 4)
+    assert cache.long_held == (4, 4 * (30 * 4 + 30))
+    encode_pieces(table, [e, e, b, c, d], out, cache)
+    assert (cache.hits, cache.misses) == (8, 5)
+    encode_pieces(table, [a], out, cache)
+    assert (cache.hits, cache.misses) == (8, 6)
+    assert cache.long_held == (4, 4 * (30 * 4 + 30))
+    met = [a, b, c, d] * 2 + [e, e, b, c, d, a]
+    expected = [i for p in met for i in table.encode_piece(p.encode())]
+    assert out.to_numpy().tolist() == expected
+    with pytest.raises(ValueError, match=r"long_bits must be in 2\.\.24, got 1"):
+        PieceCache(long_bits=1)
+
+
+def test_a_short_piece_with_many_ids_outlives_its_wide_slot():
+    """A piece of at most 26 bytes with more than 8 ids keeps them in the long-piece table,
+    and its wide slot says so. When another piece takes that slot, the table still holds
+    the ids: in a cache of one wide slot, two such pieces met by turns are hits after
+    their first time, though each takes the slot from the other."""
+    table, _ = table_from(merges_for(b"xy", 4, 0))
+    pieces = ["abcdefghijkl", "mnopqrstuvw"] * 4     # 12 and 11 ids: no merges apply
+    cache, out = PieceCache(PieceSlots(0)), IdBuffer()
+    encode_pieces(table, pieces, out, cache)
+    assert (cache.hits, cache.misses) == (6, 2)
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
+    assert out.to_numpy().tolist() == expected
+
+
+def test_the_long_piece_table_holds_at_most_its_budget():
+    """However many long pieces come, the table's allocations stay within 16 MB: 14,000
+    distinct pieces of 256 bytes with one id a byte (1,280 bytes each, 17.9 MB in all)
+    fill it with 13,107 of them, and the rest are merged each time, exactly (one that
+    comes to a full set still takes a slot, in place of a piece that was held)."""
+    table, _ = table_from(merges_for(b"xy", 4, 0))
+    rng = np.random.default_rng(5)
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvw", dtype=np.uint8)
+    pieces = list({rng.choice(letters, 256).tobytes().decode() for _ in range(14_000)})
+    cache, out = PieceCache(), IdBuffer()
+    encode_pieces(table, pieces, out, cache)
+    assert cache.long_held == (13_107, 13_107 * 1_280)
+    encode_pieces(table, pieces, out, cache)
+    assert 13_000 < cache.hits <= 13_107 and cache.long_held == (13_107, 13_107 * 1_280)
+    expected = [i for p in pieces for i in table.encode_piece(p.encode())]
+    assert out.to_numpy().tolist() == expected * 2
+
+
 def test_shared_slots_stay_exact_under_threads():
     """Threads that share a table of four lines (and one wide slot) overwrite each other's
     pieces all the time (almost every piece is a miss, and each miss writes a line or the
