@@ -285,7 +285,7 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
             slot = wide_of_key(cache, low, high)   # where short pieces with many ids are
     if slot != NULL:
         m = cached_wide(slot, text, n, limit, dst)
-        if m < 0 and cacheable:
+        if m < 0:
             # -2: its ids are in the long-piece table. -1: the slot may have gone to
             # another piece since, while the table still holds this one's many ids.
             h = hash_bytes(text, n)
