@@ -285,9 +285,10 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
             slot = wide_of_key(cache, low, high)   # where short pieces with many ids are
     if slot != NULL:
         m = cached_wide(slot, text, n, limit, dst)
-        if m < 0:
+        if m == -2 or (m == -1 and n > CACHE_MAX_IDS):
             # -2: its ids are in the long-piece table. -1: the slot may have gone to
-            # another piece since, while the table still holds this one's many ids.
+            # another piece since, while the table still holds this one's many ids (a
+            # piece of at most CACHE_MAX_IDS bytes has no more ids than that).
             h = hash_bytes(text, n)
             m = cache.find_long(text, n, h, dst)
         if m >= 0:
