@@ -25,8 +25,8 @@ from libcpp.vector cimport vector
 
 from bpe._hashing cimport hash_bytes
 from bpe._pairmap cimport (PACKED_ID_BITS, packed_add, packed_free, packed_get, packed_init,
-                          packed_pair, pair_key, pairmap_free, pairmap_get, pairmap_get_mixed,
-                          pairmap_init, pairmap_mix, pairmap_put)
+                          packed_mix, packed_pair, pair_key, pairmap_free, pairmap_get,
+                          pairmap_get_mixed, pairmap_init, pairmap_mix, pairmap_put)
 
 cdef extern from "bpe_close_gap.h" nogil:
     void bpe_close_gap(int32_t* a, Py_ssize_t start, Py_ssize_t end)
@@ -92,7 +92,7 @@ cdef class MergeTable:
             raise MemoryError("no memory for the merge table")
         cdef uint64_t spot
         for k in range(self.n_merges):
-            spot = pairmap_mix(pair_key(left[k], right[k])) >> self.present_shift
+            spot = packed_mix(pair_key(left[k], right[k])) >> self.present_shift
             self.present[spot >> 6] |= (<uint64_t>1) << (spot & 63)
         for k in range(65536):
             self.byte_pair_ranks[k] = rank_of(self, self.byte_ids[k >> 8], self.byte_ids[k & 255])
@@ -116,7 +116,7 @@ cdef class MergeTable:
             raise MemoryError("no memory for the merge table")
         for k in range(self.n_merges):
             packed_add(&self.packed, packed_pair(left[k], right[k]),
-                       pairmap_mix(pair_key(left[k], right[k])), <uint64_t>merged[k])
+                       packed_mix(pair_key(left[k], right[k])), <uint64_t>merged[k])
         return True
 
     cdef fill_ranks(self, const int32_t[::1] left, const int32_t[::1] right,
@@ -475,9 +475,10 @@ cdef class MergeTable:
 
 cdef inline int64_t rank_of(MergeTable self, int32_t a, int32_t b) noexcept nogil:
     """rank << 32 | merged id of the pair's merge (packed: merged id << 32 | merged
-    id, which orders the same), or INT64_MAX where the pair does not merge."""
+    id, which orders the same), or INT64_MAX where the pair does not merge. The filter
+    and the packed table hash with packed_mix; a PairMap (rare) with its own mix."""
     cdef uint64_t key = pair_key(a, b)
-    cdef uint64_t mixed = pairmap_mix(key)
+    cdef uint64_t mixed = packed_mix(key)
     cdef uint64_t spot = mixed >> self.present_shift
     cdef int64_t found
     if self.packed.entries != NULL:      # its line comes in while the filter is read
@@ -487,7 +488,7 @@ cdef inline int64_t rank_of(MergeTable self, int32_t a, int32_t b) noexcept nogi
     if self.packed.entries != NULL:
         found = packed_get(&self.packed, packed_pair(a, b), mixed, -1)
         return INT64_MAX if found < 0 else (found << 32) | found
-    return pairmap_get_mixed(&self.ranks, key, mixed, INT64_MAX)
+    return pairmap_get_mixed(&self.ranks, key, pairmap_mix(key), INT64_MAX)
 
 
 cdef inline Py_ssize_t merge_part(MergeTable self, const uint8_t* text, Py_ssize_t n,
