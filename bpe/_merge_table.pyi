@@ -35,5 +35,8 @@ class MergeTable:
 def dropout_threshold(p: float) -> int:
     """p * 2**53, rounded; ValueError outside [0, 1]."""
 
+def first_unnamed(ids: _Int32s, named: _Int32s) -> int:
+    """The first of named that is none of ids, or -1."""
+
 def int32_stats(values: _Int32s) -> tuple[int, int, int, bool]:
     """(min, max, sum, rising); (0, -1, 0, True) for no values."""

@@ -13,8 +13,9 @@ of them is its id, unmerged.
 
 `merge_piece` is what the encode loops (_encode.pyx) call on a cache miss;
 `MergeTable.encode_piece` is the same for one piece of bytes from Python (tests).
-`int32_stats` summarises int32 arrays (min, max, sum, order) for the checks of the tables
-a MergeTable is made from (formats.TokenTables.checked).
+`int32_stats` summarises int32 arrays (min, max, sum, order) and `first_unnamed` finds an id
+that no token has, for the checks of the tables a MergeTable is made from
+(formats.TokenTables.checked).
 """
 cimport cython
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_t
@@ -557,6 +558,35 @@ cpdef uint64_t dropout_threshold(double p) except? 0:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout={p!r}; expected a probability in [0, 1]")
     return <uint64_t>(p * 9007199254740992.0 + 0.5)     # p * 2**53, rounded
+
+
+def first_unnamed(const int32_t[::1] ids, const int32_t[::1] named):
+    """The first of named that is none of ids, or -1 if every one is among them: the check
+    formats.TokenTables.checked makes that every id a merge or a byte names is a token's
+    (tables whose ids lost one would encode ids that decode refuses). ids and named are
+    in 0..2**31-2 (checked before); one pass over each, with a bit per id up to the
+    largest of ids, without the GIL."""
+    cdef Py_ssize_t k, n = ids.shape[0]
+    cdef int32_t high = -1, value
+    cdef uint64_t* seen = NULL
+    cdef int64_t missing = -1
+    with nogil:
+        for k in range(n):
+            if ids[k] > high:
+                high = ids[k]
+        seen = <uint64_t*>calloc((<size_t>(high + 1) >> 6) + 1, sizeof(uint64_t))
+        if seen != NULL:
+            for k in range(n):
+                seen[ids[k] >> 6] |= (<uint64_t>1) << (ids[k] & 63)
+            for k in range(named.shape[0]):
+                value = named[k]
+                if value > high or not (seen[value >> 6] >> (value & 63)) & 1:
+                    missing = value
+                    break
+            free(seen)
+    if seen == NULL:
+        raise MemoryError("no memory to check the token ids")
+    return missing
 
 
 def int32_stats(const int32_t[::1] values):

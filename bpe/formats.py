@@ -401,11 +401,12 @@ class TokenTables(NamedTuple):
         return by_id
 
     def checked(self) -> TokenTables:
-        """The tables, after checks cheap enough for every load (sizes, ranges: in one pass
-        of a kernel over each array): ValueError if they cannot be a tokenizer's. Ids are
-        not checked to be distinct."""
-        # A kernel: setup.py loads this module before they are built, but never checks.
-        from bpe._merge_table import int32_stats
+        """The tables, after checks cheap enough for every load (sizes, ranges, and that
+        every id a merge or byte names is a token's: in one pass of a kernel over each
+        array): ValueError if they cannot be a tokenizer's. Ids are not checked to be
+        distinct."""
+        # Kernels: setup.py loads this module before they are built, but never checks.
+        from bpe._merge_table import first_unnamed, int32_stats
 
         try:
             ids, lengths, merges, byte_ids = map(
@@ -429,6 +430,8 @@ class TokenTables(NamedTuple):
         elif (len(merges) and not 0 <= merge_low <= merge_high <= id_high) or not (
                 0 <= byte_low <= byte_high <= id_high):
             problem = "a merge or byte names an id past the vocabulary"
+        elif (unnamed := max(first_unnamed(ids, merges), first_unnamed(ids, byte_ids))) >= 0:
+            problem = f"a merge or byte names id {unnamed}, which no token has"
         if problem:
             raise ValueError(f"these token tables are damaged: {problem}")
         check_id_spread(id_high, len(ids))

@@ -182,6 +182,10 @@ def test_damaged_tables_are_refused(tmp_path):
     write_token_tables(path, tables._replace(merges=past), sources)
     with pytest.raises(ValueError, match="damaged: a merge or byte names an id past"):
         read_token_tables(path, sources)
+    lost = formats.int32s([*tables.ids[:300], tables.ids[0], *tables.ids[301:]])
+    write_token_tables(path, tables._replace(ids=lost), sources)    # no token has id 300
+    with pytest.raises(ValueError, match="damaged: a merge or byte names id 300, which no"):
+        read_token_tables(path, sources)
     write_token_tables(path, tables._replace(blob=tables.blob[:-1]), sources)
     with pytest.raises(ValueError, match=r"damaged: .*add up"):
         read_token_tables(path, sources)
@@ -192,6 +196,10 @@ def test_damaged_tables_are_refused(tmp_path):
         TokenTables.from_state({**state, "format": 99})
     with pytest.raises(ValueError, match="past the vocabulary"):
         TokenTables.from_state({**state, "byte_ids": np.full(256, 10**6, "<i4").tobytes()})
+    no_byte = np.frombuffer(state["ids"], "<i4").copy()
+    no_byte[no_byte == tables.byte_ids[65]] = 0                   # the token of b"A" is gone
+    with pytest.raises(ValueError, match=f"names id {tables.byte_ids[65]}, which no token"):
+        TokenTables.from_state({**state, "ids": no_byte.tobytes()})
     assert np.array_equal(TokenTables.from_state(state).merges, tables.merges)
     with pytest.raises(ValueError, match=r"damaged: .*not a whole number of int32"):
         TokenTables.from_state({**state, "ids": state["ids"][:-1]})

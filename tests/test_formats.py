@@ -11,6 +11,7 @@ import bpe
 from bpe.atomic import write_files
 from bpe.formats import (
     byte_to_char,
+    int32s,
     merges_from_ranks,
     merges_txt_bytes,
     read_merges_txt,
@@ -145,3 +146,14 @@ def test_an_id_far_past_the_tokens_is_refused(tmp_path):
                                      | {10**8: b"ab"}, []).to_state()
     with pytest.raises(ValueError, match="vocab id 100000000 is far past the vocabulary's 257"):
         bpe.formats.TokenTables.from_state(state)
+
+
+@given(ids=st.lists(st.integers(0, 300), min_size=1, max_size=60),
+       named=st.lists(st.integers(0, 400), max_size=60))
+def test_first_unnamed_is_the_first_id_no_token_has(ids, named):
+    """The kernel behind TokenTables.checked's check that merges and bytes name tokens."""
+    from bpe._merge_table import first_unnamed
+
+    have = set(ids)
+    expected = next((value for value in named if value not in have), -1)
+    assert first_unnamed(int32s(ids), int32s(named)) == expected
