@@ -86,14 +86,19 @@ def child(root: Path, args: argparse.Namespace) -> None:
         return encode(text, disallowed_special=())
 
     texts = slices(Path(args.input), args.mb)
-    first = next(texts)
+    first = next(texts, "")
+    if not first:
+        raise SystemExit(f"{args.input} is empty")
     fn(first)
     if args.mode == "seen":
         fn(first[:-1] + first[-1:])
     seconds = []
     for _ in range(args.repeats):
         # seen: a new str each time, so that nothing kept on the old one is reused
-        given = next(texts) if args.mode == "unseen" else first[:-1] + first[-1:]
+        given = next(texts, None) if args.mode == "unseen" else first[:-1] + first[-1:]
+        if given is None:
+            raise SystemExit(f"{args.input} holds fewer than {args.repeats + 1} slices of "
+                             f"{args.mb:g} MB: fewer --repeats, or a smaller --mb")
         start = time.perf_counter()
         result = fn(given)
         seconds.append(time.perf_counter() - start)
