@@ -276,7 +276,7 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
         return 0
     if line != NULL:
         load_key(text, n, limit, &low, &high)
-        m = cached_short(line, low, high, n, dst)
+        m = cached_short(line, low, high, n, cache.packed, dst)
         if m >= 0:
             out.size += m
             cache.hits += 1
@@ -308,7 +308,7 @@ cdef int _encode_piece(MergeTable table, const uint8_t* text, Py_ssize_t n,
         return -1
     out.size += m
     if line != NULL:
-        if keep_in_line(line, low, high, n, dst, m):
+        if keep_in_line(line, low, high, n, dst, m, cache.packed):
             return 0                           # the ids fit in the line
         slot = wide_of_key(cache, low, high)
     if slot != NULL:
@@ -342,6 +342,7 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
     cdef uint64_t highs[BLOCK]             # KEY_BYTES, kept for the second loop
     cdef Py_ssize_t i = start, j, n, k, count, got, hits = 0, at
     cdef uint64_t rest = 0                 # the window's piece starts after at (starts_after)
+    cdef bint packed = cache.packed
     cdef int32_t* dst                      # out's end, kept here in the loop
     cdef PieceWindow window
     no_window(&window)
@@ -378,7 +379,7 @@ cdef Py_ssize_t _encode_span(MergeTable table, const uint8_t* s, Py_ssize_t star
                 return i
             n = j - i
             if n <= KEY_BYTES and (got := cached_short(<CacheLine*>places[k], lows[k], highs[k],
-                                                       n, dst)) >= 0:
+                                                       n, packed, dst)) >= 0:
                 dst += got
                 hits += 1
             else:

@@ -4,9 +4,11 @@ from typing import Self, final
 
 @final
 class PieceSlots:
-    def __new__(cls, bits: int = 18) -> Self: ...
+    def __new__(cls, bits: int = 18, packed: bool = True) -> Self: ...
     @property
     def bits(self) -> int: ...
+    @property
+    def packed(self) -> bool: ...  # ways hold 16-bit ids, else 32-bit ones
 
 @final
 class PieceCache:

@@ -3,8 +3,8 @@
 costs a lookup instead of its BPE.
 
 - PieceSlots: the tables of short pieces, shared by every thread of a tokenizer. Pieces of
-  up to KEY_BYTES bytes live in 64-byte lines of two ways each (a piece and its ids packed:
-  six of 16 bits or three of 32), so that two pieces whose hashes meet both stay and one
+  up to KEY_BYTES bytes live in 64-byte lines of two ways each (a piece and its ids: six
+  of 16 bits where the vocabulary fits them, else three of 32), so that two pieces whose hashes meet both stay and one
   prefetched line answers for both. Longer pieces of up to CACHE_MAX_BYTES, and short
   ones with more ids than a way holds, live in a direct-mapped table of wide slots (the
   bytes and up to CACHE_MAX_IDS ids). Each line and slot is a seqlock
@@ -30,14 +30,20 @@ cdef class PieceSlots:
     shared by every PieceCache of a tokenizer: a piece one thread has encoded is a hit for
     all of them.
 
+    packed: whether a way holds its ids as 16 bits (up to MAX_IDS_16 of them, each under
+    2**16), as for vocabularies of up to 2**16 tokens; else as 32 bits (up to MAX_IDS_32).
+    Either way a piece whose ids do not fit goes to a wide slot, so the choice is one of
+    speed only: a table of one form copies a hit's ids without asking which.
+
     Attributes: lines (1 << bits of them), mask (bits ones) and shift; wide (1 << (bits -
-    WIDE_SHIFT) slots, at least one) and wide_mask.
+    WIDE_SHIFT) slots, at least one) and wide_mask; packed.
     Thread-safety: any number of threads read and write them at once (each line and slot a
     seqlock)."""
 
-    def __cinit__(self, int bits=CACHE_BITS):
+    def __cinit__(self, int bits=CACHE_BITS, bint packed=True):
         if not 0 <= bits <= 30:
             raise ValueError(f"bits must be in 0..30, got {bits}")
+        self.packed = packed
         self.mask = (<uint64_t>1 << bits) - 1
         self.shift = 64 - bits if bits else 63
         self.wide_mask = (<uint64_t>1 << max(bits - WIDE_SHIFT, 0)) - 1
@@ -72,8 +78,8 @@ cdef class PieceCache:
     (runs of CJK, mostly). In one slot per hash, 16,384 of them, encoding its CJK-heavy
     second 10 MB again missed 40,718 pieces; in sets of these, 7,024.
 
-    Attributes: shared (the PieceSlots) and its lines, mask, shift, wide and wide_mask,
-    copied here for the encode loop; long_slots (each set on a 64-byte line of
+    Attributes: shared (the PieceSlots) and its lines, mask, shift, wide, wide_mask and
+    packed, copied here for the encode loop; long_slots (each set on a 64-byte line of
     long_block), long_mask, long_bytes (what the table's allocations hold), long_turn (the
     way a full set gives up next); the counters hits and misses.
     Thread-safety: one thread at a time uses a PieceCache (the tokenizer lends them out)."""
@@ -87,6 +93,7 @@ cdef class PieceCache:
         self.shift = self.shared.shift
         self.wide = self.shared.wide
         self.wide_mask = self.shared.wide_mask
+        self.packed = self.shared.packed
         self.long_mask = (<uint64_t>1 << long_bits) - 1
         self.long_block = calloc(self.long_mask + 1 + LONG_WAYS, sizeof(LongSlot))
         if self.long_block == NULL:
@@ -182,43 +189,43 @@ cdef void keep_short(CacheSlot* slot, const uint8_t* text, Py_ssize_t n, const i
 
 
 cdef bint keep_in_line(CacheLine* line, uint64_t low, uint64_t high, Py_ssize_t n,
-                       const int32_t* ids, Py_ssize_t m) noexcept nogil:
+                       const int32_t* ids, Py_ssize_t m, bint packed) noexcept nogil:
     """Write a piece of n <= KEY_BYTES bytes (its key: low, high) and its m ids into a way
-    of its line, if they fit (MAX_IDS_16 ids under 2**16, or MAX_IDS_32 ids) and no other
-    thread is writing the line: into the way that holds the piece already, else the first
-    if it is empty, else the second. The first way keeps the first piece that came to the
-    line, and the second the latest: the first to come is most often a frequent one (on
-    the mix corpus's second pass this misses fewer pieces than first in, first out or
-    least recently used, and finds 94% of hits in the first way, whose branch is then
-    predicted). If they do not fit, mark the line IN_WIDE and return False: the caller
-    keeps them in the piece's wide slot."""
+    of its line, if they fit (packed: MAX_IDS_16 ids under 2**16; else MAX_IDS_32 ids) and
+    no other thread is writing the line: into the way that holds the piece already, else
+    the first if it is empty, else the second. The first way keeps the first piece that
+    came to the line, and the second the latest: the first to come is most often a
+    frequent one (on the mix corpus's second pass this misses fewer pieces than first in,
+    first out or least recently used, and finds 94% of hits in the first way, whose branch
+    is then predicted). If they do not fit, mark the line IN_WIDE and return False: the
+    caller keeps them in the piece's wide slot."""
     cdef uint32_t seen
-    cdef uint8_t form, in_wide
-    cdef uint16_t packed[MAX_IDS_16]
+    cdef uint8_t in_wide
+    cdef uint16_t narrow[MAX_IDS_16]
     cdef Py_ssize_t k
     cdef int w = 0
-    cdef bint narrow = m <= MAX_IDS_16
-    for k in range(m):
-        narrow &= <uint32_t>ids[k] < 1 << 16
+    cdef bint fits = m <= (MAX_IDS_16 if packed else MAX_IDS_32)
+    if packed:
+        for k in range(min(m, MAX_IDS_16)):
+            fits &= <uint32_t>ids[k] < 1 << 16
     if not bpe_slot_lock(&line.version, &seen):
         return True                        # busy: the piece is not kept
     in_wide = (line.form[0] | line.form[1]) & IN_WIDE
-    if not narrow and m > MAX_IDS_32:
+    if not fits:
         line.form[0] |= IN_WIDE
         line.form[1] |= IN_WIDE
         bpe_slot_unlock(&line.version, seen)
         return False
-    form = (PACKED_16 | m) if narrow else m
     if line.n_bytes[0] != 0 and not way_is(line, 0, low, high, n):
         w = 1
     line.n_bytes[w] = <uint8_t>n
-    line.form[w] = form | in_wide
+    line.form[w] = m | in_wide
     line.key[2 * w], line.key[2 * w + 1] = low, high
     memset(line.ids + 12 * w, 0, 12)
-    if narrow:
+    if packed:
         for k in range(m):
-            packed[k] = <uint16_t>ids[k]
-        memcpy(line.ids + 12 * w, packed, m * sizeof(uint16_t))
+            narrow[k] = <uint16_t>ids[k]
+        memcpy(line.ids + 12 * w, narrow, m * sizeof(uint16_t))
     else:
         memcpy(line.ids + 12 * w, ids, m * sizeof(int32_t))
     bpe_slot_unlock(&line.version, seen)

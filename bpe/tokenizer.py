@@ -824,7 +824,7 @@ class Tokenizer:
             except KeyError:
                 with self._slots_lock:
                     if self._piece_slots is None:      # made on first use: 18 MB
-                        self._piece_slots = PieceSlots()
+                        self._piece_slots = self._new_piece_slots()
                     slots = self._piece_slots
                 cache = PieceCache(slots)
         dropout = getattr(self._local, "dropout", None)
@@ -855,6 +855,11 @@ class Tokenizer:
         finally:
             self._local.dropout = None
 
+    def _new_piece_slots(self, bits: int = 18) -> PieceSlots:
+        """A short-piece table of 1 << bits lines, whose ways hold 16-bit ids where every id
+        fits (packed), else 32-bit ones."""
+        return PieceSlots(bits, packed=self.n_vocab <= 1 << 16)
+
     def _size_piece_cache(self, n_bytes: int) -> None:
         """Before encoding n_bytes of text in one go (encode_file): a short-piece table that
         holds that much text's working set. A large corpus has more distinct pieces than the
@@ -866,7 +871,7 @@ class Tokenizer:
         with self._slots_lock:
             if self._piece_slots is not None and self._piece_slots.bits >= bits:
                 return
-            self._piece_slots = PieceSlots(bits)
+            self._piece_slots = self._new_piece_slots(bits)
             self._free_caches.clear()              # their table is the old one
 
     def _specials(self, pre: Pretokenizer) -> Specials:

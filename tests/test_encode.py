@@ -264,18 +264,19 @@ def widened(table_rows: np.ndarray, base: int) -> MergeTable:
 
 
 @given(st.lists(st.text("abc", min_size=1, max_size=26), min_size=1, max_size=60),
-       st.sampled_from([0, 1 << 16, (1 << 20) - 300]), st.integers(0, 3))
-def test_ways_hold_ids_of_any_width(pieces, base, bits):
-    """A piece of up to 16 bytes keeps its ids in a way of its line, packed: up to six
-    under 2**16, else up to three; more go to its wide slot, as do pieces of 17..26 bytes.
-    Ids from 2**16 and 2**20 up take the 32-bit form; tables of 1..8 lines make pieces
-    share lines and evict each other. Every encode equals the uncached one."""
+       st.sampled_from([0, 1 << 16, (1 << 20) - 300]), st.integers(0, 3), st.booleans())
+def test_ways_hold_ids_of_any_width(pieces, base, bits, packed):
+    """A piece of up to 16 bytes keeps its ids in a way of its line: in a packed table up
+    to six under 2**16, else up to three; the rest go to its wide slot, as do pieces of
+    17..26 bytes. So ids from 2**16 and 2**20 up never stay in a packed table's ways, and
+    ids under 2**16 take 32 bits in a table that is not packed; tables of 1..8 lines make
+    pieces share lines and evict each other. Every encode equals the uncached one."""
     merges = merges_for(b"abc", 40, 9)
     _, vocab = table_from(merges)
     ids = {v: k for k, v in vocab.items()}
     rows = np.array([(ids[a], ids[b], ids[a + b]) for a, b in merges], dtype=np.int32)
     table = widened(rows, base)
-    cache, out = PieceCache(PieceSlots(bits)), IdBuffer()
+    cache, out = PieceCache(PieceSlots(bits, packed=packed)), IdBuffer()
     for _ in range(3):
         encode_pieces(table, pieces, out, cache)
     expected = [i for p in pieces for i in table.encode_piece(p.encode())]

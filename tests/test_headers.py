@@ -19,7 +19,7 @@ def test_headers_are_there():
     assert {h.name for h in HEADERS} >= {"bpe_memory.h", "bpe_spare.h", "bpe_seqlock.h",
                                          "bpe_ints.h", "bpe_utf8.h", "bpe_piece_window.h",
                                          "bpe_hashing.h", "bpe_vectors.h", "bpe_close_gap.h",
-                                         "bpe_way_ids.h", "bpe_unicode_tables.h"}
+                                         "bpe_unicode_tables.h"}
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++, as building bpe does")

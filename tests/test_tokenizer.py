@@ -148,6 +148,22 @@ def pretrained(request) -> bpe.Tokenizer:
     return bpe.Tokenizer.from_pretrained(request.param)
 
 
+def test_piece_tables_pack_ids_where_the_vocabulary_fits(pretrained, tmp_path):
+    """The short-piece table's ways hold 16-bit ids where every id fits (GPT-2's 50,257),
+    else 32-bit ones (cl100k's and o200k's), in the table made on first use and in one
+    sized for a large text: the same ids either way, from the cache or not."""
+    pretrained.save(tmp_path / "tok")
+    tok = bpe.Tokenizer.load(tmp_path / "tok")       # a tokenizer of its own: sized below
+    text = "The quick brown fox's 12345 jumps; über straße 東京 —\n\n  indented  " * 40
+    first = pretrained.encode(text)
+    packed = tok.n_vocab <= 1 << 16
+    assert tok.encode(text) == first == tok.encode(text)
+    assert tok._piece_slots.packed == packed
+    tok._size_piece_cache(1 << 40)
+    assert tok._piece_slots.packed == packed and tok._piece_slots.bits == 20
+    assert tok.encode(text) == first == tok.encode(text)
+
+
 @given(docs=st.lists(st.tuples(documents(), st.sampled_from(["", "x\nyz 1\nw", "a.\n\n/b"])),
                      max_size=6),
        part=st.integers(1, 40), threads=st.sampled_from([2, 3, 8]),
