@@ -4,12 +4,12 @@ costs a lookup instead of its BPE.
 
 - PieceSlots: the tables of short pieces, shared by every thread of a tokenizer. Pieces of
   up to KEY_BYTES bytes live in 64-byte lines of two ways each (a piece and its ids: six
-  of 16 bits where the vocabulary fits them, else three of 32), so that two pieces whose hashes meet both stay and one
-  prefetched line answers for both. Longer pieces of up to CACHE_MAX_BYTES, and short
-  ones with more ids than a way holds, live in a direct-mapped table of wide slots (the
-  bytes and up to CACHE_MAX_IDS ids). Each line and slot is a seqlock
-  (include/bpe_seqlock.h): readers never wait, a writer that finds one busy skips it, and
-  a read torn by a writer is thrown away.
+  of 16 bits where the vocabulary fits them, else three of 32), so that two pieces whose
+  hashes meet both stay and one prefetched line answers for both. Longer pieces of up to
+  CACHE_MAX_BYTES, and short ones with more ids than a way holds, live in a direct-mapped
+  table of wide slots (the bytes and up to CACHE_MAX_IDS ids). Each line and slot is a
+  seqlock (include/bpe_seqlock.h): readers never wait, a writer that finds one busy skips
+  it, and a read torn by a writer is thrown away.
 - PieceCache: one thread's handle on the shared slots, plus its own table of long pieces
   (longer ones, and short ones with many ids), whose BPE is the slowest to redo.
 
